@@ -1,0 +1,95 @@
+"""PyTorch model speed: FFT (parallel) vs recurrent LMU memory in a training step, and the
+streaming step API's throughput. Prints a table; ratios are measured side by side in one run.
+
+    .venv/bin/python benchmarks/bench_models.py [--threads 2] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from lmuneuro.models import LegendreMemory, build_model, get_preset
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def train_step_time(preset: str, batch: int, parallel: bool, repeats: int) -> float:
+    torch.manual_seed(0)
+    model = build_model(get_preset(preset)).train()
+    for m in model.modules():
+        if isinstance(m, LegendreMemory):
+            m.parallel = parallel
+    cfg = model.config
+    x = torch.randn(batch, cfg.seq_len, cfg.in_features)
+    y = F.one_hot(torch.randint(0, cfg.num_classes, (batch,)), cfg.num_classes).float()
+    opt = torch.optim.Adam(model.parameters(), lr=2.5e-3, betas=(0.95, 0.999))
+
+    def step():
+        loss = F.binary_cross_entropy_with_logits(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return _median_time(step, repeats)
+
+
+def memory_step_time(preset: str, batch: int, parallel: bool, repeats: int) -> float:
+    """The LMU memory alone: forward and backward of (batch, 1, steps) -> (batch, d, steps)."""
+    cfg = get_preset(preset)
+    mem = LegendreMemory(cfg.memory_size, cfg.theta, cfg.seq_len)
+    mem.parallel = parallel
+    u = torch.randn(batch, 1, cfg.seq_len, requires_grad=True)
+    w = torch.randn(batch, cfg.memory_size, cfg.seq_len)
+    return _median_time(lambda: (mem(u) * w).sum().backward(), repeats)
+
+
+@torch.no_grad()
+def stream_fps(preset: str, batch: int, frames: int) -> float:
+    torch.manual_seed(0)
+    model = build_model(get_preset(preset)).eval()
+    cfg = model.config
+    x = torch.randn(batch, frames, cfg.in_features)
+    state = model.init_state(batch)
+    model.step(x[:, 0], state)
+    t = time.perf_counter()
+    for i in range(1, frames):
+        model.step(x[:, i], state)
+    return (frames - 1) * batch / (time.perf_counter() - t)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=32)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, median of {args.repeats}")
+    print(f"\n{'training step (fwd+bwd; model: +Adam)':44s} {'steps':>5s} {'FFT s':>8s} {'recurrent s':>12s} {'ratio':>7s}")
+    for what, fn in (("model", train_step_time), ("LMU memory only", memory_step_time)):
+        for preset in ("spiking-lmuformer-scv2", "spiking-lmuformer-psmnist"):
+            steps = get_preset(preset).seq_len
+            fft = fn(preset, args.batch, True, args.repeats)
+            rec = fn(preset, args.batch, False, args.repeats)
+            print(f"{preset + ' (' + what + ')':44s} {steps:5d} {fft:8.3f} {rec:12.3f} {rec / fft:6.2f}x")
+    print(f"\n{'streaming step API':44s} {'batch':>5s} {'frames/s':>10s}")
+    for preset in ("spiking-lmuformer-scv2", "lmuformer-scv2"):
+        for batch in (1, args.batch):
+            print(f"{preset:44s} {batch:5d} {stream_fps(preset, batch, 64):10.0f}")
+
+
+if __name__ == "__main__":
+    main()

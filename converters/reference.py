@@ -1,0 +1,122 @@
+"""The paper's reference implementation (github zeyuliu1037/LMUFormer) checkpoints.
+
+Its ``best_model.pth`` is a plain ``state_dict`` saved from ``nn.DataParallel``: every key starts
+with ``module.``, spikingjelly LIF nodes store no state, and each LMU stores buffers ``A``, ``B``,
+``H`` and the complex ``fft_H``. lmuneuro's modules carry the same names, except that the LMU's
+buffers live in its ``memory`` submodule. The stored buffers are kept: running the checkpoint
+with its own H and fft_H repeats the reference arithmetic exactly.
+
+Architecture and sizes are read from the tensor shapes; theta is the reference's, the length of
+the stored impulse response (its code fixes theta = seq_len = 128), and is checked against A.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+
+from lmuneuro.checkpoint import Checkpoint, CheckpointError, validate_state_dict
+from lmuneuro.models import ModelConfig, build_model, get_preset, legendre_state_space
+
+PREFIX = "module."
+_MEMORY = re.compile(r"^(block\.\d+\.attn\.lmu\.)(A|B|H|fft_H)$")
+_OURS = re.compile(r"^(block\.\d+\.attn\.lmu\.)memory\.(A|B|H|fft_H)$")
+
+
+def _strip(obj: dict) -> dict:
+    if obj and all(isinstance(k, str) and k.startswith(PREFIX) for k in obj):
+        return {k[len(PREFIX):]: v for k, v in obj.items()}
+    return obj
+
+
+def detect(obj) -> bool:
+    if not isinstance(obj, dict) or not obj or "format" in obj:
+        return False
+    keys = _strip(obj)
+    return any(k in keys for k in ("patch_embed.proj_conv.weight", "patch_embed.conv_layers.0.0.weight"))
+
+
+def to_ours(name: str) -> str:
+    return _MEMORY.sub(r"\1memory.\2", name)
+
+
+def to_reference(name: str) -> str:
+    return _OURS.sub(r"\1\2", name)
+
+
+def _shape(sd, key, what):
+    t = sd.get(key)
+    if not isinstance(t, torch.Tensor):
+        raise CheckpointError(f"{what}: reference checkpoint lacks tensor {PREFIX}{key}")
+    return tuple(t.shape)
+
+
+def infer_config(sd: dict, what: str = "checkpoint") -> ModelConfig:
+    spiking = "patch_embed.proj_conv.weight" in sd
+    first = "patch_embed.proj_conv.weight" if spiking else "patch_embed.conv_layers.0.0.weight"
+    dim, in_features, k = _shape(sd, first, what)
+    if spiking:
+        embed_layers = 1 + sum(f"patch_embed.proj_conv{i}.weight" in sd for i in range(1, 64))
+    else:
+        embed_layers = sum(f"patch_embed.conv_layers.{i}.0.weight" in sd for i in range(64))
+    depth = sum(f"block.{i}.attn.proj_conv.weight" in sd for i in range(64))
+    if depth == 0:
+        raise CheckpointError(f"{what}: reference checkpoint has no LMU block (block.0.attn.*)")
+    memory_size, seq_len = _shape(sd, "block.0.attn.lmu.H", what)
+    hidden = _shape(sd, "block.0.mlp.fc1_conv.weight", what)[0]
+    num_classes = _shape(sd, "head.weight", what)[0]
+    cfg = ModelConfig(spiking=spiking, in_features=in_features, num_classes=num_classes, dim=dim, depth=depth,
+                      mlp_ratio=hidden / dim, memory_size=memory_size, theta=float(seq_len), seq_len=seq_len,
+                      embed_layers=embed_layers, kernel_size=k)
+    a = sd.get("block.0.attn.lmu.A")
+    if isinstance(a, torch.Tensor) and tuple(a.shape) == (memory_size, memory_size):
+        want = legendre_state_space(memory_size, cfg.theta)[0]
+        if not np.allclose(a.double().numpy(), want, rtol=1e-4, atol=1e-6):
+            raise CheckpointError(f"{what}: stored LMU matrix A is not the Legendre memory of size "
+                                  f"{memory_size} with theta={cfg.theta:g} that the reference builds")
+    return cfg
+
+
+def load(obj: dict, preset: str | None = None, what: str = "checkpoint") -> Checkpoint:
+    from lmuneuro.data import dataset_info  # feature settings and class names of the SCv2 models
+
+    sd = _strip(obj)
+    if not all(isinstance(k, str) for k in sd):
+        raise CheckpointError(f"{what}: the state_dict has non-string keys")
+    cfg = infer_config(sd, what)
+    if preset is not None:
+        try:
+            want = get_preset(preset)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
+        if want != cfg:
+            diff = [f"{k}={v!r} (preset: {want.to_dict()[k]!r})" for k, v in cfg.to_dict().items()
+                    if want.to_dict()[k] != v]
+            raise CheckpointError(f"{what}: reference checkpoint does not match preset {preset!r}: "
+                                  f"{', '.join(diff[:4])}")
+    model = build_model(cfg)
+    expected = {to_reference(k) for k in model.state_dict()}
+    missing = sorted(expected - set(sd))
+    unexpected = sorted(set(sd) - expected)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing key(s), first: {', '.join(missing[:3])}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s), first: {', '.join(unexpected[:3])}")
+        raise CheckpointError(f"{what}: reference state_dict does not match a "
+                              f"{'spiking ' if cfg.spiking else ''}LMUFormer: {'; '.join(parts)}")
+    ours = {to_ours(k): v for k, v in sd.items()}
+    validate_state_dict(model, ours, what)
+    model.load_state_dict(ours)
+    info = dataset_info("speech-commands") if cfg.num_classes == 35 and cfg.in_features == 128 else None
+    classes = list(info["classes"]) if info else [str(i) for i in range(cfg.num_classes)]
+    features = info.get("features") if info else None
+    return Checkpoint(model.eval(), cfg, preset, features, classes, {}, None, "reference")
+
+
+def to_reference_state_dict(model: torch.nn.Module) -> dict:
+    """The state_dict the reference code would save for ``model`` (DataParallel names)."""
+    return {PREFIX + to_reference(k): v.clone() for k, v in model.state_dict().items()}

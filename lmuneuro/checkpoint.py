@@ -1,0 +1,178 @@
+"""Native checkpoints: save, load, validate; foreign layouts are handed to ``lmuneuro.converters``.
+
+A native checkpoint is one ``torch.save`` dict, readable with ``weights_only=True``::
+
+    format: "lmuneuro-checkpoint", format_version: 1
+    preset: str | None, config: ModelConfig.to_dict(), state_dict: {name: tensor}
+    features: dict | None (feature/normalisation settings), classes: [str]
+    metrics: {...} (training history), train_state: {...} | None (optimizer, epoch: to resume)
+
+Checkpoints are untrusted input: nothing is unpickled beyond tensors and plain containers, and
+every problem is reported as one ``CheckpointError`` line that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .models import ModelConfig, build_model, get_preset
+
+FORMAT = "lmuneuro-checkpoint"
+FORMAT_VERSION = 1
+
+__all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "load_model", "save_checkpoint",
+           "validate_state_dict", "atomic_write"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message is one line naming the problem."""
+
+
+@dataclass
+class Checkpoint:
+    model: torch.nn.Module
+    config: ModelConfig
+    preset: str | None = None
+    features: dict | None = None
+    classes: list[str] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    train_state: dict | None = None
+    source_format: str = FORMAT
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``: a failure leaves no file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path, model, *, preset=None, features=None, classes=(), metrics=None,
+                    train_state=None) -> None:
+    payload = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "preset": preset,
+        "config": model.config.to_dict(), "state_dict": model.state_dict(),
+        "features": features, "classes": list(classes), "metrics": metrics or {},
+        "train_state": train_state,
+    }
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def _read(path) -> object:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights only" in str(e).lower() or "weights_only" in str(e):
+            raise CheckpointError(
+                f"{path}: refused: unpickling it would run code or build objects other than tensors "
+                f"({_culprit(str(e))})") from None
+        raise CheckpointError(f"{path}: corrupt checkpoint ({first})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError,
+            AttributeError, IndexError, UnicodeDecodeError, NotImplementedError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first[:200]})") from None
+
+
+def _culprit(msg: str) -> str:
+    for line in msg.splitlines():
+        if "GLOBAL" in line or "Unsupported" in line:
+            return line.strip()[:160]
+    return "unsupported pickle content"
+
+
+def validate_state_dict(model: torch.nn.Module, state: dict, what: str = "checkpoint") -> None:
+    """Same keys and shapes as ``model``, every tensor finite, else one-line CheckpointError."""
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise CheckpointError(f"{what}: the state_dict is not a mapping of names to tensors")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing key(s), first: {', '.join(missing[:3])}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s), first: {', '.join(unexpected[:3])}")
+        raise CheckpointError(f"{what}: state_dict does not match the model: {'; '.join(parts)}")
+    for k, ref in expected.items():
+        t = state[k]
+        if not isinstance(t, torch.Tensor):
+            raise CheckpointError(f"{what}: {k} is a {type(t).__name__}, not a tensor")
+        if tuple(t.shape) != tuple(ref.shape):
+            raise CheckpointError(f"{what}: {k} has shape {tuple(t.shape)}, the model expects {tuple(ref.shape)}")
+        if (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{what}: {k} contains NaN or Inf values")
+
+
+def _config_for(cfg_dict, preset: str | None, what: str) -> ModelConfig:
+    try:
+        cfg = ModelConfig.from_dict(cfg_dict)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{what}: invalid model config ({e})") from None
+    if preset is not None:
+        try:
+            want = get_preset(preset)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
+        if want != cfg:
+            diff = [f"{k}={v!r} (preset: {want.to_dict()[k]!r})" for k, v in cfg.to_dict().items()
+                    if want.to_dict()[k] != v]
+            raise CheckpointError(f"{what}: does not match preset {preset!r}: {', '.join(diff[:4])}")
+    return cfg
+
+
+def load_checkpoint(path, preset: str | None = None) -> Checkpoint:
+    """Read a native or foreign checkpoint (format detected from its content)."""
+    obj = _read(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        return _native(obj, preset, str(path))
+    from lmuneuro import converters
+
+    try:
+        return converters.import_checkpoint(obj, preset=preset, what=str(path))
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, KeyError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: {e}") from None
+
+
+def _native(obj: dict, preset, what) -> Checkpoint:
+    version = obj.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{what}: checkpoint format version {version!r} is not supported "
+                              f"(this lmuneuro reads version {FORMAT_VERSION})")
+    for key, typ in (("config", dict), ("state_dict", dict)):
+        if not isinstance(obj.get(key), typ):
+            raise CheckpointError(f"{what}: checkpoint has no valid {key!r}")
+    cfg = _config_for(obj["config"], preset, what)
+    model = build_model(cfg)
+    validate_state_dict(model, obj["state_dict"], what)
+    model.load_state_dict(obj["state_dict"])
+    classes = obj.get("classes") or []
+    if not isinstance(classes, list) or (classes and len(classes) != cfg.num_classes):
+        raise CheckpointError(f"{what}: {len(classes)} class names for {cfg.num_classes} classes")
+    return Checkpoint(model.eval(), cfg, obj.get("preset"), obj.get("features"), [str(c) for c in classes],
+                      obj.get("metrics") or {}, obj.get("train_state"), FORMAT)
+
+
+def load_model(path, preset: str | None = None) -> torch.nn.Module:
+    """The model of a native or reference checkpoint, in eval mode."""
+    return load_checkpoint(path, preset).model

@@ -1,0 +1,179 @@
+"""Training: the reference recipe (Adam, step decay, BCE on one-hot targets), resumable.
+
+The checkpoint at ``output`` is rewritten atomically after every epoch with the optimizer and
+scheduler state, so an interrupted run resumes at the next epoch with nothing lost. Under
+``torchrun`` (WORLD_SIZE > 1) the model is wrapped in DistributedDataParallel; rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .data import dataset_info, get_dataset
+from .models import build_model, get_preset
+
+__all__ = ["TrainConfig", "train", "evaluate"]
+
+
+@dataclass
+class TrainConfig:
+    preset: str
+    dataset: str
+    output: str
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 2.5e-3
+    betas: tuple = (0.95, 0.999)
+    lr_decay: float = 0.85  # x lr_decay every lr_step epochs from epoch lr_start (the reference's)
+    lr_start: int = 10
+    lr_step: int = 10
+    seed: int = 0
+    device: str = "auto"
+    data_dir: str | None = None
+    resume: bool = False
+    num_workers: int = 0
+    max_batches: int | None = None  # per epoch; for smoke runs
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but this torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _lr_factor(cfg: TrainConfig, epoch: int) -> float:
+    return cfg.lr_decay ** ((epoch - cfg.lr_start) // cfg.lr_step + 1) if epoch >= cfg.lr_start else 1.0
+
+
+@torch.no_grad()
+def evaluate(model, loader, device, max_batches=None) -> dict:
+    model.eval()
+    correct = total = 0
+    loss_sum = 0.0
+    for i, (x, y) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        x, y = x.to(device), y.to(device)
+        logits = model(x)
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(-1) == y).sum().item()
+        total += len(y)
+    return {"accuracy": correct / max(total, 1), "ce_loss": loss_sum / max(total, 1), "samples": total}
+
+
+def _seed_all(seed: int):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
+    """Train ``cfg.preset`` on ``cfg.dataset``; returns the final metrics. Writes ``cfg.output``."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = int(os.environ.get("RANK", "0"))
+    if distributed:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local)
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        device = torch.device(f"cuda:{local}") if torch.cuda.is_available() else torch.device("cpu")
+    else:
+        device = _device(cfg.device)
+    model_cfg = get_preset(cfg.preset)
+    info = dataset_info(cfg.dataset)
+    if info["num_features"] != model_cfg.in_features or len(info["classes"]) != model_cfg.num_classes:
+        raise ValueError(f"preset {cfg.preset!r} takes {model_cfg.in_features} features / "
+                         f"{model_cfg.num_classes} classes; dataset {cfg.dataset!r} has "
+                         f"{info['num_features']} / {len(info['classes'])}")
+    kw = {"data_dir": cfg.data_dir} if cfg.data_dir else {}
+    train_set = get_dataset(cfg.dataset, "train", **kw)
+    eval_set = get_dataset(cfg.dataset, "test", **kw)
+
+    _seed_all(cfg.seed)
+    model = build_model(model_cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+    history: list[dict] = []
+    start_epoch = 0
+    out = Path(cfg.output)
+    if cfg.resume and out.exists():
+        ck = load_checkpoint(out, preset=cfg.preset)
+        if not ck.train_state:
+            raise CheckpointError(f"{out}: has no training state to resume from")
+        model.load_state_dict(ck.model.state_dict())
+        opt.load_state_dict(ck.train_state["optimizer"])
+        torch.set_rng_state(ck.train_state["rng"])
+        history = list(ck.metrics.get("history", []))
+        start_epoch = int(ck.train_state["epoch"]) + 1
+        log(f"resuming {out} at epoch {start_epoch + 1}/{cfg.epochs}")
+
+    net = model
+    sampler = None
+    if distributed:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        sampler = torch.utils.data.distributed.DistributedSampler(train_set, seed=cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
+                              generator=gen, num_workers=cfg.num_workers, drop_last=False)
+    eval_loader = DataLoader(eval_set, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
+    n_cls = model_cfg.num_classes
+
+    for epoch in range(start_epoch, cfg.epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        # the generator's position depends on the epoch only: a resumed run shuffles the same way
+        gen.manual_seed(cfg.seed * 1000 + epoch)
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * _lr_factor(cfg, epoch)
+        net.train()
+        t0 = time.perf_counter()
+        seen = correct = 0
+        loss_sum = 0.0
+        total = len(train_loader) if cfg.max_batches is None else min(cfg.max_batches, len(train_loader))
+        bar = tqdm(train_loader, total=total, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=not progress or rank != 0, unit="batch")
+        for i, (x, y) in enumerate(bar):
+            if i >= total:
+                break
+            x, y = x.to(device), y.to(device)
+            logits = net(x)
+            loss = F.binary_cross_entropy_with_logits(logits, F.one_hot(y, n_cls).to(logits.dtype))
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(-1) == y).sum().item()
+            seen += len(y)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
+        ev = evaluate(model, eval_loader, device, cfg.max_batches)
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / max(seen, 1),
+               "train_accuracy": correct / max(seen, 1), "eval_accuracy": ev["accuracy"],
+               "eval_ce_loss": ev["ce_loss"], "seconds": time.perf_counter() - t0}
+        history.append(row)
+        if rank == 0:
+            log(f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
+                f"train acc {row['train_accuracy']:.4f}  eval acc {row['eval_accuracy']:.4f}  "
+                f"lr {row['lr']:.2e}  {row['seconds']:.1f}s")
+            save_checkpoint(out, model, preset=cfg.preset, features=info.get("features"),
+                            classes=info["classes"],
+                            metrics={"history": history, "final": row, "train_config": asdict(cfg)},
+                            train_state={"epoch": epoch, "optimizer": opt.state_dict(),
+                                         "rng": torch.get_rng_state()})
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return history[-1] if history else {}
