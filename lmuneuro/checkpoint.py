@@ -79,23 +79,16 @@ def _read(path) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights only" in str(e).lower() or "weights_only" in str(e):
-            raise CheckpointError(
-                f"{path}: refused: unpickling it would run code or build objects other than tensors "
-                f"({_culprit(str(e))})") from None
-        raise CheckpointError(f"{path}: corrupt checkpoint ({first})") from None
+        culprit = next((ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln), None)
+        if culprit:
+            raise CheckpointError(f"{path}: refused: unpickling it would run code or build objects other "
+                                  f"than tensors ({culprit[:160]})") from None
+        first = next((ln.strip() for ln in str(e).splitlines() if "Unsupported" in ln), type(e).__name__)
+        raise CheckpointError(f"{path}: corrupt checkpoint ({first[:160]})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError,
             AttributeError, IndexError, UnicodeDecodeError, NotImplementedError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first[:200]})") from None
-
-
-def _culprit(msg: str) -> str:
-    for line in msg.splitlines():
-        if "GLOBAL" in line or "Unsupported" in line:
-            return line.strip()[:160]
-    return "unsupported pickle content"
 
 
 def validate_state_dict(model: torch.nn.Module, state: dict, what: str = "checkpoint") -> None:

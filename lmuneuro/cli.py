@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "accuracy, and check the streaming step path against the parallel one.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("--workdir", default="runs/demo", help="where outputs go")
-    s.add_argument("--epochs", type=int, default=15)
+    s.add_argument("--epochs", type=int, default=40)
     s.set_defaults(func=_cmd_demo)
     return p
 

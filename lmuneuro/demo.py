@@ -14,7 +14,7 @@ from .train import TrainConfig, evaluate, train
 PRESET, DATASET = "spiking-lmuformer-digits", "digits"
 
 
-def run_demo(workdir: str = "runs/demo", epochs: int = 15) -> int:
+def run_demo(workdir: str = "runs/demo", epochs: int = 40) -> int:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     out = Path(workdir) / "model.pt"
     t0 = time.perf_counter()

@@ -144,7 +144,8 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
         loss_sum = 0.0
         total = len(train_loader) if cfg.max_batches is None else min(cfg.max_batches, len(train_loader))
         bar = tqdm(train_loader, total=total, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
-                   disable=not progress or rank != 0, unit="batch")
+                   disable=True if not progress or rank != 0 else None,  # None: off when not a terminal
+                   unit="batch")
         for i, (x, y) in enumerate(bar):
             if i >= total:
                 break

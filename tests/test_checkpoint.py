@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from converters.reference import to_reference_state_dict
+from lmuneuro.converters.reference import to_reference_state_dict
 from lmuneuro import load_checkpoint, load_model
 from lmuneuro.checkpoint import CheckpointError, save_checkpoint
 from support import calibrated

@@ -1,0 +1,45 @@
+# Set-up and everyday commands. Everything lives in .venv (Python 3.11).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+STAMP := $(VENV)/.installed
+# lava-nc 0.10 / lava-dl 0.6 declare Python < 3.11 and old torch pins, norse 1.1 pulls torchvision:
+# their real dependencies come from pyproject.toml, these three come without theirs.
+NODEPS := lava-nc==0.10.0 lava-dl==0.6.0
+NODEPS_SDIST := norse==1.1.0
+
+.PHONY: install test test-slow demo bench constraints clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"need Python 3.11, $(PYTHON) is {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml constraints.txt Makefile
+	$(PIP) install -c constraints.txt setuptools setuptools-scm wheel
+	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install --no-deps --ignore-requires-python $(NODEPS)
+	$(PIP) install --no-deps --no-build-isolation $(NODEPS_SDIST)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+demo: install
+	$(VENV)/bin/lmuneuro demo
+
+bench: install
+	$(PY) benchmarks/bench_models.py
+
+constraints: install
+	@head -2 constraints.txt > constraints.txt.new
+	$(PIP) freeze --exclude-editable | grep -v -E '^(lava-nc|lava-dl|norse)==' | sed 's/+cpu$$//' >> constraints.txt.new
+	@mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache runs
