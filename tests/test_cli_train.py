@@ -1,0 +1,75 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lmuneuro import load_checkpoint
+from lmuneuro.cli import build_parser, main
+
+COMMANDS = ["presets", "train", "demo"]
+
+
+def test_help_for_every_subcommand(capsys):
+    for argv in [[]] + [[c] for c in COMMANDS]:
+        with pytest.raises(SystemExit) as e:
+            main(argv + ["--help"])
+        assert e.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith("usage: lmuneuro") and "--help" in out and len(out) > 150
+    assert set(build_parser()._subparsers._group_actions[0].choices) == set(COMMANDS)
+
+
+def test_console_script_and_module_entry_points():
+    script = Path(sys.executable).parent / "lmuneuro"
+    for cmd in ([str(script), "--version"], [sys.executable, "-m", "lmuneuro", "--version"]):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip() == "lmuneuro 0.1.0"
+
+
+def test_presets_json(capsys):
+    assert main(["presets", "--json"]) == 0
+    rows = {r["preset"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["spiking-lmuformer-scv2"]["parameters"] == 1_689_894
+    assert rows["lmuformer-scv2"]["parameters"] == 1_621_796
+
+
+def _train(out, *extra):
+    return main(["train", "--preset", "spiking-lmuformer-digits", "--dataset", "digits", "-o", str(out),
+                 "--batch-size", "64", "--max-batches", "4", "--no-progress", *extra])
+
+
+def test_train_writes_self_describing_checkpoint_and_resumes(tmp_path, capsys):
+    out = tmp_path / "model.pt"
+    assert _train(out, "--epochs", "2", "--json") == 0
+    final = json.loads(capsys.readouterr().out)
+    assert final["epoch"] == 2 and 0.0 <= final["eval_accuracy"] <= 1.0
+    ck = load_checkpoint(out)
+    assert ck.preset == "spiking-lmuformer-digits" and ck.classes == [str(i) for i in range(10)]
+    assert ck.features["kind"] == "digits" and [r["epoch"] for r in ck.metrics["history"]] == [1, 2]
+    assert ck.train_state["epoch"] == 1 and ck.metrics["train_config"]["seed"] == 0
+    first_two = ck.metrics["history"]
+    # An interrupted run (stopped after epoch 2 of 3) resumes at epoch 3 and keeps epochs 1-2.
+    assert _train(out, "--epochs", "3", "--resume") == 0
+    ck3 = load_checkpoint(out)
+    assert [r["epoch"] for r in ck3.metrics["history"]] == [1, 2, 3]
+    assert ck3.metrics["history"][:2] == first_two
+    # The resumed run ends where an uninterrupted one does.
+    straight = tmp_path / "straight.pt"
+    assert _train(straight, "--epochs", "3") == 0
+    a, b = load_checkpoint(straight).model.state_dict(), ck3.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_bad_input_exit_2(tmp_path, capsys):
+    assert main(["train", "--preset", "nope", "--dataset", "digits", "-o", str(tmp_path / "m.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "lmuneuro train: error: unknown preset 'nope'; known: " + err.split("known: ")[1]
+    assert main(["train", "--preset", "spiking-lmuformer-scv2", "--dataset", "digits", "-o", str(tmp_path / "m.pt")]) == 2
+    assert "takes 128 features / 35 classes; dataset 'digits' has 8 / 10" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--preset"])
+    assert e.value.code == 2
+    assert not list(tmp_path.iterdir())  # nothing written
