@@ -1,6 +1,7 @@
 """Lava runs for real on Python 3.11 through lmuneuro's compatibility shim (no skipping)."""
 
 import dataclasses
+import subprocess
 import sys
 
 import numpy as np
@@ -22,6 +23,15 @@ def test_shim_is_idempotent_and_narrow():
         @dataclasses.dataclass
         class Bad:
             x: ByteEncoder = ByteEncoder()
+
+
+def test_lava_imports_after_the_start_method_is_fixed():
+    # In a fresh interpreter: fix the start method first, as data loaders and test runners do.
+    code = ("import multiprocessing; multiprocessing.get_context(); "
+            "from lmuneuro.lava.compat import ensure_lava; ensure_lava(); "
+            "import lava.proc.dense.process; print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-500:]
 
 
 def test_ringbuffer_dense_lif_bit_accurate():

@@ -1,11 +1,17 @@
 """Python 3.11 compatibility for lava-nc 0.10 (which declares Python < 3.11), installed files untouched.
 
-The one incompatibility: ``lava/magma/compiler/var_model.py`` gives dataclass fields instances of
+Two problems, both handled by ``ensure_lava()``:
+
+1. ``lava/magma/compiler/var_model.py`` gives dataclass fields instances of
 the (unhashable) dataclass ``ByteEncoder`` as defaults, which Python 3.11 rejects with
 "mutable default ... use default_factory". ``ensure_lava()`` installs an import hook that
 compiles exactly that module with those defaults rewritten as ``field(default_factory=ByteEncoder)``
 (each instance gets its own encoder, the behaviour the authors meant), then imports Lava.
 If a Lava release changes the pattern, the hook fails loudly instead of guessing.
+2. Lava's message infrastructure calls ``multiprocessing.set_start_method('fork')`` at import,
+which raises "context has already been set" once anything in the process (a data loader, a test
+runner) has fixed the start method. Lava's module is imported with that call tolerated when the
+method is already 'fork' (Linux's default); any other method is a clear error.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import multiprocessing
 import re
 import sys
 
@@ -49,11 +56,27 @@ def install() -> None:
         sys.meta_path.insert(0, _Finder())
 
 
+def _import_message_infrastructure() -> None:
+    name = "lava.magma.runtime.message_infrastructure.multiprocessing"
+    if name in sys.modules:
+        return
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current not in (None, "fork"):
+        raise ImportError(f"Lava's CPU runtime needs the 'fork' start method; this process uses {current!r}")
+    original = multiprocessing.set_start_method
+    multiprocessing.set_start_method = lambda method, force=False: original(method, force=force or method == current)
+    try:
+        importlib.import_module(name)
+    finally:
+        multiprocessing.set_start_method = original
+
+
 def ensure_lava() -> None:
     """Make lava-nc importable on this Python, or raise an ImportError that says what is missing."""
     install()
     try:
         importlib.import_module(_TARGET)
+        _import_message_infrastructure()
         importlib.import_module("lava.magma.core.run_configs")
     except ModuleNotFoundError as e:
         raise ImportError(f"Lava is not installed ({e.name} missing): run `make install` "
