@@ -7,23 +7,13 @@ streaming step API's throughput. Prints a table; ratios are measured side by sid
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
+from common import median_time, train_step
 from lmuneuro.models import LegendreMemory, build_model, get_preset
-
-
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def train_step_time(preset: str, batch: int, parallel: bool, repeats: int) -> float:
@@ -35,15 +25,7 @@ def train_step_time(preset: str, batch: int, parallel: bool, repeats: int) -> fl
     cfg = model.config
     x = torch.randn(batch, cfg.seq_len, cfg.in_features)
     y = F.one_hot(torch.randint(0, cfg.num_classes, (batch,)), cfg.num_classes).float()
-    opt = torch.optim.Adam(model.parameters(), lr=2.5e-3, betas=(0.95, 0.999))
-
-    def step():
-        loss = F.binary_cross_entropy_with_logits(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return _median_time(step, repeats)
+    return median_time(train_step(model, x, y), repeats)
 
 
 def memory_step_time(preset: str, batch: int, parallel: bool, repeats: int) -> float:
@@ -53,7 +35,7 @@ def memory_step_time(preset: str, batch: int, parallel: bool, repeats: int) -> f
     mem.parallel = parallel
     u = torch.randn(batch, 1, cfg.seq_len, requires_grad=True)
     w = torch.randn(batch, cfg.memory_size, cfg.seq_len)
-    return _median_time(lambda: (mem(u) * w).sum().backward(), repeats)
+    return median_time(lambda: (mem(u) * w).sum().backward(), repeats)
 
 
 @torch.no_grad()

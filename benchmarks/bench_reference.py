@@ -17,14 +17,13 @@ torchvision, which does not load beside the CPU build of torch.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 import types
 
 import torch
 import torch.nn.functional as F
 
+from common import median_time, train_step
 from lmuneuro.converters.reference import to_reference_state_dict
 from lmuneuro.models import build_model, get_preset
 
@@ -76,16 +75,6 @@ def load_reference(src: str, site: str | None):
     return build, functional.reset_net
 
 
-def _median(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reference-src", required=True, help="the reference repository's src/ folder")
@@ -120,24 +109,13 @@ def main():
                     reset(m)
             return run
 
-        def train_step(m, is_ref):
-            opt = torch.optim.Adam(m.parameters(), lr=2.5e-3, betas=(0.95, 0.999))
-
-            def run():
-                loss = F.binary_cross_entropy_with_logits(m(x), y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                if is_ref:
-                    reset(m)
-            return run
-
-        t_ref, t_ours = _median(fwd(ref, True), args.repeats), _median(fwd(ours, False), args.repeats)
+        t_ref, t_ours = median_time(fwd(ref, True), args.repeats), median_time(fwd(ours, False), args.repeats)
         print(f"{preset:24s} {'eval fwd':10s} {t_ref:12.3f} {t_ours:11.3f} {t_ref / t_ours:8.2f}x  "
               f"{'identical' if same else 'DIFFERENT'}")
         ours.train()
         ref.train()
-        t_ref, t_ours = _median(train_step(ref, True), args.repeats), _median(train_step(ours, False), args.repeats)
+        t_ref = median_time(train_step(ref, x, y, after=reset), args.repeats)
+        t_ours = median_time(train_step(ours, x, y), args.repeats)
         print(f"{preset:24s} {'train step':10s} {t_ref:12.3f} {t_ours:11.3f} {t_ref / t_ours:8.2f}x")
 
 

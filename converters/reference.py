@@ -17,8 +17,8 @@ import re
 import numpy as np
 import torch
 
-from lmuneuro.checkpoint import Checkpoint, CheckpointError, validate_state_dict
-from lmuneuro.models import ModelConfig, build_model, get_preset, legendre_state_space
+from lmuneuro.checkpoint import Checkpoint, CheckpointError, check_preset, key_mismatch, validate_state_dict
+from lmuneuro.models import ModelConfig, build_model, legendre_state_space
 
 PREFIX = "module."
 _MEMORY = re.compile(r"^(block\.\d+\.attn\.lmu\.)(A|B|H|fft_H)$")
@@ -86,28 +86,12 @@ def load(obj: dict, preset: str | None = None, what: str = "checkpoint") -> Chec
     if not all(isinstance(k, str) for k in sd):
         raise CheckpointError(f"{what}: the state_dict has non-string keys")
     cfg = infer_config(sd, what)
-    if preset is not None:
-        try:
-            want = get_preset(preset)
-        except ValueError as e:
-            raise CheckpointError(str(e)) from None
-        if want != cfg:
-            diff = [f"{k}={v!r} (preset: {want.to_dict()[k]!r})" for k, v in cfg.to_dict().items()
-                    if want.to_dict()[k] != v]
-            raise CheckpointError(f"{what}: reference checkpoint does not match preset {preset!r}: "
-                                  f"{', '.join(diff[:4])}")
+    check_preset(cfg, preset, f"{what} (reference layout)")
     model = build_model(cfg)
-    expected = {to_reference(k) for k in model.state_dict()}
-    missing = sorted(expected - set(sd))
-    unexpected = sorted(set(sd) - expected)
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s), first: {', '.join(missing[:3])}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s), first: {', '.join(unexpected[:3])}")
+    mismatch = key_mismatch([to_reference(k) for k in model.state_dict()], list(sd))
+    if mismatch:
         raise CheckpointError(f"{what}: reference state_dict does not match a "
-                              f"{'spiking ' if cfg.spiking else ''}LMUFormer: {'; '.join(parts)}")
+                              f"{'spiking ' if cfg.spiking else ''}LMUFormer: {mismatch}")
     ours = {to_ours(k): v for k, v in sd.items()}
     validate_state_dict(model, ours, what)
     model.load_state_dict(ours)

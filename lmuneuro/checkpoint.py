@@ -28,7 +28,7 @@ FORMAT = "lmuneuro-checkpoint"
 FORMAT_VERSION = 1
 
 __all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "load_model", "save_checkpoint",
-           "validate_state_dict", "atomic_write"]
+           "validate_state_dict", "key_mismatch", "check_preset", "atomic_write"]
 
 
 class CheckpointError(ValueError):
@@ -96,15 +96,9 @@ def validate_state_dict(model: torch.nn.Module, state: dict, what: str = "checkp
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
         raise CheckpointError(f"{what}: the state_dict is not a mapping of names to tensors")
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s), first: {', '.join(missing[:3])}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s), first: {', '.join(unexpected[:3])}")
-        raise CheckpointError(f"{what}: state_dict does not match the model: {'; '.join(parts)}")
+    mismatch = key_mismatch(list(expected), list(state))
+    if mismatch:
+        raise CheckpointError(f"{what}: state_dict does not match the model: {mismatch}")
     for k, ref in expected.items():
         t = state[k]
         if not isinstance(t, torch.Tensor):
@@ -115,20 +109,37 @@ def validate_state_dict(model: torch.nn.Module, state: dict, what: str = "checkp
             raise CheckpointError(f"{what}: {k} contains NaN or Inf values")
 
 
+def key_mismatch(expected: list[str], got: list[str]) -> str:
+    """'' when the names agree, else a count and the first few missing and unexpected names."""
+    have, want = set(got), set(expected)
+    missing, unexpected = [k for k in expected if k not in have], [k for k in got if k not in want]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s), first: {', '.join(missing[:3])}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s), first: {', '.join(unexpected[:3])}")
+    return "; ".join(parts)
+
+
+def check_preset(cfg: ModelConfig, preset: str | None, what: str) -> None:
+    """A checkpoint's config must equal the named preset's, if one is named."""
+    if preset is None:
+        return
+    try:
+        want = get_preset(preset).to_dict()
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    diff = [f"{k}={v!r} (preset: {want[k]!r})" for k, v in cfg.to_dict().items() if want[k] != v]
+    if diff:
+        raise CheckpointError(f"{what}: does not match preset {preset!r}: {', '.join(diff[:4])}")
+
+
 def _config_for(cfg_dict, preset: str | None, what: str) -> ModelConfig:
     try:
         cfg = ModelConfig.from_dict(cfg_dict)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{what}: invalid model config ({e})") from None
-    if preset is not None:
-        try:
-            want = get_preset(preset)
-        except ValueError as e:
-            raise CheckpointError(str(e)) from None
-        if want != cfg:
-            diff = [f"{k}={v!r} (preset: {want.to_dict()[k]!r})" for k, v in cfg.to_dict().items()
-                    if want.to_dict()[k] != v]
-            raise CheckpointError(f"{what}: does not match preset {preset!r}: {', '.join(diff[:4])}")
+    check_preset(cfg, preset, what)
     return cfg
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -42,6 +43,8 @@ def _cmd_train(args) -> int:
                       max_batches=args.max_batches)
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     final = train(cfg, log=log, progress=not args.no_progress)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
     if args.json:
         print(json.dumps({"output": args.output, **final}))
     else:

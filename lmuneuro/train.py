@@ -101,7 +101,7 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
                          f"{info['num_features']} / {len(info['classes'])}")
     kw = {"data_dir": cfg.data_dir} if cfg.data_dir else {}
     train_set = get_dataset(cfg.dataset, "train", **kw)
-    eval_set = get_dataset(cfg.dataset, "test", **kw)
+    eval_set = get_dataset(cfg.dataset, info["eval_split"], **kw)
 
     _seed_all(cfg.seed)
     model = build_model(model_cfg).to(device)

@@ -73,3 +73,15 @@ def test_train_bad_input_exit_2(tmp_path, capsys):
         main(["train", "--preset"])
     assert e.value.code == 2
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_torchrun_distributed_training_on_cpu(tmp_path):
+    """The DistributedDataParallel path, with the gloo backend on two CPU processes."""
+    out = tmp_path / "ddp.pt"
+    torchrun = Path(sys.executable).parent / "torchrun"
+    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "lmuneuro", "train", "--preset",
+                        "spiking-lmuformer-digits", "--dataset", "digits", "-o", str(out), "--epochs", "2",
+                        "--max-batches", "3", "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-800:]
+    assert r.stdout.count(f"wrote {out}") == 1  # rank 0 only
+    assert [row["epoch"] for row in load_checkpoint(out).metrics["history"]] == [1, 2]

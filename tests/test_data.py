@@ -102,3 +102,15 @@ def test_speech_commands_errors(sc_folder, tmp_path):
         SpeechCommands(sc_folder)
     with pytest.raises(ValueError, match="needs --data-dir"):
         get_dataset("speech-commands", "train")
+
+
+def test_train_on_a_speech_commands_folder(sc_folder, tmp_path):
+    from lmuneuro import load_checkpoint
+    from lmuneuro.cli import main
+
+    out = tmp_path / "scv2.pt"
+    assert main(["train", "--preset", "spiking-lmuformer-scv2", "--dataset", "speech-commands", "--data-dir",
+                 str(sc_folder), "-o", str(out), "--epochs", "1", "--batch-size", "4", "--no-progress"]) == 0
+    ck = load_checkpoint(out)
+    assert ck.classes == CLASSES and ck.features["target_length"] == 128
+    assert ck.metrics["history"][0]["epoch"] == 1

@@ -1,6 +1,7 @@
 """Datasets by name: ``get_dataset(name, split)`` and ``dataset_info(name)``.
 
-Splits are "train" and "test" everywhere, plus "validation" for speech-commands.
+Splits are "train" and "test" everywhere, plus "validation" for speech-commands; ``eval_split``
+names the one that training reports on each epoch.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ __all__ = ["DATASETS", "dataset_info", "get_dataset", "FeatureConfig"]
 
 DATASETS = {
     "digits": {"num_features": MODES["rows"][1], "seq_len": MODES["rows"][0], "classes": DIGIT_CLASSES,
-               "features": {"kind": "digits", "mode": "rows", "scale": 1 / 16}},
+               "features": {"kind": "digits", "mode": "rows", "scale": 1 / 16}, "eval_split": "test"},
     "digits-pixels": {"num_features": MODES["pixels"][1], "seq_len": MODES["pixels"][0],
-                      "classes": DIGIT_CLASSES, "features": {"kind": "digits", "mode": "pixels", "scale": 1 / 16}},
+                      "classes": DIGIT_CLASSES, "features": {"kind": "digits", "mode": "pixels", "scale": 1 / 16},
+                      "eval_split": "test"},
     "speech-commands": {"num_features": FeatureConfig().num_mel_bins, "seq_len": FeatureConfig().target_length,
-                        "classes": SC_CLASSES, "features": FeatureConfig().to_dict()},
+                        "classes": SC_CLASSES, "features": FeatureConfig().to_dict(), "eval_split": "validation"},
 }
 
 
