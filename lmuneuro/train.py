@@ -45,6 +45,7 @@ class TrainConfig:
     resume: bool = False
     num_workers: int = 0
     max_batches: int | None = None  # per epoch; for smoke runs
+    augment: bool = True  # the reference's augmentation where the dataset has one (speech-commands)
 
 
 def _device(name: str) -> torch.device:
@@ -100,7 +101,7 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
                          f"{model_cfg.num_classes} classes; dataset {cfg.dataset!r} has "
                          f"{info['num_features']} / {len(info['classes'])}")
     kw = {"data_dir": cfg.data_dir} if cfg.data_dir else {}
-    train_set = get_dataset(cfg.dataset, "train", **kw)
+    train_set = get_dataset(cfg.dataset, "train", augment=cfg.augment, **kw)
     eval_set = get_dataset(cfg.dataset, info["eval_split"], **kw)
 
     _seed_all(cfg.seed)
@@ -151,14 +152,15 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
                 break
             x, y = x.to(device), y.to(device)
             logits = net(x)
-            loss = F.binary_cross_entropy_with_logits(logits, F.one_hot(y, n_cls).to(logits.dtype))
+            target = y if y.is_floating_point() else F.one_hot(y, n_cls).to(logits.dtype)  # soft: mixup
+            loss = F.binary_cross_entropy_with_logits(logits, target)
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(-1) == y).sum().item()
+            correct += (logits.argmax(-1) == target.argmax(-1)).sum().item()
             seen += len(y)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
         ev = evaluate(model, eval_loader, device, cfg.max_batches)

@@ -114,3 +114,22 @@ def test_train_on_a_speech_commands_folder(sc_folder, tmp_path):
     ck = load_checkpoint(out)
     assert ck.classes == CLASSES and ck.features["target_length"] == 128
     assert ck.metrics["history"][0]["epoch"] == 1
+
+
+def test_augmentation(sc_folder):
+    from lmuneuro.data.speech_commands import Augment
+
+    plain = SpeechCommands(sc_folder, "train")
+    off = SpeechCommands(sc_folder, "train", augment=Augment(mixup=0.0, freq_mask=0, time_mask=0, noise=False))
+    x, y = off[0]
+    assert torch.allclose(x, plain[0][0], atol=1e-6) and y.tolist() == np.eye(35, dtype=np.float32)[plain[0][1]].tolist()
+    full = SpeechCommands(sc_folder, "train", augment=Augment(mixup=1.0))
+    torch.manual_seed(0)
+    labels = [full[0][1] for _ in range(20)]
+    assert all(abs(float(lab.sum()) - 1.0) < 1e-6 for lab in labels)
+    mixed = [lab for lab in labels if (lab > 0).sum() == 2]
+    assert mixed and all(0.2 < float(lab.max()) < 0.8 for lab in mixed)  # Beta(10, 10) weights
+    torch.manual_seed(0)
+    first = full[0][0]
+    torch.manual_seed(0)
+    assert torch.equal(full[0][0], first)  # seeded from torch: reproducible, distinct per loader worker

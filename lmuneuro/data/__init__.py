@@ -10,7 +10,7 @@ from .digits import CLASSES as DIGIT_CLASSES
 from .digits import MODES, digits
 from .features import FeatureConfig
 from .speech_commands import CLASSES as SC_CLASSES
-from .speech_commands import SpeechCommands
+from .speech_commands import Augment, SpeechCommands
 
 __all__ = ["DATASETS", "dataset_info", "get_dataset", "FeatureConfig"]
 
@@ -32,10 +32,11 @@ def dataset_info(name: str) -> dict:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
 
 
-def get_dataset(name: str, split: str, data_dir=None):
+def get_dataset(name: str, split: str, data_dir=None, augment: bool = False):
+    """``augment``: the reference's training augmentation where the dataset has one (speech-commands)."""
     dataset_info(name)
     if name == "speech-commands":
         if data_dir is None:
             raise ValueError("speech-commands needs --data-dir (the extracted speech_commands_v0.02 folder)")
-        return SpeechCommands(data_dir, split)
+        return SpeechCommands(data_dir, split, augment=Augment() if augment else None)
     return digits(split, mode="rows" if name == "digits" else "pixels")
