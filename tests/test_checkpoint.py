@@ -98,3 +98,13 @@ def test_state_dict_problems_are_named(tmp_path, model):
 def test_preset_mismatch(native, tmp_path, model):
     _expect(native, "does not match preset 'spiking-lmuformer-scv2': in_features=8", preset="spiking-lmuformer-scv2")
     _expect(native, "unknown preset 'nope'", preset="nope")
+
+
+def test_hostile_config_is_refused_before_allocation(tmp_path, native):
+    payload = torch.load(native, weights_only=True)
+    payload["config"]["dim"] = 10**9
+    torch.save(payload, tmp_path / "huge.pt")
+    _expect(tmp_path / "huge.pt", r"invalid model config \(config field dim=1000000000 is outside 1..8192\)")
+    payload["format_version"] = 99
+    torch.save(payload, tmp_path / "future.pt")
+    _expect(tmp_path / "future.pt", "format version 99 is not supported")

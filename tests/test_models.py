@@ -19,6 +19,12 @@ def test_presets_build_and_configs_roundtrip():
         get_preset("nope")
     with pytest.raises(ValueError, match="unknown model config field"):
         ModelConfig.from_dict({"dimm": 3})
+    # configs come from untrusted files: types and sizes are checked before anything is allocated
+    for bad, msg in [({"dim": "256"}, "dim must be int"), ({"dim": 10**9}, r"dim=1000000000 is outside 1..8192"),
+                     ({"spiking": 1}, "spiking must be bool"), ({"theta": float("nan")}, "theta=nan must be positive"),
+                     ({"kernel_size": 4}, "kernel_size must be odd")]:
+        with pytest.raises(ValueError, match=msg):
+            ModelConfig.from_dict({**get_preset("spiking-lmuformer-digits").to_dict(), **bad})
 
 
 def test_forward_shapes_and_input_check():

@@ -60,11 +60,25 @@ class ModelConfig:
         return cls(**d)
 
     def __post_init__(self):
+        # Configs arrive from untrusted checkpoints: check types and keep sizes sane before any
+        # tensor is allocated.
+        for f in fields(self):
+            v = getattr(self, f.name)
+            want = {"bool": bool, "int": int, "float": (int, float)}[f.type]
+            if not isinstance(v, want) or (f.type != "bool" and isinstance(v, bool)):
+                raise ValueError(f"config field {f.name} must be {f.type}, got {v!r}")
+        limits = {"in_features": 4096, "num_classes": 100_000, "dim": 8192, "depth": 64,
+                  "memory_size": 8192, "seq_len": 1_000_000, "embed_layers": 16, "kernel_size": 31}
+        for name, hi in limits.items():
+            if not 1 <= getattr(self, name) <= hi:
+                raise ValueError(f"config field {name}={getattr(self, name)} is outside 1..{hi}")
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-        for name in ("in_features", "num_classes", "dim", "depth", "memory_size", "seq_len", "embed_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("mlp_ratio", "theta", "tau", "v_threshold", "lmu_v_threshold", "surrogate_alpha"):
+            if not 0 < getattr(self, name) < 1e6:
+                raise ValueError(f"config field {name}={getattr(self, name)} must be positive and finite")
+        if int(self.dim * self.mlp_ratio) < 1:
+            raise ValueError(f"mlp_ratio {self.mlp_ratio} leaves no hidden channels")
 
 
 # ---------------------------------------------------------------- per-frame helpers (streaming)
