@@ -80,10 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", required=True, help="digits | digits-pixels | speech-commands")
     s.add_argument("-o", "--output", required=True, help="checkpoint to write (.pt)")
     s.add_argument("--data-dir", help="dataset folder (speech-commands: the extracted SCv2 folder)")
-    s.add_argument("--epochs", type=int, default=20)
-    s.add_argument("--batch-size", type=int, default=128)
-    s.add_argument("--lr", type=float, default=2.5e-3)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--epochs", type=int, default=20, help="passes over the training set")
+    s.add_argument("--batch-size", type=int, default=128, help="samples per optimizer step")
+    s.add_argument("--lr", type=float, default=2.5e-3, help="Adam learning rate before the step decay")
+    s.add_argument("--seed", type=int, default=0, help="seeds initial weights, shuffling and augmentation")
     s.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     s.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
     s.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "accuracy, and check the streaming step path against the parallel one.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("--workdir", default="runs/demo", help="where outputs go")
-    s.add_argument("--epochs", type=int, default=40)
+    s.add_argument("--epochs", type=int, default=40, help="training epochs")
     s.set_defaults(func=_cmd_demo)
     return p
 
