@@ -1,0 +1,176 @@
+"""A trained Spiking LMUFormer as a network of LIF populations and synapse groups (float64).
+
+This is the converter's first stage, before any quantisation: every BatchNorm is folded into the
+synapses and biases that feed a population, and every real-valued sum of the reference network
+(the residual stream, the LMU memory, the k-wide convolutions) becomes synapse groups converging
+on the populations that read it. A population's input at float time t is
+
+    x_t = bias + sum over groups g of  sum_j  W_g[j] @ s_src(g)(t + offsets_g[j])
+
+(zero outside the sequence, as the reference's padding), and the population is the reference
+LIF: h = v + (x - v) / tau, spike when h >= v_th, reset to 0. The graph's input is the real-valued
+feature frame (a graded source); the read-out is ``head`` applied to the time-mean of the last
+population's spikes.
+
+``simulate`` runs the graph in float time; it reproduces the PyTorch model's spikes and logits,
+which is what makes the graph trustworthy before it is quantised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .models.lmu import impulse_response
+from .models.lmuformer import SpikingLMUFormer
+
+__all__ = ["Graph", "Population", "Synapses", "from_model", "simulate", "INPUT"]
+
+INPUT = "input"
+
+
+@dataclass
+class Synapses:
+    """One synapse group: ``weights`` (taps, n_dst, n_src), ``offsets`` (taps,) in time steps."""
+
+    src: str
+    weights: np.ndarray
+    offsets: tuple[int, ...]
+
+
+@dataclass
+class Population:
+    name: str
+    size: int
+    v_th: float
+    tau: float
+    bias: np.ndarray
+    inputs: list[Synapses] = field(default_factory=list)
+
+
+@dataclass
+class Graph:
+    input_size: int
+    populations: list[Population]  # in an order where every source comes first
+    head_weight: np.ndarray  # (classes, n_last)
+    head_bias: np.ndarray
+
+    def population(self, name: str) -> Population:
+        return next(p for p in self.populations if p.name == name)
+
+
+# A real-valued signal as a linear expression of spikes: groups + bias. Scaling rows (a folded
+# BatchNorm) and adding expressions (a residual add) stay linear, so no real value is ever held.
+@dataclass
+class _Expr:
+    groups: list[Synapses]
+    bias: np.ndarray
+
+    def scaled(self, a: np.ndarray, c: np.ndarray) -> "_Expr":
+        return _Expr([Synapses(g.src, g.weights * a[None, :, None], g.offsets) for g in self.groups], a * self.bias + c)
+
+    def __add__(self, other: "_Expr") -> "_Expr":
+        return _Expr(self.groups + other.groups, self.bias + other.bias)
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().cpu().numpy()
+
+
+def _bn(bn: torch.nn.BatchNorm1d) -> tuple[np.ndarray, np.ndarray]:
+    a = _np(bn.weight) / np.sqrt(_np(bn.running_var) + bn.eps)
+    return a, _np(bn.bias) - a * _np(bn.running_mean)
+
+
+def _conv(src: str, conv: torch.nn.Conv1d) -> _Expr:
+    w = _np(conv.weight)  # (out, in, k): output t reads input t + j - pad
+    pad = conv.padding[0]
+    groups = [Synapses(src, np.moveaxis(w, 2, 0), tuple(j - pad for j in range(w.shape[2])))]
+    bias = _np(conv.bias) if conv.bias is not None else np.zeros(w.shape[0])
+    return _Expr(groups, bias)
+
+
+def _dense(src: str, weight: torch.Tensor, bias: torch.Tensor | None) -> _Expr:
+    w = _np(weight)
+    return _Expr([Synapses(src, w[None], (0,))], _np(bias) if bias is not None else np.zeros(w.shape[0]))
+
+
+def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
+    """The graph of an eval-mode spiking model. ``taps``: length of the LMU's impulse response
+    (default: the model's stored seq_len); sequences up to that length are represented exactly."""
+    if not isinstance(model, SpikingLMUFormer):
+        raise ValueError("only the spiking LMUFormer maps onto LIF populations")
+    cfg = model.config
+    pops: list[Population] = []
+
+    def lif(name: str, expr: _Expr, bn, v_th: float) -> str:
+        e = expr.scaled(*_bn(bn))
+        pops.append(Population(name, len(e.bias), v_th, cfg.tau, e.bias, e.groups))
+        return name
+
+    pe = model.patch_embed
+    src = INPUT
+    for i in range(pe.n - 1):
+        conv, bn, lif_mod = pe._layer(i)
+        src = lif(f"patch_embed.{'proj_lif' + (str(i) if i else '')}", _conv(src, conv), bn, lif_mod.v_threshold)
+    conv, bn, lif_mod = pe._layer(pe.n - 1)
+    x = _conv(src, conv)
+    rpe = lif(f"patch_embed.proj_lif{pe.n - 1 if pe.n > 1 else ''}", x, bn, lif_mod.v_threshold)
+    stream = x + _conv(rpe, pe.rpe_conv)
+
+    for b, blk in enumerate(model.block):
+        at, mlp, p = blk.attn, blk.mlp, f"block.{b}"
+        s = lif(f"{p}.attn.prev_lif", stream, at.prev_bn, at.prev_lif.v_threshold)
+        cell = at.lmu
+        u = lif(f"{p}.attn.lmu.f_u", _dense(s, cell.W_u.weight, cell.W_u.bias), cell.bn_u, cell.f_u.v_threshold)
+        n_taps = taps or cell.memory.seq_len
+        mem = cell.memory
+        # The stored taps are what the trained model used; longer responses come from A and B.
+        impulse = _np(mem.H[:, :n_taps] if n_taps <= mem.H.shape[1]
+                      else impulse_response(mem.A.double(), mem.B.double(), n_taps))
+        memory = _Expr([Synapses(u, np.moveaxis(impulse[:, :, None], 1, 0), tuple(-k for k in range(n_taps)))],
+                       np.zeros(mem.memory_size))
+        m = lif(f"{p}.attn.lmu.f_m", memory, cell.bn_m, cell.f_m.v_threshold)
+        d = cell.W_h.in_features - cell.memory.memory_size
+        w_h = cell.W_h.weight
+        h_in = _dense(m, w_h[:, :-d], cell.W_h.bias) + _dense(s, w_h[:, -d:], None)
+        h = lif(f"{p}.attn.lmu.f_h", h_in, cell.bn_h, cell.f_h.v_threshold)
+        stream = stream + _conv(h, at.proj_conv).scaled(*_bn(at.proj_bn))
+        s1 = lif(f"{p}.mlp.fc1_lif", stream, mlp.fc1_bn, mlp.fc1_lif.v_threshold)
+        s2 = lif(f"{p}.mlp.fc2_lif", _conv(s1, mlp.fc1_conv), mlp.fc2_bn, mlp.fc2_lif.v_threshold)
+        stream = stream + _conv(s2, mlp.fc2_conv)
+    lif("head_lif", stream, model.head_bn, model.head_lif.v_threshold)
+    return Graph(cfg.in_features, pops, _np(model.head.weight), _np(model.head.bias))
+
+
+def _drive(pop: Population, spikes: dict, x: np.ndarray) -> np.ndarray:
+    """Input current (batch, T, n) of a population from its sources' signals (batch, T, n_src)."""
+    steps = x.shape[1]
+    cur = np.broadcast_to(pop.bias, (x.shape[0], steps, pop.size)).copy()
+    for g in pop.inputs:
+        sig = x if g.src == INPUT else spikes[g.src]
+        for w, k in zip(g.weights, g.offsets):
+            lo, hi = max(0, -k), min(steps, steps - k)  # t with 0 <= t + k < steps
+            if lo < hi:
+                cur[:, lo:hi] += sig[:, lo + k:hi + k] @ w.T
+    return cur
+
+
+def simulate(graph: Graph, x: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Run the graph on features x (batch, T, input_size) in float64.
+    Returns (logits (batch, classes), {population: spikes (batch, T, n)})."""
+    x = np.asarray(x, dtype=np.float64)
+    spikes: dict[str, np.ndarray] = {}
+    for pop in graph.populations:
+        cur = _drive(pop, spikes, x)
+        v = np.zeros((x.shape[0], pop.size))
+        out = np.zeros_like(cur)
+        for t in range(cur.shape[1]):
+            h = v + (cur[:, t] - v) / pop.tau
+            out[:, t] = h >= pop.v_th
+            v = np.where(out[:, t] > 0, 0.0, h)
+        spikes[pop.name] = out
+    last = spikes[graph.populations[-1].name]
+    return last.mean(axis=1) @ graph.head_weight.T + graph.head_bias, spikes
