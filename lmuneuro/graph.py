@@ -5,12 +5,14 @@ synapses and biases that feed a population, and every real-valued sum of the ref
 (the residual stream, the LMU memory, the k-wide convolutions) becomes synapse groups converging
 on the populations that read it. A population's input at float time t is
 
-    x_t = bias + sum over groups g of  sum_j  W_g[j] @ s_src(g)(t + offsets_g[j])
+    x_t = sum over groups g of  sum_j  W_g[j] @ s_src(g)(t + offsets_g[j])
 
 (zero outside the sequence, as the reference's padding), and the population is the reference
-LIF: h = v + (x - v) / tau, spike when h >= v_th, reset to 0. The graph's input is the real-valued
-feature frame (a graded source); the read-out is ``head`` applied to the time-mean of the last
-population's spikes.
+LIF: h = v + (x - v) / tau, spike when h >= v_th, reset to 0. Two sources are not populations:
+``INPUT``, the real-valued feature frame (a graded source), and ``CLOCK``, a constant 1 during
+the sequence: biases are synapses from the clock, so that on hardware a population's bias starts
+exactly when its first real input arrives. The read-out is ``head`` applied to the time-mean of
+the last population's spikes.
 
 ``simulate`` runs the graph in float time; it reproduces the PyTorch model's spikes and logits,
 which is what makes the graph trustworthy before it is quantised.
@@ -23,12 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .artifact import CLOCK, INPUT
 from .models.lmu import impulse_response
 from .models.lmuformer import SpikingLMUFormer
 
-__all__ = ["Graph", "Population", "Synapses", "from_model", "simulate", "INPUT"]
+__all__ = ["Graph", "Population", "Synapses", "from_model", "simulate", "INPUT", "CLOCK"]
 
-INPUT = "input"
 
 
 @dataclass
@@ -46,7 +48,6 @@ class Population:
     size: int
     v_th: float
     tau: float
-    bias: np.ndarray
     inputs: list[Synapses] = field(default_factory=list)
 
 
@@ -107,7 +108,8 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
 
     def lif(name: str, expr: _Expr, bn, v_th: float) -> str:
         e = expr.scaled(*_bn(bn))
-        pops.append(Population(name, len(e.bias), v_th, cfg.tau, e.bias, e.groups))
+        bias = Synapses(CLOCK, e.bias[None, :, None], (0,))
+        pops.append(Population(name, len(e.bias), v_th, cfg.tau, e.groups + [bias]))
         return name
 
     pe = model.patch_embed
@@ -148,9 +150,10 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
 def _drive(pop: Population, spikes: dict, x: np.ndarray) -> np.ndarray:
     """Input current (batch, T, n) of a population from its sources' signals (batch, T, n_src)."""
     steps = x.shape[1]
-    cur = np.broadcast_to(pop.bias, (x.shape[0], steps, pop.size)).copy()
+    cur = np.zeros((x.shape[0], steps, pop.size))
+    clock = np.ones((x.shape[0], steps, 1))
     for g in pop.inputs:
-        sig = x if g.src == INPUT else spikes[g.src]
+        sig = x if g.src == INPUT else clock if g.src == CLOCK else spikes[g.src]
         for w, k in zip(g.weights, g.offsets):
             lo, hi = max(0, -k), min(steps, steps - k)  # t with 0 <= t + k < steps
             if lo < hi:

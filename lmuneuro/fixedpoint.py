@@ -1,0 +1,119 @@
+"""Every float -> fixed conversion of lmuneuro, with its number formats (Loihi 2 as Lava's
+bit-accurate models compute it; ``lmuneuro.emulator`` holds that arithmetic).
+
+Number formats:
+- state (u, v): 24-bit signed integers in *state units*. A population with float threshold
+  ``v_th`` gets the scale ``S = (64 * vth_mant + 1) / v_th`` state units per float unit, so that
+  the reference's ``h >= v_th`` is exactly Loihi's ``v > vth_mant << 6`` for integer v.
+- activation (a_in): 64 state units (Loihi shifts a_in left by 6 into u).
+- weights ``w_int``: what Lava's Dense really uses (8 bits: a group with mixed signs holds even
+  values in [-256, 254], a one-signed group [0, 255] or [-255, 0]), and a ``weight_exp`` per
+  target neuron (on Lava, one Dense per distinct exponent): a tap delivers
+  ``floor(sum(w_int * s) * 2**weight_exp)`` activation units.
+- input features: graded spikes ``q = round(x * 2**input_frac_bits)`` in ``input_bits`` signed bits.
+- decays: ``du = 4095`` (u holds one step's input only), ``dv = round(4096 / tau)``.
+
+A float synapse weight W (float input per unit of source signal) becomes, in activation units,
+``c = S * W / (tau * 64)`` (divided by ``2**input_frac_bits`` for the graded input): the LIF
+charge ``h += (x - h) / tau`` is Loihi's ``v = v - v * dv / 4096 + u`` with ``u = S x / tau``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["quantize_weights", "population_scale", "input_format", "quantize_input", "decays",
+           "QuantizedWeights", "VTH_MANT_DEFAULT"]
+
+ACT_SHIFT = 6
+VTH_MANT_DEFAULT = 1024  # S * v_th = 65,537 state units: 1/65537 resolution, 128 x v_th of headroom
+
+
+@dataclass(frozen=True)
+class QuantizedWeights:
+    w_int: np.ndarray  # Lava-effective integer weights, int16
+    weight_exp: np.ndarray  # (n_dst,) int: one exponent per target neuron (one Dense per value)
+    rel_error: float  # ||w_int 2^e - c|| / ||c||
+    clipped: int  # weights beyond the representable range
+
+
+def population_scale(v_th: float, vth_mant: int = VTH_MANT_DEFAULT) -> float:
+    """State units per float unit for a population with threshold ``v_th``."""
+    if not 0 < vth_mant < 2**17:
+        raise ValueError(f"vth mantissa {vth_mant} is outside Loihi's 17 bits")
+    if not v_th > 0:
+        raise ValueError(f"threshold {v_th} must be positive")
+    return (64 * vth_mant + 1) / v_th
+
+
+def decays(tau: float) -> tuple[int, int]:
+    """(du, dv) for the reference LIF: no current memory, v decays by 1/tau per step."""
+    dv = round(4096 / tau)
+    if not 0 <= dv <= 4095:
+        raise ValueError(f"tau {tau} gives dv {dv}, outside Loihi's 12 bits")
+    return 4095, dv
+
+
+def _to_int(c: np.ndarray, e: int, mixed: bool) -> tuple[np.ndarray, int]:
+    scaled = c / 2.0**e
+    if mixed:
+        w = 2 * np.round(scaled / 2)
+        lo, hi = -256, 254
+    elif (c >= 0).all():
+        w, lo, hi = np.round(scaled), 0, 255
+    else:
+        w, lo, hi = np.round(scaled), -255, 0
+    return np.clip(w, lo, hi).astype(np.int16), int(((w < lo) | (w > hi)).sum())
+
+
+def _quantize_shared(c: np.ndarray, exp_range: tuple[int, int], mixed: bool):
+    peak = float(np.abs(c).max())
+    if peak == 0.0:
+        return np.zeros(c.shape, np.int16), exp_range[0], 0
+    e_fit = math.ceil(math.log2(peak / (254 if mixed else 255)))
+    if e_fit > exp_range[1]:
+        raise ValueError(f"weights up to {peak:.4g} activation units need weight_exp {e_fit}, "
+                         f"above the target's maximum {exp_range[1]}")
+    best = None
+    for e in sorted({min(max(e, exp_range[0]), exp_range[1]) for e in (e_fit - 1, e_fit)}):
+        w, clipped = _to_int(c, e, mixed)
+        err = float(np.sum((w * 2.0**e - c) ** 2))
+        if best is None or err < best[3]:
+            best = (w, e, clipped, err)
+    return best[:3]
+
+
+def quantize_weights(c: np.ndarray, exp_range: tuple[int, int] = (-8, 7)) -> QuantizedWeights:
+    """8-bit weights for the float targets ``c`` (taps, n_dst, n_src; activation units per unit
+    input) with one exponent per target neuron, chosen to minimise the squared error (clipping
+    the largest few can beat halving everyone's resolution). Rows are independent: neurons with
+    small weights keep their resolution beside neurons with large ones."""
+    c = np.asarray(c, dtype=np.float64)
+    mixed = bool((c > 0).any() and (c < 0).any())  # Lava's sign mode is per matrix
+    w = np.zeros(c.shape, np.int16)
+    exps = np.zeros(c.shape[1], np.int64)
+    clipped = 0
+    for n in range(c.shape[1]):
+        w[:, n], exps[n], k = _quantize_shared(c[:, n], exp_range, mixed)
+        clipped += k
+    norm = np.linalg.norm(c)
+    err = float(np.linalg.norm(w * 2.0 ** exps[None, :, None] - c) / norm) if norm else 0.0
+    return QuantizedWeights(w, exps, err, clipped)
+
+
+def input_format(max_abs: float, bits: int = 16) -> int:
+    """Fraction bits of the graded input so that |x| <= max_abs fits ``bits`` signed bits."""
+    if not max_abs > 0:
+        raise ValueError(f"input range {max_abs} must be positive")
+    return bits - 1 - math.ceil(math.log2(max_abs * (1 + 2.0**-20)))
+
+
+def quantize_input(x: np.ndarray, frac_bits: int, bits: int = 16) -> tuple[np.ndarray, int]:
+    """(q int32, number of clipped values) for real-valued features x."""
+    q = np.round(np.asarray(x, dtype=np.float64) * 2.0**frac_bits)
+    lim = 2 ** (bits - 1)
+    clipped = int(((q < -lim) | (q > lim - 1)).sum())
+    return np.clip(q, -lim, lim - 1).astype(np.int32), clipped

@@ -1,0 +1,52 @@
+"""Float -> fixed conversions against hand-worked examples."""
+
+import numpy as np
+import pytest
+
+from lmuneuro.emulator import lava_dense_weights
+from lmuneuro.fixedpoint import decays, input_format, population_scale, quantize_input, quantize_weights
+
+
+def test_threshold_scale_turns_ge_into_gt():
+    # v_th = 1.0, vth_mant = 1024: S = 65537. h = 1.0 exactly -> v = 65537 > 1024 << 6 = 65536: spike,
+    # as the reference's >=; h one state unit lower -> v = 65536: no spike.
+    s = population_scale(1.0, 1024)
+    assert s == 65537.0
+    assert round(1.0 * s) > 1024 << 6 and not round(1.0 * s) - 1 > 1024 << 6
+    assert population_scale(0.5, 1024) == 131074.0
+    with pytest.raises(ValueError, match="outside Loihi's 17 bits"):
+        population_scale(1.0, 2**17)
+
+
+def test_decays():
+    assert decays(2.0) == (4095, 2048)
+    with pytest.raises(ValueError, match="outside Loihi's 12 bits"):
+        decays(0.5)
+
+
+def test_quantize_weights_by_hand():
+    # one-signed: peak 1000 -> e = ceil(log2(1000 / 255)) = 2: 1000/4 = 250, 10/4 = 2.5 -> 2 (round half even)
+    q = quantize_weights(np.array([[[1000.0, 10.0]]]))
+    assert q.weight_exp.tolist() == [2] and q.w_int.tolist() == [[[250, 2]]] and q.clipped == 0
+    # mixed signs: even integers only (Lava drops the LSB); peak 100 -> e = ceil(log2(100/254)) = -1
+    q = quantize_weights(np.array([[[100.0, -3.0, 0.7]]]))
+    assert q.weight_exp.tolist() == [-1] and q.w_int.tolist() == [[[200, -6, 2]]]
+    assert np.array_equal(lava_dense_weights(q.w_int), q.w_int)  # Lava keeps them as they are
+    assert abs(q.rel_error - np.linalg.norm([0, 0, 0.3]) / np.linalg.norm([100, -3, 0.7])) < 1e-12
+    # a single outlier just out of range: clipping it (error 1) beats halving the resolution of
+    # fifty odd weights (error 1 each)
+    c = np.concatenate([np.full(50, 3.0), [256.0]])[None, None, :]
+    q = quantize_weights(c)
+    assert q.weight_exp.tolist() == [0] and q.clipped == 1 and q.w_int[0, 0, -1] == 255
+    # one exponent per target neuron: a row of small weights keeps its resolution
+    q = quantize_weights(np.array([[[1000.0, 10.0], [3.0, 1.0]]]))
+    assert q.weight_exp.tolist() == [2, -6] and q.w_int[0, 1].tolist() == [192, 64]
+    with pytest.raises(ValueError, match="need weight_exp 9, above the target's maximum 7"):
+        quantize_weights(np.array([[[1e5]]]))
+
+
+def test_input_format():
+    # |x| <= max_abs must fit: 1.0 * 2^15 = 32768 would not, so 1.0 gets 14 fraction bits
+    assert input_format(0.99, 16) == 15 and input_format(1.0, 16) == 14 and input_format(1.5, 8) == 6
+    q, clipped = quantize_input(np.array([0.5, -1.0, 1.0, 3.0]), 14)
+    assert q.tolist() == [8192, -16384, 16384, 32767] and clipped == 1
