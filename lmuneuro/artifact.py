@@ -16,11 +16,17 @@ population's spikes and applies the float ``head`` to their time-mean.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
+import h5py
 import numpy as np
 
-__all__ = ["FixedSynapses", "FixedPopulation", "FixedNetwork", "INPUT", "CLOCK", "BOS", "EOS", "SOURCES"]
+from .files import atomic_write
+
+__all__ = ["FixedSynapses", "FixedPopulation", "FixedNetwork", "INPUT", "CLOCK", "BOS", "EOS", "SOURCES",
+           "ArtifactError", "write_artifact", "read_artifact", "validate"]
 
 INPUT, CLOCK, BOS, EOS = "input", "clock", "bos", "eos"
 SOURCES = (INPUT, CLOCK, BOS, EOS)
@@ -61,3 +67,120 @@ class FixedNetwork:
     def delay(self) -> int:
         """Algorithmic delay in steps: frame t's contribution reaches the read-out at step t + delay."""
         return self.populations[-1].lag
+
+
+# ---------------------------------------------------------------- HDF5 file
+
+FORMAT, FORMAT_VERSION = "lmuneuro-artifact", 1
+
+
+class ArtifactError(ValueError):
+    """An artifact that cannot be used; one line naming the file and the problem."""
+
+
+def _datasets(net: FixedNetwork) -> dict[str, np.ndarray]:
+    out = {"head/weight": np.asarray(net.head_weight, np.float32), "head/bias": np.asarray(net.head_bias, np.float32)}
+    for i, p in enumerate(net.populations):
+        for j, g in enumerate(p.inputs):
+            base = f"layer/{i}/synapse/{j}"
+            out[f"{base}/weight"] = np.asarray(g.w_int, np.int16)
+            out[f"{base}/weight_exp"] = np.asarray(g.weight_exp, np.int8)
+            out[f"{base}/delay"] = np.asarray(g.delays, np.int32)
+    return out
+
+
+def _digest(arrays: dict[str, np.ndarray], attrs: dict) -> str:
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    h.update(json.dumps(attrs, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _structure(net: FixedNetwork) -> dict:
+    """Every scalar that defines the network (checksummed together with the arrays)."""
+    return {"input_size": net.input_size, "input_frac_bits": net.input_frac_bits, "input_bits": net.input_bits,
+            "layers": [{"name": p.name, "size": p.size, "du": p.du, "dv": p.dv, "vth": p.vth, "lag": p.lag,
+                        "scale": p.scale, "sources": [g.src for g in p.inputs],
+                        "rel_errors": [g.rel_error for g in p.inputs]} for p in net.populations]}
+
+
+def write_artifact(path, net: FixedNetwork) -> None:
+    """Write atomically: a failure leaves no file."""
+    arrays, structure = _datasets(net), _structure(net)
+
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, structure=json.dumps(structure),
+                           meta=json.dumps(net.meta), checksum=_digest(arrays, structure))
+            for i, p in enumerate(net.populations):  # lava-dl netx's names where they fit
+                layer = f.create_group(f"layer/{i}")
+                layer.attrs.update(name=p.name, type="lif", shape=p.size, lag=p.lag)
+                neuron = layer.create_group("neuron")
+                neuron.attrs.update(type="LIF", iDecay=p.du, vDecay=p.dv, vThMant=p.vth, refDelay=1,
+                                    gradedSpike=False, resetStep=p.lag)
+                for j, g in enumerate(p.inputs):
+                    layer.require_group(f"synapse/{j}").attrs.update(src=g.src, rel_error=g.rel_error)
+            for k, a in arrays.items():
+                f.create_dataset(k, data=a)
+
+    atomic_write(path, write)
+
+
+def read_artifact(path) -> FixedNetwork:
+    """Read and check an artifact: format, version, checksum, then consistency of every layer."""
+    where = str(path)
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise ArtifactError(f"{where}: not an lmuneuro artifact")
+            if f.attrs.get("format_version") != FORMAT_VERSION:
+                raise ArtifactError(f"{where}: artifact format version {f.attrs.get('format_version')} is not "
+                                    f"supported (this lmuneuro reads {FORMAT_VERSION})")
+            structure, meta = json.loads(f.attrs["structure"]), json.loads(f.attrs["meta"])
+            arrays = {}
+            f.visititems(lambda k, o: arrays.__setitem__(k, o[()]) if isinstance(o, h5py.Dataset) else None)
+            checksum = f.attrs.get("checksum")
+    except ArtifactError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise ArtifactError(f"{where}: unreadable artifact ({str(e).splitlines()[0][:160]})") from None
+    if _digest(arrays, structure) != checksum:
+        raise ArtifactError(f"{where}: checksum mismatch: the artifact was modified or damaged after conversion")
+    pops = []
+    for i, layer in enumerate(structure["layers"]):
+        groups = []
+        for j, src in enumerate(layer["sources"]):
+            base = f"layer/{i}/synapse/{j}"
+            groups.append(FixedSynapses(src, arrays[f"{base}/weight"], arrays[f"{base}/weight_exp"].astype(np.int64),
+                                        arrays[f"{base}/delay"].astype(np.int64), layer["rel_errors"][j]))
+        pops.append(FixedPopulation(layer["name"], layer["size"], layer["du"], layer["dv"], layer["vth"],
+                                    layer["lag"], layer["scale"], groups))
+    net = FixedNetwork(structure["input_size"], structure["input_frac_bits"], structure["input_bits"], pops,
+                       arrays["head/weight"], arrays["head/bias"], meta)
+    validate(net, where)
+    return net
+
+
+def validate(net: FixedNetwork, where: str = "artifact") -> None:
+    """Shapes, sources and ranges consistent with Loihi's formats, else one-line ArtifactError."""
+    sizes = {INPUT: net.input_size, CLOCK: 1, BOS: 1, EOS: 1}
+    for p in net.populations:
+        for g in p.inputs:
+            if g.src not in sizes:
+                raise ArtifactError(f"{where}: {p.name} reads {g.src!r}, which is not defined before it")
+            w = np.asarray(g.w_int)
+            if w.ndim != 3 or w.shape[1:] != (p.size, sizes[g.src]) or len(g.delays) != w.shape[0]:
+                raise ArtifactError(f"{where}: {p.name}<-{g.src}: weights {w.shape} do not fit "
+                                    f"{p.size} x {sizes[g.src]} neurons and {len(g.delays)} taps")
+            if w.min(initial=0) < -256 or w.max(initial=0) > 255 or np.any(np.asarray(g.delays) < 0):
+                raise ArtifactError(f"{where}: {p.name}<-{g.src}: weights beyond 8 bits or a negative delay")
+            if np.asarray(g.weight_exp).shape != (p.size,):
+                raise ArtifactError(f"{where}: {p.name}<-{g.src}: one weight exponent per neuron expected")
+        if not (0 <= p.du <= 4095 and 0 <= p.dv <= 4095 and 0 < p.vth < 2**17 and p.lag >= 1):
+            raise ArtifactError(f"{where}: {p.name}: neuron parameters outside Loihi's ranges")
+        sizes[p.name] = p.size
+    if net.head_weight.shape[1] != net.populations[-1].size:
+        raise ArtifactError(f"{where}: the read-out does not fit the last population")

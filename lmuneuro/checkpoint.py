@@ -13,22 +13,21 @@ every problem is reported as one ``CheckpointError`` line that names it.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .files import atomic_write
 from .models import ModelConfig, build_model, get_preset
 
 FORMAT = "lmuneuro-checkpoint"
 FORMAT_VERSION = 1
 
 __all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "load_model", "save_checkpoint",
-           "validate_state_dict", "key_mismatch", "check_preset", "atomic_write"]
+           "validate_state_dict", "key_mismatch", "check_preset"]
 
 
 class CheckpointError(ValueError):
@@ -45,20 +44,6 @@ class Checkpoint:
     metrics: dict = field(default_factory=dict)
     train_state: dict | None = None
     source_format: str = FORMAT
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: a failure leaves no file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path, model, *, preset=None, features=None, classes=(), metrics=None,

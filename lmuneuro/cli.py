@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -52,6 +53,45 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_convert(args) -> int:
+    from .convert import convert
+
+    out = args.output or str(Path(args.checkpoint).with_suffix(".h5"))
+    r = convert(args.checkpoint, out, target=args.target, preset=args.preset, input_range=args.input_range)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"{'layer':28s} {'neurons':>8s} {'synapses':>10s} {'cores':>6s} {'lag':>4s} {'weight err':>10s}")
+    for row in r["layers"]:
+        print(f"{row['layer']:28s} {row['neurons']:8d} {row['synapses']:10,d} {row['cores']:6d} {row['lag']:4d} "
+              f"{row['weight_error']:10.2%}")
+    print(f"wrote {out}: {len(r['layers'])} LIF populations on {r['cores']} {r['target']} neuro-cores, "
+          f"algorithmic delay {r['delay_steps']} steps, LMU memory mapped as FIR taps")
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from .verify import verify
+
+    r = verify(args.checkpoint, args.artifact, dataset=args.dataset, inputs=args.inputs, data_dir=args.data_dir,
+               samples=args.samples)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"{'layer':28s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} {'weight err':>10s}")
+    for row in r["layers"]:
+        print(f"{row['layer']:28s} {row['rate_float']:10.4f} {row['rate_fixed']:10.4f} {row['mismatch']:9.2%} "
+              f"{row['weight_error']:10.2%}")
+    line = f"{r['samples']} samples: top-1 agreement float vs fixed {r['agreement']:.2%}"
+    if "accuracy_float" in r:
+        line += f"; accuracy float {r['accuracy_float']:.2%}, fixed {r['accuracy_fixed']:.2%}"
+    print(line)
+    fd = r["first_divergence"]
+    print("spikes identical in every layer" if fd is None else
+          f"first divergence: {fd['layer']}, sample {fd['sample']}, step {fd['step']}, neuron {fd['neuron']}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -93,6 +133,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--json", action="store_true", help="print the final metrics as JSON on stdout")
     s.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser(
+        "convert", help="a trained spiking checkpoint -> a fixed-point Loihi 2 artifact (.h5)",
+        description="Fold BatchNorms into synapses, map every LIF onto Loihi's fixed-point LIF (the reference's "
+                    ">= threshold becomes Loihi's > exactly), quantise weights to 8 bits with a per-neuron "
+                    "exponent, schedule the non-causal convolutions with delays, map the LMU memory as FIR "
+                    "taps, check the target's resources and write one self-describing HDF5 file.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("checkpoint", help="native or reference-implementation checkpoint")
+    s.add_argument("--target", default="loihi2", help="hardware profile name or .toml path")
+    s.add_argument("-o", "--output", help="artifact to write (default: the checkpoint's name with .h5)")
+    s.add_argument("--preset", help="check the checkpoint against this preset")
+    s.add_argument("--input-range", type=float,
+                   help="largest |feature| value to represent (default: from the checkpoint's features)")
+    s.add_argument("--json", action="store_true", help="the conversion report as JSON")
+    s.set_defaults(func=_cmd_convert)
+
+    s = sub.add_parser(
+        "verify", help="float model vs fixed-point emulator on the same inputs",
+        description="Run the float model and the artifact's bit-accurate emulator on the same inputs and "
+                    "report top-1 agreement, accuracy of each, per-layer spike rates and the first layer "
+                    "where spikes diverge.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("checkpoint")
+    s.add_argument("artifact")
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="use this dataset's test split (digits, speech-commands, ...)")
+    src.add_argument("--inputs", help=".npy float array (samples, steps, features)")
+    s.add_argument("--data-dir", help="dataset folder where the dataset needs one")
+    s.add_argument("--samples", type=int, help="use the first N samples")
+    s.add_argument("--json", action="store_true", help="the report as JSON")
+    s.set_defaults(func=_cmd_verify)
 
     s = sub.add_parser("demo", help="the end-to-end demo on built-in data (no download)",
                        description="Train the small spiking preset on the built-in digits, report float "

@@ -1,0 +1,82 @@
+"""Float model vs fixed-point emulator on the same inputs: agreement, accuracy, per-layer spikes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .artifact import read_artifact
+from .checkpoint import load_checkpoint
+from .convert import _sha256
+from .data import get_dataset
+from .emulator import run
+from .models import stack_records
+
+__all__ = ["verify", "load_inputs"]
+
+
+def load_inputs(*, dataset: str | None, inputs: str | None, data_dir=None, samples: int | None,
+                n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(x (samples, steps, features) float32, labels or None) from a dataset's test split or a .npy."""
+    if (dataset is None) == (inputs is None):
+        raise ValueError("give exactly one of --dataset or --inputs")
+    if inputs is not None:
+        try:
+            x = np.load(inputs, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{inputs}: not a readable .npy array ({str(e).splitlines()[0]})") from None
+        if x.ndim != 3 or x.shape[2] != n_features or not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(f"{inputs}: expected a float array (samples, steps, {n_features}), got {x.dtype} {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{inputs}: contains NaN or Inf")
+        return x[:samples].astype(np.float32), None
+    ds = get_dataset(dataset, "test", data_dir=data_dir)
+    n = len(ds) if samples is None else min(samples, len(ds))
+    items = [ds[i] for i in range(n)]
+    x = torch.stack([a for a, _ in items]).numpy()
+    if x.shape[2] != n_features:
+        raise ValueError(f"dataset {dataset!r} has {x.shape[2]} features per step, the model takes {n_features}")
+    return x, np.array([int(b) for _, b in items])
+
+
+def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, samples=None, batch=64) -> dict:
+    net = read_artifact(artifact)
+    if net.meta.get("source_sha256") != _sha256(checkpoint):
+        raise ValueError(f"{artifact} was converted from another checkpoint than {checkpoint}")
+    model = load_checkpoint(checkpoint).model
+    x, y = load_inputs(dataset=dataset, inputs=inputs, data_dir=data_dir, samples=samples,
+                       n_features=model.config.in_features)
+    names = [p.name for p in net.populations]
+    float_pred, fixed_pred = [], []
+    counts = {n: np.zeros(3) for n in names}  # float spikes, fixed spikes, mismatches
+    first = None
+    for lo in range(0, len(x), batch):
+        xb = x[lo:lo + batch]
+        with torch.no_grad(), model.recording() as rec:
+            float_pred.append(model(torch.from_numpy(xb)).argmax(-1).numpy())
+        f_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
+        res = run(net, xb, record=True)
+        fixed_pred.append(res.logits.argmax(-1))
+        for n in names:
+            a, b = f_spikes[n], res.spikes[n]
+            counts[n] += [a.sum(), b.sum(), (a != b).sum()]
+            if first is None and (a != b).any():
+                s, t, k = (int(v[0]) for v in np.nonzero(a != b))
+                first = {"layer": n, "sample": lo + s, "step": t, "neuron": k}
+    float_pred, fixed_pred = np.concatenate(float_pred), np.concatenate(fixed_pred)
+    steps = x.shape[1]
+    layers = []
+    for p in net.populations:
+        total = len(x) * steps * p.size
+        f, q, mis = counts[p.name]
+        layers.append({"layer": p.name, "rate_float": f / total, "rate_fixed": q / total,
+                       "mismatch": mis / total, "weight_error": max(g.rel_error for g in p.inputs)})
+    report = {"checkpoint": str(checkpoint), "artifact": str(artifact), "samples": int(len(x)),
+              "agreement": float((float_pred == fixed_pred).mean()), "first_divergence": first,
+              "delay_steps": net.delay, "layers": layers}
+    if y is not None:
+        report["accuracy_float"] = float((float_pred == y).mean())
+        report["accuracy_fixed"] = float((fixed_pred == y).mean())
+    return report

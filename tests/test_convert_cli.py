@@ -1,0 +1,77 @@
+"""lmuneuro convert / verify from the command line, including bad input (exit 2, no output)."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from lmuneuro.artifact import read_artifact
+from lmuneuro.checkpoint import save_checkpoint
+from lmuneuro.cli import main
+from lmuneuro.models import build_model, get_preset
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
+    art = tmp_path / "model.h5"
+    code, out, _ = _run(capsys, "convert", str(digits_checkpoint), "-o", str(art), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["target"] == "loihi2" and report["delay_steps"] == 12 and report["cores"] == 9
+    assert report["quantization"]["lmu_mapping"] == "fir" and len(report["source_sha256"]) == 64
+    net = read_artifact(art)
+    assert [p.name for p in net.populations][-1] == "head_lif" and net.meta["classes"][9] == "9"
+    with h5py.File(art) as f:  # lava-dl netx's naming for the neuron parameters
+        assert dict(f["layer/0/neuron"].attrs)["vThMant"] == 1024 and f["layer/0/neuron"].attrs["vDecay"] == 2048
+    code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--dataset", "digits", "--json")
+    assert code == 0
+    v = json.loads(out)
+    assert v["samples"] == 360 and v["agreement"] >= 0.97
+    assert v["accuracy_fixed"] >= v["accuracy_float"] - 0.01
+    assert [row["layer"] for row in v["layers"]][0] == "patch_embed.proj_lif"
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((5, 8, 8)))
+    code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy"))
+    assert code == 0 and "5 samples: top-1 agreement" in out
+
+
+def test_bad_input_exit_2_and_no_file(digits_checkpoint, tmp_path, capsys):
+    art = tmp_path / "out.h5"
+    ann = tmp_path / "ann.pt"
+    save_checkpoint(ann, build_model(get_preset("lmuformer-digits")), preset="lmuformer-digits")
+    code, _, err = _run(capsys, "convert", str(ann), "-o", str(art))
+    assert code == 2 and "only spiking models map onto Loihi" in err and not art.exists()
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    code, _, err = _run(capsys, "convert", str(tmp_path / "bad.pt"), "-o", str(art))
+    assert code == 2 and err.count("\n") == 1 and not art.exists()
+    tiny = tmp_path / "tiny.toml"
+    from lmuneuro.profiles import load_profile
+
+    tiny.write_text(open(load_profile("loihi2").path).read().replace("cores_per_chip = 128", "cores_per_chip = 2"))
+    code, _, err = _run(capsys, "convert", str(digits_checkpoint), "-o", str(art), "--target", str(tiny))
+    assert code == 2 and "needs 9 neuro-cores, loihi2 has 2" in err and not art.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.h5")]  # no temporary left either
+
+
+def test_modified_artifact_and_wrong_inputs(digits_checkpoint, tmp_path, capsys):
+    art = tmp_path / "m.h5"
+    assert _run(capsys, "convert", str(digits_checkpoint), "-o", str(art))[0] == 0
+    np.save(tmp_path / "bad.npy", np.zeros((2, 8, 7)))
+    code, _, err = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "bad.npy"))
+    assert code == 2 and "expected a float array (samples, steps, 8)" in err
+    with h5py.File(art, "r+") as f:
+        f["layer/0/synapse/0/weight"][0, 0, 0] += 2
+    code, _, err = _run(capsys, "verify", str(digits_checkpoint), str(art), "--dataset", "digits")
+    assert code == 2 and "checksum mismatch" in err
+    other = tmp_path / "other.pt"
+    torch.manual_seed(1)
+    save_checkpoint(other, build_model(get_preset("spiking-lmuformer-digits")), preset="spiking-lmuformer-digits")
+    assert _run(capsys, "convert", str(digits_checkpoint), "-o", str(tmp_path / "n.h5"))[0] == 0
+    code, _, err = _run(capsys, "verify", str(other), str(tmp_path / "n.h5"), "--dataset", "digits")
+    assert code == 2 and "was converted from another checkpoint" in err
