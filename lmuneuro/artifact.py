@@ -9,8 +9,9 @@ a population at the float times before 0 at which look-ahead taps already delive
 and ``eos`` (a spike at every step from the end of the sequence on: it silences each
 population from its float time N on). Each population's u and v are zeroed at ``reset_step``
 (its float time 0; Lava's LIFReset), so float time 0 starts from rest exactly as the reference's
-zero padding does. A synapse tap delivers the source's spikes of step ``T - 1 - delay`` at
-step T (Loihi's one step of synaptic latency plus the tap's delay). The read-out counts the last
+zero padding does. A synapse group delivers at step T, per target neuron,
+``floor(2^weight_exp * sum over taps k of W_k s[T - 1 - delay_k])``: Loihi's one step of synaptic
+latency plus each tap's delay, one rounding per group and step. The read-out counts the last
 population's spikes and applies the float ``head`` to their time-mean.
 """
 
@@ -36,7 +37,7 @@ SOURCES = (INPUT, CLOCK, BOS, EOS)
 class FixedSynapses:
     src: str
     w_int: np.ndarray  # (taps, n_dst, n_src) int16, Lava-effective 8-bit values
-    weight_exp: np.ndarray  # (n_dst,) int: a tap delivers floor(sum(w_int s) 2^weight_exp) per target
+    weight_exp: np.ndarray  # (n_dst,) int, applied once to the sum over taps (module docstring)
     delays: np.ndarray  # (taps,) int, extra steps beyond the one step of latency
     rel_error: float = 0.0  # of the quantised weights against the float ones
 

@@ -16,64 +16,101 @@ import numpy as np
 from . import __version__
 from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork, FixedPopulation, FixedSynapses, write_artifact
 from .checkpoint import load_checkpoint
-from .fixedpoint import ACT_SHIFT, VTH_MANT_DEFAULT, decays, input_format, population_scale, quantize_weights
+from .fixedpoint import ACT_SHIFT, STATE_MAX, VTH_MANT_DEFAULT, decays, input_format, population_scale, split_weights
 from .graph import Graph, from_model
 from .profiles import Profile, load_profile
 
 __all__ = ["quantize_graph", "map_to_cores", "convert", "ConversionError"]
 
-# Inhibition: -255 << 7 activation units (a tap's 16-bit limit), about -2^21 state units per set:
-# one set more than the taps that could excite at the same step, so nothing overcomes it.
-_SILENCE_W, _SILENCE_EXP = -255, 7
+class _StateRange(ValueError):
+    """A population's worst-case input does not fit the state at its threshold mantissa."""
 
 
-def _silence(size: int, delays: list[int], sets: int) -> list[FixedSynapses]:
-    w = np.full((len(delays), size, 1), _SILENCE_W, np.int16)
-    exps = np.full(size, _SILENCE_EXP, np.int64)
-    return [FixedSynapses(src, w, exps, np.array(delays, dtype=np.int64)) for src in sets]
+def _silence(groups: list[FixedSynapses], size: int, vth: int, input_max: int, src: str,
+             delays: list[int]) -> list[FixedSynapses]:
+    """Inhibition from ``src`` at the given delays that keeps the population silent whatever its
+    other groups deliver: per neuron, more than their largest possible positive sum plus the
+    threshold (activation units), and little enough that u cannot wrap around 24 bits."""
+    excite = np.zeros(size)
+    for g in groups:
+        w = np.asarray(g.w_int, np.float64)
+        pos = np.abs(w).sum(axis=(0, 2)) * input_max if g.src == INPUT else np.clip(w, 0, None).sum(axis=(0, 2))
+        excite += np.floor(pos * 2.0 ** g.weight_exp)
+    need = excite + vth + 1
+    if (need.max() + 2**7) * 2**ACT_SHIFT >= STATE_MAX:
+        raise _StateRange(f"one step's input can reach {int(excite.max())} activation units, too much to be "
+                          f"silenced within the 24-bit state even at threshold mantissa {vth}")
+    sets = int(np.ceil(need.max() / (255 * 2**7)))
+    exps = np.clip(np.ceil(np.log2(need / (255 * sets))), -8, 7).astype(np.int64)
+    w = -np.ceil(need / (sets * 2.0**exps)).astype(np.int16)  # sets * |w| * 2^exps: need, a little more
+    taps = np.broadcast_to(w[None, :, None], (len(delays), size, 1)).copy()
+    return [FixedSynapses(src, taps, exps, np.array(delays, dtype=np.int64)) for _ in range(sets)]
 
 
-def _input_frac_bits(graph: Graph, max_abs: float, bits: int, vth_mant: int, exp_range) -> int:
-    """As many fraction bits as the input's range allows, but no more than keep every input
-    synapse row's exponent within range (a small weight on a finely resolved input would round
-    to nothing)."""
-    frac = input_format(max_abs, bits)
-    for p in graph.populations:
-        for g in p.inputs:
-            if g.src == INPUT:
-                rows = np.abs(g.weights).max(axis=(0, 2)) * population_scale(p.v_th, vth_mant) / (p.tau * 2**ACT_SHIFT)
-                smallest = rows[rows > 0].min()
-                frac = min(frac, int(np.ceil(np.log2(smallest / 254))) - exp_range[0])
-    return frac
+def _input_frac_bits(graph: Graph, max_abs: float, bits: int, vth_mant: int, exp_range, weight_sets: int) -> int:
+    """Fraction bits of the graded input that balance its rounding against the weights' (a finely
+    resolved input needs small weights, which the exponent floor resolves coarsely): the
+    expected squared drive error ``|W|^2 (r^2 E[x^2] + 4^-frac / 12)`` for inputs uniform in
+    +-max_abs, r the weights' relative error at that input format."""
+    best = None
+    for frac in range(input_format(max_abs, bits), -1, -1):
+        err = 0.0
+        for p in graph.populations:
+            for g in p.inputs:
+                if g.src == INPUT:
+                    c = g.weights * population_scale(p.v_th, vth_mant) / (p.tau * 2**ACT_SHIFT * 2.0**frac)
+                    try:
+                        r = split_weights(c, exp_range, weight_sets)[0].rel_error
+                    except ValueError:  # beyond the largest exponent: coarser inputs only get worse
+                        return best[1]
+                    err += float(np.sum(g.weights**2)) * (r**2 * max_abs**2 / 3 + 4.0**-frac / 12)
+        if best is None or err < best[0]:
+            best = (err, frac)
+    return best[1]
+
+
+def _population(p, lags: dict, frac: int, q_max: int, vth_mant: int, exp_range, weight_sets: int) -> FixedPopulation:
+    lag = lags[p.name]
+    scale = population_scale(p.v_th, vth_mant)
+    groups = []
+    for g in p.inputs:
+        c = g.weights * scale / (p.tau * 2**ACT_SHIFT)
+        if g.src == INPUT:
+            c = c / 2.0**frac
+        delays = np.array([lag - lags[g.src] - 1 - k for k in g.offsets], dtype=np.int64)
+        groups += [FixedSynapses(g.src, q.w_int, q.weight_exp, delays, q.rel_error)
+                   for q in split_weights(c, exp_range, weight_sets)]
+    # Taps that look k > 0 frames ahead deliver real input at float times -k..-1: inhibit those
+    # steps (bos, one spike at step 0), and everything from float time N on (eos).
+    ahead = max(max(g.offsets) for g in p.inputs if g.src != CLOCK)
+    real = list(groups)
+    if ahead:
+        groups += _silence(real, p.size, vth_mant, q_max, BOS, [lag - 1 - j for j in range(1, ahead + 1)])
+    groups += _silence(real, p.size, vth_mant, q_max, EOS, [lag - 1])
+    return FixedPopulation(p.name, p.size, *decays(p.tau), vth_mant, lag, scale, groups)
 
 
 def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16,
-                   vth_mant: int = VTH_MANT_DEFAULT, exp_range=(-8, 7)) -> FixedNetwork:
-    """The fixed-point network of ``graph``; ``input_max_abs`` bounds the features' magnitude."""
-    frac = _input_frac_bits(graph, input_max_abs, input_bits, vth_mant, exp_range)
+                   vth_mant: int = VTH_MANT_DEFAULT, exp_range=(-8, 7), weight_sets: int = 2) -> FixedNetwork:
+    """The fixed-point network of ``graph``; ``input_max_abs`` bounds the features' magnitude;
+    every weight is the sum of up to ``weight_sets`` 8-bit synapse sets (``split_weights``).
+    ``vth_mant`` is the finest state resolution tried: a population whose largest possible input
+    in one step would not fit the 24-bit state at that scale gets a smaller one (halving)."""
+    frac = _input_frac_bits(graph, input_max_abs, input_bits, vth_mant, exp_range, weight_sets)
+    q_max = int(np.ceil(input_max_abs * 2**frac))
     lags = {INPUT: 0, CLOCK: 0, EOS: 0}
     pops = []
     for p in graph.populations:
-        lag = max(lags[g.src] + 1 + max(g.offsets) for g in p.inputs if g.src != CLOCK)
-        lags[p.name] = lag
-        scale = population_scale(p.v_th, vth_mant)
-        du, dv = decays(p.tau)
-        groups = []
-        for g in p.inputs:
-            c = g.weights * scale / (p.tau * 2**ACT_SHIFT)
-            if g.src == INPUT:
-                c = c / 2.0**frac
-            delays = np.array([lag - lags[g.src] - 1 - k for k in g.offsets], dtype=np.int64)
-            q = quantize_weights(c, exp_range)
-            groups.append(FixedSynapses(g.src, q.w_int, q.weight_exp, delays, q.rel_error))
-        # Taps that look k > 0 frames ahead deliver real input at float times -k..-1: inhibit those
-        # steps (bos, one spike at step 0), and everything from float time N on (eos).
-        ahead = max(max(g.offsets) for g in p.inputs if g.src != CLOCK)
-        sets = 1 + sum(int((np.array(g.offsets) > 0).sum()) for g in p.inputs)
-        early = [lag - 1 - j for j in range(1, ahead + 1)]
-        groups += _silence(p.size, early, [BOS] * sets) if early else []
-        groups += _silence(p.size, [lag - 1], [EOS] * sets)
-        pops.append(FixedPopulation(p.name, p.size, du, dv, vth_mant, lag, scale, groups))
+        lags[p.name] = max(lags[g.src] + 1 + max(g.offsets) for g in p.inputs if g.src != CLOCK)
+        mant = vth_mant
+        while True:
+            try:
+                pops.append(_population(p, lags, frac, q_max, mant, exp_range, weight_sets))
+                break
+            except _StateRange as e:
+                if mant <= 64:
+                    raise ValueError(f"{p.name}: {e}") from None
+                mant //= 2
     return FixedNetwork(graph.input_size, frac, input_bits, pops, graph.head_weight.astype(np.float32),
                         graph.head_bias.astype(np.float32))
 
@@ -91,7 +128,7 @@ def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
         synapses = int(sum(np.asarray(g.w_int).size for g in p.inputs))
         cores = max(-(-p.size // res["neurons_per_core"]), -(-synapses // res["synapses_per_core"]))
         total += cores
-        rows.append({"layer": p.name, "neurons": p.size, "synapses": synapses, "cores": cores, "lag": p.lag,
+        rows.append({"layer": p.name, "neurons": p.size, "synapses": synapses, "cores": cores, "lag": p.lag, "vth_mant": p.vth,
                      "weight_error": max((g.rel_error for g in p.inputs), default=0.0)})
     available = res["cores_per_chip"] * res["chips"]
     if total > available:
@@ -114,7 +151,7 @@ DEFAULT_INPUT_RANGE = {"digits": 1.0, "kaldi-fbank": 2.0}
 
 
 def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = None,
-            input_range: float | None = None, vth_mant: int = VTH_MANT_DEFAULT) -> dict:
+            input_range: float | None = None, vth_mant: int = VTH_MANT_DEFAULT, weight_sets: int = 2) -> dict:
     """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report."""
     ck = load_checkpoint(checkpoint, preset=preset)
     if not ck.config.spiking:
@@ -127,7 +164,8 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
         input_range = DEFAULT_INPUT_RANGE.get((ck.features or {}).get("kind"), 4.0)
     exp_range = (prec["weight_exp_min"], prec["weight_exp_max"])
     try:
-        net = quantize_graph(from_model(ck.model), input_max_abs=input_range, vth_mant=vth_mant, exp_range=exp_range)
+        net = quantize_graph(from_model(ck.model), input_max_abs=input_range, vth_mant=vth_mant, exp_range=exp_range,
+                             weight_sets=weight_sets)
     except ValueError as e:
         raise ConversionError(str(e)) from None
     layers = map_to_cores(net, profile)
@@ -135,7 +173,8 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
                 "source_format": ck.source_format, "preset": ck.preset, "target": profile.name,
                 "quantization": {"vth_mant": vth_mant, "weight_exp_range": list(exp_range),
                                  "input_range": input_range, "input_bits": net.input_bits,
-                                 "input_frac_bits": net.input_frac_bits, "lmu_mapping": "fir"},
+                                 "input_frac_bits": net.input_frac_bits, "weight_sets": weight_sets,
+                                 "lmu_mapping": "fir"},
                 "classes": ck.classes, "features": ck.features, "delay_steps": net.delay,
                 "cores": sum(r["cores"] for r in layers), "config": ck.config.to_dict()}
     write_artifact(output, net)

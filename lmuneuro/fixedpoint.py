@@ -25,11 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["quantize_weights", "population_scale", "input_format", "quantize_input", "decays",
+__all__ = ["quantize_weights", "split_weights", "population_scale", "input_format", "quantize_input", "decays",
            "QuantizedWeights", "VTH_MANT_DEFAULT"]
 
 ACT_SHIFT = 6
-VTH_MANT_DEFAULT = 1024  # S * v_th = 65,537 state units: 1/65537 resolution, 128 x v_th of headroom
+STATE_MAX = 2**23  # u, v are 24-bit signed
+VTH_MANT_DEFAULT = 4096  # S * v_th = 2^18 + 1 state units; 32 x v_th of headroom in 24 bits
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,10 @@ def decays(tau: float) -> tuple[int, int]:
     return 4095, dv
 
 
-def _to_int(c: np.ndarray, e: int, mixed: bool) -> tuple[np.ndarray, int]:
-    scaled = c / 2.0**e
+def _to_int(c: np.ndarray, e: np.ndarray, mixed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Integer weights for c (taps, n_dst, n_src) at per-row exponents e (n_dst,), and the number
+    clipped per row."""
+    scaled = c / np.exp2(e)[None, :, None]
     if mixed:
         w = 2 * np.round(scaled / 2)
         lo, hi = -256, 254
@@ -66,24 +69,7 @@ def _to_int(c: np.ndarray, e: int, mixed: bool) -> tuple[np.ndarray, int]:
         w, lo, hi = np.round(scaled), 0, 255
     else:
         w, lo, hi = np.round(scaled), -255, 0
-    return np.clip(w, lo, hi).astype(np.int16), int(((w < lo) | (w > hi)).sum())
-
-
-def _quantize_shared(c: np.ndarray, exp_range: tuple[int, int], mixed: bool):
-    peak = float(np.abs(c).max())
-    if peak == 0.0:
-        return np.zeros(c.shape, np.int16), exp_range[0], 0
-    e_fit = math.ceil(math.log2(peak / (254 if mixed else 255)))
-    if e_fit > exp_range[1]:
-        raise ValueError(f"weights up to {peak:.4g} activation units need weight_exp {e_fit}, "
-                         f"above the target's maximum {exp_range[1]}")
-    best = None
-    for e in sorted({min(max(e, exp_range[0]), exp_range[1]) for e in (e_fit - 1, e_fit)}):
-        w, clipped = _to_int(c, e, mixed)
-        err = float(np.sum((w * 2.0**e - c) ** 2))
-        if best is None or err < best[3]:
-            best = (w, e, clipped, err)
-    return best[:3]
+    return np.clip(w, lo, hi).astype(np.int16), ((w < lo) | (w > hi)).sum(axis=(0, 2))
 
 
 def quantize_weights(c: np.ndarray, exp_range: tuple[int, int] = (-8, 7)) -> QuantizedWeights:
@@ -93,15 +79,49 @@ def quantize_weights(c: np.ndarray, exp_range: tuple[int, int] = (-8, 7)) -> Qua
     small weights keep their resolution beside neurons with large ones."""
     c = np.asarray(c, dtype=np.float64)
     mixed = bool((c > 0).any() and (c < 0).any())  # Lava's sign mode is per matrix
-    w = np.zeros(c.shape, np.int16)
-    exps = np.zeros(c.shape[1], np.int64)
-    clipped = 0
-    for n in range(c.shape[1]):
-        w[:, n], exps[n], k = _quantize_shared(c[:, n], exp_range, mixed)
-        clipped += k
+    peak = np.abs(c).max(axis=(0, 2))
+    with np.errstate(divide="ignore"):
+        e_fit = np.where(peak > 0, np.ceil(np.log2(peak / (254 if mixed else 255))), exp_range[0])
+    if e_fit.max(initial=exp_range[0]) > exp_range[1]:
+        raise ValueError(f"weights up to {peak.max():.4g} activation units need weight_exp {int(e_fit.max())}, "
+                         f"above the target's maximum {exp_range[1]}")
+    best = None
+    for e in (np.clip(e_fit - 1, *exp_range), np.clip(e_fit, *exp_range)):
+        w, clipped = _to_int(c, e, mixed)
+        err = np.sum((w * np.exp2(e)[None, :, None] - c) ** 2, axis=(0, 2))
+        if best is None:
+            best = [w, e, clipped, err]
+        else:
+            better = err < best[3]
+            best[0] = np.where(better[None, :, None], w, best[0])
+            for i, new in ((1, e), (2, clipped), (3, err)):
+                best[i] = np.where(better, new, best[i])
+    w, exps, clipped = best[0], best[1].astype(np.int64), int(best[2].sum())
     norm = np.linalg.norm(c)
-    err = float(np.linalg.norm(w * 2.0 ** exps[None, :, None] - c) / norm) if norm else 0.0
+    err = float(np.linalg.norm(w * np.exp2(exps)[None, :, None] - c) / norm) if norm else 0.0
     return QuantizedWeights(w, exps, err, clipped)
+
+
+def split_weights(c: np.ndarray, exp_range: tuple[int, int] = (-8, 7), sets: int = 2) -> list[QuantizedWeights]:
+    """Each weight as the sum of up to ``sets`` 8-bit synapse sets, ``w_0 2^e_0 + w_1 2^e_1 + ...``,
+    every set quantising what the sets before it left over (about 7 more bits per set; a set with
+    nothing left is omitted). On the chip each set is a synapse group of its own, reading the same
+    source with the same delays. ``rel_error`` of every set is that of the whole sum."""
+    if sets < 1:
+        raise ValueError(f"weight sets must be at least 1, got {sets}")
+    c = np.asarray(c, dtype=np.float64)
+    out, rest = [], c
+    for _ in range(sets):
+        q = quantize_weights(rest, exp_range)
+        if out and not q.w_int.any():  # below the finest exponent: another set cannot help
+            break
+        out.append(q)
+        rest = rest - q.w_int * 2.0 ** q.weight_exp[None, :, None]
+        if not rest.any():
+            break
+    norm = np.linalg.norm(c)
+    err = float(np.linalg.norm(rest) / norm) if norm else 0.0
+    return [QuantizedWeights(q.w_int, q.weight_exp, err, q.clipped) for q in out]
 
 
 def input_format(max_abs: float, bits: int = 16) -> int:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lmuneuro.emulator import lava_dense_weights
-from lmuneuro.fixedpoint import decays, input_format, population_scale, quantize_input, quantize_weights
+from lmuneuro.fixedpoint import decays, input_format, population_scale, quantize_input, quantize_weights, split_weights
 
 
 def test_threshold_scale_turns_ge_into_gt():
@@ -43,6 +43,24 @@ def test_quantize_weights_by_hand():
     assert q.weight_exp.tolist() == [2, -6] and q.w_int[0, 1].tolist() == [192, 64]
     with pytest.raises(ValueError, match="need weight_exp 9, above the target's maximum 7"):
         quantize_weights(np.array([[[1e5]]]))
+
+
+def test_split_weights_by_hand():
+    # hi set as above: e = -1, [200, -6, 2] leaves [0, 0, -0.3]; that residual is one-signed
+    # (negative mode, [-255, 0]) and its exponent ceil(log2(0.3 / 255)) = -10 is clamped to the
+    # floor -8: -0.3 * 256 = -76.8 -> -77, leaving 0.3 - 77/256 = -0.00078125
+    c = np.array([[[100.0, -3.0, 0.7]]])
+    hi, lo = split_weights(c, (-8, 7), sets=2)
+    assert hi.w_int.tolist() == [[[200, -6, 2]]] and lo.w_int.tolist() == [[[0, 0, -77]]]
+    assert lo.weight_exp.tolist() == [-8] and np.array_equal(lava_dense_weights(lo.w_int), lo.w_int)
+    assert abs(hi.rel_error - 0.00078125 / np.linalg.norm(c)) < 1e-15 and hi.rel_error == lo.rel_error
+    # exact after one set: no second set; sets=1 is quantize_weights
+    assert len(split_weights(np.array([[[100.0, 4.0]]]), sets=2)) == 1
+    assert split_weights(c, sets=1)[0].rel_error == quantize_weights(c).rel_error
+    # random weights: each set adds about 7 bits until the exponent floor
+    w = np.random.default_rng(0).normal(0, 30, (3, 16, 16))
+    errs = [split_weights(w, sets=k)[0].rel_error for k in (1, 2)]
+    assert errs[0] > 2e-3 and errs[1] < errs[0] / 60
 
 
 def test_input_format():
