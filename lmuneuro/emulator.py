@@ -87,7 +87,8 @@ class EmulatorResult:
     per_step: np.ndarray  # (batch, steps, classes): the same over each prefix of the sequence
     spikes: dict  # population -> (batch, steps, n) bool, in float time (when asked for)
     spike_counts: dict  # population -> (batch,) spikes over the whole run, every hardware step
-    saturated: dict  # "population<-source" -> count of group outputs beyond the 16-bit a_in
+    saturated: dict  # population -> count of steps x neurons whose a_in is beyond LIF's int16, in the
+    # float-time window (the bos/eos inhibition outside it exceeds 16 bits by design; Lava passes it unwrapped)
     wrapped: dict  # population -> count of u updates that wrapped around 24 bits
 
 
@@ -103,41 +104,60 @@ def _source_signal(net: FixedNetwork, q: np.ndarray, total: int) -> dict:
     return {INPUT: graded, CLOCK: np.ones((total, batch, 1), np.float32), BOS: bos, EOS: eos}
 
 
-def _synaptic_input(p, hist: dict, saturated: dict) -> np.ndarray:
+def _synaptic_input(p, hist: dict) -> np.ndarray:
     """A population's a_in at every step, (total, batch, n) int64: each group delivers
     ``floor(2^weight_exp * sum_k W_k s[t - 1 - delay_k])`` (one rounding per group and step).
 
     Groups that read one source with the same delays (the sets of a split weight) share one
-    matrix product over the unfolded history. It runs in float32 when every partial sum provably
-    stays below 2^24 (binary spikes), else in float64 (below 2^53): exact integers either way.
+    matrix product over the unfolded history. Products and the sum over groups run in float32
+    where every partial sum provably stays below 2^24 (binary spikes), else in float64 (below
+    2^53): exact integers either way.
     The clock, bos and eos are the same for every sample: computed once, broadcast."""
     by_taps: dict = {}
     for g in p.inputs:
         by_taps.setdefault((g.src, tuple(np.asarray(g.delays).tolist())), []).append(g)
-    a = np.zeros(hist[INPUT].shape[:2] + (p.size,))
+    plan, reach = [], np.zeros(p.size)  # reach: the largest |a| per neuron, summed over groups
     for (src, delays), groups in by_taps.items():
+        w = np.stack([np.moveaxis(np.asarray(g.w_int), 2, 1) for g in groups]).astype(np.float64)  # (G, taps, n_src, n)
+        exps = np.stack([g.weight_exp for g in groups])  # (G, n)
+        smax = np.abs(hist[src]).max(initial=0)
+        reach += (np.abs(w).sum(axis=(1, 2)) * smax * np.exp2(exps)).sum(axis=0)
+        w, exps = _merge_sets(w, exps, smax)
+        plan.append((src, delays, w, exps, np.abs(w).sum(axis=(1, 2)).max(initial=0) * smax))
+    a = np.zeros(hist[INPUT].shape[:2] + (p.size,), np.float32 if reach.max() < 2**24 else np.float64)
+    for src, delays, w, exps, bound in plan:
         sig = hist[src][:, :1] if src in (CLOCK, BOS, EOS) else hist[src]
         total, batch, n_src = sig.shape
-        w = np.concatenate([np.moveaxis(np.asarray(g.w_int), 2, 1) for g in groups], axis=2)  # (taps, n_src, G n)
-        bound = np.abs(w).sum(axis=(0, 1)).max(initial=0) * np.abs(sig).max(initial=0)
         dtype = np.float32 if bound < 2**24 else np.float64
         idx = np.arange(total)[:, None] - np.asarray(delays)[None, :]  # row 0 of padded: before the run
         padded = np.concatenate([np.zeros((1, batch, n_src), dtype), sig.astype(dtype, copy=False)])
         unfolded = np.swapaxes(padded[np.maximum(idx, 0)], 1, 2).reshape(total * batch, -1)
-        out = unfolded @ w.reshape(-1, w.shape[2]).astype(dtype)
-        exps = np.concatenate([g.weight_exp for g in groups])
-        out *= np.exp2(exps).astype(dtype)  # exact: a power of two
+        n_sets = w.shape[0]
+        out = unfolded @ np.moveaxis(w, 0, 2).reshape(-1, n_sets * p.size).astype(dtype)
+        out *= np.exp2(exps.reshape(-1)).astype(dtype)  # exact: a power of two
         if exps.min() < 0:
             np.floor(out, out=out)
-        key = f"{p.name}<-{src}"
-        if out.max(initial=0) > 2**15 - 1 or out.min(initial=0) < -(2**15 - 1):
-            saturated[key] = saturated.get(key, 0) + int((np.abs(out) > 2**15 - 1).sum()) * (a.shape[1] // batch)
-        else:
-            saturated.setdefault(key, 0)
-        out = out.reshape(total, batch, len(groups), p.size)
-        for j in range(len(groups)):
+        out = out.reshape(total, batch, n_sets, p.size)
+        for j in range(n_sets):
             a += out[:, :, j]
     return a.astype(np.int64)
+
+
+def _merge_sets(w: np.ndarray, exps: np.ndarray, smax: float):
+    """Fold the sets of a split weight (G, taps, n_src, n) into one product where that is exact:
+    for a neuron with at most one set of negative exponent, ``sum_j floor(2^e_j acc_j)``
+    equals ``floor(2^e_min sum_j 2^(e_j - e_min) acc_j)``, and float32 holds that sum exactly when
+    its weights' absolute sum stays below 2^24. Other neurons keep their sets (the folded ones
+    hold zeros in all but the first). Returns (w, exps)."""
+    e_min = exps.min(axis=0)
+    folded = np.einsum("gkmn,gn->kmn", w, np.exp2(exps - e_min))
+    ok = ((exps < 0).sum(axis=0) <= 1) & (np.abs(folded).sum(axis=(0, 1)) * smax < 2**24)
+    if len(w) == 1 or not ok.any():
+        return w, exps
+    w, exps = w.copy(), exps.copy()
+    w[0][..., ok], exps[0, ok] = folded[..., ok], e_min[ok]
+    w[1:][..., ok] = 0
+    return (w[:1], exps[:1]) if ok.all() else (w, exps)
 
 
 def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResult:
@@ -152,7 +172,8 @@ def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResul
     hist = _source_signal(net, q, total)
     saturated, wrapped, counts = {}, {}, {}
     for p in net.populations:
-        a = _synaptic_input(p, hist, saturated)
+        a = _synaptic_input(p, hist)
+        saturated[p.name] = int((np.abs(a[p.lag:p.lag + steps]) > 2**15 - 1).sum())
         if p.du == _DECAY_UNITY - 1:
             u, w = _current(0, a, p.du)
         else:  # LIFReset zeroes u at the lag

@@ -1,0 +1,62 @@
+"""Conversion time and fixed-point emulator throughput on the SCv2 preset (batch 32 x 128 steps),
+beside the float PyTorch model on the same inputs, measured in one run. Prints a table.
+
+    .venv/bin/python benchmarks/bench_emulator.py [--threads 2] [--repeats 3] [--batch 32]
+
+The model is the SCv2 preset with BatchNorms calibrated on random input (every population fires),
+saved in the reference implementation's checkpoint layout; the emulator is bit-exact to Lava's
+fixed-point models, so its speed is that of the arithmetic, not of an approximation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common import median_time
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support import calibrated  # noqa: E402
+
+from lmuneuro.artifact import read_artifact  # noqa: E402
+from lmuneuro.convert import convert  # noqa: E402
+from lmuneuro.converters.reference import to_reference_state_dict  # noqa: E402
+from lmuneuro.emulator import run  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=32)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model = calibrated("spiking-lmuformer-scv2")
+    x = np.random.default_rng(0).standard_normal((args.batch, 128, 128)).astype(np.float32)
+    print(f"spiking-lmuformer-scv2, batch {args.batch} x 128 steps, {args.threads} threads, median of {args.repeats}")
+    print(f"\n{'':34s} {'seconds':>9s} {'clips/s':>9s} {'vs float':>9s}")
+    with torch.no_grad():
+        t_float = median_time(lambda: model(torch.from_numpy(x)), args.repeats)
+    print(f"{'float model (PyTorch, ours)':34s} {t_float:9.3f} {args.batch / t_float:9.1f} {1.0:8.2f}x")
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "ref.pth"
+        torch.save(to_reference_state_dict(model), ckpt)
+        for sets in (1, 2):
+            art = Path(tmp) / f"scv2-{sets}.h5"
+            t = time.perf_counter()
+            convert(ckpt, art, input_range=4.0, weight_sets=sets)
+            t_convert = time.perf_counter() - t
+            net = read_artifact(art)
+            t_emu = median_time(lambda: run(net, x), args.repeats)
+            print(f"{f'emulator, {sets} weight set(s)':34s} {t_emu:9.3f} {args.batch / t_emu:9.1f} {t_float / t_emu:8.2f}x"
+                  f"   (convert: {t_convert:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
