@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -94,6 +95,49 @@ def _cmd_verify(args) -> int:
     return 0
 
 
+def _cmd_run(args) -> int:
+    from .artifact import read_artifact
+    from .backends import activity, run_backend
+    from .files import atomic_write
+    from .verify import load_inputs
+
+    net = read_artifact(args.artifact)
+    x, y = load_inputs(dataset=args.dataset, inputs=args.inputs, data_dir=args.data_dir, samples=args.samples,
+                       n_features=net.input_size)
+    t = time.perf_counter()
+    res = run_backend(net, x, args.backend, record=args.activity is not None or args.backend == "emulator",
+                      progress=not args.json)
+    seconds = time.perf_counter() - t
+    pred = res.logits.argmax(-1)
+    report = {"artifact": args.artifact, "backend": args.backend, "samples": int(len(x)), "seconds": seconds,
+              "samples_per_second": len(x) / seconds, "delay_steps": net.delay, "predictions": pred.tolist()}
+    if y is not None:
+        report["accuracy"] = float((pred == y).mean())
+    if args.per_step:
+        steps = x.shape[1]
+        fractions = sorted({max(1, round(steps * k / 10)) for k in range(1, 11)})
+        curve = [{"steps_seen": s, "fraction": s / steps,
+                  **({"accuracy": float((res.per_step[:, s - 1].argmax(-1) == y).mean())} if y is not None else {}),
+                  "agreement_with_final": float((res.per_step[:, s - 1].argmax(-1) == pred).mean())}
+                 for s in fractions]
+        report["per_step"] = curve
+    if args.activity:
+        act = activity(net, x, res)
+        atomic_write(args.activity, lambda tmp: Path(tmp).write_text(json.dumps({"backend": args.backend, **act}, indent=2)))
+        report["activity"] = args.activity
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "predictions" or args.predictions}, indent=2))
+        return 0
+    line = f"{args.backend}: {len(x)} samples in {seconds:.2f} s ({len(x) / seconds:.1f}/s)"
+    print(line + (f", accuracy {report['accuracy']:.2%}" if y is not None else ""))
+    for row in report.get("per_step", []):
+        acc = f"accuracy {row['accuracy']:.2%}, " if "accuracy" in row else ""
+        print(f"  after {row['steps_seen']:4d} steps ({row['fraction']:4.0%}): {acc}same as final {row['agreement_with_final']:.2%}")
+    if args.activity:
+        print(f"activity written to {args.activity}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -175,6 +219,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_verify)
 
+    s = sub.add_parser(
+        "run", help="run an artifact on the emulator, Lava's simulator or Loihi 2",
+        description="Run a converted network. emulator: the batched NumPy emulator of Lava's fixed-point "
+                    "arithmetic (fast, bit-exact); lava-sim: the Lava process graph on Lava's bit-accurate CPU "
+                    "simulator (Loihi2SimCfg fixed_pt), sample after sample; loihi2: the same graph on a Loihi 2 "
+                    "board (needs Intel's Lava extension).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("artifact")
+    s.add_argument("--backend", choices=("emulator", "lava-sim", "loihi2"), default="emulator")
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="use this dataset's test split (digits, speech-commands, ...)")
+    src.add_argument("--inputs", help=".npy float array (samples, steps, features)")
+    s.add_argument("--data-dir", help="dataset folder where the dataset needs one")
+    s.add_argument("--samples", type=int, help="use the first N samples")
+    s.add_argument("--per-step", action="store_true",
+                   help="accuracy against the fraction of the sequence seen (streaming read-out)")
+    s.add_argument("--activity", metavar="FILE", help="write per-layer spikes and synaptic events per sample (JSON)")
+    s.add_argument("--predictions", action="store_true", help="with --json: include every prediction")
+    s.add_argument("--json", action="store_true", help="the report as JSON")
+    s.set_defaults(func=_cmd_run)
+
     s = sub.add_parser("demo", help="the end-to-end demo on built-in data (no download)",
                        description="Train the small spiking preset on the built-in digits, report float "
                                    "accuracy, and check the streaming step path against the parallel one.",
@@ -186,12 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .backends import BackendUnavailable
     from .checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CheckpointError, ValueError, FileNotFoundError, FloatingPointError) as e:
+    except (CheckpointError, BackendUnavailable, ValueError, FileNotFoundError, FloatingPointError) as e:
         print(f"lmuneuro {args.command}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
               file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -25,7 +25,7 @@ import numpy as np
 from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork
 from .fixedpoint import STATE_MAX, quantize_input
 
-__all__ = ["lava_dense_weights", "dense_accumulate", "lif_step", "run", "EmulatorResult", "STATE_MAX"]
+__all__ = ["lava_dense_weights", "dense_accumulate", "lif_step", "run", "readout", "EmulatorResult"]
 
 _DECAY_UNITY, _DECAY_SHIFT, _ACT_SHIFT, _VTH_SHIFT = 4096, 12, 6, 6
 
@@ -86,7 +86,7 @@ class EmulatorResult:
     logits: np.ndarray  # (batch, classes): head applied to the time-mean of the last population's spikes
     per_step: np.ndarray  # (batch, steps, classes): the same over each prefix of the sequence
     spikes: dict  # population -> (batch, steps, n) bool, in float time (when asked for)
-    spike_counts: dict  # population -> (batch,) spikes over the whole run, every hardware step
+    spike_counts: dict  # population -> (batch, n) spikes per neuron over every hardware step of the run
     saturated: dict  # population -> count of steps x neurons whose a_in is beyond LIF's int16, in the
     # float-time window (the bos/eos inhibition outside it exceeds 16 bits by design; Lava passes it unwrapped)
     wrapped: dict  # population -> count of u updates that wrapped around 24 bits
@@ -187,10 +187,17 @@ def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResul
             out[t] = s
         hist[p.name] = out
         wrapped[p.name] = int(w.sum())
-        counts[p.name] = out.sum(axis=(0, 2)).astype(np.int64)
+        counts[p.name] = out.sum(axis=0).astype(np.int64)
     last = net.populations[-1]
-    head_spikes = np.swapaxes(hist[last.name][last.lag:last.lag + steps], 0, 1).astype(np.float64)
-    mean_prefix = np.cumsum(head_spikes, axis=1) / np.arange(1, steps + 1)[None, :, None]
-    per_step = mean_prefix @ net.head_weight.T.astype(np.float64) + net.head_bias
+    logits, per_step = readout(net, np.swapaxes(hist[last.name][last.lag:last.lag + steps], 0, 1))
     spikes = {p.name: np.swapaxes(hist[p.name][p.lag:p.lag + steps], 0, 1) > 0 for p in net.populations} if record else {}
-    return EmulatorResult(per_step[:, -1], per_step, spikes, counts, saturated, wrapped)
+    return EmulatorResult(logits, per_step, spikes, counts, saturated, wrapped)
+
+
+def readout(net: FixedNetwork, head_spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, per-step logits) from the last population's spikes (batch, steps, n) in its
+    float-time window: the float head on the time-mean of every prefix of the sequence."""
+    s = np.asarray(head_spikes, dtype=np.float64)
+    mean_prefix = np.cumsum(s, axis=1) / np.arange(1, s.shape[1] + 1)[None, :, None]
+    per_step = mean_prefix @ net.head_weight.T.astype(np.float64) + net.head_bias
+    return per_step[:, -1], per_step

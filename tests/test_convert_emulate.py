@@ -61,7 +61,7 @@ def test_fixed_point_tracks_the_float_model(digits_checkpoint):
     print(f"digits: agreement {agreement:.4f}, accuracy float {acc_float:.4f} fixed {acc_fixed:.4f}")
     assert agreement >= 0.99 and acc_fixed >= acc_float - 0.005
     assert not any(res.saturated.values()) and not any(res.wrapped.values())
-    assert sum(res.spike_counts["head_lif"]) > 0.05 * 360 * 8 * 64  # a live network, not a silent one
+    assert res.spike_counts["head_lif"].sum() > 0.05 * 360 * 8 * 64  # a live network, not a silent one
     assert res.per_step.shape == (360, 8, 10) and np.allclose(res.per_step[:, -1], res.logits)
 
 

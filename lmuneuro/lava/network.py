@@ -1,0 +1,121 @@
+"""A converted network (``lmuneuro.artifact``) as a Lava process graph, and running it on Lava's
+CPU simulator (``Loihi2SimCfg``) sample after sample.
+
+Built from the artifact alone: every population is a ``LIFReset`` (reset at its float time 0 in
+every sample), every synapse group a ``TapDense`` (the sets of a split weight, reading one source
+with the same delays, are one process), the input frames and the clock, bos and eos sources
+``RingBuffer``s, and a ``SpikeCounter`` records the read-out population's spikes in each
+sample's window. Samples run back to back, ``period = delay + steps`` steps each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork
+from ..fixedpoint import quantize_input
+from .compat import ensure_lava
+
+__all__ = ["LavaNetwork", "build", "run"]
+
+
+@dataclass
+class LavaNetwork:
+    """Handles of the process graph: probe any of them with a Lava Monitor before running."""
+
+    net: FixedNetwork
+    samples: int
+    steps: int
+    period: int
+    sources: dict  # input, clock, bos, eos -> RingBuffer
+    populations: dict  # name -> LIFReset
+    synapses: list  # TapDense, in build order
+    output: object  # SpikeCounter on the last population
+    monitors: dict = field(default_factory=dict)
+
+    @property
+    def num_steps(self) -> int:
+        return self.samples * self.period
+
+
+def _source_data(net: FixedNetwork, q: np.ndarray, period: int) -> dict:
+    samples, steps = q.shape[:2]
+    frames = np.zeros((samples, period, net.input_size), np.int32)
+    frames[:, :steps] = q
+    clock, bos, eos = np.ones((1, period), np.int32), np.zeros((1, period), np.int32), np.zeros((1, period), np.int32)
+    bos[0, 0] = 1
+    eos[0, steps:] = 1
+    return {INPUT: frames.reshape(-1, net.input_size).T.copy(), CLOCK: clock, BOS: bos, EOS: eos}
+
+
+def build(net: FixedNetwork, x: np.ndarray) -> LavaNetwork:
+    """The process graph of ``net`` fed the real-valued features x (samples, steps, input_size)."""
+    ensure_lava()
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIFReset
+
+    from .procs.process import SpikeCounter, TapDense
+
+    q, _ = quantize_input(x, net.input_frac_bits, net.input_bits)
+    samples, steps = q.shape[:2]
+    period = net.delay + steps
+    sources = {name: RingBuffer(data=data) for name, data in _source_data(net, q, period).items()}
+    ports = {name: src.s_out for name, src in sources.items()}
+    pops, synapses = {}, []
+    for p in net.populations:
+        lif = LIFReset(shape=(p.size,), du=p.du, dv=p.dv, vth=p.vth, bias_mant=0, bias_exp=0,
+                       reset_interval=period, reset_offset=(p.lag + 1) % period, name=p.name)
+        by_taps: dict = {}
+        for g in p.inputs:
+            by_taps.setdefault((g.src, tuple(np.asarray(g.delays).tolist())), []).append(g)
+        for (src, delays), groups in by_taps.items():
+            syn = TapDense(weights=np.stack([g.w_int for g in groups]).astype(np.int32),
+                           weight_exp=np.stack([g.weight_exp for g in groups]).astype(np.int32),
+                           delays=np.array(delays), period=period, name=f"{p.name}<-{src}")
+            ports[src].connect(syn.s_in)
+            syn.a_out.connect(lif.a_in)
+            synapses.append(syn)
+        pops[p.name] = lif
+        ports[p.name] = lif.s_out
+    last = net.populations[-1]
+    out = SpikeCounter(shape=(last.size,), samples=samples, period=period, start=last.lag, steps=steps,
+                       name="readout")
+    pops[last.name].s_out.connect(out.s_in)
+    return LavaNetwork(net, samples, steps, period, sources, pops, synapses, out)
+
+
+def run(net: FixedNetwork, x: np.ndarray, *, record: bool = False, progress: bool = False, hardware: bool = False):
+    """Run on Lava's bit-accurate CPU simulator (``hardware``: Loihi2HwCfg); returns an ``EmulatorResult`` (logits, per-step
+    predictions, and with ``record`` every population's spikes in each sample's window and its
+    spike count over each sample's steps, as the emulator's)."""
+    ensure_lava()
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+    from lava.proc.monitor.process import Monitor
+    from tqdm import tqdm
+
+    from ..emulator import EmulatorResult, readout
+
+    g = build(net, x)
+    if record:
+        for name, lif in g.populations.items():
+            g.monitors[name] = Monitor()
+            g.monitors[name].probe(lif.s_out, g.num_steps)
+    anchor = g.output
+    # On a board, Loihi's own LIF runs on the chip; processes without a chip model run on the host.
+    cfg = Loihi2HwCfg(select_tag="fixed_pt") if hardware else Loihi2SimCfg(select_tag="fixed_pt")
+    try:
+        for _ in tqdm(range(g.samples), desc="loihi2" if hardware else "lava-sim", unit="sample", disable=not progress):
+            anchor.run(condition=RunSteps(num_steps=g.period), run_cfg=cfg)
+        head = g.output.counts.get().astype(bool)
+        spikes, counts = {}, {}
+        for p in net.populations if record else ():
+            s = g.monitors[p.name].get_data()[p.name]["s_out"].reshape(g.samples, g.period, p.size) > 0
+            spikes[p.name] = s[:, p.lag:p.lag + g.steps]
+            counts[p.name] = s.sum(axis=1).astype(np.int64)
+    finally:
+        anchor.stop()
+    logits, per_step = readout(net, head)
+    return EmulatorResult(logits, per_step, spikes, counts, {}, {})
