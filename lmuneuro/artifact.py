@@ -9,9 +9,10 @@ a population at the float times before 0 at which look-ahead taps already delive
 and ``eos`` (a spike at every step from the end of the sequence on: it silences each
 population from its float time N on). Each population's u and v are zeroed at ``reset_step``
 (its float time 0; Lava's LIFReset), so float time 0 starts from rest exactly as the reference's
-zero padding does. A synapse group delivers at step T, per target neuron,
-``floor(2^weight_exp * sum over taps k of W_k s[T - 1 - delay_k])``: Loihi's one step of synaptic
-latency plus each tap's delay, one rounding per group and step. The read-out counts the last
+zero padding does. The entries of a population that read one source with the same delays are one
+synapse group with weight sets j, delivering at step T, per target neuron,
+``floor(sum_j 2^weight_exp_j sum over taps k of W_jk s[T - 1 - delay_k])``: Loihi's one step of
+synaptic latency plus each tap's delay, one rounding per group and step. The read-out counts the last
 population's spikes and applies the float ``head`` to their time-mean.
 """
 

@@ -48,16 +48,17 @@ def dense_accumulate(w: np.ndarray, weight_exp: int, s: np.ndarray) -> np.ndarra
 
 
 def _decay(x: np.ndarray, keep: int) -> np.ndarray:
-    y = x * keep
-    return np.sign(y) * (np.abs(y) >> _DECAY_SHIFT)
+    """``sign(x) ((|x| keep) >> 12)``, computed as trunc(x keep / 4096) in float64: exact for the
+    24-bit states (the product stays below 2^36, the division is by a power of two)."""
+    return np.trunc(np.asarray(x, dtype=np.float64) * (keep / _DECAY_UNITY))
 
 
 def _current(u, a_in, du: int):
     """u after one step (24-bit wrap as Lava: the second test sees the first's result, the fix
     uses the raw value), and the mask of neurons whose u wrapped."""
-    raw = np.asarray(a_in, dtype=np.int64) << _ACT_SHIFT
+    raw = np.asarray(a_in, dtype=np.float64) * 2**_ACT_SHIFT
     if du != _DECAY_UNITY - 1:  # else u keeps nothing of its past
-        raw += _decay(np.asarray(u, dtype=np.int64), _DECAY_UNITY - (du + 1))
+        raw += _decay(u, _DECAY_UNITY - (du + 1))
     if -STATE_MAX < raw.min(initial=0) and raw.max(initial=0) <= STATE_MAX:
         return raw, np.zeros(raw.shape, bool)
     over, under = raw > STATE_MAX, raw <= -STATE_MAX
@@ -67,15 +68,17 @@ def _current(u, a_in, du: int):
 
 def _voltage(v, u, dv: int, bias, vth: int):
     """(spikes, v) after one step, from v before it and this step's u."""
-    v = _decay(np.asarray(v, dtype=np.int64), _DECAY_UNITY - dv) + u + np.asarray(bias, dtype=np.int64)
-    v = np.clip(v, -STATE_MAX + 1, STATE_MAX - 1)
-    spikes = v > (int(vth) << _VTH_SHIFT)
-    return spikes, np.where(spikes, 0, v)
+    v = _decay(v, _DECAY_UNITY - dv) + u + bias
+    np.clip(v, -STATE_MAX + 1, STATE_MAX - 1, out=v)
+    spikes = v > int(vth) * 2**_VTH_SHIFT
+    v[spikes] = 0
+    return spikes, v
 
 
 def lif_step(u, v, a_in, du: int, dv: int, bias, vth: int):
-    """One step of a LIF population: int64 arrays u, v, a_in (batch, n) and per-neuron integer
-    ``bias`` (already ``bias_mant << bias_exp``). Returns (spikes bool, u, v)."""
+    """One step of a LIF population: integer-valued arrays u, v, a_in (batch, n) and per-neuron
+    integer ``bias`` (already ``bias_mant << bias_exp``). Returns (spikes bool, u, v); u and v
+    hold integers in float64 (exact: every intermediate stays far below 2^53)."""
     u, _ = _current(u, a_in, du)
     spikes, v = _voltage(v, u, dv, bias, vth)
     return spikes, u, v
@@ -105,59 +108,58 @@ def _source_signal(net: FixedNetwork, q: np.ndarray, total: int) -> dict:
 
 
 def _synaptic_input(p, hist: dict) -> np.ndarray:
-    """A population's a_in at every step, (total, batch, n) int64: each group delivers
-    ``floor(2^weight_exp * sum_k W_k s[t - 1 - delay_k])`` (one rounding per group and step).
+    """A population's a_in at every step, (total, batch, n) integers in float64. A synapse group
+    (its weight sets: the artifact's entries with one source and the same delays) delivers
+    ``floor(sum_j 2^e_j sum_k W_jk s[t - 1 - delay_k])``, one rounding per group and step.
 
-    Groups that read one source with the same delays (the sets of a split weight) share one
-    matrix product over the unfolded history. Products and the sum over groups run in float32
-    where every partial sum provably stays below 2^24 (binary spikes), else in float64 (below
-    2^53): exact integers either way.
-    The clock, bos and eos are the same for every sample: computed once, broadcast."""
+    The sets fold into one weight matrix ``sum_j 2^(e_j - e_min) W_j`` and every group is one
+    matrix product over the unfolded history, in float32 where each partial sum provably stays
+    below 2^24 (over at most four row ranges summed apart), else in float64 (below 2^53): exact
+    integers either way. The clock, bos and eos are the same for every sample: computed once."""
     by_taps: dict = {}
     for g in p.inputs:
         by_taps.setdefault((g.src, tuple(np.asarray(g.delays).tolist())), []).append(g)
     plan, reach = [], np.zeros(p.size)  # reach: the largest |a| per neuron, summed over groups
     for (src, delays), groups in by_taps.items():
-        w = np.stack([np.moveaxis(np.asarray(g.w_int), 2, 1) for g in groups]).astype(np.float64)  # (G, taps, n_src, n)
         exps = np.stack([g.weight_exp for g in groups])  # (G, n)
+        e_min = exps.min(axis=0)
+        w = sum(np.asarray(g.w_int, np.float64) * np.exp2(g.weight_exp - e_min)[None, :, None] for g in groups)
+        w = np.moveaxis(w, 2, 1).reshape(-1, p.size)  # (taps n_src, n)
         smax = np.abs(hist[src]).max(initial=0)
-        reach += (np.abs(w).sum(axis=(1, 2)) * smax * np.exp2(exps)).sum(axis=0)
-        w, exps = _merge_sets(w, exps, smax)
-        plan.append((src, delays, w, exps, np.abs(w).sum(axis=(1, 2)).max(initial=0) * smax))
+        reach += np.abs(w).sum(axis=0) * smax * np.exp2(e_min)
+        exact, ranges = _row_chunks(w, smax)
+        plan.append((src, delays, w, e_min, ranges if exact.all() else None))
     a = np.zeros(hist[INPUT].shape[:2] + (p.size,), np.float32 if reach.max() < 2**24 else np.float64)
-    for src, delays, w, exps, bound in plan:
+    for src, delays, w, e_min, ranges in plan:
         sig = hist[src][:, :1] if src in (CLOCK, BOS, EOS) else hist[src]
         total, batch, n_src = sig.shape
-        dtype = np.float32 if bound < 2**24 else np.float64
+        dtype = np.float64 if ranges is None else np.float32
         idx = np.arange(total)[:, None] - np.asarray(delays)[None, :]  # row 0 of padded: before the run
         padded = np.concatenate([np.zeros((1, batch, n_src), dtype), sig.astype(dtype, copy=False)])
         unfolded = np.swapaxes(padded[np.maximum(idx, 0)], 1, 2).reshape(total * batch, -1)
-        n_sets = w.shape[0]
-        out = unfolded @ np.moveaxis(w, 0, 2).reshape(-1, n_sets * p.size).astype(dtype)
-        out *= np.exp2(exps.reshape(-1)).astype(dtype)  # exact: a power of two
-        if exps.min() < 0:
+        w = w.astype(dtype)
+        if ranges is None or len(ranges) == 1:
+            out = unfolded @ w
+        else:
+            out = sum((unfolded[:, lo:hi] @ w[lo:hi]).astype(np.float64) for lo, hi in ranges)
+        out *= np.exp2(e_min).astype(out.dtype)  # exact: a power of two
+        if e_min.min() < 0:
             np.floor(out, out=out)
-        out = out.reshape(total, batch, n_sets, p.size)
-        for j in range(n_sets):
-            a += out[:, :, j]
-    return a.astype(np.int64)
+        a += out.reshape(total, batch, p.size)
+    return a.astype(np.float64, copy=False)
 
 
-def _merge_sets(w: np.ndarray, exps: np.ndarray, smax: float):
-    """Fold the sets of a split weight (G, taps, n_src, n) into one product where that is exact:
-    for a neuron with at most one set of negative exponent, ``sum_j floor(2^e_j acc_j)``
-    equals ``floor(2^e_min sum_j 2^(e_j - e_min) acc_j)``, and float32 holds that sum exactly when
-    its weights' absolute sum stays below 2^24. Other neurons keep their sets (the folded ones
-    hold zeros in all but the first). Returns (w, exps)."""
-    e_min = exps.min(axis=0)
-    folded = np.einsum("gkmn,gn->kmn", w, np.exp2(exps - e_min))
-    ok = ((exps < 0).sum(axis=0) <= 1) & (np.abs(folded).sum(axis=(0, 1)) * smax < 2**24)
-    if len(w) == 1 or not ok.any():
-        return w, exps
-    w, exps = w.copy(), exps.copy()
-    w[0][..., ok], exps[0, ok] = folded[..., ok], e_min[ok]
-    w[1:][..., ok] = 0
-    return (w[:1], exps[:1]) if ok.all() else (w, exps)
+def _row_chunks(w: np.ndarray, smax: float, limit: float = 2**24) -> tuple[np.ndarray, list]:
+    """Row ranges of w (rows, cols) whose partial sums float32 accumulates exactly (each range's
+    absolute column sums times smax below 2^24): 1, 2 or 4 equal ranges, the fewest that serve
+    the most columns. Returns (columns served, ranges)."""
+    best = None
+    for c in (1, 2, 4):
+        edges = np.linspace(0, len(w), c + 1).astype(int)
+        ok = np.all([np.abs(w[lo:hi]).sum(axis=0) * smax < limit for lo, hi in zip(edges, edges[1:])], axis=0)
+        if best is None or ok.sum() > best[0].sum():
+            best = (ok, list(zip(edges, edges[1:])))
+    return best
 
 
 def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResult:
@@ -181,9 +183,9 @@ def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResul
             for t in range(total):
                 u[t], w[t] = _current(u[t - 1] if 0 < t != p.lag else 0, a[t], p.du)
         out = np.zeros((total, batch, p.size), np.float32)
-        v = np.zeros((batch, p.size), np.int64)
+        v = np.zeros((batch, p.size))
         for t in range(total):
-            s, v = _voltage(v if t != p.lag else 0, u[t], p.dv, 0, p.vth)
+            s, v = _voltage(v if t != p.lag else np.zeros_like(v), u[t], p.dv, 0, p.vth)
             out[t] = s
         hist[p.name] = out
         wrapped[p.name] = int(w.sum())

@@ -39,7 +39,8 @@ class _TapDenseBase(PyLoihiProcessModel):
 @requires(CPU)
 @tag("fixed_pt")
 class PyTapDenseFixed(_TapDenseBase):
-    """Integer arithmetic: per set, the sum over taps shifted by the weight exponent (floor)."""
+    """Integer arithmetic: the sets' sums over taps aligned to the lowest exponent and added, then
+    shifted by it (floor): one rounding per group and step."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
@@ -54,8 +55,9 @@ class PyTapDenseFixed(_TapDenseBase):
 
     def _deliver(self, acc: np.ndarray) -> np.ndarray:
         e = self.weight_exp.astype(np.int64)
-        shifted = np.where(e >= 0, acc << np.maximum(e, 0), acc >> np.maximum(-e, 0))
-        return shifted.sum(axis=0)
+        e_min = e.min(axis=0)
+        total = (acc << (e - e_min)).sum(axis=0)
+        return np.where(e_min >= 0, total << np.maximum(e_min, 0), total >> np.maximum(-e_min, 0))
 
 
 @implements(proc=TapDense, protocol=LoihiProtocol)

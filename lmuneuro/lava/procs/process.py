@@ -27,8 +27,8 @@ class TapDense(AbstractProcess):
     """A synapse group with taps and weight sets (lmuneuro artifact semantics, docs/artifact.md).
 
     At time step T it sends, per target neuron n,
-    ``sum over sets j of floor(2^weight_exp[j, n] * sum over taps k of (weights[j, k] @ s[T - 1 - delays[k]])[n])``:
-    one step of latency as Lava's Dense, plus each tap's delay. Every ``period`` steps (from
+    ``floor(sum over sets j of 2^weight_exp[j, n] * sum over taps k of (weights[j, k] @ s[T - 1 - delays[k]])[n])``:
+    one step of latency as Lava's Dense, plus each tap's delay, and one rounding. Every ``period`` steps (from
     step 0; 0: never) the history is cleared, so that samples run back to back do not see each
     other.
 
