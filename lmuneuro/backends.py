@@ -35,8 +35,10 @@ def loihi2_missing() -> str | None:
 
 
 def run_backend(net: FixedNetwork, x: np.ndarray, backend: str, *, record: bool = False,
-                progress: bool = False, batch: int = 64) -> EmulatorResult:
-    """Run ``net`` on features x (samples, steps, features)."""
+                progress: bool = False, batch: int = 64, floating: bool = False) -> EmulatorResult:
+    """Run ``net`` on features x (samples, steps, features); ``floating``: Lava's floating_pt models."""
+    if floating and backend != "lava-sim":
+        raise ValueError("--float runs Lava's floating_pt models: it needs --backend lava-sim")
     if backend == "emulator":
         parts = [emulate(net, x[i:i + batch], record=record) for i in range(0, len(x), batch)]
         return EmulatorResult(np.concatenate([r.logits for r in parts]), np.concatenate([r.per_step for r in parts]),
@@ -51,7 +53,7 @@ def run_backend(net: FixedNetwork, x: np.ndarray, backend: str, *, record: bool 
             why = loihi2_missing()
             if why:
                 raise BackendUnavailable(why)
-        return lava_run(net, x, record=record, progress=progress, hardware=backend == "loihi2")
+        return lava_run(net, x, record=record, progress=progress, hardware=backend == "loihi2", floating=floating)
     raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 

@@ -106,10 +106,11 @@ def _cmd_run(args) -> int:
                        n_features=net.input_size)
     t = time.perf_counter()
     res = run_backend(net, x, args.backend, record=args.activity is not None or args.backend == "emulator",
-                      progress=not args.json)
+                      progress=not args.json, floating=args.float)
     seconds = time.perf_counter() - t
     pred = res.logits.argmax(-1)
-    report = {"artifact": args.artifact, "backend": args.backend, "samples": int(len(x)), "seconds": seconds,
+    report = {"artifact": args.artifact, "backend": args.backend + (" (floating_pt)" if args.float else ""),
+              "samples": int(len(x)), "seconds": seconds,
               "samples_per_second": len(x) / seconds, "delay_steps": net.delay, "predictions": pred.tolist()}
     if y is not None:
         report["accuracy"] = float((pred == y).mean())
@@ -128,7 +129,7 @@ def _cmd_run(args) -> int:
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "predictions" or args.predictions}, indent=2))
         return 0
-    line = f"{args.backend}: {len(x)} samples in {seconds:.2f} s ({len(x) / seconds:.1f}/s)"
+    line = f"{report['backend']}: {len(x)} samples in {seconds:.2f} s ({len(x) / seconds:.1f}/s)"
     print(line + (f", accuracy {report['accuracy']:.2%}" if y is not None else ""))
     for row in report.get("per_step", []):
         acc = f"accuracy {row['accuracy']:.2%}, " if "accuracy" in row else ""
@@ -235,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=int, help="use the first N samples")
     s.add_argument("--per-step", action="store_true",
                    help="accuracy against the fraction of the sequence seen (streaming read-out)")
+    s.add_argument("--float", action="store_true",
+                   help="lava-sim: run Lava's floating_pt models (the same network without rounding)")
     s.add_argument("--activity", metavar="FILE", help="write per-layer spikes and synaptic events per sample (JSON)")
     s.add_argument("--predictions", action="store_true", help="with --json: include every prediction")
     s.add_argument("--json", action="store_true", help="the report as JSON")

@@ -115,7 +115,8 @@ def _synaptic_input(p, hist: dict) -> np.ndarray:
     The sets fold into one weight matrix ``sum_j 2^(e_j - e_min) W_j`` and every group is one
     matrix product over the unfolded history, in float32 where each partial sum provably stays
     below 2^24 (over at most four row ranges summed apart), else in float64 (below 2^53): exact
-    integers either way. The clock, bos and eos are the same for every sample: computed once."""
+    integers either way. The clock, bos and eos are the same for every sample: computed once;
+    steps at which every tap reads silence are skipped."""
     by_taps: dict = {}
     for g in p.inputs:
         by_taps.setdefault((g.src, tuple(np.asarray(g.delays).tolist())), []).append(g)
@@ -136,7 +137,11 @@ def _synaptic_input(p, hist: dict) -> np.ndarray:
         dtype = np.float64 if ranges is None else np.float32
         idx = np.arange(total)[:, None] - np.asarray(delays)[None, :]  # row 0 of padded: before the run
         padded = np.concatenate([np.zeros((1, batch, n_src), dtype), sig.astype(dtype, copy=False)])
-        unfolded = np.swapaxes(padded[np.maximum(idx, 0)], 1, 2).reshape(total * batch, -1)
+        idx = np.maximum(idx, 0)
+        live = padded.any(axis=(1, 2))[idx].any(axis=1)  # steps with some tap on a non-zero source step
+        if not live.any():
+            continue
+        unfolded = np.swapaxes(padded[idx[live]], 1, 2).reshape(int(live.sum()) * batch, -1)
         w = w.astype(dtype)
         if ranges is None or len(ranges) == 1:
             out = unfolded @ w
@@ -145,7 +150,7 @@ def _synaptic_input(p, hist: dict) -> np.ndarray:
         out *= np.exp2(e_min).astype(out.dtype)  # exact: a power of two
         if e_min.min() < 0:
             np.floor(out, out=out)
-        a += out.reshape(total, batch, p.size)
+        a[live] += out.reshape(-1, batch, p.size)
     return a.astype(np.float64, copy=False)
 
 

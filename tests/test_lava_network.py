@@ -33,9 +33,12 @@ def test_lava_simulation_equals_the_emulator_bit_for_bit(digits_checkpoint):
     assert {k: v.tolist() for k, v in lava.spike_counts.items()} == {k: v.tolist() for k, v in emu.spike_counts.items()}
 
 
-def test_graph_handles(digits_checkpoint):
+def test_graph_handles(digits_checkpoint, tmp_path):
+    from lmuneuro.artifact import write_artifact
+
     net = quantize_graph(from_model(load_checkpoint(digits_checkpoint).model), input_max_abs=1.0)
-    g = build(net, np.zeros((2, 8, 8), np.float32))
+    write_artifact(tmp_path / "m.h5", net)
+    g = build(tmp_path / "m.h5", np.zeros((2, 8, 8), np.float32))  # from the artifact file alone
     assert list(g.populations) == [p.name for p in net.populations] and g.period == 20 and g.num_steps == 40
     assert set(g.sources) == {"input", "clock", "bos", "eos"}
     # one TapDense per (population, source, delays): the two weight sets share a process
@@ -92,3 +95,18 @@ def test_tapdense_on_its_own(tag):
         hi, lo = 1 * tap(0) - 3 * tap(2), 5 * tap(0)
         expect.append((4 * hi + lo) // 4 if tag == "fixed_pt" else hi + lo / 4)
     assert got.tolist() == expect
+
+
+def test_floating_point_models_run_the_same_network(digits_checkpoint):
+    """--float: Lava's floating_pt models (TapDense without rounding, float LIF in activation
+    units) give nearly the fixed-point network's predictions."""
+    model = load_checkpoint(digits_checkpoint).model
+    net = quantize_graph(from_model(model), input_max_abs=1.0)
+    x = get_dataset("digits", "test").tensors[0][:12].numpy()
+    lava_float = run(net, x, floating=True)
+    emu = emulate(net, x)
+    agree = (lava_float.logits.argmax(-1) == emu.logits.argmax(-1)).mean()
+    print(f"floating_pt vs fixed_pt: {agree:.2%} of 12 predictions, logits max |diff| "
+          f"{np.abs(lava_float.logits - emu.logits).max():.3f}")
+    assert agree >= 10 / 12
+    assert 0 < np.abs(lava_float.logits - emu.logits).max() < 0.5  # really without rounding, and close

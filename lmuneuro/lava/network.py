@@ -11,10 +11,11 @@ sample's window. Samples run back to back, ``period = delay + steps`` steps each
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from ..artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork
+from ..artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork, read_artifact
 from ..fixedpoint import quantize_input
 from .compat import ensure_lava
 
@@ -50,8 +51,14 @@ def _source_data(net: FixedNetwork, q: np.ndarray, period: int) -> dict:
     return {INPUT: frames.reshape(-1, net.input_size).T.copy(), CLOCK: clock, BOS: bos, EOS: eos}
 
 
-def build(net: FixedNetwork, x: np.ndarray) -> LavaNetwork:
-    """The process graph of ``net`` fed the real-valued features x (samples, steps, input_size)."""
+def build(net: FixedNetwork | str | Path, x: np.ndarray, *, floating: bool = False) -> LavaNetwork:
+    """The process graph of ``net`` (a network or an artifact file) fed the real-valued features
+    x (samples, steps, input_size).
+
+    ``floating``: parameters for the ``floating_pt`` models, in activation units (Lava's float LIF
+    has no << 6): u = a (du 1), v = v (1 - dv / 4096) + u, spike when v > vth; no rounding."""
+    if not isinstance(net, FixedNetwork):
+        net = read_artifact(net)
     ensure_lava()
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIFReset
@@ -65,7 +72,8 @@ def build(net: FixedNetwork, x: np.ndarray) -> LavaNetwork:
     ports = {name: src.s_out for name, src in sources.items()}
     pops, synapses = {}, []
     for p in net.populations:
-        lif = LIFReset(shape=(p.size,), du=p.du, dv=p.dv, vth=p.vth, bias_mant=0, bias_exp=0,
+        decays = dict(du=(p.du + 1) / 4096, dv=p.dv / 4096) if floating else dict(du=p.du, dv=p.dv)
+        lif = LIFReset(shape=(p.size,), **decays, vth=p.vth, bias_mant=0, bias_exp=0,
                        reset_interval=period, reset_offset=(p.lag + 1) % period, name=p.name)
         by_taps: dict = {}
         for g in p.inputs:
@@ -86,8 +94,10 @@ def build(net: FixedNetwork, x: np.ndarray) -> LavaNetwork:
     return LavaNetwork(net, samples, steps, period, sources, pops, synapses, out)
 
 
-def run(net: FixedNetwork, x: np.ndarray, *, record: bool = False, progress: bool = False, hardware: bool = False):
-    """Run on Lava's bit-accurate CPU simulator (``hardware``: Loihi2HwCfg); returns an ``EmulatorResult`` (logits, per-step
+def run(net: FixedNetwork, x: np.ndarray, *, record: bool = False, progress: bool = False, hardware: bool = False,
+        floating: bool = False):
+    """Run on Lava's bit-accurate CPU simulator (``hardware``: Loihi2HwCfg; ``floating``: the
+    ``floating_pt`` models, the same network without rounding); returns an ``EmulatorResult`` (logits, per-step
     predictions, and with ``record`` every population's spikes in each sample's window and its
     spike count over each sample's steps, as the emulator's)."""
     ensure_lava()
@@ -98,14 +108,15 @@ def run(net: FixedNetwork, x: np.ndarray, *, record: bool = False, progress: boo
 
     from ..emulator import EmulatorResult, readout
 
-    g = build(net, x)
+    g = build(net, x, floating=floating)
     if record:
         for name, lif in g.populations.items():
             g.monitors[name] = Monitor()
             g.monitors[name].probe(lif.s_out, g.num_steps)
     anchor = g.output
     # On a board, Loihi's own LIF runs on the chip; processes without a chip model run on the host.
-    cfg = Loihi2HwCfg(select_tag="fixed_pt") if hardware else Loihi2SimCfg(select_tag="fixed_pt")
+    tag = "floating_pt" if floating else "fixed_pt"
+    cfg = Loihi2HwCfg(select_tag=tag) if hardware else Loihi2SimCfg(select_tag=tag)
     try:
         for _ in tqdm(range(g.samples), desc="loihi2" if hardware else "lava-sim", unit="sample", disable=not progress):
             anchor.run(condition=RunSteps(num_steps=g.period), run_cfg=cfg)
