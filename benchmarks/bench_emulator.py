@@ -10,7 +10,6 @@ fixed-point models, so its speed is that of the arithmetic, not of an approximat
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import median_time
+from common import median_time, parse_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support import calibrated  # noqa: E402
@@ -31,12 +30,7 @@ from lmuneuro.emulator import run  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=32)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_args(__doc__)
     model = calibrated("spiking-lmuformer-scv2")
     x = np.random.default_rng(0).standard_normal((args.batch, 128, 128)).astype(np.float32)
     print(f"spiking-lmuformer-scv2, batch {args.batch} x 128 steps, {args.threads} threads, median of {args.repeats}")

@@ -6,13 +6,12 @@ streaming step API's throughput. Prints a table; ratios are measured side by sid
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 import torch.nn.functional as F
 
-from common import median_time, train_step
+from common import median_time, parse_args, train_step
 from lmuneuro.models import LegendreMemory, build_model, get_preset
 
 
@@ -53,12 +52,7 @@ def stream_fps(preset: str, batch: int, frames: int) -> float:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=32)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_args(__doc__)
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, median of {args.repeats}")
     print(f"\n{'training step (fwd+bwd; model: +Adam)':44s} {'steps':>5s} {'FFT s':>8s} {'recurrent s':>12s} {'ratio':>7s}")
     for what, fn in (("model", train_step_time), ("LMU memory only", memory_step_time)):

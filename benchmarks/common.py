@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
@@ -33,3 +34,16 @@ def train_step(model, x, y_onehot, after=None):
             after(model)
 
     return run
+
+
+def parse_args(doc: str, extra=None) -> argparse.Namespace:
+    """The benchmarks' common options (--threads, --repeats, --batch); torch gets the threads."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=32)
+    if extra:
+        extra(ap)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    return args

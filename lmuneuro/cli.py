@@ -145,6 +145,14 @@ def _cmd_demo(args) -> int:
     return run_demo(args.workdir, epochs=args.epochs)
 
 
+def _add_inputs(s: argparse.ArgumentParser) -> None:
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="use this dataset's test split (digits, speech-commands, ...)")
+    src.add_argument("--inputs", help=".npy float array (samples, steps, features)")
+    s.add_argument("--data-dir", help="dataset folder where the dataset needs one")
+    s.add_argument("--samples", type=int, help="use the first N samples")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="lmuneuro", description="Spiking LMUFormer: train in PyTorch, deploy to Loihi 2.")
     p.add_argument("--version", action="version", version=f"lmuneuro {__version__}")
@@ -212,11 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("checkpoint")
     s.add_argument("artifact")
-    src = s.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset", help="use this dataset's test split (digits, speech-commands, ...)")
-    src.add_argument("--inputs", help=".npy float array (samples, steps, features)")
-    s.add_argument("--data-dir", help="dataset folder where the dataset needs one")
-    s.add_argument("--samples", type=int, help="use the first N samples")
+    _add_inputs(s)
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_verify)
 
@@ -229,11 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("artifact")
     s.add_argument("--backend", choices=("emulator", "lava-sim", "loihi2"), default="emulator")
-    src = s.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset", help="use this dataset's test split (digits, speech-commands, ...)")
-    src.add_argument("--inputs", help=".npy float array (samples, steps, features)")
-    s.add_argument("--data-dir", help="dataset folder where the dataset needs one")
-    s.add_argument("--samples", type=int, help="use the first N samples")
+    _add_inputs(s)
     s.add_argument("--per-step", action="store_true",
                    help="accuracy against the fraction of the sequence seen (streaming read-out)")
     s.add_argument("--float", action="store_true",
