@@ -1,5 +1,6 @@
 """Seconds per sample on the same artifact and samples, measured in one run: Lava's bit-accurate
-CPU simulation (fixed_pt, after compilation), the emulator at batch 1 and at batch 32.
+CPU simulation (fixed_pt, after compilation), the emulator at batch 1 and at batch 32 (median of
+--repeats runs).
 
     .venv/bin/python benchmarks/bench_backends.py [--preset spiking-lmuformer-scv2] [--lava-samples 2]
 
@@ -20,6 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support import calibrated  # noqa: E402
 
+from common import median_time  # noqa: E402
 from lmuneuro.convert import quantize_graph  # noqa: E402
 from lmuneuro.emulator import run as emulate  # noqa: E402
 from lmuneuro.graph import from_model  # noqa: E402
@@ -48,6 +50,7 @@ def main():
     ap.add_argument("--preset", default="spiking-lmuformer-scv2")
     ap.add_argument("--lava-samples", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5, help="emulator timings: median of this many runs")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = calibrated(args.preset)
@@ -55,13 +58,8 @@ def main():
     net = quantize_graph(from_model(model), input_max_abs=4.0)
     x = np.random.default_rng(0).standard_normal((32, cfg.seq_len, cfg.in_features)).astype(np.float32)
     first, lava = lava_seconds_per_sample(net, x[:args.lava_samples])
-    t = time.perf_counter()
-    for i in range(4):
-        emulate(net, x[i:i + 1])
-    emu1 = (time.perf_counter() - t) / 4
-    t = time.perf_counter()
-    emulate(net, x)
-    emu32 = (time.perf_counter() - t) / len(x)
+    emu1 = median_time(lambda: emulate(net, x[:1]), args.repeats)
+    emu32 = median_time(lambda: emulate(net, x), args.repeats) / len(x)
     print(f"{args.preset}: {len(net.populations)} populations, {net.delay + cfg.seq_len} steps per sample, "
           f"{args.threads} threads")
     print(f"\n{'backend':34s} {'s / sample':>11s} {'vs lava-sim':>12s}")

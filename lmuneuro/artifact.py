@@ -27,7 +27,7 @@ import numpy as np
 
 from .files import atomic_write
 
-__all__ = ["FixedSynapses", "FixedPopulation", "FixedNetwork", "INPUT", "CLOCK", "BOS", "EOS", "SOURCES",
+__all__ = ["FixedSynapses", "FixedPopulation", "FixedNetwork", "INPUT", "CLOCK", "BOS", "EOS", "SOURCES", "source_patterns",
            "ArtifactError", "write_artifact", "read_artifact", "validate"]
 
 INPUT, CLOCK, BOS, EOS = "input", "clock", "bos", "eos"
@@ -53,6 +53,23 @@ class FixedPopulation:
     lag: int  # hardware step of float time 0; u and v are zeroed before that step's update
     scale: float  # state units per float unit (for reports)
     inputs: list[FixedSynapses] = field(default_factory=list)
+
+    def synapse_groups(self) -> list[tuple[str, tuple[int, ...], list[FixedSynapses]]]:
+        """(source, delays, weight sets): the entries that read one source with the same delays
+        form one synapse group, rounded once per step (module docstring)."""
+        groups: dict = {}
+        for g in self.inputs:
+            groups.setdefault((g.src, tuple(np.asarray(g.delays).tolist())), []).append(g)
+        return [(src, delays, sets) for (src, delays), sets in groups.items()]
+
+
+def source_patterns(steps: int, total: int) -> dict[str, np.ndarray]:
+    """The clock, bos and eos spikes (total,) int8 of a sample with ``steps`` frames run for
+    ``total`` steps (the input's frames are the sample's own)."""
+    clock, bos, eos = np.ones(total, np.int8), np.zeros(total, np.int8), np.zeros(total, np.int8)
+    bos[0] = 1
+    eos[steps:] = 1
+    return {CLOCK: clock, BOS: bos, EOS: eos}
 
 
 @dataclass

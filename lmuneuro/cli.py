@@ -105,7 +105,7 @@ def _cmd_run(args) -> int:
     x, y = load_inputs(dataset=args.dataset, inputs=args.inputs, data_dir=args.data_dir, samples=args.samples,
                        n_features=net.input_size)
     t = time.perf_counter()
-    res = run_backend(net, x, args.backend, record=args.activity is not None or args.backend == "emulator",
+    res = run_backend(net, x, args.backend, record=args.activity is not None,
                       progress=not args.json, floating=args.float)
     seconds = time.perf_counter() - t
     pred = res.logits.argmax(-1)

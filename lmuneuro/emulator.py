@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork
+from .artifact import INPUT, FixedNetwork, source_patterns
 from .fixedpoint import STATE_MAX, quantize_input
 
 __all__ = ["lava_dense_weights", "dense_accumulate", "lif_step", "run", "readout", "EmulatorResult"]
@@ -56,9 +56,7 @@ def _decay(x: np.ndarray, keep: int) -> np.ndarray:
 def _current(u, a_in, du: int):
     """u after one step (24-bit wrap as Lava: the second test sees the first's result, the fix
     uses the raw value), and the mask of neurons whose u wrapped."""
-    raw = np.asarray(a_in, dtype=np.float64) * 2**_ACT_SHIFT
-    if du != _DECAY_UNITY - 1:  # else u keeps nothing of its past
-        raw += _decay(u, _DECAY_UNITY - (du + 1))
+    raw = np.asarray(a_in, dtype=np.float64) * 2**_ACT_SHIFT + _decay(u, _DECAY_UNITY - (du + 1))
     if -STATE_MAX < raw.min(initial=0) and raw.max(initial=0) <= STATE_MAX:
         return raw, np.zeros(raw.shape, bool)
     over, under = raw > STATE_MAX, raw <= -STATE_MAX
@@ -96,15 +94,12 @@ class EmulatorResult:
 
 
 def _source_signal(net: FixedNetwork, q: np.ndarray, total: int) -> dict:
-    """The four sources' signals, time-major (total, batch, n)."""
+    """The four sources' signals, time-major (total, batch, n); clock, bos and eos for one sample
+    (the same for all)."""
     batch, steps = q.shape[:2]
-    eos = np.zeros((total, batch, 1), np.float32)
-    eos[steps:] = 1.0
-    bos = np.zeros((total, batch, 1), np.float32)
-    bos[0] = 1.0
     graded = np.zeros((total, batch, net.input_size))
     graded[:steps] = np.swapaxes(q, 0, 1)
-    return {INPUT: graded, CLOCK: np.ones((total, batch, 1), np.float32), BOS: bos, EOS: eos}
+    return {INPUT: graded, **{k: v.astype(np.float32)[:, None, None] for k, v in source_patterns(steps, total).items()}}
 
 
 def _synaptic_input(p, hist: dict) -> np.ndarray:
@@ -117,27 +112,22 @@ def _synaptic_input(p, hist: dict) -> np.ndarray:
     below 2^24 (over at most four row ranges summed apart), else in float64 (below 2^53): exact
     integers either way. The clock, bos and eos are the same for every sample: computed once;
     steps at which every tap reads silence are skipped."""
-    by_taps: dict = {}
-    for g in p.inputs:
-        by_taps.setdefault((g.src, tuple(np.asarray(g.delays).tolist())), []).append(g)
     plan, reach = [], np.zeros(p.size)  # reach: the largest |a| per neuron, summed over groups
-    for (src, delays), groups in by_taps.items():
+    for src, delays, groups in p.synapse_groups():
         exps = np.stack([g.weight_exp for g in groups])  # (G, n)
         e_min = exps.min(axis=0)
         w = sum(np.asarray(g.w_int, np.float64) * np.exp2(g.weight_exp - e_min)[None, :, None] for g in groups)
         w = np.moveaxis(w, 2, 1).reshape(-1, p.size)  # (taps n_src, n)
         smax = np.abs(hist[src]).max(initial=0)
         reach += np.abs(w).sum(axis=0) * smax * np.exp2(e_min)
-        exact, ranges = _row_chunks(w, smax)
-        plan.append((src, delays, w, e_min, ranges if exact.all() else None))
+        plan.append((src, delays, w, e_min, _row_ranges(w, smax)))
     a = np.zeros(hist[INPUT].shape[:2] + (p.size,), np.float32 if reach.max() < 2**24 else np.float64)
     for src, delays, w, e_min, ranges in plan:
-        sig = hist[src][:, :1] if src in (CLOCK, BOS, EOS) else hist[src]
+        sig = hist[src]  # the clock, bos and eos have a batch of 1: broadcast below
         total, batch, n_src = sig.shape
         dtype = np.float64 if ranges is None else np.float32
-        idx = np.arange(total)[:, None] - np.asarray(delays)[None, :]  # row 0 of padded: before the run
         padded = np.concatenate([np.zeros((1, batch, n_src), dtype), sig.astype(dtype, copy=False)])
-        idx = np.maximum(idx, 0)
+        idx = np.maximum(np.arange(total)[:, None] - np.asarray(delays)[None, :], 0)  # 0: before the run
         live = padded.any(axis=(1, 2))[idx].any(axis=1)  # steps with some tap on a non-zero source step
         if not live.any():
             continue
@@ -154,17 +144,15 @@ def _synaptic_input(p, hist: dict) -> np.ndarray:
     return a.astype(np.float64, copy=False)
 
 
-def _row_chunks(w: np.ndarray, smax: float, limit: float = 2**24) -> tuple[np.ndarray, list]:
-    """Row ranges of w (rows, cols) whose partial sums float32 accumulates exactly (each range's
-    absolute column sums times smax below 2^24): 1, 2 or 4 equal ranges, the fewest that serve
-    the most columns. Returns (columns served, ranges)."""
-    best = None
+def _row_ranges(w: np.ndarray, smax: float, limit: float = 2**24) -> list | None:
+    """The fewest (1, 2 or 4) equal row ranges of w (rows, cols) over which float32 accumulates
+    exactly (each range's absolute column sums times smax below 2^24); None: use float64."""
     for c in (1, 2, 4):
         edges = np.linspace(0, len(w), c + 1).astype(int)
-        ok = np.all([np.abs(w[lo:hi]).sum(axis=0) * smax < limit for lo, hi in zip(edges, edges[1:])], axis=0)
-        if best is None or ok.sum() > best[0].sum():
-            best = (ok, list(zip(edges, edges[1:])))
-    return best
+        ranges = list(zip(edges, edges[1:]))
+        if all((np.abs(w[lo:hi]).sum(axis=0) * smax < limit).all() for lo, hi in ranges):
+            return ranges
+    return None
 
 
 def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResult:

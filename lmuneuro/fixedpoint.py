@@ -6,10 +6,10 @@ Number formats:
   ``v_th`` gets the scale ``S = (64 * vth_mant + 1) / v_th`` state units per float unit, so that
   the reference's ``h >= v_th`` is exactly Loihi's ``v > vth_mant << 6`` for integer v.
 - activation (a_in): 64 state units (Loihi shifts a_in left by 6 into u).
-- weights ``w_int``: what Lava's Dense really uses (8 bits: a group with mixed signs holds even
-  values in [-256, 254], a one-signed group [0, 255] or [-255, 0]), and a ``weight_exp`` per
-  target neuron (on Lava, one Dense per distinct exponent): a tap delivers
-  ``floor(sum(w_int * s) * 2**weight_exp)`` activation units.
+- weights ``w_int``: what Lava's Dense really uses (8 bits: a set with mixed signs holds even
+  values in [-256, 254], a one-signed set [0, 255] or [-255, 0]), and a ``weight_exp`` per
+  target neuron; a synapse group (one or more such sets, all its taps) delivers
+  ``floor(sum_j 2**weight_exp_j * sum(w_int_j * s))`` activation units per step.
 - input features: graded spikes ``q = round(x * 2**input_frac_bits)`` in ``input_bits`` signed bits.
 - decays: ``du = 4095`` (u holds one step's input only), ``dv = round(4096 / tau)``.
 
@@ -105,8 +105,9 @@ def quantize_weights(c: np.ndarray, exp_range: tuple[int, int] = (-8, 7)) -> Qua
 def split_weights(c: np.ndarray, exp_range: tuple[int, int] = (-8, 7), sets: int = 2) -> list[QuantizedWeights]:
     """Each weight as the sum of up to ``sets`` 8-bit synapse sets, ``w_0 2^e_0 + w_1 2^e_1 + ...``,
     every set quantising what the sets before it left over (about 7 more bits per set; a set with
-    nothing left is omitted). On the chip each set is a synapse group of its own, reading the same
-    source with the same delays. ``rel_error`` of every set is that of the whole sum."""
+    nothing left is omitted). The sets read the same source with the same delays and form one
+    synapse group (``FixedPopulation.synapse_groups``). ``rel_error`` of every set is that of the
+    whole sum."""
     if sets < 1:
         raise ValueError(f"weight sets must be at least 1, got {sets}")
     c = np.asarray(c, dtype=np.float64)

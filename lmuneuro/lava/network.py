@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork, read_artifact
+from ..artifact import INPUT, FixedNetwork, read_artifact, source_patterns
 from ..fixedpoint import quantize_input
 from .compat import ensure_lava
 
@@ -42,13 +42,13 @@ class LavaNetwork:
 
 
 def _source_data(net: FixedNetwork, q: np.ndarray, period: int) -> dict:
+    """RingBuffer data (n, steps): the input's frames of every sample back to back, and one
+    period of the clock, bos and eos (a RingBuffer repeats its data)."""
     samples, steps = q.shape[:2]
     frames = np.zeros((samples, period, net.input_size), np.int32)
     frames[:, :steps] = q
-    clock, bos, eos = np.ones((1, period), np.int32), np.zeros((1, period), np.int32), np.zeros((1, period), np.int32)
-    bos[0, 0] = 1
-    eos[0, steps:] = 1
-    return {INPUT: frames.reshape(-1, net.input_size).T.copy(), CLOCK: clock, BOS: bos, EOS: eos}
+    patterns = {k: v.astype(np.int32)[None] for k, v in source_patterns(steps, period).items()}
+    return {INPUT: frames.reshape(-1, net.input_size).T.copy(), **patterns}
 
 
 def build(net: FixedNetwork | str | Path, x: np.ndarray, *, floating: bool = False) -> LavaNetwork:
@@ -75,10 +75,7 @@ def build(net: FixedNetwork | str | Path, x: np.ndarray, *, floating: bool = Fal
         decays = dict(du=(p.du + 1) / 4096, dv=p.dv / 4096) if floating else dict(du=p.du, dv=p.dv)
         lif = LIFReset(shape=(p.size,), **decays, vth=p.vth, bias_mant=0, bias_exp=0,
                        reset_interval=period, reset_offset=(p.lag + 1) % period, name=p.name)
-        by_taps: dict = {}
-        for g in p.inputs:
-            by_taps.setdefault((g.src, tuple(np.asarray(g.delays).tolist())), []).append(g)
-        for (src, delays), groups in by_taps.items():
+        for src, delays, groups in p.synapse_groups():
             syn = TapDense(weights=np.stack([g.w_int for g in groups]).astype(np.int32),
                            weight_exp=np.stack([g.weight_exp for g in groups]).astype(np.int32),
                            delays=np.array(delays), period=period, name=f"{p.name}<-{src}")

@@ -22,10 +22,15 @@ from lmuneuro.lava.procs.process import SpikeCounter, TapDense  # noqa: E402
 
 
 class _TapDenseBase(PyLoihiProcessModel):
+    acc_dtype: type  # of the sums: int64 (a graded payload times a weight, summed, exceeds int32)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.period = proc_params["period"]
+
     def _accumulate(self) -> np.ndarray:
         """(sets, n_dst) sums over taps of W_k @ s[T - 1 - d_k], from the history."""
-        taps = self.history[self.delays]  # (taps, n_src)
-        return np.einsum("jkns,ks->jn", self.weights.astype(np.int64), taps.astype(np.int64))
+        return np.einsum("jkns,ks->jn", self.weights, self.history[self.delays], dtype=self.acc_dtype)
 
     def run_spk(self) -> None:
         if self.period and (self.time_step - 1) % self.period == 0:
@@ -48,13 +53,10 @@ class PyTapDenseFixed(_TapDenseBase):
     weight_exp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=4)
     delays: np.ndarray = LavaPyType(np.ndarray, np.int32)
     history: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-
-    def __init__(self, proc_params):
-        super().__init__(proc_params)
-        self.period = proc_params["period"]
+    acc_dtype = np.int64
 
     def _deliver(self, acc: np.ndarray) -> np.ndarray:
-        e = self.weight_exp.astype(np.int64)
+        e = self.weight_exp.astype(np.int64)  # shifts need int64 operands like acc
         e_min = e.min(axis=0)
         total = (acc << (e - e_min)).sum(axis=0)
         return np.where(e_min >= 0, total << np.maximum(e_min, 0), total >> np.maximum(-e_min, 0))
@@ -72,13 +74,7 @@ class PyTapDenseFloat(_TapDenseBase):
     weight_exp: np.ndarray = LavaPyType(np.ndarray, float)
     delays: np.ndarray = LavaPyType(np.ndarray, int)
     history: np.ndarray = LavaPyType(np.ndarray, float)
-
-    def __init__(self, proc_params):
-        super().__init__(proc_params)
-        self.period = proc_params["period"]
-
-    def _accumulate(self) -> np.ndarray:
-        return np.einsum("jkns,ks->jn", self.weights, self.history[self.delays])
+    acc_dtype = np.float64
 
     def _deliver(self, acc: np.ndarray) -> np.ndarray:
         return (acc * np.exp2(self.weight_exp)).sum(axis=0)
