@@ -81,6 +81,7 @@ class FixedNetwork:
     head_weight: np.ndarray  # (classes, n_last) float32
     head_bias: np.ndarray
     meta: dict = field(default_factory=dict)
+    checksum: str = ""  # the file's checksum, set by read_artifact: names the network in run records
 
     @property
     def delay(self) -> int:
@@ -178,7 +179,7 @@ def read_artifact(path) -> FixedNetwork:
         pops.append(FixedPopulation(layer["name"], layer["size"], layer["du"], layer["dv"], layer["vth"],
                                     layer["lag"], layer["scale"], groups))
     net = FixedNetwork(structure["input_size"], structure["input_frac_bits"], structure["input_bits"], pops,
-                       arrays["head/weight"], arrays["head/bias"], meta)
+                       arrays["head/weight"], arrays["head/bias"], meta, str(checksum))
     validate(net, where)
     return net
 

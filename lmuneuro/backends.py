@@ -1,6 +1,6 @@
 """Running an artifact on a backend: the batched emulator, Lava's bit-accurate CPU simulator, or
-Loihi 2 hardware through Intel's Lava extension. Each returns an ``EmulatorResult``; the
-activity they record (spikes per neuron) is what ``activity`` turns into synaptic events."""
+Loihi 2 hardware through Intel's Lava extension. Each returns an ``EmulatorResult``; the spikes
+per neuron it counts are what ``activity`` turns into synaptic events."""
 
 from __future__ import annotations
 
@@ -57,35 +57,33 @@ def run_backend(net: FixedNetwork, x: np.ndarray, backend: str, *, record: bool 
     raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def _fanout(net: FixedNetwork) -> dict[str, np.ndarray]:
-    """Synapses each source neuron drives (non-zero weights over every tap and set)."""
-    sizes = {INPUT: net.input_size, CLOCK: 1, BOS: 1, EOS: 1, **{p.name: p.size for p in net.populations}}
-    fan = {name: np.zeros(n, np.int64) for name, n in sizes.items()}
-    for p in net.populations:
-        for g in p.inputs:
-            fan[g.src] += (np.asarray(g.w_int) != 0).sum(axis=(0, 1))
-    return fan
-
-
-def activity(net: FixedNetwork, x: np.ndarray, result: EmulatorResult) -> dict:
-    """Per-sample means of what a run did: spikes and synaptic events (spikes x fan-out, from
-    spike counts per neuron) per population; graded input messages and their events apart."""
+def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarray]) -> dict:
+    """Per-sample means of what a run did, from spikes per neuron (population -> (samples, n),
+    over every step of each sample): per population the spikes it sent and the synaptic events it
+    received (each spike times its non-zero synapses in this group, over every tap and weight set),
+    graded events from the input apart; and the messages of the four sources. Any run that gives
+    spike counts (emulator, Lava, the float model) is counted by this one function."""
     from .fixedpoint import quantize_input
 
-    fan = _fanout(net)
-    samples = len(x)
-    period = net.delay + x.shape[1]
+    samples, steps = len(x), x.shape[1]
+    period = net.delay + steps
+    q, _ = quantize_input(x, net.input_frac_bits, net.input_bits)
+    counts = {INPUT: (q != 0).sum(axis=1),  # graded messages per input channel
+              **{name: np.full((samples, 1), n) for name, n in
+                 ((CLOCK, period), (BOS, 1), (EOS, period - steps))},
+              **spike_counts}
     layers = []
     for p in net.populations:
-        counts = result.spike_counts[p.name]  # (samples, n)
-        layers.append({"layer": p.name, "neurons": p.size, "spikes": float(counts.sum() / samples),
-                       "synaptic_events": float((counts @ fan[p.name]).sum() / samples),
-                       "neuron_updates": p.size * period})
-    q, _ = quantize_input(x, net.input_frac_bits, net.input_bits)
-    messages = (q != 0).sum(axis=1)  # (samples, features): graded messages per input channel
-    sources = {"input": {"graded_messages": float(messages.sum() / samples),
-                         "synaptic_events": float((messages @ fan[INPUT]).sum() / samples)}}
-    steps = x.shape[1]
-    for name, spikes in ((CLOCK, period), (BOS, 1), (EOS, period - steps)):
-        sources[name] = {"spikes": spikes, "synaptic_events": int(spikes * fan[name][0])}
-    return {"samples": samples, "steps_per_sample": period, "layers": layers, "sources": sources}
+        binary = graded = 0
+        for g in p.inputs:
+            events = float((counts[g.src] @ (np.asarray(g.w_int) != 0).sum(axis=(0, 1))).sum() / samples)
+            if g.src == INPUT:
+                graded += events
+            else:
+                binary += events
+        layers.append({"layer": p.name, "neurons": p.size, "spikes": float(spike_counts[p.name].sum() / samples),
+                       "synaptic_events": binary, "graded_events": graded, "neuron_updates": p.size * period})
+    sources = {INPUT: {"graded_messages": float(counts[INPUT].sum() / samples)},
+               **{name: {"spikes": int(counts[name][0, 0])} for name in (CLOCK, BOS, EOS)}}
+    return {"artifact_checksum": net.checksum, "samples": samples, "steps": steps, "steps_per_sample": period,
+            "layers": layers, "sources": sources}

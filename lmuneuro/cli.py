@@ -81,10 +81,11 @@ def _cmd_verify(args) -> int:
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"{'layer':28s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} {'weight err':>10s}")
+    print(f"{'layer':28s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} {'weight err':>10s} "
+          f"{'SynOps float':>12s} {'SynOps fixed':>12s}")
     for row in r["layers"]:
         print(f"{row['layer']:28s} {row['rate_float']:10.4f} {row['rate_fixed']:10.4f} {row['mismatch']:9.2%} "
-              f"{row['weight_error']:10.2%}")
+              f"{row['weight_error']:10.2%} {row['synops_float']:12,.0f} {row['synops_fixed']:12,.0f}")
     line = f"{r['samples']} samples: top-1 agreement float vs fixed {r['agreement']:.2%}"
     if "accuracy_float" in r:
         line += f"; accuracy float {r['accuracy_float']:.2%}, fixed {r['accuracy_fixed']:.2%}"
@@ -92,6 +93,38 @@ def _cmd_verify(args) -> int:
     fd = r["first_divergence"]
     print("spikes identical in every layer" if fd is None else
           f"first divergence: {fd['layer']}, sample {fd['sample']}, step {fd['step']}, neuron {fd['neuron']}")
+    return 0
+
+
+def _cmd_energy(args) -> int:
+    from .artifact import read_artifact
+    from .backends import activity, run_backend
+    from .energy import format_table, read_activity, render_html, report
+    from .files import atomic_write
+    from .profiles import load_profile
+    from .verify import load_inputs
+
+    fmt = "json" if args.json else args.format
+    if fmt is None:
+        fmt = {".json": "json", ".html": "html"}.get(Path(args.output).suffix if args.output else "", "table")
+    if fmt == "html" and not args.output:
+        raise ValueError("--format html needs -o FILE")
+    profile = load_profile(args.profile)  # a bad profile fails before any run
+    net = read_artifact(args.artifact)
+    if args.activity:
+        act = read_activity(args.activity, net)
+    else:
+        x, _ = load_inputs(dataset=args.dataset, inputs=args.inputs, data_dir=args.data_dir, samples=args.samples,
+                           n_features=net.input_size)
+        res = run_backend(net, x, args.backend, record=args.backend != "emulator", progress=fmt != "json")
+        act = activity(net, x, res.spike_counts)
+    r = report(net, act, profile, step_us=args.step_us)
+    text = {"json": lambda: json.dumps(r, indent=2), "table": lambda: format_table(r), "html": lambda: render_html(r)}[fmt]()
+    if args.output:
+        atomic_write(args.output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        print(f"{fmt} report written to {args.output}", file=sys.stderr)
+    else:
+        print(text)
     return 0
 
 
@@ -123,7 +156,7 @@ def _cmd_run(args) -> int:
                  for s in fractions]
         report["per_step"] = curve
     if args.activity:
-        act = activity(net, x, res)
+        act = activity(net, x, res.spike_counts)
         atomic_write(args.activity, lambda tmp: Path(tmp).write_text(json.dumps({"backend": args.backend, **act}, indent=2)))
         report["activity"] = args.activity
     if args.json:
@@ -145,8 +178,10 @@ def _cmd_demo(args) -> int:
     return run_demo(args.workdir, epochs=args.epochs)
 
 
-def _add_inputs(s: argparse.ArgumentParser) -> None:
+def _add_inputs(s: argparse.ArgumentParser, activity: bool = False) -> None:
     src = s.add_mutually_exclusive_group(required=True)
+    if activity:
+        src.add_argument("--activity", metavar="FILE", help="activity recorded by lmuneuro run --activity")
     src.add_argument("--dataset", help="use this dataset's test split (digits, speech-commands, ...)")
     src.add_argument("--inputs", help=".npy float array (samples, steps, features)")
     s.add_argument("--data-dir", help="dataset folder where the dataset needs one")
@@ -242,6 +277,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--predictions", action="store_true", help="with --json: include every prediction")
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser(
+        "energy", help="per-layer synaptic operations and energy on a hardware profile",
+        description="Count what the converted network does per sample (spikes, synaptic events = spikes x "
+                    "their non-zero synapses, neuron updates, routed messages, the real-valued MACs that remain) "
+                    "from a run's measured activity, and price it with a hardware profile's constants "
+                    "(hardware_profiles/: loihi2, loihi1, cmos45-snn, cmos45-ann, or a .toml path). Also counts "
+                    "the same network as a non-spiking ANN (PyTorch's FLOP counter) for the SNN/ANN comparison "
+                    "the LMUFormer paper makes. Give --activity from lmuneuro run, or inputs to run now.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("artifact")
+    s.add_argument("--profile", default="loihi2", help="hardware profile name or .toml path")
+    _add_inputs(s, activity=True)
+    s.add_argument("--backend", choices=("emulator", "lava-sim"), default="emulator",
+                   help="with --dataset/--inputs: where to run (identical counts; lava-sim is slower)")
+    s.add_argument("--step-us", type=float, help="time per step for static energy (default: the profile's)")
+    s.add_argument("--format", choices=("table", "json", "html"),
+                   help="default: from the -o suffix (.json, .html), else table")
+    s.add_argument("-o", "--output", help="write the report here instead of printing it (html needs a file)")
+    s.add_argument("--json", action="store_true", help="same as --format json")
+    s.set_defaults(func=_cmd_energy)
 
     s = sub.add_parser("demo", help="the end-to-end demo on built-in data (no download)",
                        description="Train the small spiking preset on the built-in digits, report float "

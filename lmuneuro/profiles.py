@@ -3,9 +3,12 @@ data), or any file a user points at. Every field is checked on load; a missing o
 is a one-line ``ProfileError`` that names it.
 
 Schema: ``name``, ``description``, ``kind`` ("neuromorphic" or "cmos"); neuromorphic targets add
-``[precision]`` and ``[resources]`` (integers); every target has ``[energy.<quantity>]`` tables
-with ``value``, ``low``, ``high`` (low <= value <= high: a range where no measured figure is
-public), ``unit`` ("pJ" or "W") and ``source``.
+``[precision]`` and ``[resources]`` (integers), cmos targets say which network they run
+(``runs = "snn"``: spikes cost accumulates, real-valued layers MACs; ``"ann"``: the same network
+as a non-spiking ANN, every synapse a MAC every step). Every target has ``[energy.<quantity>]``
+tables with ``value``, ``low``, ``high`` (low <= value <= high: a range where no measured figure
+is public), ``unit`` ("pJ" per operation, or "W" for ``static_power``) and ``source``; a target with
+static power also gives ``[timing.step]`` (the time per step, unit "us", same fields).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ RESOURCES = ("cores_per_chip", "neurons_per_chip", "synapses_per_chip", "neurons
              "synapses_per_core", "chips")
 ENERGY = {"neuromorphic": ("synaptic_op", "neuron_update_active", "neuron_update_idle", "spike_route"),
           "cmos": ("mac", "accumulate")}
-UNITS = ("pJ", "W")
+RUNS = ("snn", "ann")
 
 
 class ProfileError(ValueError):
@@ -49,6 +52,8 @@ class Profile:
     resources: dict
     energy: dict  # quantity -> EnergyConstant
     path: str
+    runs: str = "snn"  # cmos targets: the network whose operations they price
+    step_us: EnergyConstant | None = None  # time per step, where static power is given
 
 
 def _bundled() -> dict[str, Path]:
@@ -74,28 +79,33 @@ def _ints(table, section: str, names, where: str) -> dict:
     return out
 
 
-def _energy(table, kind: str, where: str) -> dict:
+def _constant(c, name: str, units: tuple, where: str) -> EnergyConstant:
+    if not isinstance(c, dict):
+        raise ProfileError(f"{where}: {name} must be a table with value, low, high, unit, source")
+    for f in ("value", "low", "high"):
+        if not isinstance(c.get(f), (int, float)) or isinstance(c.get(f), bool) or c[f] < 0:
+            raise ProfileError(f"{where}: field {name}.{f} must be a non-negative number, got {c.get(f)!r}")
+    if not c["low"] <= c["value"] <= c["high"]:
+        raise ProfileError(f"{where}: {name} needs low <= value <= high, got {c['low']}, {c['value']}, {c['high']}")
+    if c.get("unit") not in units:
+        raise ProfileError(f"{where}: field {name}.unit must be {' or '.join(units)}, got {c.get('unit')!r}")
+    if not isinstance(c.get("source"), str) or not c["source"].strip():
+        raise ProfileError(f"{where}: {name} has no source")
+    return EnergyConstant(float(c["value"]), float(c["low"]), float(c["high"]), c["unit"], c["source"])
+
+
+def _energy(table, kind: str, where: str) -> tuple[dict, EnergyConstant | None]:
     energy = table.get("energy")
     if not isinstance(energy, dict):
         raise ProfileError(f"{where}: missing section [energy]")
     missing = [q for q in ENERGY[kind] if q not in energy]
     if missing:
         raise ProfileError(f"{where}: missing energy constant(s): {', '.join(missing)}")
-    out = {}
-    for q, c in energy.items():
-        if not isinstance(c, dict):
-            raise ProfileError(f"{where}: energy.{q} must be a table with value, low, high, unit, source")
-        for f in ("value", "low", "high"):
-            if not isinstance(c.get(f), (int, float)) or isinstance(c.get(f), bool) or c[f] < 0:
-                raise ProfileError(f"{where}: field energy.{q}.{f} must be a non-negative number, got {c.get(f)!r}")
-        if not c["low"] <= c["value"] <= c["high"]:
-            raise ProfileError(f"{where}: energy.{q} needs low <= value <= high, got {c['low']}, {c['value']}, {c['high']}")
-        if c.get("unit") not in UNITS:
-            raise ProfileError(f"{where}: field energy.{q}.unit must be one of {', '.join(UNITS)}, got {c.get('unit')!r}")
-        if not isinstance(c.get("source"), str) or not c["source"].strip():
-            raise ProfileError(f"{where}: energy.{q} has no source")
-        out[q] = EnergyConstant(float(c["value"]), float(c["low"]), float(c["high"]), c["unit"], c["source"])
-    return out
+    out = {q: _constant(c, f"energy.{q}", ("W",) if q == "static_power" else ("pJ",), where) for q, c in energy.items()}
+    step = (table.get("timing") or {}).get("step")
+    if "static_power" in out and step is None:
+        raise ProfileError(f"{where}: energy.static_power needs [timing.step] (time per step in us)")
+    return out, None if step is None else _constant(step, "timing.step", ("us",), where)
 
 
 def load_profile(name_or_path: str) -> Profile:
@@ -117,7 +127,11 @@ def load_profile(name_or_path: str) -> Profile:
     if kind not in ENERGY:
         raise ProfileError(f"{where}: kind must be one of {', '.join(ENERGY)}, got {kind!r}")
     neuro = kind == "neuromorphic"
+    runs = table.get("runs", "snn")
+    if runs not in RUNS:
+        raise ProfileError(f"{where}: runs must be one of {', '.join(RUNS)}, got {runs!r}")
+    energy, step = _energy(table, kind, where)
     return Profile(table["name"], table["description"], kind,
                    _ints(table, "precision", PRECISION, where) if neuro else {},
                    _ints(table, "resources", RESOURCES, where) if neuro else {},
-                   _energy(table, kind, where), str(path))
+                   energy, str(path), runs, step)

@@ -1,4 +1,5 @@
-"""Float model vs fixed-point emulator on the same inputs: agreement, accuracy, per-layer spikes."""
+"""Float model vs fixed-point emulator on the same inputs: agreement, accuracy, per-layer spikes and
+synaptic operations (both counted by ``backends.activity`` from spikes per neuron)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import torch
 
 from .artifact import read_artifact
+from .backends import activity
 from .checkpoint import load_checkpoint
 from .convert import _sha256
 from .data import get_dataset
@@ -51,6 +53,7 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
     names = [p.name for p in net.populations]
     float_pred, fixed_pred = [], []
     counts = {n: np.zeros(3) for n in names}  # float spikes, fixed spikes, mismatches
+    per_neuron = {"float": {n: [] for n in names}, "fixed": {n: [] for n in names}}
     first = None
     for lo in range(0, len(x), batch):
         xb = x[lo:lo + batch]
@@ -62,17 +65,22 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
         for n in names:
             a, b = f_spikes[n], res.spikes[n]
             counts[n] += [a.sum(), b.sum(), (a != b).sum()]
+            per_neuron["float"][n].append(a.sum(axis=1))
+            per_neuron["fixed"][n].append(res.spike_counts[n])
             if first is None and (a != b).any():
                 s, t, k = (int(v[0]) for v in np.nonzero(a != b))
                 first = {"layer": n, "sample": lo + s, "step": t, "neuron": k}
     float_pred, fixed_pred = np.concatenate(float_pred), np.concatenate(fixed_pred)
     steps = x.shape[1]
+    events = {k: activity(net, x, {n: np.concatenate(c) for n, c in v.items()})["layers"] for k, v in per_neuron.items()}
     layers = []
-    for p in net.populations:
+    for p, ev_float, ev_fixed in zip(net.populations, events["float"], events["fixed"]):
         total = len(x) * steps * p.size
         f, q, mis = counts[p.name]
         layers.append({"layer": p.name, "rate_float": f / total, "rate_fixed": q / total,
-                       "mismatch": mis / total, "weight_error": max(g.rel_error for g in p.inputs)})
+                       "mismatch": mis / total, "weight_error": max(g.rel_error for g in p.inputs),
+                       "synops_float": ev_float["synaptic_events"] + ev_float["graded_events"],
+                       "synops_fixed": ev_fixed["synaptic_events"] + ev_fixed["graded_events"]})
     report = {"checkpoint": str(checkpoint), "artifact": str(artifact), "samples": int(len(x)),
               "agreement": float((float_pred == fixed_pred).mean()), "first_divergence": first,
               "delay_steps": net.delay, "layers": layers}

@@ -9,7 +9,7 @@ import torch
 from lmuneuro import load_checkpoint
 from lmuneuro.cli import build_parser, main
 
-COMMANDS = ["presets", "train", "convert", "verify", "run", "demo"]
+COMMANDS = ["presets", "train", "convert", "verify", "run", "energy", "demo"]
 
 
 def test_help_for_every_subcommand(capsys):

@@ -1,0 +1,194 @@
+"""lmuneuro energy: operation counts from measured activity, priced with a hardware profile."""
+
+import base64
+import json
+import struct
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+import torch
+
+from lmuneuro.artifact import CLOCK, INPUT, FixedNetwork, FixedPopulation, FixedSynapses
+from lmuneuro.backends import activity
+from lmuneuro.cli import main
+from lmuneuro.energy import ann_macs, report
+from lmuneuro.models import get_preset
+
+
+def test_paper_anchors_parameters_and_ann_macs():
+    spiking, ann = (ann_macs(get_preset(p).to_dict(), 128) for p in ("spiking-lmuformer-scv2", "lmuformer-scv2"))
+    assert spiking["parameters"] == 1_689_894 and ann["parameters"] == 1_621_796
+    print(f"non-spiking SCv2: {ann['macs'] / 1e9:.4f} G MACs per clip (paper 0.189 G)")
+    assert abs(ann["macs"] / 0.189e9 - 1) < 0.10
+    assert ann["memory_recurrent_macs"] == (256 * 256 + 256) * 128  # reported apart, not in the FLOP count
+    # hand count of the digits preset: every conv/linear weight once per step, 8 steps
+    d = ann_macs(get_preset("spiking-lmuformer-digits").to_dict(), 8)
+    embed = 8 * 64 * 3 + 64 * 64 * 3 + 64 * 64 * 3  # two k=3 convs and the rpe conv
+    attn = 64 + (16 + 64) * 64 + 64 * 64  # W_u, W_h, proj
+    assert d["by_module"] == {"patch_embed": embed * 8, "block.0.attn": attn * 8, "block.0.mlp": 2 * 64 * 128 * 8,
+                              "head": 64 * 10 * 8}
+    assert d["macs"] == sum(d["by_module"].values())
+
+
+def _tiny() -> FixedNetwork:
+    """input (3 graded channels) -> a (2 neurons, 2 taps) -> b (1 neuron, two weight sets); a bias from the clock."""
+    w_a = np.array([[[1, 0, 2], [0, 0, 3]], [[4, 0, 0], [0, 5, 0]]], np.int16)  # non-zeros per input channel: 2, 1, 2
+    a = FixedPopulation("a", 2, 4095, 2048, 64, 1, 1.0, [
+        FixedSynapses(INPUT, w_a, np.zeros(2, np.int64), np.array([0, 1])),
+        FixedSynapses(CLOCK, np.ones((1, 2, 1), np.int16), np.zeros(2, np.int64), np.array([0]))])
+    b = FixedPopulation("b", 1, 4095, 2048, 64, 2, 1.0, [
+        FixedSynapses("a", np.array([[[7, -3]]], np.int16), np.zeros(1, np.int64), np.array([0])),
+        FixedSynapses("a", np.array([[[1, 0]]], np.int16), np.full(1, -8), np.array([0]))])
+    return FixedNetwork(3, 4, 8, [a, b], np.ones((4, 1), np.float32), np.zeros(4, np.float32), checksum="tiny")
+
+
+def test_hand_worked_counts_and_energy():
+    net = _tiny()
+    x = np.zeros((2, 3, 3), np.float32)  # 2 samples x 3 steps; period = 3 + delay 2 = 5
+    x[0, :, 0] = 1.0  # sample 0: channel 0 at every step (3 messages)
+    x[1, 0, 2] = 0.5  # sample 1: channel 2 once; 0.01 rounds to 0 with 4 fraction bits: no message
+    x[1, 1, 1] = 0.01
+    counts = {"a": np.array([[3, 1], [0, 2]]), "b": np.array([[2], [1]])}
+    act = activity(net, x, counts)
+    a, b = act["layers"]
+    assert act["sources"]["input"]["graded_messages"] == (3 + 1) / 2 and act["steps_per_sample"] == 5
+    assert a["graded_events"] == (3 * 2 + 1 * 2) / 2  # messages x non-zero synapses of their channel
+    assert a["synaptic_events"] == 5 * 2  # the clock: 5 spikes x 2 synapses
+    # b: set 1 has 1 synapse from each a neuron, set 2 one from a[0]: (3+1)+(0+2) + (3+0)
+    assert b["synaptic_events"] == ((3 + 1) + (0 + 2) + 3) / 2 and b["graded_events"] == 0
+    assert (a["spikes"], b["spikes"], a["neuron_updates"], b["neuron_updates"]) == (3.0, 1.5, 10, 5)
+
+    snn = report(net, act, "cmos45-snn")  # the paper's convention: 0.9 pJ per accumulate, 4.6 per MAC
+    assert snn["layers"][0]["energy_total_pj"] == pytest.approx(10 * 0.9 + 4 * 4.6)
+    assert snn["layers"][1]["energy_total_pj"] == pytest.approx(4.5 * 0.9)
+    assert snn["energy_total_pj"] == pytest.approx(10 * 0.9 + 4 * 4.6 + 4.5 * 0.9 + 4 * 4.6)  # + head 4 MACs
+    loihi = report(net, act, "loihi2", step_us=10)
+    la = loihi["layers"][0]["energy_pj"]
+    assert la["synaptic"] == pytest.approx(14 * 23.6)
+    assert la["neuron"] == pytest.approx(3 * 81 + 7 * 52) and la["routing"] == pytest.approx(3 * 3.5)
+    assert loihi["energy_pj"]["static"] == pytest.approx(0.25 * 10e-6 * 5 * 1e12)  # W x s x steps, in pJ
+    assert loihi["energy_pj"]["routing"] == pytest.approx((3 + 1.5 + 2 + 5 + 1 + 2) * 3.5)  # spikes + sources
+    lo, hi = loihi["energy_range_pj"]
+    assert lo < loihi["energy_total_pj"] < hi
+    assert "ann" not in loihi  # a hand-made network has no model config to count as an ANN
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def artifact(digits_checkpoint, tmp_path_factory):
+    path = tmp_path_factory.mktemp("energy") / "model.h5"
+    assert main(["convert", str(digits_checkpoint), "-o", str(path)]) == 0
+    return path
+
+
+def test_counts_agree_across_torch_emulator_and_lava(digits_checkpoint, artifact, tmp_path, capsys):
+    from lmuneuro import load_checkpoint
+    from lmuneuro.artifact import read_artifact
+    from lmuneuro.data import get_dataset
+    from lmuneuro.emulator import run
+    from lmuneuro.models import stack_records
+
+    # emulator and Lava: the same report, every number
+    reports = {}
+    for backend in ("emulator", "lava-sim"):
+        code, out, _ = _run(capsys, "energy", artifact, "--dataset", "digits", "--samples", 4, "--backend", backend,
+                            "--json")
+        assert code == 0
+        reports[backend] = json.loads(out)
+    assert reports["emulator"] == reports["lava-sim"] and reports["emulator"]["totals"]["synops"] > 1000
+    # the float torch model: counted by the same function; exactly equal where its spikes are the fixed-point ones
+    net, model = read_artifact(artifact), load_checkpoint(digits_checkpoint).model
+    x = get_dataset("digits", "test").tensors[0].numpy()
+    with torch.no_grad(), model.recording() as rec:
+        model(torch.from_numpy(x))
+    f_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
+    emu = run(net, x, record=True)
+    same = np.logical_and.reduce([(f_spikes[n] == emu.spikes[n]).all(axis=(1, 2)) for n in emu.spikes])
+    assert same.sum() > len(x) / 3
+    counts = lambda spikes, keep: {n: s[keep].sum(axis=1) for n, s in spikes.items()}  # noqa: E731
+    assert activity(net, x[same], counts(f_spikes, same)) == activity(net, x[same], {
+        n: c[same] for n, c in emu.spike_counts.items()})
+    everything = np.ones(len(x), bool)
+    t, e = (activity(net, x, c)["layers"] for c in (counts(f_spikes, everything), emu.spike_counts))
+    diff = max(abs(a["synaptic_events"] / b["synaptic_events"] - 1) for a, b in zip(t, e))
+    print(f"{same.sum()}/{len(x)} samples with identical spikes; SynOps float vs fixed differ by at most {diff:.2%}")
+    assert diff < 0.02
+
+
+class _Html(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self.images, self.title = 0, [], ""
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        self.rows += tag == "tr"
+        self._in_title = tag == "title"
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+
+
+def test_table_json_and_html_reports(artifact, tmp_path, capsys):
+    act = tmp_path / "run.json"
+    assert main(["run", str(artifact), "--dataset", "digits", "--samples", "20", "--activity", str(act)]) == 0
+    capsys.readouterr()
+    code, out, _ = _run(capsys, "energy", artifact, "--activity", act)
+    assert code == 0
+    assert "block.0.mlp.fc1_lif" in out and "energy per sample:" in out and "neuro-cores:" in out
+    assert "same network as an ANN: 0.0004193 G MACs, 53,933 parameters" in out and "Davies" in out
+    code, out, _ = _run(capsys, "energy", artifact, "--activity", act, "--profile", "cmos45-ann", "--json")
+    r = json.loads(out)
+    assert r["energy_total_pj"] == pytest.approx(419328 * 4.6) and r["layers"][0]["layer"] == "block.0.attn"
+
+    page = tmp_path / "report.html"
+    code, _, err = _run(capsys, "energy", artifact, "--activity", act, "-o", page)
+    assert code == 0 and "html report written" in err
+    parsed = _Html()
+    parsed.feed(page.read_text())
+    assert parsed.title == "lmuneuro: Energy per sample on loihi2"
+    assert parsed.rows == 1 + 9 + 1  # header, 9 populations, total
+    assert len(parsed.images) == 2
+    for src in parsed.images:  # real PNG charts, of a sensible size
+        png = base64.b64decode(src.split(",", 1)[1])
+        width, height = struct.unpack(">II", png[16:24])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and width >= 400 and height >= 200
+
+
+def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
+    act = tmp_path / "run.json"
+    assert main(["run", str(artifact), "--dataset", "digits", "--samples", "3", "--activity", str(act)]) == 0
+    good = json.loads(act.read_text())
+    profile = tmp_path / "p.toml"
+    from lmuneuro.profiles import load_profile
+
+    profile.write_text(open(load_profile("loihi2").path).read().replace("[timing.step]", "[timing.stp]"))
+    cases = [
+        ({**good, "artifact_checksum": "0" * 64}, [], "recorded from another artifact"),
+        ({**good, "layers": good["layers"][:-1]}, [], "layers do not match the artifact's"),
+        ({**good, "layers": [{**good["layers"][0], "spikes": -1}] + good["layers"][1:]}, [],
+         "patch_embed.proj_lif.spikes must be a non-negative number"),
+        (good, ["--profile", profile], "energy.static_power needs [timing.step]"),
+        (good, ["--format", "html"], "--format html needs -o FILE"),
+        (good, ["--step-us", "0"], "--step-us must be positive"),
+    ]
+    for i, (content, extra, msg) in enumerate(cases):
+        bad = tmp_path / f"bad{i}.json"
+        bad.write_text(json.dumps(content))
+        out = tmp_path / f"out{i}.json"
+        code, _, err = _run(capsys, "energy", artifact, "--activity", bad, *extra,
+                            *([] if "html" in extra else ["-o", out]))
+        assert code == 2 and msg in err and err.count("\n") == 1, err
+        assert not out.exists()
+    (tmp_path / "junk.json").write_bytes(b"\x00\xff")
+    code, _, err = _run(capsys, "energy", artifact, "--activity", tmp_path / "junk.json")
+    assert code == 2 and "not a readable activity file" in err
