@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 NODEPS := lava-nc==0.10.0 lava-dl==0.6.0
 NODEPS_SDIST := norse==1.1.0
 
-.PHONY: install test test-slow demo bench constraints clean
+.PHONY: install test test-slow demo keywords bench constraints clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"need Python 3.11, $(PYTHON) is {sys.version.split()[0]}"'
@@ -32,6 +32,12 @@ test-slow: install
 
 demo: install
 	$(VENV)/bin/lmuneuro demo
+
+# espeak-ng (Debian package) is the example's own dependency, not the core install's
+APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
+keywords: install
+	@command -v espeak-ng >/dev/null || $(APT) install -y -q espeak-ng || ($(APT) update -q && $(APT) install -y -q espeak-ng)
+	$(PY) examples/spoken_keywords.py
 
 bench: install
 	$(PY) benchmarks/bench_models.py

@@ -46,6 +46,9 @@ class TrainConfig:
     num_workers: int = 0
     max_batches: int | None = None  # per epoch; for smoke runs
     augment: bool = True  # the reference's augmentation where the dataset has one (speech-commands)
+    # A spiking head reads spike rates of a few per cent, so its weights must grow some 20x larger
+    # than the rest; Adam moves every weight by about lr per step, and long sequences stall there.
+    head_lr_scale: float = 1.0  # the head's learning rate is lr x this (1: the reference's recipe)
 
 
 def _device(name: str) -> torch.device:
@@ -106,7 +109,17 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
 
     _seed_all(cfg.seed)
     model = build_model(model_cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+    # The head's bias starts at the prior log-odds of BCE on one-hot targets (1 / classes): otherwise
+    # the first epochs lower every logit by silencing the spikes the head reads (a spiking model on
+    # long sequences never recovers from that).
+    if model_cfg.num_classes > 1:
+        torch.nn.init.constant_(model.head.bias, -math.log(model_cfg.num_classes - 1))
+    if not cfg.head_lr_scale > 0:
+        raise ValueError(f"head learning-rate scale must be positive, got {cfg.head_lr_scale}")
+    head = {id(p) for p in model.head.parameters()}
+    opt = torch.optim.Adam([{"params": [p for p in model.parameters() if id(p) not in head], "lr_scale": 1.0},
+                            {"params": list(model.head.parameters()), "lr_scale": cfg.head_lr_scale}],
+                           lr=cfg.lr, betas=tuple(cfg.betas))
     history: list[dict] = []
     start_epoch = 0
     out = Path(cfg.output)
@@ -138,7 +151,7 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
         # the generator's position depends on the epoch only: a resumed run shuffles the same way
         gen.manual_seed(cfg.seed * 1000 + epoch)
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * _lr_factor(cfg, epoch)
+            g["lr"] = cfg.lr * _lr_factor(cfg, epoch) * g["lr_scale"]
         net.train()
         t0 = time.perf_counter()
         seen = correct = 0

@@ -85,3 +85,18 @@ def test_torchrun_distributed_training_on_cpu(tmp_path):
     assert r.returncode == 0, r.stderr[-800:]
     assert r.stdout.count(f"wrote {out}") == 1  # rank 0 only
     assert [row["epoch"] for row in load_checkpoint(out).metrics["history"]] == [1, 2]
+
+
+def test_head_starts_at_the_class_prior_and_takes_its_own_learning_rate(tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    assert _train(out, "--epochs", "1", "--max-batches", "1", "--head-lr-scale", "10") == 0
+    ck = load_checkpoint(out)
+    groups = ck.train_state["optimizer"]["param_groups"]
+    assert [g["lr"] for g in groups] == pytest.approx([2.5e-3, 2.5e-2])
+    # BCE on one-hot targets over 10 classes: the prior log-odds is -log 9; one Adam step moves
+    # each bias by at most about the head's learning rate.
+    bias = ck.model.head.bias.detach()
+    assert torch.all((bias + torch.log(torch.tensor(9.0))).abs() <= 2.5e-2 * 1.01)
+    assert _train(tmp_path / "bad.pt", "--head-lr-scale", "0") == 2
+    assert capsys.readouterr().err.strip() == "lmuneuro train: error: head learning-rate scale must be positive, got 0.0"
+    assert not (tmp_path / "bad.pt").exists()

@@ -133,3 +133,46 @@ def test_augmentation(sc_folder):
     first = full[0][0]
     torch.manual_seed(0)
     assert torch.equal(full[0][0], first)  # seeded from torch: reproducible, distinct per loader worker
+
+
+def test_spoken_keywords_synthesis_split_and_loader(tmp_path, monkeypatch):
+    """The data set's logic with a stand-in voice (a tone per word), so it runs without espeak-ng."""
+    from lmuneuro.data import keywords as kw
+
+    freq = {w: 300.0 + 150 * i for i, w in enumerate(kw.CLASSES)}
+    spoken = []
+    monkeypatch.setattr(kw.shutil, "which", lambda name: "/usr/bin/espeak-ng")
+    monkeypatch.setattr(kw, "_speak", lambda word, voice, speed, pitch: spoken.append(voice) or _tone(freq[word], 0.4))
+    counts = kw.synthesize(tmp_path, per_word=6, progress=False)
+    assert counts["train"] + counts["test"] == 60 and counts["test"] > 0
+    train, test = get_dataset("spoken-keywords", "train", data_dir=tmp_path), kw.load_keywords(tmp_path, "test")
+    assert len(train) == counts["train"] and train.tensors[0].shape[1:] == (128, 128)
+    assert sorted(torch.cat([train.tensors[1], test.tensors[1]]).tolist()) == sorted(list(range(10)) * 6)
+    assert {a for v in spoken for a in [v.split("+")[0]]} <= set(kw.ACCENTS)
+    # The word sits at a random offset in one second of noise at 20-40 dB SNR.
+    rng = np.random.default_rng(0)
+    speech = _tone(1000.0, 0.3)
+    clip = kw._clip(speech, rng)
+    assert clip.shape == (SR,) and np.abs(clip).max() <= 1.0
+    start = int(np.argmax(np.abs(clip) > 0.2))
+    noise = np.concatenate([clip[:max(start - 10, 0)], clip[start + len(speech) + 10:]])
+    signal_power = np.mean(clip[start + 10:start + len(speech) - 10] ** 2)
+    assert 18 < 10 * np.log10(signal_power / np.mean(noise**2)) < 42
+
+
+def test_spoken_keywords_errors(tmp_path, monkeypatch):
+    from lmuneuro.data import keywords as kw
+
+    with pytest.raises(ValueError, match="needs --data-dir"):
+        get_dataset("spoken-keywords", "train")
+    with pytest.raises(FileNotFoundError, match="train.npz is missing: synthesise the data set first"):
+        kw.load_keywords(tmp_path, "train")
+    with pytest.raises(ValueError, match="splits 'train' and 'test', not 'validation'"):
+        kw.load_keywords(tmp_path, "validation")
+    np.savez(tmp_path / "test.npz", x=np.zeros((2, 128, 64), np.float32), y=np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match=r"expected x \(clips, 128, 128\) finite"):
+        kw.load_keywords(tmp_path, "test")
+    monkeypatch.setattr(kw.shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="espeak-ng is not installed"):
+        kw.synthesize(tmp_path / "new", per_word=1)
+    assert not (tmp_path / "new").exists()

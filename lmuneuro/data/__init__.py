@@ -9,6 +9,8 @@ from __future__ import annotations
 from .digits import CLASSES as DIGIT_CLASSES
 from .digits import MODES, digits
 from .features import FeatureConfig
+from .keywords import CLASSES as KEYWORD_CLASSES
+from .keywords import load_keywords
 from .speech_commands import CLASSES as SC_CLASSES
 from .speech_commands import Augment, SpeechCommands
 
@@ -22,6 +24,9 @@ DATASETS = {
                       "eval_split": "test"},
     "speech-commands": {"num_features": FeatureConfig().num_mel_bins, "seq_len": FeatureConfig().target_length,
                         "classes": SC_CLASSES, "features": FeatureConfig().to_dict(), "eval_split": "validation"},
+    # synthesised with espeak-ng by lmuneuro.data.keywords.synthesize (make keywords)
+    "spoken-keywords": {"num_features": FeatureConfig().num_mel_bins, "seq_len": FeatureConfig().target_length,
+                        "classes": KEYWORD_CLASSES, "features": FeatureConfig().to_dict(), "eval_split": "test"},
 }
 
 
@@ -39,4 +44,8 @@ def get_dataset(name: str, split: str, data_dir=None, augment: bool = False):
         if data_dir is None:
             raise ValueError("speech-commands needs --data-dir (the extracted speech_commands_v0.02 folder)")
         return SpeechCommands(data_dir, split, augment=Augment() if augment else None)
+    if name == "spoken-keywords":
+        if data_dir is None:
+            raise ValueError("spoken-keywords needs --data-dir (the folder that make keywords synthesises)")
+        return load_keywords(data_dir, split)
     return digits(split, mode="rows" if name == "digits" else "pixels")

@@ -15,6 +15,10 @@ PRESETS: dict[str, ModelConfig] = {
     "spiking-lmuformer-psmnist": ModelConfig(
         spiking=True, in_features=1, num_classes=10, dim=128, depth=1, mlp_ratio=2.0,
         memory_size=256, theta=784.0, seq_len=784),
+    # A small audio model for the synthesised spoken keywords (examples/spoken_keywords.py).
+    "spiking-lmuformer-keywords": ModelConfig(
+        spiking=True, in_features=128, num_classes=10, dim=64, depth=1, mlp_ratio=2.0,
+        memory_size=32, theta=128.0, seq_len=128, embed_layers=2),
     # Small models for the built-in 8x8 digits (rows as time steps): train in about a minute.
     "spiking-lmuformer-digits": ModelConfig(
         spiking=True, in_features=8, num_classes=10, dim=64, depth=1, mlp_ratio=2.0,
