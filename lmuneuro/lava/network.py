@@ -10,6 +10,9 @@ sample's window. Samples run back to back, ``period = delay + steps`` steps each
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,19 +94,55 @@ def build(net: FixedNetwork | str | Path, x: np.ndarray, *, floating: bool = Fal
     return LavaNetwork(net, samples, steps, period, sources, pops, synapses, out)
 
 
-def run(net: FixedNetwork, x: np.ndarray, *, record: bool = False, progress: bool = False, hardware: bool = False,
-        floating: bool = False):
-    """Run on Lava's bit-accurate CPU simulator (``hardware``: Loihi2HwCfg; ``floating``: the
-    ``floating_pt`` models, the same network without rounding); returns an ``EmulatorResult`` (logits, per-step
-    predictions, and with ``record`` every population's spikes in each sample's window and its
-    spike count over each sample's steps, as the emulator's)."""
-    ensure_lava()
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
-    from lava.proc.monitor.process import Monitor
-    from tqdm import tqdm
+# Samples per process graph: bounds the memory of a long run (inputs, monitors) and the work lost
+# to a failure; compiling a graph costs about a second.
+CHUNK = 100
 
-    from ..emulator import EmulatorResult, readout
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Lava's runtime forks its actors here: they inherit a handler that only takes note, so a
+    Ctrl-C reaches this process alone (which then ends them), never a worker mid-message. A
+    Ctrl-C during the start-up is raised when it is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    old = signal.signal(signal.SIGINT, lambda *_: pending.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if pending:
+        raise KeyboardInterrupt
+
+
+def _end(runtime, graceful: bool) -> None:
+    """Stop a Lava runtime and make sure every OS process it started has ended. After a failure
+    or Ctrl-C the actors may be mid-step, where Lava's own stop() can wait for ever: kill them."""
+    if runtime is None:
+        return
+    if graceful:
+        runtime.stop()
+        return
+    # lava-nc 0.10 internals: the actors, the shared-memory manager, the watchdogs
+    infra = runtime._messaging_infrastructure
+    if infra is not None:
+        for actor in infra.actors:
+            if actor.is_alive():
+                actor.kill()
+        for actor in infra.actors:
+            actor.join()
+        if infra.smm is not None:
+            infra.smm.shutdown()
+    if runtime._watchdog_manager is not None:
+        runtime._watchdog_manager.stop()
+    runtime._is_started = runtime._is_running = False  # else its __del__ would stop() the dead actors
+
+
+def _run_chunk(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bool, bar) -> tuple:
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.proc.monitor.process import Monitor
 
     g = build(net, x, floating=floating)
     if record:
@@ -111,19 +150,50 @@ def run(net: FixedNetwork, x: np.ndarray, *, record: bool = False, progress: boo
             g.monitors[name] = Monitor()
             g.monitors[name].probe(lif.s_out, g.num_steps)
     anchor = g.output
-    # On a board, Loihi's own LIF runs on the chip; processes without a chip model run on the host.
-    tag = "floating_pt" if floating else "fixed_pt"
-    cfg = Loihi2HwCfg(select_tag=tag) if hardware else Loihi2SimCfg(select_tag=tag)
+    graceful = False
     try:
-        for _ in tqdm(range(g.samples), desc="loihi2" if hardware else "lava-sim", unit="sample", disable=not progress):
-            anchor.run(condition=RunSteps(num_steps=g.period), run_cfg=cfg)
+        with _sigint_deferred():
+            anchor.create_runtime(run_cfg=cfg)
+        for _ in range(g.samples):
+            anchor.run(condition=RunSteps(num_steps=g.period))
+            bar.update()
         head = g.output.counts.get().astype(bool)
         spikes, counts = {}, {}
         for p in net.populations if record else ():
             s = g.monitors[p.name].get_data()[p.name]["s_out"].reshape(g.samples, g.period, p.size) > 0
             spikes[p.name] = s[:, p.lag:p.lag + g.steps]
             counts[p.name] = s.sum(axis=1).astype(np.int64)
+        graceful = True
     finally:
-        anchor.stop()
+        _end(anchor.runtime, graceful)
+    return head, spikes, counts
+
+
+def run(net: FixedNetwork, x: np.ndarray, *, record: bool = False, progress: bool = False, hardware: bool = False,
+        floating: bool = False, chunk: int = CHUNK):
+    """Run on Lava's bit-accurate CPU simulator (``hardware``: Loihi2HwCfg; ``floating``: the
+    ``floating_pt`` models, the same network without rounding); returns an ``EmulatorResult`` (logits, per-step
+    predictions, and with ``record`` every population's spikes in each sample's window and its
+    spike count over each sample's steps, as the emulator's). Samples run ``chunk`` at a time,
+    each chunk on a fresh process graph whose OS processes all end before the next starts, also
+    when the run fails or is interrupted."""
+    ensure_lava()
+    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+    from tqdm import tqdm
+
+    from ..emulator import EmulatorResult, readout
+
+    if chunk < 1 or len(x) == 0:
+        raise ValueError(f"nothing to run: {len(x)} samples in chunks of {chunk}")
+    # On a board, Loihi's own LIF runs on the chip; processes without a chip model run on the host.
+    tag = "floating_pt" if floating else "fixed_pt"
+    cfg = Loihi2HwCfg(select_tag=tag) if hardware else Loihi2SimCfg(select_tag=tag)
+    parts = []
+    with tqdm(total=len(x), desc="loihi2" if hardware else "lava-sim", unit="sample", disable=not progress) as bar:
+        for i in range(0, len(x), chunk):
+            parts.append(_run_chunk(net, x[i:i + chunk], cfg, record, floating, bar))
+    head = np.concatenate([h for h, _, _ in parts])
+    spikes = {n: np.concatenate([s[n] for _, s, _ in parts]) for n in parts[0][1]}
+    counts = {n: np.concatenate([c[n] for _, _, c in parts]) for n in parts[0][2]}
     logits, per_step = readout(net, head)
     return EmulatorResult(logits, per_step, spikes, counts, {}, {})

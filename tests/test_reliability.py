@@ -1,0 +1,111 @@
+"""Long and interrupted runs: every OS process that Lava starts ends, on success, on an exception
+mid-run and on Ctrl-C; nothing is half-written."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from lmuneuro.artifact import read_artifact
+from lmuneuro.convert import convert
+from lmuneuro.data import get_dataset
+from lmuneuro.lava import network
+
+
+@pytest.fixture(scope="module")
+def digits_artifact(digits_checkpoint, tmp_path_factory):
+    path = tmp_path_factory.mktemp("reliability") / "model.h5"
+    convert(digits_checkpoint, path, target="loihi2")
+    return path
+
+
+def _children() -> set:
+    """This process's children, less multiprocessing's resource tracker (one per Python process,
+    started with the first shared memory, it ends with its parent)."""
+    return {p.pid for p in psutil.Process().children(recursive=True)
+            if "multiprocessing.resource_tracker" not in " ".join(p.cmdline())}
+
+
+def test_lava_runs_in_chunks_and_every_process_ends(digits_artifact):
+    net = read_artifact(digits_artifact)
+    x = get_dataset("digits", "test").tensors[0].numpy()[:5]
+    before = _children()
+    whole = network.run(net, x, record=True)
+    chunked = network.run(net, x, record=True, chunk=2)  # three graphs, one after the other
+    assert _children() == before
+    assert np.array_equal(whole.logits, chunked.logits)
+    assert all(np.array_equal(whole.spike_counts[n], chunked.spike_counts[n]) for n in whole.spike_counts)
+    with pytest.raises(ValueError, match="nothing to run: 0 samples"):
+        network.run(net, x[:0])
+
+
+def test_an_exception_mid_run_ends_every_process(digits_artifact, monkeypatch):
+    from lava.magma.core.process.process import AbstractProcess
+
+    net = read_artifact(digits_artifact)
+    x = get_dataset("digits", "test").tensors[0].numpy()[:4]
+    real_run, calls = AbstractProcess.run, []
+
+    def failing_run(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("injected failure in the second sample")
+        return real_run(self, *a, **k)
+
+    monkeypatch.setattr(AbstractProcess, "run", failing_run)
+    before = _children()
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="injected failure"):
+        network.run(net, x)
+    assert time.monotonic() - t0 < 60
+    assert _children() == before
+
+
+@pytest.mark.parametrize("moment", ["start-up", "mid-run"])
+def test_ctrl_c_ends_the_run_and_all_of_lavas_processes(digits_artifact, tmp_path, moment):
+    """As a terminal does: SIGINT to the whole process group, while Lava forks its actors or
+    once the samples are running."""
+    activity = tmp_path / "run.json"
+    cmd = [str(Path(sys.executable).parent / "lmuneuro"), "run", str(digits_artifact), "--backend", "lava-sim",
+           "--dataset", "digits", "--activity", str(activity)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    session = proc.pid
+    try:
+        deadline = time.monotonic() + 120
+        # the resource tracker and the shared-memory manager come first, then one actor per process
+        while len(_session(session)) < (3 if moment == "start-up" else 30):
+            assert time.monotonic() < deadline, "the Lava run did not start within 120 s"
+            time.sleep(0.05)
+        if moment == "mid-run":
+            time.sleep(2.0)
+        os.killpg(session, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(session, signal.SIGKILL)
+    assert proc.returncode == 130
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and "lava-sim:" not in line]
+    assert lines == ["lmuneuro run: interrupted"], err[-2000:]
+    assert not activity.exists()
+    deadline = time.monotonic() + 10  # the resource tracker ends once it sees its parent gone
+    while _session(session) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _session(session) == [], "processes left behind"
+
+
+def _session(sid: int) -> list:
+    """Live processes of a session (zombies are gone, only not yet reaped)."""
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p.pid)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            pass
+    return out
