@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 NODEPS := lava-nc==0.10.0 lava-dl==0.6.0
 NODEPS_SDIST := norse==1.1.0
 
-.PHONY: install test test-slow demo keywords bench constraints clean
+.PHONY: install test test-slow fuzz demo keywords bench constraints clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"need Python 3.11, $(PYTHON) is {sys.version.split()[0]}"'
@@ -29,6 +29,10 @@ test: install
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
+
+# ten times the mutations of make test's fuzz suite (some 5,700 files)
+fuzz: install
+	LMUNEURO_FUZZ_SCALE=10 $(PY) -m pytest -q tests/test_fuzz.py
 
 demo: install
 	$(VENV)/bin/lmuneuro demo

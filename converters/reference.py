@@ -54,6 +54,8 @@ def _shape(sd, key, what):
 
 
 def infer_config(sd: dict, what: str = "checkpoint") -> ModelConfig:
+    """The model's shape read from the shapes of the tensors that the checkpoint holds (reference
+    names), so that nothing much larger than the file is ever allocated; theta is a guess."""
     spiking = "patch_embed.proj_conv.weight" in sd
     first = "patch_embed.proj_conv.weight" if spiking else "patch_embed.conv_layers.0.0.weight"
     dim, in_features, k = _shape(sd, first, what)
@@ -67,16 +69,19 @@ def infer_config(sd: dict, what: str = "checkpoint") -> ModelConfig:
     memory_size, seq_len = _shape(sd, "block.0.attn.lmu.H", what)
     hidden = _shape(sd, "block.0.mlp.fc1_conv.weight", what)[0]
     num_classes = _shape(sd, "head.weight", what)[0]
-    cfg = ModelConfig(spiking=spiking, in_features=in_features, num_classes=num_classes, dim=dim, depth=depth,
-                      mlp_ratio=hidden / dim, memory_size=memory_size, theta=float(seq_len), seq_len=seq_len,
-                      embed_layers=embed_layers, kernel_size=k)
+    return ModelConfig(spiking=spiking, in_features=in_features, num_classes=num_classes, dim=dim, depth=depth,
+                       mlp_ratio=hidden / dim, memory_size=memory_size, theta=float(seq_len), seq_len=seq_len,
+                       embed_layers=embed_layers, kernel_size=k)
+
+
+def _check_memory(sd: dict, cfg: ModelConfig, what: str) -> None:
+    memory_size = cfg.memory_size
     a = sd.get("block.0.attn.lmu.A")
     if isinstance(a, torch.Tensor) and tuple(a.shape) == (memory_size, memory_size):
         want = legendre_state_space(memory_size, cfg.theta)[0]
         if not np.allclose(a.double().numpy(), want, rtol=1e-4, atol=1e-6):
             raise CheckpointError(f"{what}: stored LMU matrix A is not the Legendre memory of size "
                                   f"{memory_size} with theta={cfg.theta:g} that the reference builds")
-    return cfg
 
 
 def load(obj: dict, preset: str | None = None, what: str = "checkpoint") -> Checkpoint:
@@ -86,6 +91,7 @@ def load(obj: dict, preset: str | None = None, what: str = "checkpoint") -> Chec
     if not all(isinstance(k, str) for k in sd):
         raise CheckpointError(f"{what}: the state_dict has non-string keys")
     cfg = infer_config(sd, what)
+    _check_memory(sd, cfg, what)
     check_preset(cfg, preset, f"{what} (reference layout)")
     model = build_model(cfg)
     mismatch = key_mismatch([to_reference(k) for k in model.state_dict()], list(sd))

@@ -165,10 +165,23 @@ def read_artifact(path) -> FixedNetwork:
             checksum = f.attrs.get("checksum")
     except ArtifactError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as e:
-        raise ArtifactError(f"{where}: unreadable artifact ({str(e).splitlines()[0][:160]})") from None
-    if _digest(arrays, structure) != checksum:
-        raise ArtifactError(f"{where}: checksum mismatch: the artifact was modified or damaged after conversion")
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:  # h5py: RuntimeError on damaged trees
+        raise ArtifactError(f"{where}: unreadable artifact ({(str(e) or type(e).__name__).splitlines()[0][:160]})") from None
+    try:
+        if _digest(arrays, structure) != checksum:
+            raise ArtifactError(f"{where}: checksum mismatch: the artifact was modified or damaged after conversion")
+        net = _network(arrays, structure, meta, checksum)
+    except ArtifactError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        raise ArtifactError(f"{where}: malformed artifact ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})") from None
+    validate(net, where)
+    return net
+
+
+def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwork:
+    if not isinstance(meta, dict):
+        raise TypeError("meta is not a mapping")
     pops = []
     for i, layer in enumerate(structure["layers"]):
         groups = []
@@ -178,10 +191,8 @@ def read_artifact(path) -> FixedNetwork:
                                         arrays[f"{base}/delay"].astype(np.int64), layer["rel_errors"][j]))
         pops.append(FixedPopulation(layer["name"], layer["size"], layer["du"], layer["dv"], layer["vth"],
                                     layer["lag"], layer["scale"], groups))
-    net = FixedNetwork(structure["input_size"], structure["input_frac_bits"], structure["input_bits"], pops,
-                       arrays["head/weight"], arrays["head/bias"], meta, str(checksum))
-    validate(net, where)
-    return net
+    return FixedNetwork(structure["input_size"], structure["input_frac_bits"], structure["input_bits"], pops,
+                        arrays["head/weight"], arrays["head/bias"], meta, str(checksum))
 
 
 def validate(net: FixedNetwork, where: str = "artifact") -> None:

@@ -143,6 +143,28 @@ def load_checkpoint(path, preset: str | None = None) -> Checkpoint:
         raise CheckpointError(f"{path}: {e}") from None
 
 
+_SIZES = ("spiking", "in_features", "num_classes", "dim", "depth", "memory_size", "seq_len", "embed_layers",
+          "kernel_size")
+
+
+def _check_sizes(cfg: ModelConfig, state: dict, what: str) -> None:
+    """The config must describe the tensors the file holds before a model is built from it: a
+    hostile config (dim 8192, depth 64) would otherwise allocate far more than the file contains."""
+    from lmuneuro.converters.reference import infer_config, to_reference
+
+    try:
+        held = infer_config({to_reference(k): v for k, v in state.items() if isinstance(k, str)}, what)
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{what}: tensors of an unexpected shape ({str(e).splitlines()[0][:120]})") from None
+    diff = [f"{f}={getattr(cfg, f)} (tensors: {getattr(held, f)})" for f in _SIZES if getattr(cfg, f) != getattr(held, f)]
+    if int(cfg.dim * cfg.mlp_ratio) != int(held.dim * held.mlp_ratio):
+        diff.append(f"hidden={int(cfg.dim * cfg.mlp_ratio)} (tensors: {int(held.dim * held.mlp_ratio)})")
+    if diff:
+        raise CheckpointError(f"{what}: config does not describe its tensors: {', '.join(diff[:4])}")
+
+
 def _native(obj: dict, preset, what) -> Checkpoint:
     version = obj.get("format_version")
     if version != FORMAT_VERSION:
@@ -152,12 +174,19 @@ def _native(obj: dict, preset, what) -> Checkpoint:
         if not isinstance(obj.get(key), typ):
             raise CheckpointError(f"{what}: checkpoint has no valid {key!r}")
     cfg = _config_for(obj["config"], preset, what)
+    _check_sizes(cfg, obj["state_dict"], what)
     model = build_model(cfg)
     validate_state_dict(model, obj["state_dict"], what)
     model.load_state_dict(obj["state_dict"])
     classes = obj.get("classes") or []
     if not isinstance(classes, list) or (classes and len(classes) != cfg.num_classes):
-        raise CheckpointError(f"{what}: {len(classes)} class names for {cfg.num_classes} classes")
+        raise CheckpointError(f"{what}: {len(classes) if isinstance(classes, list) else 'no list of'} "
+                              f"class names for {cfg.num_classes} classes")
+    for key, types in (("preset", (str, type(None))), ("features", (dict, type(None))), ("metrics", (dict, type(None))),
+                       ("train_state", (dict, type(None)))):
+        if not isinstance(obj.get(key), types):
+            raise CheckpointError(f"{what}: {key} is a {type(obj.get(key)).__name__}, expected "
+                                  f"{' or '.join(t.__name__ for t in types).replace('NoneType', 'nothing')}")
     return Checkpoint(model.eval(), cfg, obj.get("preset"), obj.get("features"), [str(c) for c in classes],
                       obj.get("metrics") or {}, obj.get("train_state"), FORMAT)
 

@@ -109,8 +109,10 @@ def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16,
                 break
             except _StateRange as e:
                 if mant <= 64:
-                    raise ValueError(f"{p.name}: {e}") from None
+                    raise ValueError(f"layer {p.name}: {e}") from None
                 mant //= 2
+            except ValueError as e:
+                raise ValueError(f"layer {p.name}: {e}") from None
     return FixedNetwork(graph.input_size, frac, input_bits, pops, graph.head_weight.astype(np.float32),
                         graph.head_bias.astype(np.float32))
 
@@ -121,21 +123,23 @@ class ConversionError(ValueError):
 
 def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
     """Neurons, synapses and neuro-cores per population under the profile's per-core limits;
-    ConversionError when the model needs more cores than the target has."""
+    ConversionError, naming the largest layer and the limit, when the model needs more cores,
+    neurons or synapses than the target has."""
     res = profile.resources
-    rows, total = [], 0
+    rows = []
     for p in net.populations:
         synapses = int(sum(np.asarray(g.w_int).size for g in p.inputs))
         cores = max(-(-p.size // res["neurons_per_core"]), -(-synapses // res["synapses_per_core"]))
-        total += cores
         rows.append({"layer": p.name, "neurons": p.size, "synapses": synapses, "cores": cores, "lag": p.lag, "vth_mant": p.vth,
                      "weight_error": max((g.rel_error for g in p.inputs), default=0.0)})
-    available = res["cores_per_chip"] * res["chips"]
-    if total > available:
-        worst = max(rows, key=lambda r: r["cores"])
-        raise ConversionError(f"the model needs {total} neuro-cores, {profile.name} has {available} "
-                              f"(largest: {worst['layer']} with {worst['neurons']} neurons, "
-                              f"{worst['synapses']} synapses = {worst['cores']} cores)")
+    for key, limit, what in (("cores", "cores_per_chip", "neuro-cores"), ("neurons", "neurons_per_chip", "neurons"),
+                             ("synapses", "synapses_per_chip", "synapses")):
+        total, available = sum(r[key] for r in rows), res[limit] * res["chips"]
+        if total > available:
+            worst = max(rows, key=lambda r: r[key])
+            raise ConversionError(f"the model needs {total:,} {what}, {profile.name} has {available:,} "
+                                  f"({res['chips']} chip(s) x {limit} {res[limit]:,}; largest: layer {worst['layer']} "
+                                  f"with {worst['neurons']:,} neurons, {worst['synapses']:,} synapses = {worst['cores']} cores)")
     return rows
 
 
@@ -163,6 +167,9 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
     if input_range is None:
         input_range = DEFAULT_INPUT_RANGE.get((ck.features or {}).get("kind"), 4.0)
     exp_range = (prec["weight_exp_min"], prec["weight_exp_max"])
+    if not 0 < vth_mant < 2 ** prec["vth_mant_bits"]:
+        raise ConversionError(f"threshold mantissa {vth_mant} is outside {profile.name}'s vth_mant_bits "
+                              f"{prec['vth_mant_bits']} (1..{2 ** prec['vth_mant_bits'] - 1})")
     try:
         net = quantize_graph(from_model(ck.model), input_max_abs=input_range, vth_mant=vth_mant, exp_range=exp_range,
                              weight_sets=weight_sets)

@@ -14,6 +14,7 @@ from .checkpoint import load_checkpoint
 from .convert import _sha256
 from .data import get_dataset
 from .emulator import run
+from .files import read_arrays
 from .models import stack_records
 
 __all__ = ["verify", "load_inputs"]
@@ -25,10 +26,7 @@ def load_inputs(*, dataset: str | None, inputs: str | None, data_dir=None, sampl
     if (dataset is None) == (inputs is None):
         raise ValueError("give exactly one of --dataset or --inputs")
     if inputs is not None:
-        try:
-            x = np.load(inputs, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{inputs}: not a readable .npy array ({str(e).splitlines()[0]})") from None
+        x = read_arrays(inputs)
         if x.ndim != 3 or x.shape[2] != n_features or not np.issubdtype(x.dtype, np.floating):
             raise ValueError(f"{inputs}: expected a float array (samples, steps, {n_features}), got {x.dtype} {x.shape}")
         if not np.isfinite(x).all():

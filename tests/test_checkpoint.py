@@ -108,3 +108,11 @@ def test_hostile_config_is_refused_before_allocation(tmp_path, native):
     payload["format_version"] = 99
     torch.save(payload, tmp_path / "future.pt")
     _expect(tmp_path / "future.pt", "format version 99 is not supported")
+
+
+def test_config_must_describe_the_tensors_before_anything_is_built(tmp_path, native):
+    """Within every per-field limit, dim 8192 x depth 64 would build some 30 G parameters."""
+    payload = torch.load(native, weights_only=True)
+    payload["config"].update(dim=8192, depth=64)
+    torch.save(payload, tmp_path / "big.pt")
+    _expect(tmp_path / "big.pt", r"config does not describe its tensors: dim=8192 \(tensors: 64\), depth=64 \(tensors: 1\)")

@@ -50,13 +50,37 @@ def test_bad_input_exit_2_and_no_file(digits_checkpoint, tmp_path, capsys):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     code, _, err = _run(capsys, "convert", str(tmp_path / "bad.pt"), "-o", str(art))
     assert code == 2 and err.count("\n") == 1 and not art.exists()
-    tiny = tmp_path / "tiny.toml"
+
+
+@pytest.mark.parametrize("limit, expect", [
+    ("cores_per_chip = 2", "the model needs 9 neuro-cores, loihi2 has 2 (1 chip(s) x cores_per_chip 2; largest: layer "),
+    ("neurons_per_chip = 100", "neurons, loihi2 has 100 (1 chip(s) x neurons_per_chip 100; "
+                                "largest: layer block.0.mlp.fc2_lif with 128 neurons"),
+    ("synapses_per_chip = 100000", "synapses, loihi2 has 100,000 (1 chip(s) x synapses_per_chip 100,000; largest: layer "),
+    ("weight_exp_max = 7", "layer block.0.mlp.fc2_lif: weights up to *, above the target's maximum 7"),
+    ("vth_mant_bits = 17", "threshold mantissa 200000 is outside loihi2's vth_mant_bits 17 (1..131071)"),
+])
+def test_models_that_do_not_fit(digits_checkpoint, tmp_path, capsys, limit, expect):
+    """A model beyond the profile's resources or precision: one line naming the layer and the
+    limit, exit 2, no artifact and no temporary file; never a silent clamp."""
     from lmuneuro.profiles import load_profile
 
-    tiny.write_text(open(load_profile("loihi2").path).read().replace("cores_per_chip = 128", "cores_per_chip = 2"))
-    code, _, err = _run(capsys, "convert", str(digits_checkpoint), "-o", str(art), "--target", str(tiny))
-    assert code == 2 and "needs 9 neuro-cores, loihi2 has 2" in err and not art.exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.h5")]  # no temporary left either
+    text = open(load_profile("loihi2").path).read()
+    key = limit.split(" = ")[0]
+    profile = tmp_path / "small.toml"
+    profile.write_text("\n".join(limit if line.startswith(key + " ") else line for line in text.splitlines()))
+    ckpt, extra = digits_checkpoint, []
+    if key == "weight_exp_max":  # weights far beyond 8 bits x 2^7
+        obj = torch.load(digits_checkpoint, weights_only=True)
+        obj["state_dict"]["block.0.mlp.fc1_conv.weight"] *= 1e6
+        ckpt = tmp_path / "huge.pt"
+        torch.save(obj, ckpt)
+    elif key == "vth_mant_bits":
+        extra = ["--vth-mant", "200000"]
+    art = tmp_path / "out.h5"
+    code, _, err = _run(capsys, "convert", str(ckpt), "-o", str(art), "--target", str(profile), *extra)
+    assert code == 2 and all(part in err for part in expect.split("*")) and err.count("\n") == 1, err
+    assert not art.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out.h5")]
 
 
 def test_modified_artifact_and_wrong_inputs(digits_checkpoint, tmp_path, capsys):

@@ -20,6 +20,7 @@ import torch
 from scipy.signal import resample_poly
 from torch.utils.data import TensorDataset
 
+from ..files import read_arrays
 from .features import FeatureConfig, logmel
 
 __all__ = ["CLASSES", "synthesize", "load_keywords"]
@@ -82,8 +83,11 @@ def load_keywords(folder, split: str) -> TensorDataset:
     path = Path(folder) / f"{split}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: synthesise the data set first (make keywords)")
-    with np.load(path, allow_pickle=False) as f:
-        x, y = f["x"], f["y"]
-    if x.ndim != 3 or x.shape[1:] != (128, 128) or len(x) != len(y) or not np.isfinite(x).all():
-        raise ValueError(f"{path}: expected x (clips, 128, 128) finite and one label per clip")
+    arrays = read_arrays(path, ("x", "y"))
+    x, y = arrays["x"], arrays["y"]
+    if (x.ndim != 3 or x.shape[1:] != (128, 128) or not np.issubdtype(x.dtype, np.floating) or y.shape != (len(x),)
+            or not np.issubdtype(y.dtype, np.integer) or not np.isfinite(x).all()):
+        raise ValueError(f"{path}: expected x (clips, 128, 128) finite floats and one integer label per clip")
+    if len(y) and not 0 <= y.min() <= y.max() < len(CLASSES):
+        raise ValueError(f"{path}: labels outside 0..{len(CLASSES) - 1}")
     return TensorDataset(torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.int64)))
