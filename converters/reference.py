@@ -46,10 +46,12 @@ def to_reference(name: str) -> str:
     return _OURS.sub(r"\1\2", name)
 
 
-def _shape(sd, key, what):
+def _shape(sd, key, what, ndim: int):
     t = sd.get(key)
     if not isinstance(t, torch.Tensor):
-        raise CheckpointError(f"{what}: reference checkpoint lacks tensor {PREFIX}{key}")
+        raise CheckpointError(f"{what}: checkpoint lacks tensor {key} (needed to read the model's sizes)")
+    if t.dim() != ndim:
+        raise CheckpointError(f"{what}: {key} has shape {tuple(t.shape)}, expected {ndim} dimensions")
     return tuple(t.shape)
 
 
@@ -58,7 +60,7 @@ def infer_config(sd: dict, what: str = "checkpoint") -> ModelConfig:
     names), so that nothing much larger than the file is ever allocated; theta is a guess."""
     spiking = "patch_embed.proj_conv.weight" in sd
     first = "patch_embed.proj_conv.weight" if spiking else "patch_embed.conv_layers.0.0.weight"
-    dim, in_features, k = _shape(sd, first, what)
+    dim, in_features, k = _shape(sd, first, what, 3)
     if spiking:
         embed_layers = 1 + sum(f"patch_embed.proj_conv{i}.weight" in sd for i in range(1, 64))
     else:
@@ -66,9 +68,9 @@ def infer_config(sd: dict, what: str = "checkpoint") -> ModelConfig:
     depth = sum(f"block.{i}.attn.proj_conv.weight" in sd for i in range(64))
     if depth == 0:
         raise CheckpointError(f"{what}: reference checkpoint has no LMU block (block.0.attn.*)")
-    memory_size, seq_len = _shape(sd, "block.0.attn.lmu.H", what)
-    hidden = _shape(sd, "block.0.mlp.fc1_conv.weight", what)[0]
-    num_classes = _shape(sd, "head.weight", what)[0]
+    memory_size, seq_len = _shape(sd, "block.0.attn.lmu.H", what, 2)
+    hidden = _shape(sd, "block.0.mlp.fc1_conv.weight", what, 3)[0]
+    num_classes = _shape(sd, "head.weight", what, 2)[0]
     return ModelConfig(spiking=spiking, in_features=in_features, num_classes=num_classes, dim=dim, depth=depth,
                        mlp_ratio=hidden / dim, memory_size=memory_size, theta=float(seq_len), seq_len=seq_len,
                        embed_layers=embed_layers, kernel_size=k)

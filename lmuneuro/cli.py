@@ -69,8 +69,12 @@ def _cmd_convert(args) -> int:
     for row in r["layers"]:
         print(f"{row['layer']:28s} {row['neurons']:8d} {row['synapses']:10,d} {row['cores']:6d} {row['lag']:4d} "
               f"{row['weight_error']:10.2%}")
+    for m in r["memory"]:
+        e = m["impulse_response_error"]
+        print(f"{m['layer']}: {m['taps']} FIR taps, impulse-response error {e['fir']:.2e} "
+              f"(the recurrent mapping would give {e['recurrent']:.2e})")
     print(f"wrote {out}: {len(r['layers'])} LIF populations on {r['cores']} {r['target']} neuro-cores, "
-          f"algorithmic delay {r['delay_steps']} steps, LMU memory mapped as FIR taps")
+          f"algorithmic delay {r['delay_steps']} steps")
     return 0
 
 
@@ -91,6 +95,12 @@ def _cmd_verify(args) -> int:
     if "accuracy_float" in r:
         line += f"; accuracy float {r['accuracy_float']:.2%}, fixed {r['accuracy_fixed']:.2%}"
     print(line)
+    over = [f"{row['layer']} ({row['a_in_saturated']:,} a_in beyond 16 bits, {row['u_wrapped']:,} u wrapped at 24)"
+            for row in r["layers"] if row["a_in_saturated"] or row["u_wrapped"]]
+    print(f"saturation: {'; '.join(over)}" if over else "no a_in beyond 16 bits and no u wrapped around 24 bits")
+    if r["inputs_clipped"]:
+        print(f"inputs: {r['inputs_clipped']:,} values beyond the artifact's input range were clipped "
+              f"(convert --input-range sets it)")
     fd = r["first_divergence"]
     print("spikes identical in every layer" if fd is None else
           f"first divergence: {fd['layer']}, sample {fd['sample']}, step {fd['step']}, neuron {fd['neuron']}")

@@ -16,11 +16,12 @@ import numpy as np
 from . import __version__
 from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork, FixedPopulation, FixedSynapses, write_artifact
 from .checkpoint import load_checkpoint
-from .fixedpoint import ACT_SHIFT, STATE_MAX, VTH_MANT_DEFAULT, decays, input_format, population_scale, split_weights
+from .fixedpoint import (ACT_SHIFT, STATE_MAX, VTH_MANT_DEFAULT, decays, input_format, memory_impulse_errors,
+                         population_scale, split_weights)
 from .graph import Graph, from_model
 from .profiles import Profile, load_profile
 
-__all__ = ["quantize_graph", "map_to_cores", "convert", "ConversionError"]
+__all__ = ["quantize_graph", "map_to_cores", "memory_mappings", "convert", "ConversionError"]
 
 class _StateRange(ValueError):
     """A population's worst-case input does not fit the state at its threshold mantissa."""
@@ -143,6 +144,21 @@ def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
     return rows
 
 
+def memory_mappings(model, exp_range=(-8, 7), weight_sets: int = 2) -> list[dict]:
+    """Each LMU memory's impulse-response error under the FIR and the recurrent mapping
+    (``fixedpoint.memory_impulse_errors``, over the taps the graph uses). The artifact holds the
+    FIR mapping: on every preset it is two to four orders of magnitude the more accurate
+    (docs/fixed-point.md), so the recurrent one is reported, not built."""
+    rows = []
+    for b, blk in enumerate(model.block):
+        mem = blk.attn.lmu.memory
+        e = memory_impulse_errors(mem.A.double().numpy(), mem.B.double().numpy(), mem.H.double().numpy(),
+                                  exp_range, weight_sets)
+        rows.append({"layer": f"block.{b}.attn.lmu.memory", "taps": int(mem.H.shape[1]), "frac_bits": e["frac_bits"],
+                     "impulse_response_error": {"fir": e["fir"], "recurrent": e["recurrent"]}})
+    return rows
+
+
 def _sha256(path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -183,6 +199,7 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
                                  "input_frac_bits": net.input_frac_bits, "weight_sets": weight_sets,
                                  "lmu_mapping": "fir"},
                 "classes": ck.classes, "features": ck.features, "delay_steps": net.delay,
-                "cores": sum(r["cores"] for r in layers), "config": ck.config.to_dict()}
+                "cores": sum(r["cores"] for r in layers), "config": ck.config.to_dict(),
+                "memory": memory_mappings(ck.model, exp_range, weight_sets)}
     write_artifact(output, net)
     return {"output": str(output), **net.meta, "layers": layers}

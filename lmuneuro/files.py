@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -14,7 +15,9 @@ import numpy as np
 __all__ = ["atomic_write", "read_arrays"]
 
 # what np.load raises on damaged .npy / .npz files (pickles are refused: allow_pickle=False)
-_NUMPY_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, TypeError)
+# np.load parses the header with tokenize and ast: a damaged one raises their errors, not ValueError
+_NUMPY_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, TypeError, SyntaxError,
+                 tokenize.TokenError)
 
 
 def read_arrays(path, keys: tuple[str, ...] = ()):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["quantize_weights", "split_weights", "population_scale", "input_format", "quantize_input", "decays",
-           "QuantizedWeights", "VTH_MANT_DEFAULT"]
+           "QuantizedWeights", "VTH_MANT_DEFAULT", "memory_impulse_errors"]
 
 ACT_SHIFT = 6
 STATE_MAX = 2**23  # u, v are 24-bit signed
@@ -138,3 +138,46 @@ def quantize_input(x: np.ndarray, frac_bits: int, bits: int = 16) -> tuple[np.nd
     lim = 2 ** (bits - 1)
     clipped = int(((q < -lim) | (q > lim - 1)).sum())
     return np.clip(q, -lim, lim - 1).astype(np.int32), clipped
+
+
+def _floor_shift(acc: np.ndarray, exps: np.ndarray) -> np.ndarray:
+    """floor(acc * 2^exps) for integer acc, per column exponent (the Dense rounding)."""
+    return np.floor(acc * np.exp2(exps)).astype(np.int64)
+
+
+def memory_impulse_errors(a: np.ndarray, b: np.ndarray, h: np.ndarray, exp_range: tuple[int, int] = (-8, 7),
+                          sets: int = 2, state_bits: int = 24) -> dict:
+    """Relative impulse-response error ``||h_q - h|| / ||h||`` of the LMU memory's two mappings
+    onto 8-bit synapses, for the float response ``h`` (d, T) = [B, AB, A^2 B, ...] of ``a`` (d, d)
+    and ``b`` (d, 1). The memory state is held as ``m_q = m 2^f`` (f fraction bits, ``frac_bits``:
+    as many as let the largest state reachable from binary input fit ``state_bits`` and the
+    largest weight fit 8 bits at the top exponent).
+
+    - ``fir``: the taps as synapse weights ``c_k = h[:, k] 2^f`` per input spike, one synapse set
+      per delay k, quantised by ``split_weights`` (what convert builds).
+    - ``recurrent``: d graded integrator neurons, ``m_q[t] = m_q[t-1] + floor(2^e W m_q[t-1]) +
+      floor(2^e' W_B u[t])``, W the quantised ``a - I`` and W_B the quantised ``b 2^f``, both split
+      into ``sets`` 8-bit sets within ``exp_range``, one floor per group and step as Lava's Dense
+      rounds; run on a unit impulse for T steps. Its weakest point is the exponent floor: the
+      finest step of a state-to-state weight is ``2^exp_range[0]`` whatever the sets."""
+    a, b, h = (np.asarray(v, np.float64) for v in (a, b, h))
+    d, steps = h.shape
+    top = 255 * 2.0 ** exp_range[1]
+    f = int(min(np.floor(np.log2((2 ** (state_bits - 1) - 1) / np.abs(h).sum(axis=1).max())),
+                np.floor(np.log2(top / max(np.abs(h).max(), np.abs(b).max())))))
+    norm = np.linalg.norm(h)
+    fir = split_weights((h.T * 2.0**f)[:, :, None], exp_range, sets)[0].rel_error
+
+    def folded(c):  # the sets as one integer matrix at the smallest exponent, and that exponent
+        qs = split_weights(c[None], exp_range, sets)
+        e_min = np.min([q.weight_exp for q in qs], axis=0)
+        return sum(q.w_int[0].astype(np.int64) << (q.weight_exp - e_min)[:, None] for q in qs), e_min
+
+    w_a, e_a = folded(a - np.eye(d))
+    w_b, e_b = folded(b * 2.0**f)
+    m, response = np.zeros(d, np.int64), np.empty((d, steps))
+    for t in range(steps):
+        m = m + _floor_shift(w_a @ m, e_a) + (_floor_shift(w_b[:, 0], e_b) if t == 0 else 0)
+        response[:, t] = m
+    recurrent = float(np.linalg.norm(response / 2.0**f - h) / norm) if norm else 0.0
+    return {"fir": fir, "recurrent": recurrent, "frac_bits": f}

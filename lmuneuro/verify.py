@@ -15,6 +15,7 @@ from .convert import _sha256
 from .data import get_dataset
 from .emulator import run
 from .files import read_arrays
+from .fixedpoint import quantize_input
 from .models import stack_records
 
 __all__ = ["verify", "load_inputs"]
@@ -50,7 +51,7 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
                        n_features=model.config.in_features)
     names = [p.name for p in net.populations]
     float_pred, fixed_pred = [], []
-    counts = {n: np.zeros(3) for n in names}  # float spikes, fixed spikes, mismatches
+    counts = {n: np.zeros(5) for n in names}  # float spikes, fixed spikes, mismatches, a_in saturated, u wrapped
     per_neuron = {"float": {n: [] for n in names}, "fixed": {n: [] for n in names}}
     first = None
     for lo in range(0, len(x), batch):
@@ -62,7 +63,7 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
         fixed_pred.append(res.logits.argmax(-1))
         for n in names:
             a, b = f_spikes[n], res.spikes[n]
-            counts[n] += [a.sum(), b.sum(), (a != b).sum()]
+            counts[n] += [a.sum(), b.sum(), (a != b).sum(), res.saturated[n], res.wrapped[n]]
             per_neuron["float"][n].append(a.sum(axis=1))
             per_neuron["fixed"][n].append(res.spike_counts[n])
             if first is None and (a != b).any():
@@ -74,12 +75,14 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
     layers = []
     for p, ev_float, ev_fixed in zip(net.populations, events["float"], events["fixed"]):
         total = len(x) * steps * p.size
-        f, q, mis = counts[p.name]
+        f, q, mis, saturated, wrapped = counts[p.name]
         layers.append({"layer": p.name, "rate_float": f / total, "rate_fixed": q / total,
                        "mismatch": mis / total, "weight_error": max(g.rel_error for g in p.inputs),
+                       "a_in_saturated": int(saturated), "u_wrapped": int(wrapped),
                        "synops_float": ev_float["synaptic_events"] + ev_float["graded_events"],
                        "synops_fixed": ev_fixed["synaptic_events"] + ev_fixed["graded_events"]})
     report = {"checkpoint": str(checkpoint), "artifact": str(artifact), "samples": int(len(x)),
+              "inputs_clipped": quantize_input(x, net.input_frac_bits, net.input_bits)[1],
               "agreement": float((float_pred == fixed_pred).mean()), "first_divergence": first,
               "delay_steps": net.delay, "layers": layers}
     if y is not None:

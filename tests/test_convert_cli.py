@@ -26,6 +26,9 @@ def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
     report = json.loads(out)
     assert report["target"] == "loihi2" and report["delay_steps"] == 12 and report["cores"] == 9
     assert report["quantization"]["lmu_mapping"] == "fir" and len(report["source_sha256"]) == 64
+    (memory,) = report["memory"]  # both mappings' impulse-response errors; the FIR one is built
+    assert memory["layer"] == "block.0.attn.lmu.memory" and memory["taps"] == 8
+    assert memory["impulse_response_error"]["fir"] < 1e-4 < 1e-3 < memory["impulse_response_error"]["recurrent"]
     net = read_artifact(art)
     assert [p.name for p in net.populations][-1] == "head_lif" and net.meta["classes"][9] == "9"
     with h5py.File(art) as f:  # lava-dl netx's naming for the neuron parameters
@@ -36,9 +39,17 @@ def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
     assert v["samples"] == 360 and v["agreement"] >= 0.99
     assert v["accuracy_fixed"] >= v["accuracy_float"] - 0.005
     assert [row["layer"] for row in v["layers"]][0] == "patch_embed.proj_lif"
-    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((5, 8, 8)))
+    assert all(row["a_in_saturated"] == 0 and row["u_wrapped"] == 0 for row in v["layers"]) and v["inputs_clipped"] == 0
+    x = np.random.default_rng(0).random((5, 8, 8))
+    np.save(tmp_path / "x.npy", x)
     code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy"))
     assert code == 0 and "5 samples: top-1 agreement" in out
+    assert "no a_in beyond 16 bits and no u wrapped around 24 bits" in out and "clipped" not in out
+    x[0, 0, :3] = [1e4, -1e4, 1e5]  # far beyond the input format (+-1 asked, at most +-2^15 held)
+    np.save(tmp_path / "x.npy", x)
+    code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy"))
+    assert code == 0 and "inputs: 3 values beyond the artifact's input range were clipped" in out
+    assert "saturation: patch_embed.proj_lif (" in out  # the clipped extremes overdrive the first layer
 
 
 def test_bad_input_exit_2_and_no_file(digits_checkpoint, tmp_path, capsys):

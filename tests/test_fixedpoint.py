@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+import torch
 
 from lmuneuro.emulator import lava_dense_weights
-from lmuneuro.fixedpoint import decays, input_format, population_scale, quantize_input, quantize_weights, split_weights
+from lmuneuro.fixedpoint import (decays, input_format, memory_impulse_errors, population_scale, quantize_input,
+                                 quantize_weights, split_weights)
 
 
 def test_threshold_scale_turns_ge_into_gt():
@@ -68,3 +70,29 @@ def test_input_format():
     assert input_format(0.99, 16) == 15 and input_format(1.0, 16) == 14 and input_format(1.5, 8) == 6
     q, clipped = quantize_input(np.array([0.5, -1.0, 1.0, 3.0]), 14)
     assert q.tolist() == [8192, -16384, 16384, 32767] and clipped == 1
+
+
+def test_memory_impulse_errors_hand_worked():
+    """A one-dimensional memory. frac_bits: the largest weight (1 per spike) must fit 255 x 2^7,
+    so f = floor(log2(32640)) = 14 (the state, 1.875 x 2^f, would allow 22).
+    a = 0.5: a - I = -0.5 is -128 x 2^-8 and every state is even: both mappings exact.
+    a = 0.999: a - I = -0.001 is below the finest state-to-state step 2^-8 and rounds to 0, so the
+    recurrent response stays 1: error ||(0, .001, .001999, .002997001)|| / ||h|| = 1.87216e-3."""
+    exact = memory_impulse_errors([[0.5]], [[1.0]], [[1, 0.5, 0.25, 0.125]])
+    assert exact == {"fir": 0.0, "recurrent": 0.0, "frac_bits": 14}
+    h = 0.999 ** np.arange(4)[None, :]
+    coarse = memory_impulse_errors([[0.999]], [[1.0]], h)
+    assert coarse["recurrent"] == pytest.approx(np.linalg.norm(1 - h) / np.linalg.norm(h), rel=1e-12)
+    assert coarse["recurrent"] == pytest.approx(1.87216e-3, rel=1e-5) and coarse["fir"] < 1e-5
+
+
+@pytest.mark.parametrize("size, theta, fir_max, recurrent_min", [(16, 8, 3e-5, 9e-3), (512, 128, 4e-5, 0.2)])
+def test_memory_mappings_of_legendre_memories(size, theta, fir_max, recurrent_min):
+    """The digits and SCv2 memories (two weight sets): FIR taps keep the impulse response to a
+    few 1e-5; the recurrent mapping loses 1 % (digits) to 25 % (SCv2, 128 steps) to the 2^-8 floor."""
+    from lmuneuro.models.lmu import impulse_response, legendre_state_space
+
+    a, b = legendre_state_space(size, theta)
+    h = impulse_response(torch.from_numpy(a), torch.from_numpy(b), 128 if size == 512 else 8).numpy()
+    e = memory_impulse_errors(a, b, h)
+    assert e["fir"] < fir_max and e["recurrent"] > recurrent_min

@@ -225,3 +225,29 @@ def test_fuzz_speech_commands_folder(tmp_path_factory, edits, listing):
             assert np.isfinite(np.asarray(x)).all()
     except (ValueError, FileNotFoundError):
         pass
+
+
+CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.iterdir() if p.suffix != ".py"))
+def test_corpus(files, tmp_path, monkeypatch, name):
+    """Small hostile files kept in tests/fixtures/corpus (make_corpus.py says how each was made),
+    each through the command that reads it: one line naming the file, exit 2, no output, and the
+    pickle's code never runs."""
+    monkeypatch.chdir(tmp_path)
+    path, kind = CORPUS / name, name.split("-")[0]
+    out = tmp_path / "out"
+    argv = {"ckpt": ["convert", path, "-o", out],
+            "art": ["run", path, "--backend", "emulator", "--inputs", files["x"]],
+            "inputs": ["run", files["art_path"], "--backend", "emulator", "--inputs", path, "--activity", out],
+            "profile": ["energy", files["art_path"], "--profile", path, "--activity", _case(files, "a.json", files["act"]),
+                        "-o", out],
+            "activity": ["energy", files["art_path"], "--activity", path, "-o", out]}[kind]
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        code = main([str(a) for a in argv])
+    FUZZED["corpus"] = FUZZED.get("corpus", 0) + 1
+    lines = err.getvalue().strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"lmuneuro {argv[0]}: error: "), err.getvalue()
+    assert name in lines[0] and not out.exists() and not (tmp_path / "corpus-pwned").exists()

@@ -109,3 +109,44 @@ def _session(sid: int) -> list:
         except (ProcessLookupError, PermissionError, psutil.Error):
             pass
     return out
+
+
+def test_train_interrupted_by_ctrl_c_resumes_without_losing_epochs(tmp_path):
+    """Ctrl-C in the middle of an epoch: exit 130, the checkpoint of the last finished epoch
+    intact, and --resume continues from it and ends where an uninterrupted run does."""
+    import torch
+
+    from lmuneuro.checkpoint import load_checkpoint
+
+    lmuneuro = str(Path(sys.executable).parent / "lmuneuro")
+    out = tmp_path / "model.pt"
+    args = ["train", "--preset", "spiking-lmuformer-digits", "--dataset", "digits", "--batch-size", "16",
+            "--no-progress"]
+    proc = subprocess.Popen([lmuneuro, *args, "-o", str(out), "--epochs", "40"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not out.exists():  # the first epoch has been written
+            assert time.monotonic() < deadline and proc.poll() is None, "no checkpoint within 300 s"
+            time.sleep(0.05)
+        time.sleep(1.0)  # into a later epoch
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "lmuneuro train: interrupted", err[-2000:]
+    finished = [r["epoch"] for r in load_checkpoint(out).metrics["history"]]
+    assert finished and finished == list(range(1, len(finished) + 1)) and finished[-1] < 40
+    assert not [p for p in tmp_path.iterdir() if p.name != "model.pt"], "a temporary file was left behind"
+    target = finished[-1] + 1
+    resumed = subprocess.run([lmuneuro, *args, "-o", str(out), "--epochs", str(target), "--resume"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    history = load_checkpoint(out).metrics["history"]
+    assert [r["epoch"] for r in history] == list(range(1, target + 1))
+    straight = tmp_path / "straight.pt"
+    assert subprocess.run([lmuneuro, *args, "-o", str(straight), "--epochs", str(target)],
+                          capture_output=True, timeout=300).returncode == 0
+    a, b = load_checkpoint(straight).model.state_dict(), load_checkpoint(out).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

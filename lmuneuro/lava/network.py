@@ -142,9 +142,10 @@ def _end(runtime, graceful: bool) -> None:
 
 @contextlib.contextmanager
 def _forgotten_after():
-    """Lava's ProcessServer and VarServer singletons keep every process and Var ever made (about
-    2.4 MiB per digits graph): drop those made inside, once their graph has ended. Ids stay unique
-    (the counters are not reset)."""
+    """Lava's ProcessServer and VarServer singletons keep every process and Var ever made: drop
+    those made inside, once their graph has ended (benchmarks/bench_long_run.py: growth per chunk
+    of 100 digits samples 2.4 -> 1.2 MiB; the rest is Lava's compiler re-executing process-model
+    modules at each compile). Ids stay unique (the counters are not reset)."""
     from lava.magma.core.process.process import ProcessServer
     from lava.magma.core.process.variable import VarServer
 
