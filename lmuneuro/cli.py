@@ -245,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fold BatchNorms into synapses, map every LIF onto Loihi's fixed-point LIF (the reference's "
                     ">= threshold becomes Loihi's > exactly), quantise each weight as one or two 8-bit "
                     "synapse sets with per-neuron exponents, schedule the non-causal convolutions with delays, map the LMU memory as FIR "
-                    "taps, check the target's resources and write one self-describing HDF5 file.",
+                    "taps (reporting its impulse-response error beside the recurrent mapping's), check the target's "
+                    "cores, neurons and synapses and write one self-describing HDF5 file.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("checkpoint", help="native or reference-implementation checkpoint")
     s.add_argument("--target", default="loihi2", help="hardware profile name or .toml path")
