@@ -143,6 +143,7 @@ def _cmd_run(args) -> int:
     from .artifact import read_artifact
     from .backends import activity, run_backend
     from .files import atomic_write
+    from .fixedpoint import quantize_input
     from .verify import load_inputs
 
     net = read_artifact(args.artifact)
@@ -155,7 +156,10 @@ def _cmd_run(args) -> int:
     pred = res.logits.argmax(-1)
     report = {"artifact": args.artifact, "backend": args.backend + (" (floating_pt)" if args.float else ""),
               "samples": int(len(x)), "seconds": seconds,
-              "samples_per_second": len(x) / seconds, "delay_steps": net.delay, "predictions": pred.tolist()}
+              "samples_per_second": len(x) / seconds, "delay_steps": net.delay, "predictions": pred.tolist(),
+              "inputs_clipped": quantize_input(x, net.input_frac_bits, net.input_bits)[1]}
+    if res.saturated:  # the emulator counts them; Lava's models saturate and wrap the same way
+        report["a_in_saturated"], report["u_wrapped"] = sum(res.saturated.values()), sum(res.wrapped.values())
     if y is not None:
         report["accuracy"] = float((pred == y).mean())
     if args.per_step:
@@ -178,6 +182,9 @@ def _cmd_run(args) -> int:
     for row in report.get("per_step", []):
         acc = f"accuracy {row['accuracy']:.2%}, " if "accuracy" in row else ""
         print(f"  after {row['steps_seen']:4d} steps ({row['fraction']:4.0%}): {acc}same as final {row['agreement_with_final']:.2%}")
+    if report["inputs_clipped"] or report.get("a_in_saturated") or report.get("u_wrapped"):
+        print(f"beyond range: {report['inputs_clipped']:,} input values clipped, {report.get('a_in_saturated', 0):,} a_in "
+              f"beyond 16 bits, {report.get('u_wrapped', 0):,} u wrapped at 24 bits (lmuneuro verify: per layer)")
     if args.activity:
         print(f"activity written to {args.activity}")
     return 0

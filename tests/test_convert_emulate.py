@@ -38,13 +38,40 @@ def test_silencing_by_hand():
     # largest positive input per neuron: 10 and 0 activation units; threshold mantissa 100 ->
     # need 111 and 101: one set at exponent ceil(log2(need / 255)) = -1, weights -222 and -202
     g = FixedSynapses("x", np.array([[[10, -5], [0, 0]]], np.int16), np.array([0, 0]), np.array([0]))
-    (s,) = _silence([g], 2, 100, 0, EOS, [3])
+    every = lambda g: np.ones(len(g.delays), bool)  # noqa: E731
+    (s,) = _silence([g], 2, 100, 0, EOS, [3], every)
     assert s.src == EOS and s.weight_exp.tolist() == [-1, -1] and s.w_int[:, :, 0].tolist() == [[-222, -202]]
     assert s.delays.tolist() == [3]
     # 200,000 activation units could not be silenced: u = -(a << 6) would wrap around 24 bits
     big = FixedSynapses("x", np.full((1, 1, 800), 250, np.int16), np.array([0]), np.array([0]))
     with pytest.raises(ValueError, match="too much to be silenced within the 24-bit state"):
-        _silence([big], 1, 4096, 0, EOS, [0])
+        _silence([big], 1, 4096, 0, EOS, [0], every)
+    # -150,000 units of real input in the silenced step, plus the 4,097 that silence it (129 x 2^5
+    # = 4,128 delivered): 154,128 << 6 = 9,864,192 >= 2^23, u would wrap to a positive value and fire
+    deep = FixedSynapses("x", np.full((1, 1, 600), -250, np.int16), np.array([0]), np.array([0]))
+    with pytest.raises(ValueError, match=r"\(and -150000\), too much to be silenced"):
+        _silence([deep], 1, 4096, 0, EOS, [0], every)
+    # ... unless that tap cannot deliver anything at the silenced step
+    (s,) = _silence([deep], 1, 4096, 0, EOS, [0], lambda g: np.zeros(len(g.delays), bool))
+    assert s.w_int.ravel().tolist() == [-129] and s.weight_exp.tolist() == [5]
+
+
+def test_no_spike_outside_the_sequence(tmp_path):
+    """Every spike falls inside the sequence and no u wraps around 24 bits. A digits model after 3
+    epochs (seed 0) drives block.0.attn.prev_lif to -136,929 activation units in the steps that
+    silence its ends; before the bound on the inhibited state, u wrapped to a positive value there
+    and fired 135 spikes outside the sequence, which the layers after it read as real."""
+    from lmuneuro.train import TrainConfig, train
+
+    ckpt = tmp_path / "early.pt"
+    train(TrainConfig(preset="spiking-lmuformer-digits", dataset="digits", output=str(ckpt), epochs=3),
+          log=lambda *a: None, progress=False)
+    net = quantize_graph(from_model(load_checkpoint(ckpt).model), input_max_abs=1.0)
+    x = get_dataset("digits", "test").tensors[0].numpy()
+    res = run(net, x, record=True)
+    assert not any(res.wrapped.values())
+    for name, counts in res.spike_counts.items():  # counts: every hardware step; spikes: the sequence
+        assert counts.sum() == res.spikes[name].sum(), name
 
 
 def test_fixed_point_tracks_the_float_model(digits_checkpoint):

@@ -38,9 +38,22 @@ def test_lava_sim_reproduces_the_emulator(artifact, tmp_path, capsys):
 def test_emulator_table_and_loihi2_message(artifact, capsys):
     code, out, _ = _run(capsys, "run", str(artifact), "--dataset", "digits", "--per-step")
     assert code == 0 and "emulator: 360 samples" in out and "after    8 steps (100%)" in out
+    assert "beyond range" not in out  # the digits test set fits the artifact's input format
     code, _, err = _run(capsys, "run", str(artifact), "--backend", "loihi2", "--dataset", "digits")
     assert code == 2 and "needs Intel's Loihi 2 extension for Lava (missing: nxcore" in err
     assert "--backend lava-sim" in err and err.count("\n") == 1
+
+
+def test_inputs_beyond_range_are_reported(artifact, tmp_path, capsys):
+    import numpy as np
+
+    x = np.random.default_rng(0).random((4, 8, 8))
+    x[1, 2, :2] = [1e4, -1e5]  # far beyond any 16-bit input format the digits model gets
+    np.save(tmp_path / "x.npy", x)
+    code, out, _ = _run(capsys, "run", str(artifact), "--inputs", str(tmp_path / "x.npy"), "--json")
+    assert code == 0 and json.loads(out)["inputs_clipped"] == 2
+    code, out, _ = _run(capsys, "run", str(artifact), "--inputs", str(tmp_path / "x.npy"))
+    assert "beyond range: 2 input values clipped" in out
 
 
 def test_loihi2_detection(monkeypatch):
