@@ -27,6 +27,21 @@ class _StateRange(ValueError):
     """A population's worst-case input does not fit the state at its threshold mantissa."""
 
 
+def _drive(groups: list[FixedSynapses], size: int, input_max: int, taps) -> tuple[np.ndarray, np.ndarray]:
+    """The largest positive and negative input per neuron (activation units) that the taps
+    ``taps(g)`` (an index into g's taps) of ``groups`` can deliver in one step."""
+    pos, neg = np.zeros(size), np.zeros(size)
+    for g in groups:
+        w = np.asarray(g.w_int, np.float64)[taps(g)]
+        if g.src == INPUT:  # graded input of either sign
+            p = n = np.abs(w).sum(axis=(0, 2)) * input_max
+        else:
+            p, n = np.clip(w, 0, None).sum(axis=(0, 2)), -np.clip(w, None, 0).sum(axis=(0, 2))
+        pos += np.floor(p * 2.0 ** g.weight_exp)
+        neg += np.ceil(n * 2.0 ** g.weight_exp)
+    return pos, neg
+
+
 def _silence(groups: list[FixedSynapses], size: int, vth: int, input_max: int, src: str,
              delays: list[int], live) -> list[FixedSynapses]:
     """Inhibition from ``src`` at the given delays that keeps the population silent whatever its
@@ -34,28 +49,13 @@ def _silence(groups: list[FixedSynapses], size: int, vth: int, input_max: int, s
     threshold (activation units), and little enough that u cannot wrap around 24 bits even when
     they deliver their largest negative sum in the same step (a wrapped u turns positive and
     fires). ``live(g)``: the taps of g that can deliver anything at those steps (a bool mask);
-    the others read their source outside its sequence, where it is silent. Inside the sequence
-    every tap delivers: their largest positive sum must fit the state too."""
-    def drive(mask):  # largest positive and negative input per neuron, activation units
-        pos, neg = np.zeros(size), np.zeros(size)
-        for g in groups:
-            w = np.asarray(g.w_int, np.float64)[mask(g)]
-            if g.src == INPUT:  # graded input of either sign
-                p = n = np.abs(w).sum(axis=(0, 2)) * input_max
-            else:
-                p, n = np.clip(w, 0, None).sum(axis=(0, 2)), -np.clip(w, None, 0).sum(axis=(0, 2))
-            pos += np.floor(p * 2.0 ** g.weight_exp)
-            neg += np.ceil(n * 2.0 ** g.weight_exp)
-        return pos, neg
-
-    excite, inhibit = drive(live)
+    the others read their source outside its sequence, where it is silent."""
+    excite, inhibit = _drive(groups, size, input_max, live)
     need = excite + vth + 1
     sets = int(np.ceil(need.max() / (255 * 2**7)))
     exps = np.clip(np.ceil(np.log2(need / (255 * sets))), -8, 7).astype(np.int64)
     w = -np.ceil(need / (sets * 2.0**exps)).astype(np.int16)  # sets * |w| * 2^exps: need, a little more
-    deepest = (sets * -w.astype(np.float64) * 2.0**exps + inhibit).max()
-    widest = drive(lambda g: slice(None))[0].max() + vth + 2**7  # in the sequence, every tap at once
-    if max(deepest, widest) * 2**ACT_SHIFT >= STATE_MAX:
+    if (sets * -w.astype(np.float64) * 2.0**exps + inhibit).max() * 2**ACT_SHIFT >= STATE_MAX:
         raise _StateRange(f"one step's input can reach {int(excite.max())} activation units (and -{int(inhibit.max())}), "
                           f"too much to be silenced within the 24-bit state even at threshold mantissa {vth}")
     taps = np.broadcast_to(w[None, :, None], (len(delays), size, 1)).copy()
@@ -95,10 +95,15 @@ def _population(p, lags: dict, frac: int, q_max: int, vth_mant: int, exp_range, 
         delays = np.array([lag - lags[g.src] - 1 - k for k in g.offsets], dtype=np.int64)
         groups += [FixedSynapses(g.src, q.w_int, q.weight_exp, delays, q.rel_error)
                    for q in split_weights(c, exp_range, weight_sets)]
+    # Inside the sequence every tap delivers at once: its largest positive sum must fit the state.
+    widest = _drive(groups, p.size, q_max, lambda g: slice(None))[0].max()
+    if (widest + vth_mant + 2**7) * 2**ACT_SHIFT >= STATE_MAX:
+        raise _StateRange(f"one step's input can reach {int(widest)} activation units, beyond the 24-bit state "
+                          f"at threshold mantissa {vth_mant}")
     # Taps that look k > 0 frames ahead deliver real input at float times -k..-1: inhibit those
-    # steps (bos, one spike at step 0), and everything from float time N on (eos).
-    # At float time -j only taps reading j or more frames ahead see the sequence (and the clock's
-    # biases start at 0); from float time N on, taps reading back and the biases.
+    # steps (bos, one spike at step 0), where only taps reading j or more frames ahead see the
+    # sequence at -j (the clock's biases start at 0); and everything from float time N on (eos),
+    # where the taps reading back and the biases still deliver.
     ahead = max(max(g.offsets) for g in p.inputs if g.src != CLOCK)
     real = list(groups)
 

@@ -14,8 +14,8 @@ import numpy as np
 
 __all__ = ["atomic_write", "read_arrays"]
 
-# what np.load raises on damaged .npy / .npz files (pickles are refused: allow_pickle=False)
-# np.load parses the header with tokenize and ast: a damaged one raises their errors, not ValueError
+# what np.load raises on damaged .npy / .npz files (pickles are refused: allow_pickle=False); it
+# parses a .npy header with tokenize and ast, whose errors are not ValueErrors
 _NUMPY_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, TypeError, SyntaxError,
                  tokenize.TokenError)
 
