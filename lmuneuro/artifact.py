@@ -14,6 +14,12 @@ synapse group with weight sets j, delivering at step T, per target neuron,
 ``floor(sum_j 2^weight_exp_j sum over taps k of W_jk s[T - 1 - delay_k])``: Loihi's one step of
 synaptic latency plus each tap's delay, one rounding per group and step. The read-out counts the last
 population's spikes and applies the float ``head`` to their time-mean.
+
+A population of kind ``integrator`` (the LMU memory under the recurrent mapping) is a graded-spike
+neuron without threshold: its 24-bit state m is 0 at the steps before its lag in each sample,
+``m[T] = m[T-1] + a_in[T]`` (wrapped into 24 bits) from the lag on, and it sends m as a graded
+spike at every step; a synapse group from itself (delay 0) reads m[T-1]. Its du, dv and vth are
+unused (0); ``scale`` is 2^f for a state with f fraction bits.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class FixedPopulation:
     lag: int  # hardware step of float time 0; u and v are zeroed before that step's update
     scale: float  # state units per float unit (for reports)
     inputs: list[FixedSynapses] = field(default_factory=list)
+    kind: str = "lif"  # or "integrator" (module docstring)
 
     def synapse_groups(self) -> list[tuple[str, tuple[int, ...], list[FixedSynapses]]]:
         """(source, delays, weight sets): the entries that read one source with the same delays
@@ -91,7 +98,8 @@ class FixedNetwork:
 
 # ---------------------------------------------------------------- HDF5 file
 
-FORMAT, FORMAT_VERSION = "lmuneuro-artifact", 1
+# version 2 added integrator populations; version 1 files (LIF only) read unchanged
+FORMAT, FORMAT_VERSION, READABLE_VERSIONS = "lmuneuro-artifact", 2, (1, 2)
 
 
 class ArtifactError(ValueError):
@@ -122,7 +130,7 @@ def _digest(arrays: dict[str, np.ndarray], attrs: dict) -> str:
 def _structure(net: FixedNetwork) -> dict:
     """Every scalar that defines the network (checksummed together with the arrays)."""
     return {"input_size": net.input_size, "input_frac_bits": net.input_frac_bits, "input_bits": net.input_bits,
-            "layers": [{"name": p.name, "size": p.size, "du": p.du, "dv": p.dv, "vth": p.vth, "lag": p.lag,
+            "layers": [{"name": p.name, "kind": p.kind, "size": p.size, "du": p.du, "dv": p.dv, "vth": p.vth, "lag": p.lag,
                         "scale": p.scale, "sources": [g.src for g in p.inputs],
                         "rel_errors": [g.rel_error for g in p.inputs]} for p in net.populations]}
 
@@ -137,10 +145,13 @@ def write_artifact(path, net: FixedNetwork) -> None:
                            meta=json.dumps(net.meta), checksum=_digest(arrays, structure))
             for i, p in enumerate(net.populations):  # lava-dl netx's names where they fit
                 layer = f.create_group(f"layer/{i}")
-                layer.attrs.update(name=p.name, type="lif", shape=p.size, lag=p.lag)
+                layer.attrs.update(name=p.name, type=p.kind, shape=p.size, lag=p.lag)
                 neuron = layer.create_group("neuron")
-                neuron.attrs.update(type="LIF", iDecay=p.du, vDecay=p.dv, vThMant=p.vth, refDelay=1,
-                                    gradedSpike=False, resetStep=p.lag)
+                if p.kind == "lif":
+                    neuron.attrs.update(type="LIF", iDecay=p.du, vDecay=p.dv, vThMant=p.vth, refDelay=1,
+                                        gradedSpike=False, resetStep=p.lag)
+                else:
+                    neuron.attrs.update(type="Integrator", gradedSpike=True, resetStep=p.lag)
                 for j, g in enumerate(p.inputs):
                     layer.require_group(f"synapse/{j}").attrs.update(src=g.src, rel_error=g.rel_error)
             for k, a in arrays.items():
@@ -156,9 +167,9 @@ def read_artifact(path) -> FixedNetwork:
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT:
                 raise ArtifactError(f"{where}: not an lmuneuro artifact")
-            if f.attrs.get("format_version") != FORMAT_VERSION:
+            if f.attrs.get("format_version") not in READABLE_VERSIONS:
                 raise ArtifactError(f"{where}: artifact format version {f.attrs.get('format_version')} is not "
-                                    f"supported (this lmuneuro reads {FORMAT_VERSION})")
+                                    f"supported (this lmuneuro reads {', '.join(map(str, READABLE_VERSIONS))})")
             structure, meta = json.loads(f.attrs["structure"]), json.loads(f.attrs["meta"])
             arrays = {}
             f.visititems(lambda k, o: arrays.__setitem__(k, o[()]) if isinstance(o, h5py.Dataset) else None)
@@ -190,7 +201,7 @@ def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwor
             groups.append(FixedSynapses(src, arrays[f"{base}/weight"], arrays[f"{base}/weight_exp"].astype(np.int64),
                                         arrays[f"{base}/delay"].astype(np.int64), layer["rel_errors"][j]))
         pops.append(FixedPopulation(layer["name"], layer["size"], layer["du"], layer["dv"], layer["vth"],
-                                    layer["lag"], layer["scale"], groups))
+                                    layer["lag"], layer["scale"], groups, layer.get("kind", "lif")))
     return FixedNetwork(structure["input_size"], structure["input_frac_bits"], structure["input_bits"], pops,
                         arrays["head/weight"], arrays["head/bias"], meta, str(checksum))
 
@@ -199,6 +210,10 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
     """Shapes, sources and ranges consistent with Loihi's formats, else one-line ArtifactError."""
     sizes = {INPUT: net.input_size, CLOCK: 1, BOS: 1, EOS: 1}
     for p in net.populations:
+        if p.kind not in ("lif", "integrator"):
+            raise ArtifactError(f"{where}: {p.name}: unknown population kind {p.kind!r}")
+        if p.kind == "integrator":  # it reads itself
+            sizes[p.name] = p.size
         for g in p.inputs:
             if g.src not in sizes:
                 raise ArtifactError(f"{where}: {p.name} reads {g.src!r}, which is not defined before it")
@@ -210,8 +225,10 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
                 raise ArtifactError(f"{where}: {p.name}<-{g.src}: weights beyond 8 bits or a negative delay")
             if np.asarray(g.weight_exp).shape != (p.size,):
                 raise ArtifactError(f"{where}: {p.name}<-{g.src}: one weight exponent per neuron expected")
-        if not (0 <= p.du <= 4095 and 0 <= p.dv <= 4095 and 0 < p.vth < 2**17 and p.lag >= 1):
+            if g.src == p.name and list(np.asarray(g.delays)) != [0]:
+                raise ArtifactError(f"{where}: {p.name}: an integrator reads itself through one tap of delay 0")
+        if p.lag < 1 or p.kind == "lif" and not (0 <= p.du <= 4095 and 0 <= p.dv <= 4095 and 0 < p.vth < 2**17):
             raise ArtifactError(f"{where}: {p.name}: neuron parameters outside Loihi's ranges")
         sizes[p.name] = p.size
-    if net.head_weight.shape[1] != net.populations[-1].size:
+    if net.populations[-1].kind != "lif" or net.head_weight.shape[1] != net.populations[-1].size:
         raise ArtifactError(f"{where}: the read-out does not fit the last population")

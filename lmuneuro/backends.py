@@ -61,7 +61,8 @@ def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarra
     """Per-sample means of what a run did, from spikes per neuron (population -> (samples, n),
     over every step of each sample): per population the spikes it sent and the synaptic events it
     received (each spike times its non-zero synapses in this group, over every tap and weight set),
-    graded events from the input apart; and the messages of the four sources. Any run that gives
+    graded events (from the input and from integrators, whose "spikes" are their non-zero graded
+    messages) apart; and the messages of the four sources. Any run that gives
     spike counts (emulator, Lava, the float model) is counted by this one function."""
     from .fixedpoint import quantize_input
 
@@ -72,12 +73,12 @@ def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarra
               **{name: np.full((samples, 1), n) for name, n in
                  ((CLOCK, period), (BOS, 1), (EOS, period - steps))},
               **spike_counts}
-    layers = []
+    layers, graded_sources = [], {INPUT} | {p.name for p in net.populations if p.kind == "integrator"}
     for p in net.populations:
         binary = graded = 0
         for g in p.inputs:
             events = float((counts[g.src] @ (np.asarray(g.w_int) != 0).sum(axis=(0, 1))).sum() / samples)
-            if g.src == INPUT:
+            if g.src in graded_sources:
                 graded += events
             else:
                 binary += events

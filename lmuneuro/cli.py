@@ -61,7 +61,7 @@ def _cmd_convert(args) -> int:
 
     out = args.output or str(Path(args.checkpoint).with_suffix(".h5"))
     r = convert(args.checkpoint, out, target=args.target, preset=args.preset, input_range=args.input_range,
-                vth_mant=args.vth_mant, weight_sets=args.weight_sets)
+                vth_mant=args.vth_mant, weight_sets=args.weight_sets, lmu_mapping=args.lmu_mapping)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -69,11 +69,15 @@ def _cmd_convert(args) -> int:
     for row in r["layers"]:
         print(f"{row['layer']:28s} {row['neurons']:8d} {row['synapses']:10,d} {row['cores']:6d} {row['lag']:4d} "
               f"{row['weight_error']:10.2%}")
+    built = r["quantization"]["lmu_mapping"]
+    other = next(m for m in ("fir", "recurrent") if m != built)
     for m in r["memory"]:
         e = m["impulse_response_error"]
-        print(f"{m['layer']}: {m['taps']} FIR taps, impulse-response error {e['fir']:.2e} "
-              f"(the recurrent mapping would give {e['recurrent']:.2e})")
-    print(f"wrote {out}: {len(r['layers'])} LIF populations on {r['cores']} {r['target']} neuro-cores, "
+        how = f"{m['taps']} FIR taps" if built == "fir" else f"integrator, state with {m['frac_bits']} fraction bits"
+        print(f"{m['layer']}: {how}, impulse-response error {e[built]:.2e} (the {other} mapping: {e[other]:.2e})")
+    lifs = sum(row["kind"] == "lif" for row in r["layers"])
+    extra = f" and {len(r['layers']) - lifs} integrator(s)" if lifs < len(r["layers"]) else ""
+    print(f"wrote {out}: {lifs} LIF populations{extra} on {r['cores']} {r['target']} neuro-cores, "
           f"algorithmic delay {r['delay_steps']} steps")
     return 0
 
@@ -89,8 +93,10 @@ def _cmd_verify(args) -> int:
     print(f"{'layer':28s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} {'weight err':>10s} "
           f"{'SynOps float':>12s} {'SynOps fixed':>12s}")
     for row in r["layers"]:
-        print(f"{row['layer']:28s} {row['rate_float']:10.4f} {row['rate_fixed']:10.4f} {row['mismatch']:9.2%} "
-              f"{row['weight_error']:10.2%} {row['synops_float']:12,.0f} {row['synops_fixed']:12,.0f}")
+        spikes = (f"{row['rate_float']:10.4f} {row['rate_fixed']:10.4f} {row['mismatch']:9.2%}" if row["kind"] == "lif"
+                  else f"{'state error ' + format(row['state_error'], '.2e'):>31s}")
+        print(f"{row['layer']:28s} {spikes} {row['weight_error']:10.2%} {row['synops_float']:12,.0f} "
+              f"{row['synops_fixed']:12,.0f}")
     line = f"{r['samples']} samples: top-1 agreement float vs fixed {r['agreement']:.2%}"
     if "accuracy_float" in r:
         line += f"; accuracy float {r['accuracy_float']:.2%}, fixed {r['accuracy_fixed']:.2%}"
@@ -251,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
         "convert", help="a trained spiking checkpoint -> a fixed-point Loihi 2 artifact (.h5)",
         description="Fold BatchNorms into synapses, map every LIF onto Loihi's fixed-point LIF (the reference's "
                     ">= threshold becomes Loihi's > exactly), quantise each weight as one or two 8-bit "
-                    "synapse sets with per-neuron exponents, schedule the non-causal convolutions with delays, map the LMU memory as FIR "
-                    "taps (reporting its impulse-response error beside the recurrent mapping's), check the target's "
+                    "synapse sets with per-neuron exponents, schedule the non-causal convolutions with delays, map each LMU memory as FIR "
+                    "taps or as a recurrent integrator (reporting both mappings' impulse-response errors), check the target's "
                     "cores, neurons and synapses and write one self-describing HDF5 file.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("checkpoint", help="native or reference-implementation checkpoint")
@@ -268,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--vth-mant", type=int, default=VTH_MANT_DEFAULT,
                    help="finest threshold mantissa (state resolution: 1/(64 vth_mant) of the threshold); "
                         "halved for a population whose largest possible input would not fit 24 bits")
+    s.add_argument("--lmu-mapping", choices=("auto", "fir", "recurrent"), default="auto",
+                   help="the LMU memory as its impulse response's taps on the input neuron (fir: exact to the "
+                        "weights' 15 bits, delays up to the trained length) or as graded integrator neurons holding "
+                        "the state (recurrent: A - I and B as 8-bit sets, any length, one more step of delay "
+                        "per block, coarser: Loihi's finest weight step 2^-8 limits A); auto: the one with the "
+                        "smaller impulse-response error")
     s.add_argument("--json", action="store_true", help="the conversion report as JSON")
     s.set_defaults(func=_cmd_convert)
 

@@ -4,7 +4,8 @@ an artifact file, checked against the target's resources.
 Scheduling: a population's lag is the earliest hardware step at which every input it reads for
 float time 0 has arrived: ``lag(p) = max over taps (lag(src) + 1 + offset)``; each tap then gets
 the delay ``lag(p) - lag(src) - 1 - offset`` (>= 0). The k=3 convolutions look one frame ahead,
-so every such hop adds a step; the LMU memory's taps are delays 0..127 from the input neuron.
+so every such hop adds a step; the LMU memory's taps are delays 0..127 from the input neuron
+(``fir`` mapping), or the memory is an integrator population one hop after it (``recurrent``).
 """
 
 from __future__ import annotations
@@ -16,25 +17,26 @@ import numpy as np
 from . import __version__
 from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork, FixedPopulation, FixedSynapses, write_artifact
 from .checkpoint import load_checkpoint
-from .fixedpoint import (ACT_SHIFT, STATE_MAX, VTH_MANT_DEFAULT, decays, input_format, memory_impulse_errors,
-                         population_scale, split_weights)
-from .graph import Graph, from_model
+from .fixedpoint import (ACT_SHIFT, STATE_MAX, VTH_MANT_DEFAULT, decays, input_format, memory_frac_bits,
+                         memory_impulse_errors, population_scale, split_weights)
+from .graph import LMU_MAPPINGS, Graph, Population, from_model
 from .profiles import Profile, load_profile
 
-__all__ = ["quantize_graph", "map_to_cores", "memory_mappings", "convert", "ConversionError"]
+__all__ = ["quantize_graph", "map_to_cores", "memory_mappings", "choose_mapping", "convert", "ConversionError"]
 
 class _StateRange(ValueError):
     """A population's worst-case input does not fit the state at its threshold mantissa."""
 
 
-def _drive(groups: list[FixedSynapses], size: int, input_max: int, taps) -> tuple[np.ndarray, np.ndarray]:
+def _drive(groups: list[FixedSynapses], size: int, graded: dict, taps) -> tuple[np.ndarray, np.ndarray]:
     """The largest positive and negative input per neuron (activation units) that the taps
-    ``taps(g)`` (an index into g's taps) of ``groups`` can deliver in one step."""
+    ``taps(g)`` (an index into g's taps) of ``groups`` can deliver in one step; ``graded``: the
+    largest |payload| per neuron (n_src,) of each graded source."""
     pos, neg = np.zeros(size), np.zeros(size)
     for g in groups:
         w = np.asarray(g.w_int, np.float64)[taps(g)]
-        if g.src == INPUT:  # graded input of either sign
-            p = n = np.abs(w).sum(axis=(0, 2)) * input_max
+        if g.src in graded:  # payloads of either sign
+            p = n = np.abs(w).sum(axis=0) @ graded[g.src]
         else:
             p, n = np.clip(w, 0, None).sum(axis=(0, 2)), -np.clip(w, None, 0).sum(axis=(0, 2))
         pos += np.floor(p * 2.0 ** g.weight_exp)
@@ -42,7 +44,7 @@ def _drive(groups: list[FixedSynapses], size: int, input_max: int, taps) -> tupl
     return pos, neg
 
 
-def _silence(groups: list[FixedSynapses], size: int, vth: int, input_max: int, src: str,
+def _silence(groups: list[FixedSynapses], size: int, vth: int, graded: dict, src: str,
              delays: list[int], live) -> list[FixedSynapses]:
     """Inhibition from ``src`` at the given delays that keeps the population silent whatever its
     other groups deliver: per neuron, more than their largest possible positive sum plus the
@@ -50,7 +52,7 @@ def _silence(groups: list[FixedSynapses], size: int, vth: int, input_max: int, s
     they deliver their largest negative sum in the same step (a wrapped u turns positive and
     fires). ``live(g)``: the taps of g that can deliver anything at those steps (a bool mask);
     the others read their source outside its sequence, where it is silent."""
-    excite, inhibit = _drive(groups, size, input_max, live)
+    excite, inhibit = _drive(groups, size, graded, live)
     need = excite + vth + 1
     sets = int(np.ceil(need.max() / (255 * 2**7)))
     exps = np.clip(np.ceil(np.log2(need / (255 * sets))), -8, 7).astype(np.int64)
@@ -84,26 +86,62 @@ def _input_frac_bits(graph: Graph, max_abs: float, bits: int, vth_mant: int, exp
     return best[1]
 
 
-def _population(p, lags: dict, frac: int, q_max: int, vth_mant: int, exp_range, weight_sets: int) -> FixedPopulation:
+def _quantized(p: Population, c, lags: dict, exp_range, weight_sets: int) -> list[FixedSynapses]:
+    """The synapse groups of ``p`` for the float targets ``c(g)`` (activation units per payload
+    unit), each tap delayed to arrive at its float time."""
+    out = []
+    for g in p.inputs:
+        delays = np.array([lags[p.name] - lags[g.src] - 1 - k for k in g.offsets], dtype=np.int64)
+        out += [FixedSynapses(g.src, q.w_int, q.weight_exp, delays, q.rel_error)
+                for q in split_weights(c(g), exp_range, weight_sets)]
+    return out
+
+
+def _integrator(p: Population, lags: dict, exp_range, weight_sets: int) -> tuple[FixedPopulation, int, np.ndarray]:
+    """The recurrent LMU memory: state m 2^f (``fixedpoint.memory_frac_bits`` over the graph's
+    horizon), B 2^f from the input neuron and A - I from itself, each as ``weight_sets`` 8-bit sets.
+    Returns the population, f and the largest |m| per neuron over the horizon: with Aq, Bq the
+    quantised matrices and the two floors per step losing less than 2 units,
+    ``|m_i| <= sum_k |(Aq^k Bq)_i| + 2 sum_k ||(Aq^k)_i||_1``; f is lowered until that fits 24 bits."""
+    (own,) = [g.weights[0] for g in p.inputs if g.src == p.name]
+    ((u, b),) = [(g.src, g.weights[0]) for g in p.inputs if g.src != p.name]
+    a, col, h = own + np.eye(p.size), b, []
+    for _ in range(p.horizon):
+        h.append(col)
+        col = a @ col
+    f = memory_frac_bits(np.concatenate(h, axis=1), b, exp_range)
+    while True:
+        groups = _quantized(p, lambda g: g.weights * (1.0 if g.src == p.name else 2.0**f), lags, exp_range, weight_sets)
+        value = {src: sum(g.w_int[0] * 2.0 ** g.weight_exp[:, None] for g in groups if g.src == src)
+                 for src in (p.name, u)}
+        aq, power, bound = value[p.name] + np.eye(p.size), np.eye(p.size), np.zeros(p.size)
+        for _ in range(p.horizon):
+            bound += np.abs(power @ value[u]).ravel() + 2 * np.abs(power).sum(axis=1)
+            power = aq @ power
+        if bound.max() < STATE_MAX:
+            a_in = np.abs(value[p.name]) @ bound + np.abs(value[u]).sum(axis=1) + 2
+            if a_in.max() >= 2**31:  # Lava's port into the integrator is 32-bit
+                raise ValueError(f"the memory's input per step can reach {a_in.max():.3g}, beyond 32 bits")
+            return FixedPopulation(p.name, p.size, 0, 0, 0, lags[p.name], 2.0**f, groups, kind="integrator"), f, bound
+        f -= 1
+
+
+def _population(p, lags: dict, fracs: dict, graded: dict, vth_mant: int, exp_range, weight_sets: int) -> FixedPopulation:
+    """A LIF population; ``fracs``: the fraction bits of each graded source's payload, ``graded``:
+    its largest |payload| per neuron."""
     lag = lags[p.name]
     scale = population_scale(p.v_th, vth_mant)
-    groups = []
-    for g in p.inputs:
-        c = g.weights * scale / (p.tau * 2**ACT_SHIFT)
-        if g.src == INPUT:
-            c = c / 2.0**frac
-        delays = np.array([lag - lags[g.src] - 1 - k for k in g.offsets], dtype=np.int64)
-        groups += [FixedSynapses(g.src, q.w_int, q.weight_exp, delays, q.rel_error)
-                   for q in split_weights(c, exp_range, weight_sets)]
+    groups = _quantized(p, lambda g: g.weights * scale / (p.tau * 2**ACT_SHIFT * 2.0 ** fracs.get(g.src, 0)),
+                        lags, exp_range, weight_sets)
     # Inside the sequence every tap delivers at once: its largest positive sum must fit the state.
-    widest = _drive(groups, p.size, q_max, lambda g: slice(None))[0].max()
+    widest = _drive(groups, p.size, graded, lambda g: slice(None))[0].max()
     if (widest + vth_mant + 2**7) * 2**ACT_SHIFT >= STATE_MAX:
         raise _StateRange(f"one step's input can reach {int(widest)} activation units, beyond the 24-bit state "
                           f"at threshold mantissa {vth_mant}")
     # Taps that look k > 0 frames ahead deliver real input at float times -k..-1: inhibit those
     # steps (bos, one spike at step 0), where only taps reading j or more frames ahead see the
     # sequence at -j (the clock's biases start at 0); and everything from float time N on (eos),
-    # where the taps reading back and the biases still deliver.
+    # where the taps reading back, the biases and integrators (which keep their state) still deliver.
     ahead = max(max(g.offsets) for g in p.inputs if g.src != CLOCK)
     real = list(groups)
 
@@ -111,9 +149,10 @@ def _population(p, lags: dict, frac: int, q_max: int, vth_mant: int, exp_range, 
         return lag - lags[g.src] - 1 - np.asarray(g.delays)
 
     if ahead:
-        groups += _silence(real, p.size, vth_mant, q_max, BOS, [lag - 1 - j for j in range(1, ahead + 1)],
+        groups += _silence(real, p.size, vth_mant, graded, BOS, [lag - 1 - j for j in range(1, ahead + 1)],
                            lambda g: (offsets(g) >= 1) & (g.src != CLOCK))
-    groups += _silence(real, p.size, vth_mant, q_max, EOS, [lag - 1], lambda g: (offsets(g) <= -1) | (g.src == CLOCK))
+    groups += _silence(real, p.size, vth_mant, graded, EOS, [lag - 1],
+                       lambda g: (offsets(g) <= -1) | (g.src == CLOCK) | (g.src in graded and g.src != INPUT))
     return FixedPopulation(p.name, p.size, *decays(p.tau), vth_mant, lag, scale, groups)
 
 
@@ -124,15 +163,20 @@ def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16,
     ``vth_mant`` is the finest state resolution tried: a population whose largest possible input
     in one step would not fit the 24-bit state at that scale gets a smaller one (halving)."""
     frac = _input_frac_bits(graph, input_max_abs, input_bits, vth_mant, exp_range, weight_sets)
-    q_max = int(np.ceil(input_max_abs * 2**frac))
+    fracs = {INPUT: frac}
+    graded = {INPUT: np.full(graph.input_size, float(np.ceil(input_max_abs * 2**frac)))}
     lags = {INPUT: 0, CLOCK: 0, EOS: 0}
     pops = []
     for p in graph.populations:
-        lags[p.name] = max(lags[g.src] + 1 + max(g.offsets) for g in p.inputs if g.src != CLOCK)
+        lags[p.name] = max(lags[g.src] + 1 + max(g.offsets) for g in p.inputs if g.src not in (CLOCK, p.name))
+        if p.kind == "integrator":
+            pop, fracs[p.name], graded[p.name] = _integrator(p, lags, exp_range, weight_sets)
+            pops.append(pop)
+            continue
         mant = vth_mant
         while True:
             try:
-                pops.append(_population(p, lags, frac, q_max, mant, exp_range, weight_sets))
+                pops.append(_population(p, lags, fracs, graded, mant, exp_range, weight_sets))
                 break
             except _StateRange as e:
                 if mant <= 64:
@@ -157,7 +201,7 @@ def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
     for p in net.populations:
         synapses = int(sum(np.asarray(g.w_int).size for g in p.inputs))
         cores = max(-(-p.size // res["neurons_per_core"]), -(-synapses // res["synapses_per_core"]))
-        rows.append({"layer": p.name, "neurons": p.size, "synapses": synapses, "cores": cores, "lag": p.lag, "vth_mant": p.vth,
+        rows.append({"layer": p.name, "kind": p.kind, "neurons": p.size, "synapses": synapses, "cores": cores, "lag": p.lag, "vth_mant": p.vth,
                      "weight_error": max((g.rel_error for g in p.inputs), default=0.0)})
     for key, limit, what in (("cores", "cores_per_chip", "neuro-cores"), ("neurons", "neurons_per_chip", "neurons"),
                              ("synapses", "synapses_per_chip", "synapses")):
@@ -172,9 +216,7 @@ def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
 
 def memory_mappings(model, exp_range=(-8, 7), weight_sets: int = 2) -> list[dict]:
     """Each LMU memory's impulse-response error under the FIR and the recurrent mapping
-    (``fixedpoint.memory_impulse_errors``, over the taps the graph uses). The artifact holds the
-    FIR mapping: on every preset it is two to four orders of magnitude the more accurate
-    (docs/fixed-point.md), so the recurrent one is reported, not built."""
+    (``fixedpoint.memory_impulse_errors``, over the taps the graph uses)."""
     rows = []
     for b, blk in enumerate(model.block):
         mem = blk.attn.lmu.memory
@@ -196,9 +238,21 @@ def _sha256(path) -> str:
 DEFAULT_INPUT_RANGE = {"digits": 1.0, "kaldi-fbank": 2.0}
 
 
+def choose_mapping(memory: list[dict], requested: str = "auto") -> str:
+    """``requested``, or for ``auto`` the mapping whose worst impulse-response error over the
+    model's memories is the smaller (FIR on every preset, docs/fixed-point.md)."""
+    if requested != "auto":
+        if requested not in LMU_MAPPINGS:
+            raise ConversionError(f"unknown LMU mapping {requested!r}; choose auto or one of {', '.join(LMU_MAPPINGS)}")
+        return requested
+    return min(LMU_MAPPINGS, key=lambda m: max((r["impulse_response_error"][m] for r in memory), default=0.0))
+
+
 def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = None,
-            input_range: float | None = None, vth_mant: int = VTH_MANT_DEFAULT, weight_sets: int = 2) -> dict:
-    """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report."""
+            input_range: float | None = None, vth_mant: int = VTH_MANT_DEFAULT, weight_sets: int = 2,
+            lmu_mapping: str = "auto") -> dict:
+    """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report.
+    ``lmu_mapping``: ``fir``, ``recurrent`` or ``auto`` (``choose_mapping``)."""
     ck = load_checkpoint(checkpoint, preset=preset)
     if not ck.config.spiking:
         raise ConversionError("only spiking models map onto Loihi's LIF neurons; this checkpoint is the non-spiking LMUFormer")
@@ -212,9 +266,11 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
     if not 0 < vth_mant < 2 ** prec["vth_mant_bits"]:
         raise ConversionError(f"threshold mantissa {vth_mant} is outside {profile.name}'s vth_mant_bits "
                               f"{prec['vth_mant_bits']} (1..{2 ** prec['vth_mant_bits'] - 1})")
+    memory = memory_mappings(ck.model, exp_range, weight_sets)
+    mapping = choose_mapping(memory, lmu_mapping)
     try:
-        net = quantize_graph(from_model(ck.model), input_max_abs=input_range, vth_mant=vth_mant, exp_range=exp_range,
-                             weight_sets=weight_sets)
+        net = quantize_graph(from_model(ck.model, lmu_mapping=mapping), input_max_abs=input_range, vth_mant=vth_mant,
+                             exp_range=exp_range, weight_sets=weight_sets)
     except ValueError as e:
         raise ConversionError(str(e)) from None
     layers = map_to_cores(net, profile)
@@ -223,9 +279,9 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
                 "quantization": {"vth_mant": vth_mant, "weight_exp_range": list(exp_range),
                                  "input_range": input_range, "input_bits": net.input_bits,
                                  "input_frac_bits": net.input_frac_bits, "weight_sets": weight_sets,
-                                 "lmu_mapping": "fir"},
+                                 "lmu_mapping": mapping},
                 "classes": ck.classes, "features": ck.features, "delay_steps": net.delay,
                 "cores": sum(r["cores"] for r in layers), "config": ck.config.to_dict(),
-                "memory": memory_mappings(ck.model, exp_range, weight_sets)}
+                "memory": memory}
     write_artifact(output, net)
     return {"output": str(output), **net.meta, "layers": layers}

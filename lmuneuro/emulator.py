@@ -13,6 +13,9 @@ integer, including what a converter must plan around:
   ``v = clip(sign(v) ((|v| (4096 - dv)) >> 12) + u + bias, +-(2^23 - 1))``;
   spike when ``v > vth << 6``, then ``v = 0``. ``bias = bias_mant << bias_exp``.
 
+An integrator population (the recurrent LMU memory) adds ``m = wrap24(m + a_in)`` per step and
+sends m as a graded spike (``lmuneuro.lava`` runs the same arithmetic as a process of its own).
+
 The test suite checks every kernel against Lava's own models on random inputs, bit for bit.
 """
 
@@ -86,11 +89,13 @@ def lif_step(u, v, a_in, du: int, dv: int, bias, vth: int):
 class EmulatorResult:
     logits: np.ndarray  # (batch, classes): head applied to the time-mean of the last population's spikes
     per_step: np.ndarray  # (batch, steps, classes): the same over each prefix of the sequence
-    spikes: dict  # population -> (batch, steps, n) bool, in float time (when asked for)
-    spike_counts: dict  # population -> (batch, n) spikes per neuron over every hardware step of the run
+    spikes: dict  # population -> (batch, steps, n) bool, in float time (when asked for); an integrator's
+    # entry holds its graded payloads (integers in float64)
+    spike_counts: dict  # population -> (batch, n) spikes (an integrator: non-zero messages) per neuron
+    # over every hardware step of the run
     saturated: dict  # population -> count of steps x neurons whose a_in is beyond LIF's int16, in the
     # float-time window (the bos/eos inhibition outside it exceeds 16 bits by design; Lava passes it unwrapped)
-    wrapped: dict  # population -> count of u updates that wrapped around 24 bits
+    wrapped: dict  # population -> count of u (an integrator: m) updates that wrapped around 24 bits
 
 
 def _source_signal(net: FixedNetwork, q: np.ndarray, total: int) -> dict:
@@ -102,6 +107,14 @@ def _source_signal(net: FixedNetwork, q: np.ndarray, total: int) -> dict:
     return {INPUT: graded, **{k: v.astype(np.float32)[:, None, None] for k, v in source_patterns(steps, total).items()}}
 
 
+def _folded(sets) -> tuple[np.ndarray, np.ndarray]:
+    """A group's weight sets as one matrix ``sum_j 2^(e_j - e_min) W_j`` (taps, n_dst, n_src) in
+    float64 (exact integers), and e_min (n_dst,)."""
+    exps = np.stack([g.weight_exp for g in sets])  # (G, n)
+    e_min = exps.min(axis=0)
+    return sum(np.asarray(g.w_int, np.float64) * np.exp2(g.weight_exp - e_min)[None, :, None] for g in sets), e_min
+
+
 def _synaptic_input(p, hist: dict) -> np.ndarray:
     """A population's a_in at every step, (total, batch, n) integers in float64. A synapse group
     (its weight sets: the artifact's entries with one source and the same delays) delivers
@@ -111,12 +124,13 @@ def _synaptic_input(p, hist: dict) -> np.ndarray:
     matrix product over the unfolded history, in float32 where each partial sum provably stays
     below 2^24 (over at most four row ranges summed apart), else in float64 (below 2^53): exact
     integers either way. The clock, bos and eos are the same for every sample: computed once;
-    steps at which every tap reads silence are skipped."""
+    steps at which every tap reads silence are skipped. An integrator's group from itself is not
+    included (``_integrate``)."""
     plan, reach = [], np.zeros(p.size)  # reach: the largest |a| per neuron, summed over groups
     for src, delays, groups in p.synapse_groups():
-        exps = np.stack([g.weight_exp for g in groups])  # (G, n)
-        e_min = exps.min(axis=0)
-        w = sum(np.asarray(g.w_int, np.float64) * np.exp2(g.weight_exp - e_min)[None, :, None] for g in groups)
+        if src == p.name:
+            continue
+        w, e_min = _folded(groups)
         w = np.moveaxis(w, 2, 1).reshape(-1, p.size)  # (taps n_src, n)
         smax = np.abs(hist[src]).max(initial=0)
         reach += np.abs(w).sum(axis=0) * smax * np.exp2(e_min)
@@ -144,6 +158,31 @@ def _synaptic_input(p, hist: dict) -> np.ndarray:
     return a.astype(np.float64, copy=False)
 
 
+def _wrap24(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two's complement wrap into 24 bits, and the mask of values that wrapped."""
+    wrapped = np.mod(raw + STATE_MAX, 2 * STATE_MAX) - STATE_MAX
+    return wrapped, wrapped != raw
+
+
+def _integrate(p, a: np.ndarray) -> tuple[np.ndarray, int]:
+    """An integrator's state at every step (total, batch, n) from its other groups' input a, and
+    the number of wrap-arounds: 0 before the lag, then ``m[T] = wrap24(m[T-1] + a[T] +
+    floor(2^e (W m[T-1])))`` with W its group from itself (one tap, delay 0: validated)."""
+    (own,) = [sets for src, _, sets in p.synapse_groups() if src == p.name]
+    w, e_min = _folded(own)
+    w, scale = w[0].T, np.exp2(e_min)  # (n_src, n_dst)
+    exact = np.abs(w).sum(axis=0).max(initial=0) * STATE_MAX < 2**53  # float64 products are exact integers
+    if not exact:
+        w = w.astype(np.int64)
+    out, m, wraps = np.zeros_like(a), np.zeros(a.shape[1:]), 0
+    for t in range(p.lag, a.shape[0]):
+        own_in = m @ w if exact else (m.astype(np.int64) @ w).astype(np.float64)
+        m, bad = _wrap24(m + a[t] + np.floor(own_in * scale))
+        wraps += int(bad.sum())
+        out[t] = m
+    return out, wraps
+
+
 def _row_ranges(w: np.ndarray, smax: float, limit: float = 2**24) -> list | None:
     """The fewest (1, 2 or 4) equal row ranges of w (rows, cols) over which float32 accumulates
     exactly (each range's absolute column sums times smax below 2^24); None: use float64."""
@@ -168,6 +207,11 @@ def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResul
     saturated, wrapped, counts = {}, {}, {}
     for p in net.populations:
         a = _synaptic_input(p, hist)
+        if p.kind == "integrator":  # no LIF: its a_in is not 16-bit
+            hist[p.name], wrapped[p.name] = _integrate(p, a)
+            saturated[p.name] = 0
+            counts[p.name] = (hist[p.name] != 0).sum(axis=0).astype(np.int64)
+            continue
         saturated[p.name] = int((np.abs(a[p.lag:p.lag + steps]) > 2**15 - 1).sum())
         if p.du == _DECAY_UNITY - 1:
             u, w = _current(0, a, p.du)
@@ -185,8 +229,15 @@ def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResul
         counts[p.name] = out.sum(axis=0).astype(np.int64)
     last = net.populations[-1]
     logits, per_step = readout(net, np.swapaxes(hist[last.name][last.lag:last.lag + steps], 0, 1))
-    spikes = {p.name: np.swapaxes(hist[p.name][p.lag:p.lag + steps], 0, 1) > 0 for p in net.populations} if record else {}
+    spikes = {p.name: _window(hist[p.name], p, steps) for p in net.populations} if record else {}
     return EmulatorResult(logits, per_step, spikes, counts, saturated, wrapped)
+
+
+def _window(h: np.ndarray, p, steps: int) -> np.ndarray:
+    """A population's output in its float-time window, (batch, steps, n): spikes as bool, an
+    integrator's payloads as they are."""
+    w = np.swapaxes(h[p.lag:p.lag + steps], 0, 1)
+    return w if p.kind == "integrator" else w > 0
 
 
 def readout(net: FixedNetwork, head_spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

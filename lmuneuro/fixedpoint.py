@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["quantize_weights", "split_weights", "population_scale", "input_format", "quantize_input", "decays",
-           "QuantizedWeights", "VTH_MANT_DEFAULT", "memory_impulse_errors"]
+           "QuantizedWeights", "VTH_MANT_DEFAULT", "memory_frac_bits", "memory_impulse_errors"]
 
 ACT_SHIFT = 6
 STATE_MAX = 2**23  # u, v are 24-bit signed
@@ -145,6 +145,16 @@ def _floor_shift(acc: np.ndarray, exps: np.ndarray) -> np.ndarray:
     return np.floor(acc * np.exp2(exps)).astype(np.int64)
 
 
+def memory_frac_bits(h: np.ndarray, b: np.ndarray, exp_range: tuple[int, int] = (-8, 7), state_bits: int = 24) -> int:
+    """Fraction bits f of an LMU memory's fixed-point state ``m_q = m 2^f``: as many as let the
+    largest state reachable from binary input (``sum_k |h[:, k]|``, h the impulse response (d, T))
+    fit ``state_bits`` signed bits and the largest weight (of h or b) fit 8 bits at the top exponent."""
+    h, b = np.asarray(h, np.float64), np.asarray(b, np.float64)
+    top = 255 * 2.0 ** exp_range[1]
+    return int(min(np.floor(np.log2((2 ** (state_bits - 1) - 1) / np.abs(h).sum(axis=1).max())),
+                   np.floor(np.log2(top / max(np.abs(h).max(), np.abs(b).max())))))
+
+
 def memory_impulse_errors(a: np.ndarray, b: np.ndarray, h: np.ndarray, exp_range: tuple[int, int] = (-8, 7),
                           sets: int = 2, state_bits: int = 24) -> dict:
     """Relative impulse-response error ``||h_q - h|| / ||h||`` of the LMU memory's two mappings
@@ -162,9 +172,7 @@ def memory_impulse_errors(a: np.ndarray, b: np.ndarray, h: np.ndarray, exp_range
       finest step of a state-to-state weight is ``2^exp_range[0]`` whatever the sets."""
     a, b, h = (np.asarray(v, np.float64) for v in (a, b, h))
     d, steps = h.shape
-    top = 255 * 2.0 ** exp_range[1]
-    f = int(min(np.floor(np.log2((2 ** (state_bits - 1) - 1) / np.abs(h).sum(axis=1).max())),
-                np.floor(np.log2(top / max(np.abs(h).max(), np.abs(b).max())))))
+    f = memory_frac_bits(h, b, exp_range, state_bits)
     norm = np.linalg.norm(h)
     fir = split_weights((h.T * 2.0**f)[:, :, None], exp_range, sets)[0].rel_error
 

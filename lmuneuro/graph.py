@@ -8,7 +8,10 @@ on the populations that read it. A population's input at float time t is
     x_t = sum over groups g of  sum_j  W_g[j] @ s_src(g)(t + offsets_g[j])
 
 (zero outside the sequence, as the reference's padding), and the population is the reference
-LIF: h = v + (x - v) / tau, spike when h >= v_th, reset to 0. Two sources are not populations:
+LIF: h = v + (x - v) / tau, spike when h >= v_th, reset to 0. With the recurrent LMU mapping
+the memory is a population too, of kind ``integrator``: its real state m_t = m_{t-1} + x_t, where
+x_t holds B u_t and (A - I) m_{t-1} (a synapse group from itself at offset -1), is what it sends
+(a graded signal) to the LIF population that reads the memory. Two sources are not populations:
 ``INPUT``, the real-valued feature frame (a graded source), and ``CLOCK``, a constant 1 during
 the sequence: biases are synapses from the clock, so that on hardware a population's bias starts
 exactly when its first real input arrives. The read-out is ``head`` applied to the time-mean of
@@ -29,7 +32,7 @@ from .artifact import CLOCK, INPUT
 from .models.lmu import impulse_response
 from .models.lmuformer import SpikingLMUFormer
 
-__all__ = ["Graph", "Population", "Synapses", "from_model", "simulate", "INPUT", "CLOCK"]
+__all__ = ["Graph", "Population", "Synapses", "from_model", "respond", "simulate", "LMU_MAPPINGS", "INPUT", "CLOCK"]
 
 
 
@@ -46,9 +49,11 @@ class Synapses:
 class Population:
     name: str
     size: int
-    v_th: float
-    tau: float
+    v_th: float  # LIF only
+    tau: float  # LIF only
     inputs: list[Synapses] = field(default_factory=list)
+    kind: str = "lif"  # or "integrator": m_t = m_{t-1} + input_t, sent as a real value
+    horizon: int = 0  # integrator: the sequence length its state range is planned for
 
 
 @dataclass
@@ -98,9 +103,16 @@ def _dense(src: str, weight: torch.Tensor, bias: torch.Tensor | None) -> _Expr:
     return _Expr([Synapses(src, w[None], (0,))], _np(bias) if bias is not None else np.zeros(w.shape[0]))
 
 
-def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
+LMU_MAPPINGS = ("fir", "recurrent")
+
+
+def from_model(model: SpikingLMUFormer, taps: int | None = None, lmu_mapping: str = "fir") -> Graph:
     """The graph of an eval-mode spiking model. ``taps``: length of the LMU's impulse response
-    (default: the model's stored seq_len); sequences up to that length are represented exactly."""
+    (default: the model's stored seq_len); with the ``fir`` mapping sequences up to that length
+    are represented exactly. ``lmu_mapping``: the memory as its impulse response's taps from the
+    input neuron (``fir``), or as an integrator population holding the state (``recurrent``)."""
+    if lmu_mapping not in LMU_MAPPINGS:
+        raise ValueError(f"unknown LMU mapping {lmu_mapping!r}; choose one of {', '.join(LMU_MAPPINGS)}")
     if not isinstance(model, SpikingLMUFormer):
         raise ValueError("only the spiking LMUFormer maps onto LIF populations")
     cfg = model.config
@@ -132,8 +144,15 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
         # The stored taps are what the trained model used; longer responses come from A and B.
         impulse = _np(mem.H[:, :n_taps] if n_taps <= mem.H.shape[1]
                       else impulse_response(mem.A.double(), mem.B.double(), n_taps))
-        memory = _Expr([Synapses(u, np.moveaxis(impulse[:, :, None], 1, 0), tuple(-k for k in range(n_taps)))],
-                       np.zeros(mem.memory_size))
+        d_mem = mem.memory_size
+        if lmu_mapping == "fir":
+            memory = _Expr([Synapses(u, np.moveaxis(impulse[:, :, None], 1, 0), tuple(-k for k in range(n_taps)))],
+                           np.zeros(d_mem))
+        else:
+            name = f"{p}.attn.lmu.memory"
+            pops.append(Population(name, d_mem, 0.0, 1.0, [Synapses(u, _np(mem.B)[None], (0,)), Synapses(
+                name, (_np(mem.A) - np.eye(d_mem))[None], (-1,))], kind="integrator", horizon=n_taps))
+            memory = _Expr([Synapses(name, np.eye(d_mem)[None], (0,))], np.zeros(d_mem))
         m = lif(f"{p}.attn.lmu.f_m", memory, cell.bn_m, cell.f_m.v_threshold)
         d = cell.W_h.in_features - cell.memory.memory_size
         w_h = cell.W_h.weight
@@ -148,11 +167,14 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
 
 
 def _drive(pop: Population, spikes: dict, x: np.ndarray) -> np.ndarray:
-    """Input current (batch, T, n) of a population from its sources' signals (batch, T, n_src)."""
+    """Input current (batch, T, n) of a population from its sources' signals (batch, T, n_src),
+    without an integrator's input from itself."""
     steps = x.shape[1]
     cur = np.zeros((x.shape[0], steps, pop.size))
     clock = np.ones((x.shape[0], steps, 1))
     for g in pop.inputs:
+        if g.src == pop.name:
+            continue
         sig = x if g.src == INPUT else clock if g.src == CLOCK else spikes[g.src]
         for w, k in zip(g.weights, g.offsets):
             lo, hi = max(0, -k), min(steps, steps - k)  # t with 0 <= t + k < steps
@@ -161,19 +183,33 @@ def _drive(pop: Population, spikes: dict, x: np.ndarray) -> np.ndarray:
     return cur
 
 
+def respond(pop: Population, signals: dict, x: np.ndarray) -> np.ndarray:
+    """A population's output (batch, T, n) from its sources' signals (``simulate``'s dict) and the
+    features x: a LIF's spikes, an integrator's real state."""
+    cur = _drive(pop, signals, x)
+    if pop.kind == "integrator":
+        (own,) = [g.weights[0] for g in pop.inputs if g.src == pop.name]
+        m = np.zeros((x.shape[0], pop.size))
+        for t in range(cur.shape[1]):
+            m = m + m @ own.T + cur[:, t]
+            cur[:, t] = m
+        return cur
+    v = np.zeros((x.shape[0], pop.size))
+    out = np.zeros_like(cur)
+    for t in range(cur.shape[1]):
+        h = v + (cur[:, t] - v) / pop.tau
+        out[:, t] = h >= pop.v_th
+        v = np.where(out[:, t] > 0, 0.0, h)
+    return out
+
+
 def simulate(graph: Graph, x: np.ndarray) -> tuple[np.ndarray, dict]:
     """Run the graph on features x (batch, T, input_size) in float64.
-    Returns (logits (batch, classes), {population: spikes (batch, T, n)})."""
+    Returns (logits (batch, classes), {population: spikes (batch, T, n)}; an integrator's entry
+    holds its real state)."""
     x = np.asarray(x, dtype=np.float64)
     spikes: dict[str, np.ndarray] = {}
     for pop in graph.populations:
-        cur = _drive(pop, spikes, x)
-        v = np.zeros((x.shape[0], pop.size))
-        out = np.zeros_like(cur)
-        for t in range(cur.shape[1]):
-            h = v + (cur[:, t] - v) / pop.tau
-            out[:, t] = h >= pop.v_th
-            v = np.where(out[:, t] > 0, 0.0, h)
-        spikes[pop.name] = out
+        spikes[pop.name] = respond(pop, spikes, x)
     last = spikes[graph.populations[-1].name]
     return last.mean(axis=1) @ graph.head_weight.T + graph.head_bias, spikes

@@ -39,20 +39,20 @@ def test_silencing_by_hand():
     # need 111 and 101: one set at exponent ceil(log2(need / 255)) = -1, weights -222 and -202
     g = FixedSynapses("x", np.array([[[10, -5], [0, 0]]], np.int16), np.array([0, 0]), np.array([0]))
     every = lambda g: np.ones(len(g.delays), bool)  # noqa: E731
-    (s,) = _silence([g], 2, 100, 0, EOS, [3], every)
+    (s,) = _silence([g], 2, 100, {}, EOS, [3], every)
     assert s.src == EOS and s.weight_exp.tolist() == [-1, -1] and s.w_int[:, :, 0].tolist() == [[-222, -202]]
     assert s.delays.tolist() == [3]
     # 200,000 activation units could not be silenced: u = -(a << 6) would wrap around 24 bits
     big = FixedSynapses("x", np.full((1, 1, 800), 250, np.int16), np.array([0]), np.array([0]))
     with pytest.raises(ValueError, match="too much to be silenced within the 24-bit state"):
-        _silence([big], 1, 4096, 0, EOS, [0], every)
+        _silence([big], 1, 4096, {}, EOS, [0], every)
     # -150,000 units of real input in the silenced step, plus the 4,097 that silence it (129 x 2^5
     # = 4,128 delivered): 154,128 << 6 = 9,864,192 >= 2^23, u would wrap to a positive value and fire
     deep = FixedSynapses("x", np.full((1, 1, 600), -250, np.int16), np.array([0]), np.array([0]))
     with pytest.raises(ValueError, match=r"\(and -150000\), too much to be silenced"):
-        _silence([deep], 1, 4096, 0, EOS, [0], every)
+        _silence([deep], 1, 4096, {}, EOS, [0], every)
     # ... unless that tap cannot deliver anything at the silenced step
-    (s,) = _silence([deep], 1, 4096, 0, EOS, [0], lambda g: np.zeros(len(g.delays), bool))
+    (s,) = _silence([deep], 1, 4096, {}, EOS, [0], lambda g: np.zeros(len(g.delays), bool))
     assert s.w_int.ravel().tolist() == [-129] and s.weight_exp.tolist() == [5]
 
 

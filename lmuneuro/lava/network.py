@@ -1,8 +1,8 @@
 """A converted network (``lmuneuro.artifact``) as a Lava process graph, and running it on Lava's
 CPU simulator (``Loihi2SimCfg``) sample after sample.
 
-Built from the artifact alone: every population is a ``LIFReset`` (reset at its float time 0 in
-every sample), every synapse group a ``TapDense`` (the sets of a split weight, reading one source
+Built from the artifact alone: every LIF population is a ``LIFReset`` (reset at its float time 0
+in every sample), every integrator an ``Integrator``, every synapse group a ``TapDense`` (the sets of a split weight, reading one source
 with the same delays, are one process), the input frames and the clock, bos and eos sources
 ``RingBuffer``s, and a ``SpikeCounter`` records the read-out population's spikes in each
 sample's window. Samples run back to back, ``period = delay + steps`` steps each.
@@ -34,7 +34,7 @@ class LavaNetwork:
     steps: int
     period: int
     sources: dict  # input, clock, bos, eos -> RingBuffer
-    populations: dict  # name -> LIFReset
+    populations: dict  # name -> LIFReset or Integrator
     synapses: list  # TapDense, in build order
     output: object  # SpikeCounter on the last population
     monitors: dict = field(default_factory=dict)
@@ -66,7 +66,7 @@ def build(net: FixedNetwork | str | Path, x: np.ndarray, *, floating: bool = Fal
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIFReset
 
-    from .procs.process import SpikeCounter, TapDense
+    from .procs.process import Integrator, SpikeCounter, TapDense
 
     q, _ = quantize_input(x, net.input_frac_bits, net.input_bits)
     samples, steps = q.shape[:2]
@@ -75,9 +75,13 @@ def build(net: FixedNetwork | str | Path, x: np.ndarray, *, floating: bool = Fal
     ports = {name: src.s_out for name, src in sources.items()}
     pops, synapses = {}, []
     for p in net.populations:
-        decays = dict(du=(p.du + 1) / 4096, dv=p.dv / 4096) if floating else dict(du=p.du, dv=p.dv)
-        lif = LIFReset(shape=(p.size,), **decays, vth=p.vth, bias_mant=0, bias_exp=0,
-                       reset_interval=period, reset_offset=(p.lag + 1) % period, name=p.name)
+        if p.kind == "integrator":
+            lif = Integrator(shape=(p.size,), lag=p.lag, period=period, name=p.name)
+        else:
+            decays = dict(du=(p.du + 1) / 4096, dv=p.dv / 4096) if floating else dict(du=p.du, dv=p.dv)
+            lif = LIFReset(shape=(p.size,), **decays, vth=p.vth, bias_mant=0, bias_exp=0,
+                           reset_interval=period, reset_offset=(p.lag + 1) % period, name=p.name)
+        ports[p.name] = lif.s_out  # before its groups: an integrator reads itself
         for src, delays, groups in p.synapse_groups():
             syn = TapDense(weights=np.stack([g.w_int for g in groups]).astype(np.int32),
                            weight_exp=np.stack([g.weight_exp for g in groups]).astype(np.int32),
@@ -86,7 +90,6 @@ def build(net: FixedNetwork | str | Path, x: np.ndarray, *, floating: bool = Fal
             syn.a_out.connect(lif.a_in)
             synapses.append(syn)
         pops[p.name] = lif
-        ports[p.name] = lif.s_out
     last = net.populations[-1]
     out = SpikeCounter(shape=(last.size,), samples=samples, period=period, start=last.lag, steps=steps,
                        name="readout")
@@ -183,9 +186,10 @@ def _run_graph(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bo
         head = g.output.counts.get().astype(bool)
         spikes, counts = {}, {}
         for p in net.populations if record else ():
-            s = g.monitors[p.name].get_data()[p.name]["s_out"].reshape(g.samples, g.period, p.size) > 0
-            spikes[p.name] = s[:, p.lag:p.lag + g.steps]
-            counts[p.name] = s.sum(axis=1).astype(np.int64)
+            s = g.monitors[p.name].get_data()[p.name]["s_out"].reshape(g.samples, g.period, p.size)
+            window = s[:, p.lag:p.lag + g.steps]  # an integrator's payloads, a LIF's spikes
+            spikes[p.name] = window if p.kind == "integrator" else window > 0
+            counts[p.name] = (s != 0).sum(axis=1).astype(np.int64)
         graceful = True
     finally:
         _end(anchor.runtime, graceful)

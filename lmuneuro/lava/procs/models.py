@@ -18,7 +18,7 @@ from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
 from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
-from lmuneuro.lava.procs.process import SpikeCounter, TapDense  # noqa: E402
+from lmuneuro.lava.procs.process import Integrator, SpikeCounter, TapDense  # noqa: E402
 
 
 class _TapDenseBase(PyLoihiProcessModel):
@@ -78,6 +78,46 @@ class PyTapDenseFloat(_TapDenseBase):
 
     def _deliver(self, acc: np.ndarray) -> np.ndarray:
         return (acc * np.exp2(self.weight_exp)).sum(axis=0)
+
+
+class _IntegratorBase(PyLoihiProcessModel):
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.lag, self.period = proc_params["lag"], proc_params["period"]
+
+    def run_spk(self) -> None:
+        a = self.a_in.recv()
+        if (self.time_step - 1) % self.period < self.lag:
+            self.m[:] = 0
+        else:
+            self.m[:] = self._add(a)
+        self.s_out.send(self.m)
+
+
+@implements(proc=Integrator, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyIntegratorFixed(_IntegratorBase):
+    """24-bit state, two's complement wrap-around."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=32)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    m: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def _add(self, a: np.ndarray) -> np.ndarray:
+        return (self.m.astype(np.int64) + a + 2**23) % 2**24 - 2**23
+
+
+@implements(proc=Integrator, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyIntegratorFloat(_IntegratorBase):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    m: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def _add(self, a: np.ndarray) -> np.ndarray:
+        return self.m + a
 
 
 class _SpikeCounterBase(PyLoihiProcessModel):

@@ -2,6 +2,8 @@
 
 ``TapDense`` is a synapse group with taps: the k=3 convolutions unrolled in time and the LMU
 memory's impulse response are one process each, not one Dense and one delay line per tap.
+``Integrator`` is the recurrent LMU memory's graded-spike neuron, which Lava's library lacks (its
+graded and sigma-delta neurons send changes or thresholded values, not the state itself).
 ``SpikeCounter`` accumulates the read-out population's spikes in each sample's window, so that
 predictions come back without reading every spike of every layer.
 
@@ -20,7 +22,7 @@ from lava.magma.core.process.ports.ports import InPort, OutPort  # noqa: E402
 from lava.magma.core.process.process import AbstractProcess  # noqa: E402
 from lava.magma.core.process.variable import Var  # noqa: E402
 
-__all__ = ["TapDense", "SpikeCounter"]
+__all__ = ["TapDense", "Integrator", "SpikeCounter"]
 
 
 class TapDense(AbstractProcess):
@@ -52,6 +54,18 @@ class TapDense(AbstractProcess):
         self.weight_exp = Var(shape=weights.shape[:1] + (n_dst,), init=np.asarray(weight_exp))
         self.delays = Var(shape=(weights.shape[1],), init=np.asarray(delays))
         self.history = Var(shape=(depth, n_src), init=0)  # history[d]: s of step T - 1 - d
+
+
+class Integrator(AbstractProcess):
+    """Graded-spike integrators (lmuneuro artifact semantics, docs/artifact.md): in each sample of
+    ``period`` steps the state m is 0 at the steps before ``lag``, then ``m = wrap24(m + a_in)``;
+    m is sent at every step."""
+
+    def __init__(self, *, shape: tuple[int], lag: int, period: int, name: str | None = None) -> None:
+        super().__init__(shape=shape, lag=lag, period=period, name=name)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.m = Var(shape=shape, init=0)
 
 
 class SpikeCounter(AbstractProcess):
