@@ -223,10 +223,12 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
                                     f"{p.size} x {sizes[g.src]} neurons and {len(g.delays)} taps")
             if w.min(initial=0) < -256 or w.max(initial=0) > 255 or np.any(np.asarray(g.delays) < 0):
                 raise ArtifactError(f"{where}: {p.name}<-{g.src}: weights beyond 8 bits or a negative delay")
-            if np.asarray(g.weight_exp).shape != (p.size,):
-                raise ArtifactError(f"{where}: {p.name}<-{g.src}: one weight exponent per neuron expected")
+            if np.asarray(g.weight_exp).shape != (p.size,) or np.abs(np.asarray(g.weight_exp)).max(initial=0) > 24:
+                raise ArtifactError(f"{where}: {p.name}<-{g.src}: one weight exponent per neuron, within +-24, expected")
             if g.src == p.name and list(np.asarray(g.delays)) != [0]:
                 raise ArtifactError(f"{where}: {p.name}: an integrator reads itself through one tap of delay 0")
+        if p.kind == "integrator" and len([src for src, _, _ in p.synapse_groups() if src == p.name]) != 1:
+            raise ArtifactError(f"{where}: {p.name}: an integrator needs one synapse group from itself")
         if p.lag < 1 or p.kind == "lif" and not (0 <= p.du <= 4095 and 0 <= p.dv <= 4095 and 0 < p.vth < 2**17):
             raise ArtifactError(f"{where}: {p.name}: neuron parameters outside Loihi's ranges")
         sizes[p.name] = p.size

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import torch
 
 from . import __version__
 from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork, FixedPopulation, FixedSynapses, write_artifact
@@ -20,6 +21,7 @@ from .checkpoint import load_checkpoint
 from .fixedpoint import (ACT_SHIFT, STATE_MAX, VTH_MANT_DEFAULT, decays, input_format, memory_frac_bits,
                          memory_impulse_errors, population_scale, split_weights)
 from .graph import LMU_MAPPINGS, Graph, Population, from_model
+from .models.lmu import impulse_response
 from .profiles import Profile, load_profile
 
 __all__ = ["quantize_graph", "map_to_cores", "memory_mappings", "choose_mapping", "convert", "ConversionError"]
@@ -100,22 +102,20 @@ def _quantized(p: Population, c, lags: dict, exp_range, weight_sets: int) -> lis
 def _integrator(p: Population, lags: dict, exp_range, weight_sets: int) -> tuple[FixedPopulation, int, np.ndarray]:
     """The recurrent LMU memory: state m 2^f (``fixedpoint.memory_frac_bits`` over the graph's
     horizon), B 2^f from the input neuron and A - I from itself, each as ``weight_sets`` 8-bit sets.
-    Returns the population, f and the largest |m| per neuron over the horizon: with Aq, Bq the
-    quantised matrices and the two floors per step losing less than 2 units,
+    Returns the population, f and the largest |m| per neuron over twice the horizon (a sequence of
+    the trained length, then up to as many steps of pipeline tail): with Aq, Bq the quantised
+    matrices and the two floors per step losing less than 2 units,
     ``|m_i| <= sum_k |(Aq^k Bq)_i| + 2 sum_k ||(Aq^k)_i||_1``; f is lowered until that fits 24 bits."""
     (own,) = [g.weights[0] for g in p.inputs if g.src == p.name]
     ((u, b),) = [(g.src, g.weights[0]) for g in p.inputs if g.src != p.name]
-    a, col, h = own + np.eye(p.size), b, []
-    for _ in range(p.horizon):
-        h.append(col)
-        col = a @ col
-    f = memory_frac_bits(np.concatenate(h, axis=1), b, exp_range)
+    h = impulse_response(torch.from_numpy(own + np.eye(p.size)), torch.from_numpy(b), p.horizon).numpy()
+    f = memory_frac_bits(h, b, exp_range)
     while True:
         groups = _quantized(p, lambda g: g.weights * (1.0 if g.src == p.name else 2.0**f), lags, exp_range, weight_sets)
         value = {src: sum(g.w_int[0] * 2.0 ** g.weight_exp[:, None] for g in groups if g.src == src)
                  for src in (p.name, u)}
         aq, power, bound = value[p.name] + np.eye(p.size), np.eye(p.size), np.zeros(p.size)
-        for _ in range(p.horizon):
+        for _ in range(2 * p.horizon):  # the sequence, and the pipeline's tail after it, where m runs on
             bound += np.abs(power @ value[u]).ravel() + 2 * np.abs(power).sum(axis=1)
             power = aq @ power
         if bound.max() < STATE_MAX:
@@ -272,6 +272,10 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
         net = quantize_graph(from_model(ck.model, lmu_mapping=mapping), input_max_abs=input_range, vth_mant=vth_mant,
                              exp_range=exp_range, weight_sets=weight_sets)
     except ValueError as e:
+        if mapping == "recurrent":  # its coarse memory is the likely cause: say so
+            worst = max(r["impulse_response_error"]["recurrent"] for r in memory)
+            raise ConversionError(f"{e} (with the recurrent LMU mapping, impulse-response error up to {worst:.2g}; "
+                                  "--lmu-mapping fir holds the memory exactly)") from None
         raise ConversionError(str(e)) from None
     layers = map_to_cores(net, profile)
     net.meta = {"created_by": f"lmuneuro {__version__}", "source_sha256": _sha256(checkpoint),

@@ -183,10 +183,30 @@ def test_artifact_versions_and_integrator_checks(recurrent, tmp_path):
     assert [p.kind for p in read_artifact(path).populations] == ["lif"] * 9
     mem = next(p for p in net.populations if p.name == MEMORY)
     own = next(g for g in mem.inputs if g.src == MEMORY)
-    own.delays = np.array([1])
-    try:
-        write_artifact(tmp_path / "bad.h5", net)
-        with pytest.raises(ArtifactError, match="an integrator reads itself through one tap of delay 0"):
-            read_artifact(tmp_path / "bad.h5")
-    finally:
-        own.delays = np.array([0])
+    inputs = list(mem.inputs)
+    for change, message in ((lambda: setattr(own, "delays", np.array([1])), "reads itself through one tap of delay 0"),
+                            (lambda: setattr(mem, "inputs", [g for g in inputs if g.src != MEMORY]),
+                             "needs one synapse group from itself"),
+                            (lambda: own.weight_exp.__setitem__(0, 40), "one weight exponent per neuron, within")):
+        saved = (own.delays, own.weight_exp.copy())
+        change()
+        try:
+            write_artifact(tmp_path / "bad.h5", net)  # a well-formed, checksummed file with a hostile network
+            with pytest.raises(ArtifactError, match=message):
+                read_artifact(tmp_path / "bad.h5")
+        finally:
+            (own.delays, own.weight_exp), mem.inputs = saved, list(inputs)
+
+
+def test_a_memory_too_fine_for_the_recurrent_mapping_is_a_clear_error(tmp_path, capsys):
+    """psMNIST's theta 784 puts A - I far below the 8-bit weights' finest step 2^-8: the recurrent
+    memory's impulse-response error is about 3, and the layer reading it cannot be held in 24 bits."""
+    from lmuneuro.checkpoint import save_checkpoint
+
+    ckpt, out = tmp_path / "psmnist.pt", tmp_path / "psmnist.h5"
+    save_checkpoint(ckpt, calibrated("spiking-lmuformer-psmnist", steps=64), preset="spiking-lmuformer-psmnist")
+    assert main(["convert", str(ckpt), "-o", str(out), "--lmu-mapping", "recurrent"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not out.exists()
+    assert "layer block.0.attn.lmu.f_m:" in err and "--lmu-mapping fir holds the memory exactly" in err
+    assert main(["convert", str(ckpt), "-o", str(out)]) == 0 and out.exists()  # auto: FIR
