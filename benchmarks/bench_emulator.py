@@ -34,10 +34,10 @@ def main():
     model = calibrated("spiking-lmuformer-scv2")
     x = np.random.default_rng(0).standard_normal((args.batch, 128, 128)).astype(np.float32)
     print(f"spiking-lmuformer-scv2, batch {args.batch} x 128 steps, {args.threads} threads, median of {args.repeats}")
-    print(f"\n{'':34s} {'seconds':>9s} {'clips/s':>9s} {'vs float':>9s}")
+    print(f"\n{'':42s} {'seconds':>9s} {'clips/s':>9s} {'vs float':>9s}")
     with torch.no_grad():
         t_float = median_time(lambda: model(torch.from_numpy(x)), args.repeats)
-    print(f"{'float model (PyTorch, ours)':34s} {t_float:9.3f} {args.batch / t_float:9.1f} {1.0:8.2f}x")
+    print(f"{'float model (PyTorch, ours)':42s} {t_float:9.3f} {args.batch / t_float:9.1f} {1.0:8.2f}x")
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "ref.pth"
         torch.save(to_reference_state_dict(model), ckpt)
@@ -48,7 +48,7 @@ def main():
             t_convert = time.perf_counter() - t
             net = read_artifact(art)
             t_emu = median_time(lambda: run(net, x), args.repeats)
-            print(f"{f'emulator, {sets} weight set(s), LMU {mapping}':34s} {t_emu:9.3f} {args.batch / t_emu:9.1f} "
+            print(f"{f'emulator, {sets} weight set(s), LMU {mapping}':42s} {t_emu:9.3f} {args.batch / t_emu:9.1f} "
                   f"{t_float / t_emu:8.2f}x   (convert: {t_convert:.1f} s)")
 
 
