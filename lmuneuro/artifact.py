@@ -34,6 +34,7 @@ import numpy as np
 from .files import atomic_write
 
 __all__ = ["FixedSynapses", "FixedPopulation", "FixedNetwork", "INPUT", "CLOCK", "BOS", "EOS", "SOURCES", "source_patterns",
+           "fold_sets",
            "ArtifactError", "write_artifact", "read_artifact", "validate"]
 
 INPUT, CLOCK, BOS, EOS = "input", "clock", "bos", "eos"
@@ -68,6 +69,14 @@ class FixedPopulation:
         for g in self.inputs:
             groups.setdefault((g.src, tuple(np.asarray(g.delays).tolist())), []).append(g)
         return [(src, delays, sets) for (src, delays), sets in groups.items()]
+
+
+def fold_sets(sets: list[FixedSynapses]) -> tuple[np.ndarray, np.ndarray]:
+    """A synapse group's weight sets as one matrix ``sum_j 2^(e_j - e_min) W_j`` (taps, n_dst,
+    n_src) in float64 (exact integers) and e_min (n_dst,): the group delivers
+    ``floor(2^e_min sum_k W_k s[T - 1 - delay_k])``."""
+    e_min = np.stack([g.weight_exp for g in sets]).min(axis=0)
+    return sum(np.asarray(g.w_int, np.float64) * np.exp2(g.weight_exp - e_min)[None, :, None] for g in sets), e_min
 
 
 def source_patterns(steps: int, total: int) -> dict[str, np.ndarray]:

@@ -69,8 +69,10 @@ def _cmd_convert(args) -> int:
     for row in r["layers"]:
         print(f"{row['layer']:28s} {row['neurons']:8d} {row['synapses']:10,d} {row['cores']:6d} {row['lag']:4d} "
               f"{row['weight_error']:10.2%}")
+    from .graph import LMU_MAPPINGS
+
     built = r["quantization"]["lmu_mapping"]
-    other = next(m for m in ("fir", "recurrent") if m != built)
+    other = next(m for m in LMU_MAPPINGS if m != built)
     for m in r["memory"]:
         e = m["impulse_response_error"]
         how = f"{m['taps']} FIR taps" if built == "fir" else f"integrator, state with {m['frac_bits']} fraction bits"

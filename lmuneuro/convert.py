@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork, FixedPopulation, FixedSynapses, write_artifact
+from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork, FixedPopulation, FixedSynapses, fold_sets, write_artifact
 from .checkpoint import load_checkpoint
 from .fixedpoint import (ACT_SHIFT, STATE_MAX, VTH_MANT_DEFAULT, decays, input_format, memory_frac_bits,
                          memory_impulse_errors, population_scale, split_weights)
@@ -88,12 +88,12 @@ def _input_frac_bits(graph: Graph, max_abs: float, bits: int, vth_mant: int, exp
     return best[1]
 
 
-def _quantized(p: Population, c, lags: dict, exp_range, weight_sets: int) -> list[FixedSynapses]:
-    """The synapse groups of ``p`` for the float targets ``c(g)`` (activation units per payload
-    unit), each tap delayed to arrive at its float time."""
+def _quantized(name: str, inputs, c, lags: dict, exp_range, weight_sets: int) -> list[FixedSynapses]:
+    """The synapse groups of population ``name`` for its graph ``inputs`` at the float targets
+    ``c(g)`` (activation units per payload unit), each tap delayed to arrive at its float time."""
     out = []
-    for g in p.inputs:
-        delays = np.array([lags[p.name] - lags[g.src] - 1 - k for k in g.offsets], dtype=np.int64)
+    for g in inputs:
+        delays = np.array([lags[name] - lags[g.src] - 1 - k for k in g.offsets], dtype=np.int64)
         out += [FixedSynapses(g.src, q.w_int, q.weight_exp, delays, q.rel_error)
                 for q in split_weights(c(g), exp_range, weight_sets)]
     return out
@@ -106,23 +106,35 @@ def _integrator(p: Population, lags: dict, exp_range, weight_sets: int) -> tuple
     the trained length, then up to as many steps of pipeline tail): with Aq, Bq the quantised
     matrices and the two floors per step losing less than 2 units,
     ``|m_i| <= sum_k |(Aq^k Bq)_i| + 2 sum_k ||(Aq^k)_i||_1``; f is lowered until that fits 24 bits."""
-    (own,) = [g.weights[0] for g in p.inputs if g.src == p.name]
-    ((u, b),) = [(g.src, g.weights[0]) for g in p.inputs if g.src != p.name]
-    h = impulse_response(torch.from_numpy(own + np.eye(p.size)), torch.from_numpy(b), p.horizon).numpy()
+    (own,) = [g for g in p.inputs if g.src == p.name]
+    (drive,) = [g for g in p.inputs if g.src != p.name]
+    b = drive.weights[0]
+    h = impulse_response(torch.from_numpy(own.weights[0] + np.eye(p.size)), torch.from_numpy(b), p.horizon).numpy()
+
+    def value(groups):  # the quantised matrix: the sets folded, times 2^e_min
+        w, e_min = fold_sets(groups)
+        return w[0] * np.exp2(e_min)[:, None]
+
+    own_groups = _quantized(p.name, [own], lambda g: g.weights, lags, exp_range, weight_sets)  # f-independent
+    aq = value(own_groups) + np.eye(p.size)
+    drift, power = np.zeros(p.size), np.eye(p.size)
+    for _ in range(2 * p.horizon):  # the sequence, and the pipeline's tail after it, where m runs on
+        drift += 2 * np.abs(power).sum(axis=1)
+        power = aq @ power
     f = memory_frac_bits(h, b, exp_range)
     while True:
-        groups = _quantized(p, lambda g: g.weights * (1.0 if g.src == p.name else 2.0**f), lags, exp_range, weight_sets)
-        value = {src: sum(g.w_int[0] * 2.0 ** g.weight_exp[:, None] for g in groups if g.src == src)
-                 for src in (p.name, u)}
-        aq, power, bound = value[p.name] + np.eye(p.size), np.eye(p.size), np.zeros(p.size)
-        for _ in range(2 * p.horizon):  # the sequence, and the pipeline's tail after it, where m runs on
-            bound += np.abs(power @ value[u]).ravel() + 2 * np.abs(power).sum(axis=1)
-            power = aq @ power
+        drive_groups = _quantized(p.name, [drive], lambda g: g.weights * 2.0**f, lags, exp_range, weight_sets)
+        bq = value(drive_groups)
+        bound, col = drift.copy(), bq
+        for _ in range(2 * p.horizon):
+            bound += np.abs(col).ravel()
+            col = aq @ col
         if bound.max() < STATE_MAX:
-            a_in = np.abs(value[p.name]) @ bound + np.abs(value[u]).sum(axis=1) + 2
+            a_in = np.abs(aq - np.eye(p.size)) @ bound + np.abs(bq).sum(axis=1) + 2
             if a_in.max() >= 2**31:  # Lava's port into the integrator is 32-bit
                 raise ValueError(f"the memory's input per step can reach {a_in.max():.3g}, beyond 32 bits")
-            return FixedPopulation(p.name, p.size, 0, 0, 0, lags[p.name], 2.0**f, groups, kind="integrator"), f, bound
+            return FixedPopulation(p.name, p.size, 0, 0, 0, lags[p.name], 2.0**f, drive_groups + own_groups,
+                                   kind="integrator"), f, bound
         f -= 1
 
 
@@ -131,7 +143,7 @@ def _population(p, lags: dict, fracs: dict, graded: dict, vth_mant: int, exp_ran
     its largest |payload| per neuron."""
     lag = lags[p.name]
     scale = population_scale(p.v_th, vth_mant)
-    groups = _quantized(p, lambda g: g.weights * scale / (p.tau * 2**ACT_SHIFT * 2.0 ** fracs.get(g.src, 0)),
+    groups = _quantized(p.name, p.inputs, lambda g: g.weights * scale / (p.tau * 2**ACT_SHIFT * 2.0 ** fracs.get(g.src, 0)),
                         lags, exp_range, weight_sets)
     # Inside the sequence every tap delivers at once: its largest positive sum must fit the state.
     widest = _drive(groups, p.size, graded, lambda g: slice(None))[0].max()

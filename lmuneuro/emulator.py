@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .artifact import INPUT, FixedNetwork, source_patterns
+from .artifact import INPUT, FixedNetwork, fold_sets, source_patterns
 from .fixedpoint import STATE_MAX, quantize_input
 
 __all__ = ["lava_dense_weights", "dense_accumulate", "lif_step", "run", "readout", "EmulatorResult"]
@@ -107,14 +107,6 @@ def _source_signal(net: FixedNetwork, q: np.ndarray, total: int) -> dict:
     return {INPUT: graded, **{k: v.astype(np.float32)[:, None, None] for k, v in source_patterns(steps, total).items()}}
 
 
-def _folded(sets) -> tuple[np.ndarray, np.ndarray]:
-    """A group's weight sets as one matrix ``sum_j 2^(e_j - e_min) W_j`` (taps, n_dst, n_src) in
-    float64 (exact integers), and e_min (n_dst,)."""
-    exps = np.stack([g.weight_exp for g in sets])  # (G, n)
-    e_min = exps.min(axis=0)
-    return sum(np.asarray(g.w_int, np.float64) * np.exp2(g.weight_exp - e_min)[None, :, None] for g in sets), e_min
-
-
 def _synaptic_input(p, hist: dict) -> np.ndarray:
     """A population's a_in at every step, (total, batch, n) integers in float64. A synapse group
     (its weight sets: the artifact's entries with one source and the same delays) delivers
@@ -130,7 +122,7 @@ def _synaptic_input(p, hist: dict) -> np.ndarray:
     for src, delays, groups in p.synapse_groups():
         if src == p.name:
             continue
-        w, e_min = _folded(groups)
+        w, e_min = fold_sets(groups)
         w = np.moveaxis(w, 2, 1).reshape(-1, p.size)  # (taps n_src, n)
         smax = np.abs(hist[src]).max(initial=0)
         reach += np.abs(w).sum(axis=0) * smax * np.exp2(e_min)
@@ -169,7 +161,7 @@ def _integrate(p, a: np.ndarray) -> tuple[np.ndarray, int]:
     the number of wrap-arounds: 0 before the lag, then ``m[T] = wrap24(m[T-1] + a[T] +
     floor(2^e (W m[T-1])))`` with W its group from itself (one tap, delay 0: validated)."""
     (own,) = [sets for src, _, sets in p.synapse_groups() if src == p.name]
-    w, e_min = _folded(own)
+    w, e_min = fold_sets(own)
     w, scale = w[0].T, np.exp2(e_min)  # (n_src, n_dst)
     exact = np.abs(w).sum(axis=0).max(initial=0) * STATE_MAX < 2**53  # float64 products are exact integers
     if not exact:
