@@ -1,71 +1,119 @@
-"""Seconds per sample on the same artifact and samples, measured in one run: Lava's bit-accurate
-CPU simulation (fixed_pt, after compilation), the emulator at batch 1 and at batch 32 (median of
---repeats runs).
+"""The network as Lava's own processes, per model: process count, memory and seconds per sample on
+Lava's bit-accurate CPU simulator (Loihi2SimCfg fixed_pt), beside the emulator on the same
+artifact and samples, measured in one run.
 
-    .venv/bin/python benchmarks/bench_backends.py [--preset spiking-lmuformer-scv2] [--lava-samples 2]
+    .venv/bin/python benchmarks/bench_backends.py [--models digits keywords scv2] [--lava-samples 3]
 
-The model is the preset with BatchNorms calibrated on random input (every population fires); both
-backends produce identical spikes (tests/test_lava_network.py), so this compares their speed only.
+Each model is its preset with BatchNorms calibrated on random input (every population fires), or
+a checkpoint given as NAME=PATH (for example keywords=runs/keywords/model.pt). Lava's seconds per
+sample: a run of all samples minus a run of one (compiling and starting the graph), divided by the
+samples beyond the first. Memory: the peak of the summed proportional set size (PSS: shared pages
+counted once) of this process and every OS process Lava forks, sampled every 50 ms.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import torch
+
+from common import median_time, parse_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support import calibrated  # noqa: E402
 
-from common import median_time  # noqa: E402
-from lmuneuro.convert import quantize_graph  # noqa: E402
+from lmuneuro import load_checkpoint  # noqa: E402
+from lmuneuro.artifact import read_artifact  # noqa: E402
+from lmuneuro.convert import convert  # noqa: E402
+from lmuneuro.converters.reference import to_reference_state_dict  # noqa: E402
 from lmuneuro.emulator import run as emulate  # noqa: E402
-from lmuneuro.graph import from_model  # noqa: E402
-from lmuneuro.lava.network import build  # noqa: E402
+from lmuneuro.lava.network import process_classes, run as lava_run  # noqa: E402
+
+PRESETS = {"digits": "spiking-lmuformer-digits", "keywords": "spiking-lmuformer-keywords",
+           "scv2": "spiking-lmuformer-scv2"}
 
 
-def lava_seconds_per_sample(net, x) -> tuple[float, float]:
-    """(compile + first sample, median of the following samples) in seconds."""
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
+class PeakMemory:
+    """The peak summed PSS of this process tree while inside the block, in MiB."""
 
-    g = build(net, x)
-    times = []
-    try:
-        for _ in range(g.samples):
-            t = time.perf_counter()
-            g.output.run(condition=RunSteps(num_steps=g.period), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-            times.append(time.perf_counter() - t)
-    finally:
-        g.output.stop()
-    return times[0], float(np.median(times[1:]))
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak, self._stop = interval, 0.0, threading.Event()
+
+    def _sample(self) -> float:
+        me = psutil.Process()
+        total = 0
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                total += p.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return total / 2**20
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self._sample())
+
+    def __enter__(self):
+        self.peak = self._sample()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def artifact(name: str, spec: str | None, tmp: Path) -> tuple[Path, int]:
+    """(artifact, frames per sample) for a preset calibrated on random input, or a checkpoint."""
+    if spec:
+        ckpt = Path(spec)
+        steps = load_checkpoint(ckpt).config.seq_len
+    else:
+        model = calibrated(PRESETS[name])
+        ckpt, steps = tmp / f"{name}.pth", model.config.seq_len
+        torch.save(to_reference_state_dict(model), ckpt)
+    out = tmp / f"{name}.h5"
+    convert(ckpt, out, preset=None if spec else PRESETS[name], input_range=2.0 if name != "digits" else 1.0)
+    return out, steps
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="spiking-lmuformer-scv2")
-    ap.add_argument("--lava-samples", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=5, help="emulator timings: median of this many runs")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    model = calibrated(args.preset)
-    cfg = model.config
-    net = quantize_graph(from_model(model), input_max_abs=4.0)
-    x = np.random.default_rng(0).standard_normal((32, cfg.seq_len, cfg.in_features)).astype(np.float32)
-    first, lava = lava_seconds_per_sample(net, x[:args.lava_samples])
-    emu1 = median_time(lambda: emulate(net, x[:1]), args.repeats)
-    emu32 = median_time(lambda: emulate(net, x), args.repeats) / len(x)
-    print(f"{args.preset}: {len(net.populations)} populations, {net.delay + cfg.seq_len} steps per sample, "
+    def extra(ap):
+        ap.add_argument("--models", nargs="+", default=["digits", "keywords", "scv2"],
+                        help="digits, keywords, scv2, or NAME=CHECKPOINT")
+        ap.add_argument("--lava-samples", type=int, default=3)
+
+    args = parse_args(__doc__, extra)
+    print(f"Lava's processes per model; {args.lava_samples} samples on lava-sim, emulator at batch 1; "
           f"{args.threads} threads")
-    print(f"\n{'backend':34s} {'s / sample':>11s} {'vs lava-sim':>12s}")
-    print(f"{'lava-sim (fixed_pt)':34s} {lava:11.3f} {1:11.0f}x   (compile + first sample: {first:.1f} s)")
-    print(f"{'emulator, batch 1':34s} {emu1:11.4f} {lava / emu1:11.0f}x")
-    print(f"{'emulator, batch 32':34s} {emu32:11.4f} {lava / emu32:11.0f}x")
+    print(f"\n{'model':10s} {'processes':>9s} {'steps':>6s} {'lava s/sample':>13s} {'first (compile)':>15s} "
+          f"{'peak PSS MiB':>12s} {'emulator s/sample':>17s} {'ratio':>7s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in args.models:
+            name, _, path = spec.partition("=")
+            art, steps = artifact(name, path or None, Path(tmp))
+            net = read_artifact(art)
+            count = sum(process_classes(net).values())
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((args.lava_samples, steps, net.input_size)).astype(np.float32)
+            with PeakMemory() as mem:
+                t = time.perf_counter()
+                lava_run(net, x[:1])
+                first = time.perf_counter() - t
+                t = time.perf_counter()
+                res = lava_run(net, x)
+                per = (time.perf_counter() - t - first) / max(len(x) - 1, 1)  # one compile less
+            emu = median_time(lambda: emulate(net, x[:1]), args.repeats)
+            assert np.array_equal(res.logits, emulate(net, x).logits)  # the same network, the same numbers
+            print(f"{name:10s} {count:9d} {net.delay + steps:6d} {per:13.2f} {first:15.1f} {mem.peak:12.0f} "
+                  f"{emu:17.4f} {per / emu:6.0f}x")
 
 
 if __name__ == "__main__":

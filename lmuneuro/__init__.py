@@ -2,6 +2,13 @@
 
 __version__ = "0.1.0"
 
-from .checkpoint import load_checkpoint, load_model  # noqa: E402
-
 __all__ = ["__version__", "load_checkpoint", "load_model"]
+
+
+def __getattr__(name: str):
+    # torch loads only when a checkpoint does: `lmuneuro --help` answers at once
+    if name in ("load_checkpoint", "load_model"):
+        from . import checkpoint
+
+        return getattr(checkpoint, name)
+    raise AttributeError(f"module 'lmuneuro' has no attribute {name!r}")

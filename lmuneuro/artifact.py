@@ -1,25 +1,30 @@
-"""The deployment artifact: a fixed-point network as Loihi 2 runs it (the contract between the
-converter and the backends; the backends read this and nothing else).
+"""The deployment artifact: a fixed-point network as Loihi 2 runs it, one entry per Lava process
+(the contract between the converter and the backends; the backends read this and nothing else).
 
-Time runs in hardware steps. Population p computes float time t at hardware step ``t + lag``.
-Four sources feed the populations besides each other: ``input`` (feature frame t as graded
-spikes at step t, zero after the sequence), ``clock`` (a spike at every step: biases are
-synapses from it, delayed to start at float time 0), ``bos`` (one spike at step 0: it inhibits
-a population at the float times before 0 at which look-ahead taps already deliver real input)
-and ``eos`` (a spike at every step from the end of the sequence on: it silences each
-population from its float time N on). Each population's u and v are zeroed at ``reset_step``
-(its float time 0; Lava's LIFReset), so float time 0 starts from rest exactly as the reference's
-zero padding does. The entries of a population that read one source with the same delays are one
-synapse group with weight sets j, delivering at step T, per target neuron,
-``floor(sum_j 2^weight_exp_j sum over taps k of W_jk s[T - 1 - delay_k])``: Loihi's one step of
-synaptic latency plus each tap's delay, one rounding per group and step. The read-out counts the last
-population's spikes and applies the float ``head`` to their time-mean.
+Processes (all of them Lava's standard ones):
+- ``Neurons``: a ``LIFReset`` population (a layer of the model: u and v are zeroed at its float
+  time 0 of every sample, its ``lag``) or a ``LIF`` population (a relay: it fires one step after
+  each spike it receives, copying a layer's spikes later in time).
+- ``Synapse``: a ``Dense`` (delay 0, every row), ``DelayDense`` (one delay for all its synapses),
+  ``Sparse`` or ``DelaySparse`` (only the non-zero weights are synapses). It delivers at step T,
+  per target neuron, ``floor(2^weight_exp * (W @ s[T - 1 - delay]))`` activation units: one step
+  of latency, the delay, one rounding per process. The outputs of the processes that feed one
+  population add up in its ``a_in``.
+- two host sources: ``input`` (feature frame t as graded spikes of ``input_bits`` signed bits,
+  at most ``input_max`` in magnitude, at step t of each sample, zero after the sequence) and ``gate`` (a ``RingBuffer`` of binary
+  channels repeating every sample): a channel ``(lag, "outside")`` spikes so that its synapses
+  inhibit a layer at every step outside its float-time window ``[lag, lag + steps)``, a channel
+  ``(lag, "end")`` so that they inhibit a relay line at step ``lag + steps`` only, when its source
+  (of that lag) has finished the sample: the line is empty before the next sample enters. Sample k
+  runs at steps ``k * period ... (k + 1) * period - 1`` with ``period = delay + steps``; every
+  spike a sample causes falls within its period.
 
-A population of kind ``integrator`` (the LMU memory under the recurrent mapping) is a graded-spike
-neuron without threshold: its 24-bit state m is 0 at the steps before its lag in each sample,
-``m[T] = m[T-1] + a_in[T]`` (wrapped into 24 bits) from the lag on, and it sends m as a graded
-spike at every step; a synapse group from itself (delay 0) reads m[T-1]. Its du, dv and vth are
-unused (0); ``scale`` is 2^f for a state with f fraction bits.
+A layer starts a run with v at ``v_init``, far below its threshold: the gate's first spikes arrive
+one step after the run starts, and the layer must not fire from its bias alone before that.
+
+Time runs in hardware steps; layer p computes float time t at step ``t + lag``. The read-out is
+the float ``head`` applied to the time-mean of the ``readout`` layer's spikes in its window.
+``formats`` records the number formats the arithmetic assumes (``fixedpoint.Formats``).
 """
 
 from __future__ import annotations
@@ -32,60 +37,64 @@ import h5py
 import numpy as np
 
 from .files import atomic_write
+from .fixedpoint import Formats, quantize_input
 
-__all__ = ["FixedSynapses", "FixedPopulation", "FixedNetwork", "INPUT", "CLOCK", "BOS", "EOS", "SOURCES", "source_patterns",
-           "fold_sets",
-           "ArtifactError", "write_artifact", "read_artifact", "validate"]
+__all__ = ["Neurons", "Synapse", "FixedNetwork", "INPUT", "GATE", "GATE_KINDS", "gate_pattern", "lava_weights",
+           "ArtifactError", "write_artifact", "read_artifact", "validate", "FORMAT_VERSION"]
 
-INPUT, CLOCK, BOS, EOS = "input", "clock", "bos", "eos"
-SOURCES = (INPUT, CLOCK, BOS, EOS)
-
-
-@dataclass
-class FixedSynapses:
-    src: str
-    w_int: np.ndarray  # (taps, n_dst, n_src) int16, Lava-effective 8-bit values
-    weight_exp: np.ndarray  # (n_dst,) int, applied once to the sum over taps (module docstring)
-    delays: np.ndarray  # (taps,) int, extra steps beyond the one step of latency
-    rel_error: float = 0.0  # of the quantised weights against the float ones
+INPUT, GATE = "input", "gate"
+GATE_KINDS = ("outside", "end")
 
 
 @dataclass
-class FixedPopulation:
+class Neurons:
+    """A LIF population (Lava's ``LIFReset`` when ``lag`` is set, else ``LIF``)."""
+
     name: str
     size: int
     du: int
     dv: int
-    vth: int  # mantissa: spike when v > vth << 6
-    lag: int  # hardware step of float time 0; u and v are zeroed before that step's update
-    scale: float  # state units per float unit (for reports)
-    inputs: list[FixedSynapses] = field(default_factory=list)
-    kind: str = "lif"  # or "integrator" (module docstring)
+    vth: int  # mantissa: spike when v > vth << vth_shift
+    bias_mant: np.ndarray  # (size,) int
+    bias_exp: np.ndarray  # (size,) int: bias = bias_mant << bias_exp state units
+    v_init: int = 0  # v before the first step of a run (a layer's: low enough that its bias cannot fire it)
+    lag: int | None = None  # LIFReset: hardware step of float time 0 in each sample; None: a relay (LIF)
+    scale: float = 0.0  # state units per float unit (reports; 0 for relays)
 
-    def synapse_groups(self) -> list[tuple[str, tuple[int, ...], list[FixedSynapses]]]:
-        """(source, delays, weight sets): the entries that read one source with the same delays
-        form one synapse group, rounded once per step (module docstring)."""
-        groups: dict = {}
-        for g in self.inputs:
-            groups.setdefault((g.src, tuple(np.asarray(g.delays).tolist())), []).append(g)
-        return [(src, delays, sets) for (src, delays), sets in groups.items()]
+    @property
+    def lava_class(self) -> str:
+        return "LIF" if self.lag is None else "LIFReset"
 
-
-def fold_sets(sets: list[FixedSynapses]) -> tuple[np.ndarray, np.ndarray]:
-    """A synapse group's weight sets as one matrix ``sum_j 2^(e_j - e_min) W_j`` (taps, n_dst,
-    n_src) in float64 (exact integers) and e_min (n_dst,): the group delivers
-    ``floor(2^e_min sum_k W_k s[T - 1 - delay_k])``."""
-    e_min = np.stack([g.weight_exp for g in sets]).min(axis=0)
-    return sum(np.asarray(g.w_int, np.float64) * np.exp2(g.weight_exp - e_min)[None, :, None] for g in sets), e_min
+    @property
+    def is_layer(self) -> bool:
+        return self.lag is not None
 
 
-def source_patterns(steps: int, total: int) -> dict[str, np.ndarray]:
-    """The clock, bos and eos spikes (total,) int8 of a sample with ``steps`` frames run for
-    ``total`` steps (the input's frames are the sample's own)."""
-    clock, bos, eos = np.ones(total, np.int8), np.zeros(total, np.int8), np.zeros(total, np.int8)
-    bos[0] = 1
-    eos[steps:] = 1
-    return {CLOCK: clock, BOS: bos, EOS: eos}
+@dataclass
+class Synapse:
+    """One of Lava's synapse processes (module docstring)."""
+
+    src: str  # a population, INPUT or GATE
+    dst: str
+    weights: np.ndarray  # (n_dst, n_src) int16, Lava-effective 8-bit values (``lava_weights``)
+    weight_exp: int
+    delay: int = 0
+    sparse: bool = False
+    rel_error: float = 0.0  # of the quantised weights (all sets of one float matrix) against the float ones
+
+    @property
+    def lava_class(self) -> str:
+        return ("Delay" if self.delay else "") + ("Sparse" if self.sparse else "Dense")
+
+    @property
+    def synapses(self) -> int:
+        """Stored weights: every entry of a dense matrix, the non-zero ones of a sparse one."""
+        w = np.asarray(self.weights)
+        return int(np.count_nonzero(w)) if self.sparse else int(w.size)
+
+    @property
+    def name(self) -> str:
+        return f"{self.dst}<-{self.src}@{self.delay}"
 
 
 @dataclass
@@ -93,22 +102,65 @@ class FixedNetwork:
     input_size: int
     input_frac_bits: int
     input_bits: int
-    populations: list[FixedPopulation]
-    head_weight: np.ndarray  # (classes, n_last) float32
+    input_max: int  # largest |payload|: features are clipped to +-input_max / 2^input_frac_bits
+    gate_channels: list[tuple[int, str]]  # (lag, kind) per channel of the gate source
+    populations: list[Neurons]  # every source before its readers (a relay line also reads itself)
+    synapses: list[Synapse]  # grouped by target, in population order
+    readout: str  # the layer whose spikes the head reads
+    head_weight: np.ndarray  # (classes, n_readout) float32
     head_bias: np.ndarray
+    formats: Formats = field(default_factory=Formats)
     meta: dict = field(default_factory=dict)
     checksum: str = ""  # the file's checksum, set by read_artifact: names the network in run records
+
+    def quantize_input(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """(graded payloads int32, number of clipped values) of real-valued features x."""
+        return quantize_input(x, self.input_frac_bits, self.input_max)
+
+    def population(self, name: str) -> Neurons:
+        return next(p for p in self.populations if p.name == name)
+
+    @property
+    def layers(self) -> list[Neurons]:
+        """The model's LIF layers (not the relays), in order."""
+        return [p for p in self.populations if p.is_layer]
+
+    def inputs_of(self, name: str) -> list[Synapse]:
+        return [s for s in self.synapses if s.dst == name]
 
     @property
     def delay(self) -> int:
         """Algorithmic delay in steps: frame t's contribution reaches the read-out at step t + delay."""
-        return self.populations[-1].lag
+        return self.population(self.readout).lag
+
+
+def lava_weights(w: np.ndarray) -> np.ndarray:
+    """The integer weights Lava's bit-accurate Dense and Sparse actually use for ``w``: its sign
+    mode per matrix (``lava.utils.weightutils``), clipping to 8 bits and, with mixed signs,
+    dropping the lowest bit."""
+    w = np.asarray(w).astype(np.int64)
+    if w.min(initial=0) >= 0:
+        return np.clip(w, 0, 255)
+    if w.max(initial=0) <= 0:
+        return np.clip(w, -255, 0)
+    return (np.clip(w, -256, 255) >> 1) << 1
+
+
+def gate_pattern(channels: list[tuple[int, str]], steps: int, period: int) -> np.ndarray:
+    """The gate source's spikes over one sample, (channels, period) int8: a spike at step s
+    arrives (one step of synaptic latency) at step s + 1, which a channel ``(lag, "outside")``
+    silences unless it lies in ``[lag, lag + steps)`` and a channel ``(lag, "end")`` only if it is
+    ``lag + steps`` (all modulo the period)."""
+    arrival = (np.arange(period) + 1) % period
+    out = np.zeros((len(channels), period), np.int8)
+    for c, (lag, kind) in enumerate(channels):
+        out[c] = (arrival == (lag + steps) % period) if kind == "end" else ~((arrival >= lag) & (arrival < lag + steps))
+    return out
 
 
 # ---------------------------------------------------------------- HDF5 file
 
-# version 2 added integrator populations; version 1 files (LIF only) read unchanged
-FORMAT, FORMAT_VERSION, READABLE_VERSIONS = "lmuneuro-artifact", 2, (1, 2)
+FORMAT, FORMAT_VERSION = "lmuneuro-artifact", 3
 
 
 class ArtifactError(ValueError):
@@ -118,11 +170,10 @@ class ArtifactError(ValueError):
 def _datasets(net: FixedNetwork) -> dict[str, np.ndarray]:
     out = {"head/weight": np.asarray(net.head_weight, np.float32), "head/bias": np.asarray(net.head_bias, np.float32)}
     for i, p in enumerate(net.populations):
-        for j, g in enumerate(p.inputs):
-            base = f"layer/{i}/synapse/{j}"
-            out[f"{base}/weight"] = np.asarray(g.w_int, np.int16)
-            out[f"{base}/weight_exp"] = np.asarray(g.weight_exp, np.int8)
-            out[f"{base}/delay"] = np.asarray(g.delays, np.int32)
+        out[f"neurons/{i}/bias_mant"] = np.asarray(p.bias_mant, np.int16)
+        out[f"neurons/{i}/bias_exp"] = np.asarray(p.bias_exp, np.int16)
+    for j, s in enumerate(net.synapses):
+        out[f"synapse/{j}/weight"] = np.asarray(s.weights, np.int16)
     return out
 
 
@@ -137,11 +188,16 @@ def _digest(arrays: dict[str, np.ndarray], attrs: dict) -> str:
 
 
 def _structure(net: FixedNetwork) -> dict:
-    """Every scalar that defines the network (checksummed together with the arrays)."""
-    return {"input_size": net.input_size, "input_frac_bits": net.input_frac_bits, "input_bits": net.input_bits,
-            "layers": [{"name": p.name, "kind": p.kind, "size": p.size, "du": p.du, "dv": p.dv, "vth": p.vth, "lag": p.lag,
-                        "scale": p.scale, "sources": [g.src for g in p.inputs],
-                        "rel_errors": [g.rel_error for g in p.inputs]} for p in net.populations]}
+    """Every scalar that defines the network (checksummed together with the arrays): one entry per
+    Lava process, named by its class."""
+    return {"input": {"size": net.input_size, "frac_bits": net.input_frac_bits, "bits": net.input_bits,
+                      "max": net.input_max},
+            "gate": [[int(lag), kind] for lag, kind in net.gate_channels],
+            "neurons": [{"name": p.name, "class": p.lava_class, "size": p.size, "du": p.du, "dv": p.dv,
+                         "vth": p.vth, "v_init": p.v_init, "lag": p.lag, "scale": p.scale} for p in net.populations],
+            "synapses": [{"class": s.lava_class, "src": s.src, "dst": s.dst, "weight_exp": s.weight_exp,
+                          "delay": s.delay, "rel_error": s.rel_error} for s in net.synapses],
+            "readout": net.readout, "formats": net.formats.to_dict()}
 
 
 def write_artifact(path, net: FixedNetwork) -> None:
@@ -152,17 +208,6 @@ def write_artifact(path, net: FixedNetwork) -> None:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, structure=json.dumps(structure),
                            meta=json.dumps(net.meta), checksum=_digest(arrays, structure))
-            for i, p in enumerate(net.populations):  # lava-dl netx's names where they fit
-                layer = f.create_group(f"layer/{i}")
-                layer.attrs.update(name=p.name, type=p.kind, shape=p.size, lag=p.lag)
-                neuron = layer.create_group("neuron")
-                if p.kind == "lif":
-                    neuron.attrs.update(type="LIF", iDecay=p.du, vDecay=p.dv, vThMant=p.vth, refDelay=1,
-                                        gradedSpike=False, resetStep=p.lag)
-                else:
-                    neuron.attrs.update(type="Integrator", gradedSpike=True, resetStep=p.lag)
-                for j, g in enumerate(p.inputs):
-                    layer.require_group(f"synapse/{j}").attrs.update(src=g.src, rel_error=g.rel_error)
             for k, a in arrays.items():
                 f.create_dataset(k, data=a)
 
@@ -170,15 +215,18 @@ def write_artifact(path, net: FixedNetwork) -> None:
 
 
 def read_artifact(path) -> FixedNetwork:
-    """Read and check an artifact: format, version, checksum, then consistency of every layer."""
+    """Read and check an artifact: format, version, checksum, then consistency of every process."""
     where = str(path)
     try:
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT:
                 raise ArtifactError(f"{where}: not an lmuneuro artifact")
-            if f.attrs.get("format_version") not in READABLE_VERSIONS:
-                raise ArtifactError(f"{where}: artifact format version {f.attrs.get('format_version')} is not "
-                                    f"supported (this lmuneuro reads {', '.join(map(str, READABLE_VERSIONS))})")
+            version = f.attrs.get("format_version")
+            if version != FORMAT_VERSION:
+                hint = ("it was written by an earlier lmuneuro: convert its checkpoint again with lmuneuro convert"
+                        if isinstance(version, (int, np.integer)) and version < FORMAT_VERSION
+                        else f"this lmuneuro reads version {FORMAT_VERSION}")
+                raise ArtifactError(f"{where}: artifact format version {version} is not supported; {hint}")
             structure, meta = json.loads(f.attrs["structure"]), json.loads(f.attrs["meta"])
             arrays = {}
             f.visititems(lambda k, o: arrays.__setitem__(k, o[()]) if isinstance(o, h5py.Dataset) else None)
@@ -199,47 +247,78 @@ def read_artifact(path) -> FixedNetwork:
     return net
 
 
+def _int(v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"expected an integer, got {v!r}")
+    return v
+
+
 def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwork:
     if not isinstance(meta, dict):
         raise TypeError("meta is not a mapping")
     pops = []
-    for i, layer in enumerate(structure["layers"]):
-        groups = []
-        for j, src in enumerate(layer["sources"]):
-            base = f"layer/{i}/synapse/{j}"
-            groups.append(FixedSynapses(src, arrays[f"{base}/weight"], arrays[f"{base}/weight_exp"].astype(np.int64),
-                                        arrays[f"{base}/delay"].astype(np.int64), layer["rel_errors"][j]))
-        pops.append(FixedPopulation(layer["name"], layer["size"], layer["du"], layer["dv"], layer["vth"],
-                                    layer["lag"], layer["scale"], groups, layer.get("kind", "lif")))
-    return FixedNetwork(structure["input_size"], structure["input_frac_bits"], structure["input_bits"], pops,
-                        arrays["head/weight"], arrays["head/bias"], meta, str(checksum))
+    for i, e in enumerate(structure["neurons"]):
+        lag = None if e["lag"] is None else _int(e["lag"])
+        if e["class"] != ("LIF" if lag is None else "LIFReset"):
+            raise ValueError(f"neurons {e['name']!r}: class {e['class']!r} does not fit lag {lag}")
+        pops.append(Neurons(str(e["name"]), _int(e["size"]), _int(e["du"]), _int(e["dv"]), _int(e["vth"]),
+                            arrays[f"neurons/{i}/bias_mant"].astype(np.int64),
+                            arrays[f"neurons/{i}/bias_exp"].astype(np.int64), _int(e["v_init"]), lag,
+                            float(e["scale"])))
+    syns = []
+    for j, e in enumerate(structure["synapses"]):
+        s = Synapse(str(e["src"]), str(e["dst"]), arrays[f"synapse/{j}/weight"], _int(e["weight_exp"]),
+                    _int(e["delay"]), e["class"].endswith("Sparse"), float(e["rel_error"]))
+        if e["class"] != s.lava_class:
+            raise ValueError(f"synapse {s.name}: class {e['class']!r} does not fit its delay")
+        syns.append(s)
+    gate = [(_int(lag), str(kind)) for lag, kind in structure["gate"]]
+    inp = structure["input"]
+    return FixedNetwork(_int(inp["size"]), _int(inp["frac_bits"]), _int(inp["bits"]), _int(inp["max"]), gate, pops, syns,
+                        str(structure["readout"]), arrays["head/weight"], arrays["head/bias"],
+                        Formats.from_dict(structure["formats"]), meta, str(checksum))
 
 
 def validate(net: FixedNetwork, where: str = "artifact") -> None:
-    """Shapes, sources and ranges consistent with Loihi's formats, else one-line ArtifactError."""
-    sizes = {INPUT: net.input_size, CLOCK: 1, BOS: 1, EOS: 1}
-    for p in net.populations:
-        if p.kind not in ("lif", "integrator"):
-            raise ArtifactError(f"{where}: {p.name}: unknown population kind {p.kind!r}")
-        if p.kind == "integrator":  # it reads itself
-            sizes[p.name] = p.size
-        for g in p.inputs:
-            if g.src not in sizes:
-                raise ArtifactError(f"{where}: {p.name} reads {g.src!r}, which is not defined before it")
-            w = np.asarray(g.w_int)
-            if w.ndim != 3 or w.shape[1:] != (p.size, sizes[g.src]) or len(g.delays) != w.shape[0]:
-                raise ArtifactError(f"{where}: {p.name}<-{g.src}: weights {w.shape} do not fit "
-                                    f"{p.size} x {sizes[g.src]} neurons and {len(g.delays)} taps")
-            if w.min(initial=0) < -256 or w.max(initial=0) > 255 or np.any(np.asarray(g.delays) < 0):
-                raise ArtifactError(f"{where}: {p.name}<-{g.src}: weights beyond 8 bits or a negative delay")
-            if np.asarray(g.weight_exp).shape != (p.size,) or np.abs(np.asarray(g.weight_exp)).max(initial=0) > 24:
-                raise ArtifactError(f"{where}: {p.name}<-{g.src}: one weight exponent per neuron, within +-24, expected")
-            if g.src == p.name and list(np.asarray(g.delays)) != [0]:
-                raise ArtifactError(f"{where}: {p.name}: an integrator reads itself through one tap of delay 0")
-        if p.kind == "integrator" and len([src for src, _, _ in p.synapse_groups() if src == p.name]) != 1:
-            raise ArtifactError(f"{where}: {p.name}: an integrator needs one synapse group from itself")
-        if p.lag < 1 or p.kind == "lif" and not (0 <= p.du <= 4095 and 0 <= p.dv <= 4095 and 0 < p.vth < 2**17):
+    """Shapes, sources, order and ranges consistent with Lava's processes and the recorded number
+    formats, else one-line ArtifactError. (Whether sums fit the chip's widths is ``limits``.)"""
+    fmt = net.formats
+    if (not 0 < net.input_bits <= fmt.message_bits_max or net.input_size < 1
+            or not 0 < net.input_max < 2 ** (net.input_bits - 1)):
+        raise ArtifactError(f"{where}: input of {net.input_size} features in {net.input_bits} bits does not fit "
+                            f"graded spikes of {fmt.message_bits_max} bits")
+    for lag, kind in net.gate_channels:
+        if kind not in GATE_KINDS or lag < 0:
+            raise ArtifactError(f"{where}: gate channel ({lag}, {kind!r}) is not one of {GATE_KINDS} at a step >= 0")
+    sizes = {INPUT: net.input_size, GATE: len(net.gate_channels)}
+    order = {}
+    for i, p in enumerate(net.populations):
+        if p.name in sizes:
+            raise ArtifactError(f"{where}: population name {p.name!r} is used twice")
+        unity = 2**fmt.decay_bits
+        bm, be = np.asarray(p.bias_mant), np.asarray(p.bias_exp)
+        if (p.size < 1 or not (0 <= p.du < unity and 0 <= p.dv < unity and 0 <= p.vth < 2**fmt.vth_mant_bits)
+                or bm.shape != (p.size,) or be.shape != (p.size,) or np.abs(bm).max() > fmt.bias_mant_max
+                or be.min() < 0 or be.max() > fmt.bias_exp_max or abs(p.v_init) >= fmt.state_max
+                or (p.lag is not None and p.lag < 1)):
             raise ArtifactError(f"{where}: {p.name}: neuron parameters outside Loihi's ranges")
-        sizes[p.name] = p.size
-    if net.populations[-1].kind != "lif" or net.head_weight.shape[1] != net.populations[-1].size:
-        raise ArtifactError(f"{where}: the read-out does not fit the last population")
+        sizes[p.name], order[p.name] = p.size, i
+    for s in net.synapses:
+        if s.dst not in order or s.src not in sizes or order.get(s.src, -1) > order[s.dst]:
+            raise ArtifactError(f"{where}: synapse {s.name} connects {s.src!r} to {s.dst!r}: not defined, or "
+                                "read before it is defined")
+        w = np.asarray(s.weights)
+        if w.ndim != 2 or w.shape != (sizes[s.dst], sizes[s.src]):
+            raise ArtifactError(f"{where}: synapse {s.name}: weights {w.shape} do not fit {sizes[s.dst]} x "
+                                f"{sizes[s.src]} neurons")
+        if not np.array_equal(lava_weights(w), w):
+            raise ArtifactError(f"{where}: synapse {s.name}: weights are not 8-bit values as Lava uses them")
+        if not (fmt.weight_exp_min <= s.weight_exp <= fmt.weight_exp_max and 0 <= s.delay <= fmt.delay_max):
+            raise ArtifactError(f"{where}: synapse {s.name}: weight_exp {s.weight_exp} or delay {s.delay} outside "
+                                f"[{fmt.weight_exp_min}, {fmt.weight_exp_max}] and [0, {fmt.delay_max}]")
+    readout = next((p for p in net.populations if p.name == net.readout), None)
+    if (readout is None or not readout.is_layer or np.asarray(net.head_weight).ndim != 2
+            or net.head_weight.shape[1] != readout.size or np.shape(net.head_bias) != net.head_weight.shape[:1]):
+        raise ArtifactError(f"{where}: the read-out does not fit its layer {net.readout!r}")
+    if max(p.lag for p in net.layers) != readout.lag:
+        raise ArtifactError(f"{where}: the read-out layer {net.readout!r} is not the last")

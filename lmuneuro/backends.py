@@ -8,8 +8,9 @@ import importlib.util
 
 import numpy as np
 
-from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork
+from .artifact import GATE, INPUT, FixedNetwork, gate_pattern
 from .emulator import EmulatorResult, run as emulate
+from .limits import violations
 
 __all__ = ["BACKENDS", "BackendUnavailable", "loihi2_missing", "run_backend", "activity"]
 
@@ -36,55 +37,56 @@ def loihi2_missing() -> str | None:
 
 def run_backend(net: FixedNetwork, x: np.ndarray, backend: str, *, record: bool = False,
                 progress: bool = False, batch: int = 64, floating: bool = False) -> EmulatorResult:
-    """Run ``net`` on features x (samples, steps, features); ``floating``: Lava's floating_pt models."""
+    """Run ``net`` on features x (samples, steps, features); ``floating``: Lava's floating_pt models.
+    A network that breaks a chip limit (``limits``) is refused: no backend would compute it as
+    converted."""
     if floating and backend != "lava-sim":
         raise ValueError("--float runs Lava's floating_pt models: it needs --backend lava-sim")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    broken = violations(net)
+    if broken:
+        raise ValueError(f"the network breaks {len(broken)} chip limit(s), first {broken[0]} (lmuneuro inspect lists them)")
     if backend == "emulator":
         parts = [emulate(net, x[i:i + batch], record=record) for i in range(0, len(x), batch)]
         return EmulatorResult(np.concatenate([r.logits for r in parts]), np.concatenate([r.per_step for r in parts]),
                               {k: np.concatenate([r.spikes[k] for r in parts]) for k in parts[0].spikes},
-                              {k: np.concatenate([r.spike_counts[k] for r in parts]) for k in parts[0].spike_counts},
-                              {k: sum(r.saturated[k] for r in parts) for k in parts[0].saturated},
-                              {k: sum(r.wrapped[k] for r in parts) for k in parts[0].wrapped})
-    if backend in ("lava-sim", "loihi2"):
-        from .lava.network import run as lava_run
+                              {k: np.concatenate([r.spike_counts[k] for r in parts]) for k in parts[0].spike_counts})
+    from .lava.network import run as lava_run
 
-        if backend == "loihi2":
-            why = loihi2_missing()
-            if why:
-                raise BackendUnavailable(why)
-        return lava_run(net, x, record=record, progress=progress, hardware=backend == "loihi2", floating=floating)
-    raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "loihi2":
+        why = loihi2_missing()
+        if why:
+            raise BackendUnavailable(why)
+    return lava_run(net, x, record=record, progress=progress, hardware=backend == "loihi2", floating=floating)
 
 
 def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarray]) -> dict:
     """Per-sample means of what a run did, from spikes per neuron (population -> (samples, n),
-    over every step of each sample): per population the spikes it sent and the synaptic events it
-    received (each spike times its non-zero synapses in this group, over every tap and weight set),
-    graded events (from the input and from integrators, whose "spikes" are their non-zero graded
-    messages) apart; and the messages of the four sources. Any run that gives
-    spike counts (emulator, Lava, the float model) is counted by this one function."""
-    from .fixedpoint import quantize_input
-
+    over every step of each sample): per population (layers and relays) the spikes it sent and
+    the synaptic events it received (each spike times its non-zero synapses in each process that
+    reads it), graded events (from the input) apart; and the messages of the two host sources.
+    Any run that gives spike counts (emulator, Lava, the float model) is counted by this one
+    function."""
     samples, steps = len(x), x.shape[1]
     period = net.delay + steps
-    q, _ = quantize_input(x, net.input_frac_bits, net.input_bits)
+    q, _ = net.quantize_input(x)
+    gate = gate_pattern(net.gate_channels, steps, period).sum(axis=1)
     counts = {INPUT: (q != 0).sum(axis=1),  # graded messages per input channel
-              **{name: np.full((samples, 1), n) for name, n in
-                 ((CLOCK, period), (BOS, 1), (EOS, period - steps))},
-              **spike_counts}
-    layers, graded_sources = [], {INPUT} | {p.name for p in net.populations if p.kind == "integrator"}
+              GATE: np.broadcast_to(gate, (samples, len(gate))), **spike_counts}
+    layers = []
     for p in net.populations:
-        binary = graded = 0
-        for g in p.inputs:
-            events = float((counts[g.src] @ (np.asarray(g.w_int) != 0).sum(axis=(0, 1))).sum() / samples)
-            if g.src in graded_sources:
+        binary = graded = 0.0
+        for s in net.inputs_of(p.name):
+            events = float((counts[s.src] @ (np.asarray(s.weights) != 0).sum(axis=0)).sum() / samples)
+            if s.src == INPUT:
                 graded += events
             else:
                 binary += events
-        layers.append({"layer": p.name, "neurons": p.size, "spikes": float(spike_counts[p.name].sum() / samples),
+        layers.append({"layer": p.name, "class": p.lava_class, "neurons": p.size,
+                       "spikes": float(spike_counts[p.name].sum() / samples),
                        "synaptic_events": binary, "graded_events": graded, "neuron_updates": p.size * period})
     sources = {INPUT: {"graded_messages": float(counts[INPUT].sum() / samples)},
-               **{name: {"spikes": int(counts[name][0, 0])} for name in (CLOCK, BOS, EOS)}}
+               GATE: {"spikes": int(gate.sum())}}
     return {"artifact_checksum": net.checksum, "samples": samples, "steps": steps, "steps_per_sample": period,
             "layers": layers, "sources": sources}

@@ -61,25 +61,20 @@ def _cmd_convert(args) -> int:
 
     out = args.output or str(Path(args.checkpoint).with_suffix(".h5"))
     r = convert(args.checkpoint, out, target=args.target, preset=args.preset, input_range=args.input_range,
-                vth_mant=args.vth_mant, weight_sets=args.weight_sets, lmu_mapping=args.lmu_mapping)
+                vth_mant=args.vth_mant, weight_sets=args.weight_sets, exponent_classes=args.exponent_classes,
+                lmu_mapping=args.lmu_mapping)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"{'layer':28s} {'neurons':>8s} {'synapses':>10s} {'cores':>6s} {'lag':>4s} {'weight err':>10s}")
+    print(f"{'population':30s} {'class':8s} {'neurons':>8s} {'synapses':>10s} {'procs':>5s} {'cores':>5s} "
+          f"{'lag':>4s} {'vth':>5s} {'weight err':>10s}")
     for row in r["layers"]:
-        print(f"{row['layer']:28s} {row['neurons']:8d} {row['synapses']:10,d} {row['cores']:6d} {row['lag']:4d} "
-              f"{row['weight_error']:10.2%}")
-    from .graph import LMU_MAPPINGS
-
-    built = r["quantization"]["lmu_mapping"]
-    other = next(m for m in LMU_MAPPINGS if m != built)
-    for m in r["memory"]:
-        e = m["impulse_response_error"]
-        how = f"{m['taps']} FIR taps" if built == "fir" else f"integrator, state with {m['frac_bits']} fraction bits"
-        print(f"{m['layer']}: {how}, impulse-response error {e[built]:.2e} (the {other} mapping: {e[other]:.2e})")
-    lifs = sum(row["kind"] == "lif" for row in r["layers"])
-    extra = f" and {len(r['layers']) - lifs} integrator(s)" if lifs < len(r["layers"]) else ""
-    print(f"wrote {out}: {lifs} LIF populations{extra} on {r['cores']} {r['target']} neuro-cores, "
+        lag = "" if row["lag"] is None else str(row["lag"])
+        print(f"{row['layer']:30s} {row['class']:8s} {row['neurons']:8d} {row['synapses']:10,d} {row['processes']:5d} "
+              f"{row['cores']:5d} {lag:>4s} {row['vth_mant']:5d} {row['weight_error']:10.2%}")
+    relays = sum(row["lag"] is None for row in r["layers"])
+    print(f"wrote {out}: {len(r['layers']) - relays} LIF layers and {relays} relay population(s) as "
+          f"{r['processes']} Lava processes on {r['cores']} {r['target']} neuro-cores, "
           f"algorithmic delay {r['delay_steps']} steps")
     return 0
 
@@ -92,20 +87,17 @@ def _cmd_verify(args) -> int:
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"{'layer':28s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} {'weight err':>10s} "
+    print(f"{'population':30s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} {'weight err':>10s} "
           f"{'SynOps float':>12s} {'SynOps fixed':>12s}")
     for row in r["layers"]:
-        spikes = (f"{row['rate_float']:10.4f} {row['rate_fixed']:10.4f} {row['mismatch']:9.2%}" if row["kind"] == "lif"
-                  else f"{'state error ' + format(row['state_error'], '.2e'):>31s}")
-        print(f"{row['layer']:28s} {spikes} {row['weight_error']:10.2%} {row['synops_float']:12,.0f} "
+        spikes = (f"{row['rate_float']:10.4f} {row['rate_fixed']:10.4f} {row['mismatch']:9.2%}" if "mismatch" in row
+                  else f"{'(relay)':>31s}")
+        print(f"{row['layer']:30s} {spikes} {row['weight_error']:10.2%} {row['synops_float']:12,.0f} "
               f"{row['synops_fixed']:12,.0f}")
     line = f"{r['samples']} samples: top-1 agreement float vs fixed {r['agreement']:.2%}"
     if "accuracy_float" in r:
         line += f"; accuracy float {r['accuracy_float']:.2%}, fixed {r['accuracy_fixed']:.2%}"
     print(line)
-    over = [f"{row['layer']} ({row['a_in_saturated']:,} a_in beyond 16 bits, {row['u_wrapped']:,} u wrapped at 24)"
-            for row in r["layers"] if row["a_in_saturated"] or row["u_wrapped"]]
-    print(f"saturation: {'; '.join(over)}" if over else "no a_in beyond 16 bits and no u wrapped around 24 bits")
     if r["inputs_clipped"]:
         print(f"inputs: {r['inputs_clipped']:,} values beyond the artifact's input range were clipped "
               f"(convert --input-range sets it)")
@@ -151,7 +143,6 @@ def _cmd_run(args) -> int:
     from .artifact import read_artifact
     from .backends import activity, run_backend
     from .files import atomic_write
-    from .fixedpoint import quantize_input
     from .verify import load_inputs
 
     net = read_artifact(args.artifact)
@@ -165,9 +156,7 @@ def _cmd_run(args) -> int:
     report = {"artifact": args.artifact, "backend": args.backend + (" (floating_pt)" if args.float else ""),
               "samples": int(len(x)), "seconds": seconds,
               "samples_per_second": len(x) / seconds, "delay_steps": net.delay, "predictions": pred.tolist(),
-              "inputs_clipped": quantize_input(x, net.input_frac_bits, net.input_bits)[1]}
-    if res.saturated:  # the emulator counts them; Lava's models saturate and wrap the same way
-        report["a_in_saturated"], report["u_wrapped"] = sum(res.saturated.values()), sum(res.wrapped.values())
+              "inputs_clipped": net.quantize_input(x)[1]}
     if y is not None:
         report["accuracy"] = float((pred == y).mean())
     if args.per_step:
@@ -190,12 +179,38 @@ def _cmd_run(args) -> int:
     for row in report.get("per_step", []):
         acc = f"accuracy {row['accuracy']:.2%}, " if "accuracy" in row else ""
         print(f"  after {row['steps_seen']:4d} steps ({row['fraction']:4.0%}): {acc}same as final {row['agreement_with_final']:.2%}")
-    if report["inputs_clipped"] or report.get("a_in_saturated") or report.get("u_wrapped"):
-        print(f"beyond range: {report['inputs_clipped']:,} input values clipped, {report.get('a_in_saturated', 0):,} a_in "
-              f"beyond 16 bits, {report.get('u_wrapped', 0):,} u wrapped at 24 bits (lmuneuro verify: per layer)")
+    if report["inputs_clipped"]:
+        print(f"inputs: {report['inputs_clipped']:,} values beyond the artifact's input range were clipped "
+              f"(convert --input-range sets it)")
     if args.activity:
         print(f"activity written to {args.activity}")
     return 0
+
+
+def _cmd_inspect(args) -> int:
+    from .inspection import inspect_network
+
+    r = inspect_network(args.artifact, profile=args.profile, steps=args.steps)
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print(f"{args.artifact}: Lava processes")
+        for p in r["processes"]:
+            print(f"  {p['count']:5d}  {p['module']}.{p['class']}")
+        print(f"{'population':30s} {'class':8s} {'neurons':>8s} {'synapses':>10s} {'procs':>5s} {'cores':>5s}")
+        for row in r["layers"]:
+            print(f"{row['layer']:30s} {row['class']:8s} {row['neurons']:8d} {row['synapses']:10,d} {row['processes']:5d} "
+                  f"{row['cores']:5d}")
+        d = r["largest_delay"]
+        print(f"neuro-cores {r['cores']} on {r['profile']}; largest synaptic delay {d['steps']} steps ({d['process']}); "
+              f"weight exponents {r['weight_exp_range'][0]} to {r['weight_exp_range'][1]}; "
+              f"algorithmic delay {r['algorithmic_delay']} steps")
+        print("limits (the tightest place of each):")
+        for v in r["tightest"]:
+            print(f"  {'ok  ' if v['ok'] else 'FAIL'} {v['text']}, margin {v['margin']:,.0f}")
+    for line in r["violations"]:
+        print(f"lmuneuro inspect: error: {line}", file=sys.stderr)
+    return EXIT_BAD_INPUT if r["violations"] else 0
 
 
 def _cmd_demo(args) -> int:
@@ -257,11 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "convert", help="a trained spiking checkpoint -> a fixed-point Loihi 2 artifact (.h5)",
-        description="Fold BatchNorms into synapses, map every LIF onto Loihi's fixed-point LIF (the reference's "
-                    ">= threshold becomes Loihi's > exactly), quantise each weight as one or two 8-bit "
-                    "synapse sets with per-neuron exponents, schedule the non-causal convolutions with delays, map each LMU memory as FIR "
-                    "taps or as a recurrent integrator (reporting both mappings' impulse-response errors), check the target's "
-                    "cores, neurons and synapses and write one self-describing HDF5 file.",
+        description="Fold BatchNorms into synapses, map every LIF onto Lava's LIFReset (the reference's >= "
+                    "threshold becomes Loihi's > exactly; biases as neuron biases), quantise each weight matrix as one "
+                    "or two 8-bit synapse processes with one weight exponent each (Dense, DelayDense, Sparse, "
+                    "DelaySparse), schedule the non-causal convolutions with delays, read the LMU memory's taps from "
+                    "a relay line, size every layer so that all its sums fit the chip's 16-bit a_in and a_out, "
+                    "check the target's cores, neurons and synapses and write one self-describing HDF5 file: one "
+                    "entry per Lava process.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("checkpoint", help="native or reference-implementation checkpoint")
     s.add_argument("--target", default="loihi2", help="hardware profile name or .toml path")
@@ -270,18 +287,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input-range", type=float,
                    help="largest |feature| value to represent (default: from the checkpoint's features)")
     s.add_argument("--weight-sets", type=int, choices=(1, 2), default=2,
-                   help="8-bit synapse sets per weight: 2 gives about 15-bit weights (the digits model agrees "
-                        "with the float model on 99.4%% of samples instead of 98.1%%) for twice the synapse "
-                        "memory and synaptic operations")
+                   help="8-bit synapse processes per weight matrix: 2 gives about 15-bit weights for twice the "
+                        "synapse memory and synaptic operations")
+    s.add_argument("--exponent-classes", type=int, default=1, metavar="N",
+                   help="split each weight matrix's rows into up to N processes of similar magnitude, each with "
+                        "its own weight exponent (Lava has one per process); 1: one process per matrix and set")
     s.add_argument("--vth-mant", type=int, default=VTH_MANT_DEFAULT,
                    help="finest threshold mantissa (state resolution: 1/(64 vth_mant) of the threshold); "
-                        "halved for a population whose largest possible input would not fit 24 bits")
-    s.add_argument("--lmu-mapping", choices=("auto", "fir", "recurrent"), default="auto",
-                   help="the LMU memory as its impulse response's taps on the input neuron (fir: exact to the "
-                        "weights' 15 bits, delays up to the trained length) or as graded integrator neurons holding "
-                        "the state (recurrent: A - I and B as 8-bit sets, any length, one more step of delay "
-                        "per block, coarser: Loihi's finest weight step 2^-8 limits A); auto: the one with the "
-                        "smaller impulse-response error")
+                        "lowered for a layer whose largest possible input would not fit the 16-bit a_in")
+    s.add_argument("--lmu-mapping", choices=("fir", "recurrent"), default="fir",
+                   help="the LMU memory as its impulse response's taps, read from a relay line of its input "
+                        "neuron (fir); recurrent (graded integrators holding the state) cannot be built from "
+                        "Loihi 2's standard processes and is refused")
     s.add_argument("--json", action="store_true", help="the conversion report as JSON")
     s.set_defaults(func=_cmd_convert)
 
@@ -337,6 +354,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="same as --format json")
     s.set_defaults(func=_cmd_energy)
 
+    s = sub.add_parser(
+        "inspect", help="the Lava processes an artifact deploys and every chip limit with its margin",
+        description="Print every Lava process class the network instantiates (module and class, with counts), "
+                    "neuro-cores per population, the largest synaptic delay, the weight-exponent range and each "
+                    "chip limit (a_out and a_in widths, delays, payload bits, cores, neurons, synapses) at its "
+                    "tightest place with its margin. Exit 2 with one line per violated limit.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("artifact")
+    s.add_argument("--profile", help="hardware profile for the resource limits (default: the artifact's target)")
+    s.add_argument("--steps", type=int, help="frames per sample (default: the trained length)")
+    s.add_argument("--json", action="store_true", help="the report as JSON (key processes: module, class, count)")
+    s.set_defaults(func=_cmd_inspect)
+
     s = sub.add_parser("demo", help="the end-to-end demo on built-in data (no download)",
                        description="The whole pipeline on the built-in digits: train the small spiking preset, "
                                    "convert it for Loihi 2, run it on the emulator and on Lava's bit-accurate "
@@ -350,10 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)  # before any heavy import: --help answers at once
     from .backends import BackendUnavailable
     from .checkpoint import CheckpointError
 
-    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (CheckpointError, BackendUnavailable, ValueError, FileNotFoundError, FloatingPointError) as e:

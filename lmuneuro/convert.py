@@ -1,245 +1,334 @@
-"""Conversion: a trained spiking model -> its float graph -> a fixed-point ``FixedNetwork`` ->
-an artifact file, checked against the target's resources.
+"""Conversion: a trained spiking model -> its float graph -> a network of Lava's standard chip
+processes (``FixedNetwork``) -> an artifact file, held to the target's limits.
 
-Scheduling: a population's lag is the earliest hardware step at which every input it reads for
-float time 0 has arrived: ``lag(p) = max over taps (lag(src) + 1 + offset)``; each tap then gets
-the delay ``lag(p) - lag(src) - 1 - offset`` (>= 0). The k=3 convolutions look one frame ahead,
-so every such hop adds a step; the LMU memory's taps are delays 0..127 from the input neuron
-(``fir`` mapping), or the memory is an integrator population one hop after it (``recurrent``).
+Scheduling: a layer's lag is the earliest hardware step at which every input it reads for float
+time 0 has arrived: ``lag(p) = max over taps (lag(src) + 1 + offset)``; each tap then gets the
+delay ``lag(p) - lag(src) - 1 - offset`` (>= 0). The k=3 convolutions look one frame ahead, so
+every such hop adds a step.
+
+Realisation: a tap is one synapse process (``Dense`` at delay 0, else ``DelayDense``), per weight
+set and exponent class. A delay beyond the chip's ``delay_max`` goes through relay populations
+(copies of the source ``delay_max + 1`` steps later each). A group of many taps from one source
+(the LMU memory's impulse response, 128 taps from one neuron) becomes a relay line, a ``LIF``
+population in which neuron ``(j - 1) * n + i`` fires j steps after source neuron i, read by one
+process whose columns are the taps; the gate empties the line when its source has finished a
+sample.
+
+Scaling: each layer gets the largest threshold mantissa (finest state resolution, at most
+``vth_mant``) at which every process's output and the layer's a_in fit ``activation_bits``
+(``limits``), its biases fit the bias mantissa and the inhibition that silences it outside its
+window fits the weights: halving the mantissa halves every input in activation units.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from . import __version__
-from .artifact import BOS, CLOCK, EOS, INPUT, FixedNetwork, FixedPopulation, FixedSynapses, fold_sets, write_artifact
+from .artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, write_artifact
 from .checkpoint import load_checkpoint
-from .fixedpoint import (ACT_SHIFT, STATE_MAX, VTH_MANT_DEFAULT, decays, input_format, memory_frac_bits,
-                         memory_impulse_errors, population_scale, split_weights)
-from .graph import LMU_MAPPINGS, Graph, Population, from_model
-from .models.lmu import impulse_response
+from .fixedpoint import (LAVA, VTH_MANT_DEFAULT, Formats, decays, input_format, input_limit, population_scale,
+                         quantize_bias, split_rows, split_weights)
+from .graph import Graph, Population, from_model
+from .limits import a_out_range, regions, resources, violations
 from .profiles import Profile, load_profile
 
-__all__ = ["quantize_graph", "map_to_cores", "memory_mappings", "choose_mapping", "convert", "ConversionError"]
+__all__ = ["quantize_graph", "map_to_cores", "convert", "ConversionError", "LINE_TAPS", "VTH_MANT_MIN",
+           "LMU_MAPPINGS"]
 
-class _StateRange(ValueError):
-    """A population's worst-case input does not fit the state at its threshold mantissa."""
-
-
-def _drive(groups: list[FixedSynapses], size: int, graded: dict, taps) -> tuple[np.ndarray, np.ndarray]:
-    """The largest positive and negative input per neuron (activation units) that the taps
-    ``taps(g)`` (an index into g's taps) of ``groups`` can deliver in one step; ``graded``: the
-    largest |payload| per neuron (n_src,) of each graded source."""
-    pos, neg = np.zeros(size), np.zeros(size)
-    for g in groups:
-        w = np.asarray(g.w_int, np.float64)[taps(g)]
-        if g.src in graded:  # payloads of either sign
-            p = n = np.abs(w).sum(axis=0) @ graded[g.src]
-        else:
-            p, n = np.clip(w, 0, None).sum(axis=(0, 2)), -np.clip(w, None, 0).sum(axis=(0, 2))
-        pos += np.floor(p * 2.0 ** g.weight_exp)
-        neg += np.ceil(n * 2.0 ** g.weight_exp)
-    return pos, neg
-
-
-def _silence(groups: list[FixedSynapses], size: int, vth: int, graded: dict, src: str,
-             delays: list[int], live) -> list[FixedSynapses]:
-    """Inhibition from ``src`` at the given delays that keeps the population silent whatever its
-    other groups deliver: per neuron, more than their largest possible positive sum plus the
-    threshold (activation units), and little enough that u cannot wrap around 24 bits even when
-    they deliver their largest negative sum in the same step (a wrapped u turns positive and
-    fires). ``live(g)``: the taps of g that can deliver anything at those steps (a bool mask);
-    the others read their source outside its sequence, where it is silent."""
-    excite, inhibit = _drive(groups, size, graded, live)
-    need = excite + vth + 1
-    sets = int(np.ceil(need.max() / (255 * 2**7)))
-    exps = np.clip(np.ceil(np.log2(need / (255 * sets))), -8, 7).astype(np.int64)
-    w = -np.ceil(need / (sets * 2.0**exps)).astype(np.int16)  # sets * |w| * 2^exps: need, a little more
-    if (sets * -w.astype(np.float64) * 2.0**exps + inhibit).max() * 2**ACT_SHIFT >= STATE_MAX:
-        raise _StateRange(f"one step's input can reach {int(excite.max())} activation units (and -{int(inhibit.max())}), "
-                          f"too much to be silenced within the 24-bit state even at threshold mantissa {vth}")
-    taps = np.broadcast_to(w[None, :, None], (len(delays), size, 1)).copy()
-    return [FixedSynapses(src, taps, exps, np.array(delays, dtype=np.int64)) for _ in range(sets)]
-
-
-def _input_frac_bits(graph: Graph, max_abs: float, bits: int, vth_mant: int, exp_range, weight_sets: int) -> int:
-    """Fraction bits of the graded input that balance its rounding against the weights' (a finely
-    resolved input needs small weights, which the exponent floor resolves coarsely): the
-    expected squared drive error ``|W|^2 (r^2 E[x^2] + 4^-frac / 12)`` for inputs uniform in
-    +-max_abs, r the weights' relative error at that input format."""
-    best = None
-    for frac in range(input_format(max_abs, bits), -1, -1):
-        err = 0.0
-        for p in graph.populations:
-            for g in p.inputs:
-                if g.src == INPUT:
-                    c = g.weights * population_scale(p.v_th, vth_mant) / (p.tau * 2**ACT_SHIFT * 2.0**frac)
-                    try:
-                        r = split_weights(c, exp_range, weight_sets)[0].rel_error
-                    except ValueError:  # beyond the largest exponent: coarser inputs only get worse
-                        return best[1]
-                    err += float(np.sum(g.weights**2)) * (r**2 * max_abs**2 / 3 + 4.0**-frac / 12)
-        if best is None or err < best[0]:
-            best = (err, frac)
-    return best[1]
-
-
-def _quantized(name: str, inputs, c, lags: dict, exp_range, weight_sets: int) -> list[FixedSynapses]:
-    """The synapse groups of population ``name`` for its graph ``inputs`` at the float targets
-    ``c(g)`` (activation units per payload unit), each tap delayed to arrive at its float time."""
-    out = []
-    for g in inputs:
-        delays = np.array([lags[name] - lags[g.src] - 1 - k for k in g.offsets], dtype=np.int64)
-        out += [FixedSynapses(g.src, q.w_int, q.weight_exp, delays, q.rel_error)
-                for q in split_weights(c(g), exp_range, weight_sets)]
-    return out
-
-
-def _integrator(p: Population, lags: dict, exp_range, weight_sets: int) -> tuple[FixedPopulation, int, np.ndarray]:
-    """The recurrent LMU memory: state m 2^f (``fixedpoint.memory_frac_bits`` over the graph's
-    horizon), B 2^f from the input neuron and A - I from itself, each as ``weight_sets`` 8-bit sets.
-    Returns the population, f and the largest |m| per neuron over twice the horizon (a sequence of
-    the trained length, then up to as many steps of pipeline tail): with Aq, Bq the quantised
-    matrices and the two floors per step losing less than 2 units,
-    ``|m_i| <= sum_k |(Aq^k Bq)_i| + 2 sum_k ||(Aq^k)_i||_1``; f is lowered until that fits 24 bits."""
-    (own,) = [g for g in p.inputs if g.src == p.name]
-    (drive,) = [g for g in p.inputs if g.src != p.name]
-    b = drive.weights[0]
-    h = impulse_response(torch.from_numpy(own.weights[0] + np.eye(p.size)), torch.from_numpy(b), p.horizon).numpy()
-
-    def value(groups):  # the quantised matrix: the sets folded, times 2^e_min
-        w, e_min = fold_sets(groups)
-        return w[0] * np.exp2(e_min)[:, None]
-
-    own_groups = _quantized(p.name, [own], lambda g: g.weights, lags, exp_range, weight_sets)  # f-independent
-    aq = value(own_groups) + np.eye(p.size)
-    drift, power = np.zeros(p.size), np.eye(p.size)
-    for _ in range(2 * p.horizon):  # the sequence, and the pipeline's tail after it, where m runs on
-        drift += 2 * np.abs(power).sum(axis=1)
-        power = aq @ power
-    f = memory_frac_bits(h, b, exp_range)
-    while True:
-        drive_groups = _quantized(p.name, [drive], lambda g: g.weights * 2.0**f, lags, exp_range, weight_sets)
-        bq = value(drive_groups)
-        bound, col = drift.copy(), bq
-        for _ in range(2 * p.horizon):
-            bound += np.abs(col).ravel()
-            col = aq @ col
-        if bound.max() < STATE_MAX:
-            a_in = np.abs(aq - np.eye(p.size)) @ bound + np.abs(bq).sum(axis=1) + 2
-            if a_in.max() >= 2**31:  # Lava's port into the integrator is 32-bit
-                raise ValueError(f"the memory's input per step can reach {a_in.max():.3g}, beyond 32 bits")
-            return FixedPopulation(p.name, p.size, 0, 0, 0, lags[p.name], 2.0**f, drive_groups + own_groups,
-                                   kind="integrator"), f, bound
-        f -= 1
-
-
-def _population(p, lags: dict, fracs: dict, graded: dict, vth_mant: int, exp_range, weight_sets: int) -> FixedPopulation:
-    """A LIF population; ``fracs``: the fraction bits of each graded source's payload, ``graded``:
-    its largest |payload| per neuron."""
-    lag = lags[p.name]
-    scale = population_scale(p.v_th, vth_mant)
-    groups = _quantized(p.name, p.inputs, lambda g: g.weights * scale / (p.tau * 2**ACT_SHIFT * 2.0 ** fracs.get(g.src, 0)),
-                        lags, exp_range, weight_sets)
-    # Inside the sequence every tap delivers at once: its largest positive sum must fit the state.
-    widest = _drive(groups, p.size, graded, lambda g: slice(None))[0].max()
-    if (widest + vth_mant + 2**7) * 2**ACT_SHIFT >= STATE_MAX:
-        raise _StateRange(f"one step's input can reach {int(widest)} activation units, beyond the 24-bit state "
-                          f"at threshold mantissa {vth_mant}")
-    # Taps that look k > 0 frames ahead deliver real input at float times -k..-1: inhibit those
-    # steps (bos, one spike at step 0), where only taps reading j or more frames ahead see the
-    # sequence at -j (the clock's biases start at 0); and everything from float time N on (eos),
-    # where the taps reading back, the biases and integrators (which keep their state) still deliver.
-    ahead = max(max(g.offsets) for g in p.inputs if g.src != CLOCK)
-    real = list(groups)
-
-    def offsets(g):
-        return lag - lags[g.src] - 1 - np.asarray(g.delays)
-
-    if ahead:
-        groups += _silence(real, p.size, vth_mant, graded, BOS, [lag - 1 - j for j in range(1, ahead + 1)],
-                           lambda g: (offsets(g) >= 1) & (g.src != CLOCK))
-    groups += _silence(real, p.size, vth_mant, graded, EOS, [lag - 1],
-                       lambda g: (offsets(g) <= -1) | (g.src == CLOCK) | (g.src in graded and g.src != INPUT))
-    return FixedPopulation(p.name, p.size, *decays(p.tau), vth_mant, lag, scale, groups)
-
-
-def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16,
-                   vth_mant: int = VTH_MANT_DEFAULT, exp_range=(-8, 7), weight_sets: int = 2) -> FixedNetwork:
-    """The fixed-point network of ``graph``; ``input_max_abs`` bounds the features' magnitude;
-    every weight is the sum of up to ``weight_sets`` 8-bit synapse sets (``split_weights``).
-    ``vth_mant`` is the finest state resolution tried: a population whose largest possible input
-    in one step would not fit the 24-bit state at that scale gets a smaller one (halving)."""
-    frac = _input_frac_bits(graph, input_max_abs, input_bits, vth_mant, exp_range, weight_sets)
-    fracs = {INPUT: frac}
-    graded = {INPUT: np.full(graph.input_size, float(np.ceil(input_max_abs * 2**frac)))}
-    lags = {INPUT: 0, CLOCK: 0, EOS: 0}
-    pops = []
-    for p in graph.populations:
-        lags[p.name] = max(lags[g.src] + 1 + max(g.offsets) for g in p.inputs if g.src not in (CLOCK, p.name))
-        if p.kind == "integrator":
-            pop, fracs[p.name], graded[p.name] = _integrator(p, lags, exp_range, weight_sets)
-            pops.append(pop)
-            continue
-        mant = vth_mant
-        while True:
-            try:
-                pops.append(_population(p, lags, fracs, graded, mant, exp_range, weight_sets))
-                break
-            except _StateRange as e:
-                if mant <= 64:
-                    raise ValueError(f"layer {p.name}: {e}") from None
-                mant //= 2
-            except ValueError as e:
-                raise ValueError(f"layer {p.name}: {e}") from None
-    return FixedNetwork(graph.input_size, frac, input_bits, pops, graph.head_weight.astype(np.float32),
-                        graph.head_bias.astype(np.float32))
+LINE_TAPS = 4  # a group of this many taps or more from one source reads a relay line: fewer processes
+VTH_MANT_MIN = 64  # below this a layer's state is too coarse to be worth converting
+LMU_MAPPINGS = ("fir", "recurrent")
 
 
 class ConversionError(ValueError):
     """A model that cannot be converted for the target; one line naming the layer and the limit."""
 
 
+class _Scale(ValueError):
+    """A layer does not fit the target's widths at this threshold mantissa: try one at most
+    ``shrink`` times as large (every input in activation units scales with it)."""
+
+    def __init__(self, message: str, shrink: float = 0.5):
+        super().__init__(message)
+        self.shrink = shrink
+
+
+@dataclass
+class _Conn:
+    """One process-to-be: ``weights`` (n_dst, n_src) in float input per unit of source signal."""
+
+    src: str  # a layer, a relay or INPUT
+    delay: int
+    weights: np.ndarray
+    offset: int  # where its deliveries start relative to the reader's window (``limits.regions``)
+
+
+def _relay_neurons(name: str, size: int, fmt: Formats) -> Neurons:
+    """A relay: no memory of u or v, threshold 0, so one unit of input fires it and nothing else does."""
+    unity = 2**fmt.decay_bits
+    zeros = np.zeros(size, np.int64)
+    return Neurons(name, size, unity - 1, unity - 1, 0, zeros, zeros, 0, None)
+
+
+def _wiring(src: str, dst: str, rows: np.ndarray, cols: np.ndarray, shape: tuple, delay: int, w: int) -> Synapse:
+    weights = np.zeros(shape, np.int16)
+    weights[rows, cols] = w
+    return Synapse(src, dst, weights, 0, delay, sparse=True)
+
+
+class _Relays:
+    """The relay populations and their wiring, built on demand and shared by every reader."""
+
+    def __init__(self, sizes: dict, lags: dict, fmt: Formats):
+        self.sizes, self.lags, self.fmt = sizes, lags, fmt
+        self.after: dict[str, list[Neurons]] = {}  # source -> relays to insert after it
+        self.synapses: list[Synapse] = []
+        self.kills: list[tuple[str, int]] = []  # (line, lag of its source): gate channels "end"
+        self._delayed: dict[tuple[str, int], str] = {}
+
+    def _add(self, src: str, neurons: Neurons) -> None:
+        self.after.setdefault(src, []).append(neurons)
+        self.sizes[neurons.name] = neurons.size
+
+    def delayed(self, src: str, hops: int) -> str:
+        """A copy of ``src`` firing ``hops * (delay_max + 1)`` steps after it."""
+        if hops == 0:
+            return src
+        key = (src, hops)
+        if key not in self._delayed:
+            prev = self.delayed(src, hops - 1)
+            name, n = f"{src}.delay{hops * (self.fmt.delay_max + 1)}", self.sizes[src]
+            self._add(prev, _relay_neurons(name, n, self.fmt))
+            self.synapses.append(_wiring(prev, name, np.arange(n), np.arange(n), (n, n), self.fmt.delay_max, 1))
+            self._delayed[key] = name
+        return self._delayed[key]
+
+    def line(self, src: str, length: int) -> str:
+        """A line of ``length`` relays per neuron of ``src``: neuron ``(j - 1) * n + i`` fires j
+        steps after neuron i of src."""
+        name, n = f"{src}.line", self.sizes[src]
+        size = length * n
+        self._add(src, _relay_neurons(name, size, self.fmt))
+        self.synapses += [_wiring(src, name, np.arange(n), np.arange(n), (size, n), 0, 1),
+                          _wiring(name, name, np.arange(n, size), np.arange(size - n), (size, size), 0, 1)]
+        self.kills.append((name, self.lags[src]))
+        return name
+
+
+def _schedule(graph: Graph) -> dict[str, int]:
+    lags = {INPUT: 0}
+    for p in graph.populations:
+        lags[p.name] = max(lags[g.src] + 1 + max(g.offsets) for g in p.inputs)
+    return lags
+
+
+def _connections(graph: Graph, lags: dict, relays: _Relays) -> dict[str, list[_Conn]]:
+    """Every layer's processes-to-be, with the relays they read."""
+    fmt, out = relays.fmt, {}
+    lines = {}  # source -> longest line any reader needs
+    for p in graph.populations:
+        for g in p.inputs:
+            if len(g.offsets) >= LINE_TAPS and g.src != INPUT:
+                longest = max(lags[p.name] - lags[g.src] - 1 - k for k in g.offsets)
+                lines[g.src] = max(lines.get(g.src, 0), longest)
+    line_of = {src: relays.line(src, length) for src, length in lines.items() if length > 0}
+    for p in graph.populations:
+        conns = []
+        for g in p.inputs:
+            delays = [lags[p.name] - lags[g.src] - 1 - k for k in g.offsets]
+            if g.src in line_of and len(g.offsets) >= LINE_TAPS:
+                n = relays.sizes[g.src]
+                on_line = np.zeros((p.size, relays.sizes[line_of[g.src]]))
+                for w, d in zip(g.weights, delays):
+                    if d == 0:
+                        conns.append(_Conn(g.src, 0, w, lags[g.src] + 1 - lags[p.name]))
+                    else:
+                        on_line[:, (d - 1) * n:d * n] += w
+                conns.append(_Conn(line_of[g.src], 0, on_line, 0))  # emptied by the gate: within the window
+                continue
+            for w, d in zip(g.weights, delays):
+                hops = d // (fmt.delay_max + 1)
+                if hops and g.src == INPUT:
+                    raise ConversionError(f"layer {p.name}: the graded input would need a delay of {d} steps; "
+                                          f"the target's synapses hold at most {fmt.delay_max} and relays carry spikes only")
+                conns.append(_Conn(relays.delayed(g.src, hops), d - hops * (fmt.delay_max + 1), w,
+                                   lags[g.src] + 1 + d - lags[p.name]))
+        out[p.name] = conns
+    return out
+
+
+def _processes(c: np.ndarray, src: str, dst: str, delay: int, fmt: Formats, sets: int, classes: int) -> list[Synapse]:
+    """The synapse processes for float targets c (n_dst, n_src; activation units per payload
+    unit): per exponent class (a sparse process for a subset of rows) and weight set."""
+    out, groups = [], split_rows(c, classes, fmt)
+    rest = np.zeros_like(c)
+    for rows in groups:
+        sparse = len(rows) < c.shape[0]
+        for q in split_weights(c[rows], fmt, sets):
+            if not q.w_mant.any():
+                continue
+            w = np.zeros(c.shape, np.int16)
+            w[rows] = q.w_mant
+            rest[rows] += q.w_mant * 2.0**q.weight_exp
+            out.append(Synapse(src, dst, w, q.weight_exp, delay, sparse))
+    norm = np.linalg.norm(c)
+    err = float(np.linalg.norm(rest - c) / norm) if norm else 0.0
+    for s in out:
+        s.rel_error = err
+    return out
+
+
+def _layer(p: Population, conns: list[_Conn], lag: int, delay: int, channel: int, n_channels: int, vth_mant: int,
+           frac: int, payload: int, fmt: Formats, sets: int, classes: int) -> tuple[Neurons, list[Synapse]]:
+    """A layer at threshold mantissa ``vth_mant``: its LIFReset, its processes and the gate's
+    inhibition outside its window; ``_Scale`` when something does not fit the target's widths."""
+    scale = population_scale(p.v_th, vth_mant, fmt)
+    unit = scale / (p.tau * 2**fmt.activation_shift)  # activation units per float input unit
+    syns, parts = [], []
+    for c in conns:
+        graded = c.src == INPUT
+        try:
+            made = _processes(c.weights * unit / (2.0**frac if graded else 1), c.src, p.name, c.delay, fmt, sets, classes)
+        except ValueError as e:  # beyond the largest exponent
+            raise _Scale(str(e)) from None
+        for s in made:
+            lo, hi = a_out_range(s.weights, s.weight_exp, payload if graded else None)
+            if lo.min() < fmt.a_min or hi.max() > fmt.a_max:
+                raise _Scale(f"a process from {c.src} can deliver {max(hi.max(), -lo.min()):,.0f} activation "
+                             f"units, beyond the {fmt.activation_bits}-bit a_out", _fit(lo, hi, fmt))
+            parts.append((lo, hi, c.offset, False))
+        syns += made
+    try:
+        bias_mant, bias_exp = quantize_bias(p.bias * scale / p.tau, fmt)
+    except ValueError as e:
+        raise _Scale(str(e)) from None
+    bias = bias_mant.astype(np.float64) * 2.0**bias_exp
+    # Outside its window a layer must not fire, whatever the live processes and its bias do: with
+    # v at most the threshold before, u <= -(bias + 1 activation unit) keeps v below it.
+    ranges = regions(parts, delay) if parts else {}
+    live_hi = np.maximum(ranges["before"][1], ranges["after"][1]) if parts else np.zeros(p.size)
+    need = live_hi + np.ceil(np.maximum(bias, 0) / 2**fmt.activation_shift) + 1
+    top = 2**fmt.weight_bits - 1
+    e = max(0, fmt.weight_exp_min, math.ceil(math.log2(need.max() / top)))  # >= 0: exact, no floor
+    if e > fmt.weight_exp_max:
+        raise _Scale(f"silencing it outside its window takes {need.max():,.0f} activation units of inhibition",
+                     top * 2.0**fmt.weight_exp_max / need.max())
+    inhibit = np.zeros((p.size, n_channels), np.int16)
+    inhibit[:, channel] = -np.ceil(need / 2.0**e)
+    gate = Synapse(GATE, p.name, inhibit, e, 0, sparse=True)
+    parts.append((*a_out_range(inhibit, e, None), True, True))
+    for region, (lo, hi) in regions(parts, delay).items():
+        if lo.min() < fmt.a_min or hi.max() > fmt.a_max:
+            raise _Scale(f"its a_in can reach [{lo.min():,.0f}, {hi.max():,.0f}] activation units "
+                         f"{'in' if region == 'window' else region} its window, beyond {fmt.activation_bits} bits", _fit(lo, hi, fmt))
+    du, dv = decays(p.tau, fmt)
+    v_init = -(fmt.state_max - 1)
+    if np.trunc(v_init * (2**fmt.decay_bits - dv) / 2**fmt.decay_bits) + bias.max() > vth_mant * 2**fmt.vth_shift:
+        raise _Scale("its bias could fire it at the first step of a run, before the gate arrives")
+    neurons = Neurons(p.name, p.size, du, dv, vth_mant, bias_mant.astype(np.int64), bias_exp.astype(np.int64),
+                      v_init, lag, scale)
+    return neurons, syns + [gate]
+
+
+def _fit(lo: np.ndarray, hi: np.ndarray, fmt: Formats) -> float:
+    """The factor that brings a range within the activation width."""
+    return min(fmt.a_max / max(hi.max(), 1), fmt.a_min / min(lo.min(), -1))
+
+
+def _input_frac_bits(p: Population, max_abs: float, bits: int, vth_mant: int, fmt: Formats, sets: int) -> int:
+    """Fraction bits of the graded input that balance its rounding against the weights' (a finely
+    resolved input needs small weights, which the exponent floor resolves coarsely): the
+    expected squared drive error ``|W|^2 (r^2 E[x^2] + 4^-frac / 12)`` for inputs uniform in
+    +-max_abs, r the weights' relative error at that input format, for layer p at ``vth_mant``."""
+    best = None
+    for frac in range(input_format(max_abs, bits), -1, -1):
+        err = 0.0
+        unit = population_scale(p.v_th, vth_mant, fmt) / (p.tau * 2**fmt.activation_shift * 2.0**frac)
+        for g in p.inputs:
+            if g.src != INPUT:
+                continue
+            for w in g.weights:
+                try:
+                    r = split_weights(w * unit, fmt, sets)[0].rel_error
+                except ValueError:  # beyond the largest exponent: coarser inputs only get worse
+                    return best[1] if best else frac
+                err += float(np.sum(w**2)) * (r**2 * max_abs**2 / 3 + 4.0**-frac / 12)
+        if best is None or err < best[0]:
+            best = (err, frac)
+    return best[1]
+
+
+def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16, vth_mant: int = VTH_MANT_DEFAULT,
+                   fmt: Formats = LAVA, weight_sets: int = 2, exponent_classes: int = 1) -> FixedNetwork:
+    """The network of Lava processes for ``graph``; ``input_max_abs`` bounds the features'
+    magnitude; every weight is the sum of up to ``weight_sets`` 8-bit processes, and the rows of
+    a weight matrix are split into up to ``exponent_classes`` processes of similar magnitude.
+    ``vth_mant`` is the finest state resolution tried (module docstring: scaling)."""
+    if input_bits > fmt.message_bits_max:
+        raise ConversionError(f"the graded input needs {input_bits}-bit payloads; the target carries at most "
+                              f"{fmt.message_bits_max}")
+    frac = None  # chosen for the first layer that reads the input, at its final threshold mantissa
+    lags = _schedule(graph)
+    relays = _Relays({INPUT: graph.input_size, **{p.name: p.size for p in graph.populations}}, lags, fmt)
+    conns = _connections(graph, lags, relays)
+    channels = sorted({lags[p.name] for p in graph.populations})
+    delay = lags[graph.populations[-1].name]
+    gate = [(lag, "outside") for lag in channels] + [(lag, "end") for _, lag in relays.kills]
+    layers, syns, reads_input = {}, {}, None
+    for p in graph.populations:
+        mant = vth_mant
+        while True:
+            if frac is None or reads_input == p.name:
+                reads_input = p.name if any(g.src == INPUT for g in p.inputs) else None
+                frac = _input_frac_bits(p, input_max_abs, input_bits, mant, fmt, weight_sets) if reads_input else None
+                payload = input_limit(input_max_abs, frac, input_bits) if reads_input else None
+            try:
+                layers[p.name], syns[p.name] = _layer(p, conns[p.name], lags[p.name], delay, channels.index(lags[p.name]),
+                                                      len(gate), mant, frac, payload, fmt, weight_sets,
+                                                      exponent_classes)
+                break
+            except _Scale as e:
+                if mant <= VTH_MANT_MIN:
+                    raise ConversionError(f"layer {p.name}: {e}, even at threshold mantissa {mant}") from None
+                mant = max(VTH_MANT_MIN, min(mant - 1, int(mant * min(e.shrink, 1.0))))
+    for k, (line, _) in enumerate(relays.kills):
+        n = relays.sizes[line]
+        relays.synapses.append(_wiring(GATE, line, np.arange(n), np.full(n, len(channels) + k), (n, len(gate)), 0, -2))
+    pops: list[Neurons] = []
+
+    def place(name):  # a source, then the relays that copy it
+        for r in relays.after.get(name, []):
+            pops.append(r)
+            place(r.name)
+
+    place(INPUT)
+    for p in graph.populations:
+        pops.append(layers[p.name])
+        place(p.name)
+    by_dst = {}
+    for s in relays.synapses + [s for p in graph.populations for s in syns[p.name]]:
+        by_dst.setdefault(s.dst, []).append(s)
+    return FixedNetwork(graph.input_size, frac, input_bits, payload, gate, pops, [s for p in pops for s in by_dst.get(p.name, [])],
+                        graph.populations[-1].name, graph.head_weight.astype(np.float32),
+                        graph.head_bias.astype(np.float32), fmt)
+
+
 def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
-    """Neurons, synapses and neuro-cores per population under the profile's per-core limits;
-    ConversionError, naming the largest layer and the limit, when the model needs more cores,
-    neurons or synapses than the target has."""
-    res = profile.resources
-    rows = []
-    for p in net.populations:
-        synapses = int(sum(np.asarray(g.w_int).size for g in p.inputs))
-        cores = max(-(-p.size // res["neurons_per_core"]), -(-synapses // res["synapses_per_core"]))
-        rows.append({"layer": p.name, "kind": p.kind, "neurons": p.size, "synapses": synapses, "cores": cores, "lag": p.lag, "vth_mant": p.vth,
-                     "weight_error": max((g.rel_error for g in p.inputs), default=0.0)})
-    for key, limit, what in (("cores", "cores_per_chip", "neuro-cores"), ("neurons", "neurons_per_chip", "neurons"),
-                             ("synapses", "synapses_per_chip", "synapses")):
-        total, available = sum(r[key] for r in rows), res[limit] * res["chips"]
-        if total > available:
-            worst = max(rows, key=lambda r: r[key])
-            raise ConversionError(f"the model needs {total:,} {what}, {profile.name} has {available:,} "
-                                  f"({res['chips']} chip(s) x {limit} {res[limit]:,}; largest: layer {worst['layer']} "
-                                  f"with {worst['neurons']:,} neurons, {worst['synapses']:,} synapses = {worst['cores']} cores)")
-    return rows
+    """Per population its neurons, synapses, processes and neuro-cores (``limits.resources``);
+    ConversionError, naming the largest population and the limit, when the network needs more
+    cores, neurons or synapses than the target has."""
+    for line in violations(net, profile):
+        raise ConversionError(f"the model does not fit: {line}")
+    return resources(net, profile)
 
 
-def memory_mappings(model, exp_range=(-8, 7), weight_sets: int = 2) -> list[dict]:
-    """Each LMU memory's impulse-response error under the FIR and the recurrent mapping
-    (``fixedpoint.memory_impulse_errors``, over the taps the graph uses)."""
-    rows = []
-    for b, blk in enumerate(model.block):
-        mem = blk.attn.lmu.memory
-        e = memory_impulse_errors(mem.A.double().numpy(), mem.B.double().numpy(), mem.H.double().numpy(),
-                                  exp_range, weight_sets)
-        rows.append({"layer": f"block.{b}.attn.lmu.memory", "taps": int(mem.H.shape[1]), "frac_bits": e["frac_bits"],
-                     "impulse_response_error": {"fir": e["fir"], "recurrent": e["recurrent"]}})
-    return rows
-
-
-def _sha256(path) -> str:
+def sha256(path) -> str:
+    """The checksum of a file: names a checkpoint in the artifact made from it."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -250,54 +339,48 @@ def _sha256(path) -> str:
 DEFAULT_INPUT_RANGE = {"digits": 1.0, "kaldi-fbank": 2.0}
 
 
-def choose_mapping(memory: list[dict], requested: str = "auto") -> str:
-    """``requested``, or for ``auto`` the mapping whose worst impulse-response error over the
-    model's memories is the smaller (FIR on every preset, docs/fixed-point.md)."""
-    if requested != "auto":
-        if requested not in LMU_MAPPINGS:
-            raise ConversionError(f"unknown LMU mapping {requested!r}; choose auto or one of {', '.join(LMU_MAPPINGS)}")
-        return requested
-    return min(LMU_MAPPINGS, key=lambda m: max((r["impulse_response_error"][m] for r in memory), default=0.0))
-
-
 def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = None,
             input_range: float | None = None, vth_mant: int = VTH_MANT_DEFAULT, weight_sets: int = 2,
-            lmu_mapping: str = "auto") -> dict:
-    """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report.
-    ``lmu_mapping``: ``fir``, ``recurrent`` or ``auto`` (``choose_mapping``)."""
-    ck = load_checkpoint(checkpoint, preset=preset)
-    if not ck.config.spiking:
-        raise ConversionError("only spiking models map onto Loihi's LIF neurons; this checkpoint is the non-spiking LMUFormer")
+            exponent_classes: int = 1, lmu_mapping: str = "fir") -> dict:
+    """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report."""
+    if lmu_mapping not in LMU_MAPPINGS:
+        raise ConversionError(f"unknown LMU mapping {lmu_mapping!r}; choose one of {', '.join(LMU_MAPPINGS)}")
     profile = load_profile(target)
     if profile.kind != "neuromorphic":
         raise ConversionError(f"target {profile.name!r} is not a neuromorphic chip")
-    prec = profile.precision
+    if lmu_mapping == "recurrent":
+        raise ConversionError(f"the recurrent LMU mapping cannot be built from {profile.name}'s standard processes "
+                              "(its 24-bit state would pass through 16-bit Dense outputs and has no per-sample "
+                              "reset; docs/fixed-point.md section 6): use --lmu-mapping fir")
+    if not 1 <= exponent_classes <= 16:
+        raise ConversionError(f"--exponent-classes must be between 1 and 16, got {exponent_classes}")
+    ck = load_checkpoint(checkpoint, preset=preset)
+    if not ck.config.spiking:
+        raise ConversionError("only spiking models map onto Loihi's LIF neurons; this checkpoint is the non-spiking LMUFormer")
+    try:
+        fmt = Formats.from_dict(profile.precision)
+    except ValueError as e:
+        raise ConversionError(f"profile {profile.name}: {e}") from None
     if input_range is None:
         input_range = DEFAULT_INPUT_RANGE.get((ck.features or {}).get("kind"), 4.0)
-    exp_range = (prec["weight_exp_min"], prec["weight_exp_max"])
-    if not 0 < vth_mant < 2 ** prec["vth_mant_bits"]:
+    if not 0 < vth_mant < 2**fmt.vth_mant_bits:
         raise ConversionError(f"threshold mantissa {vth_mant} is outside {profile.name}'s vth_mant_bits "
-                              f"{prec['vth_mant_bits']} (1..{2 ** prec['vth_mant_bits'] - 1})")
-    memory = memory_mappings(ck.model, exp_range, weight_sets)
-    mapping = choose_mapping(memory, lmu_mapping)
+                              f"{fmt.vth_mant_bits} (1..{2**fmt.vth_mant_bits - 1})")
     try:
-        net = quantize_graph(from_model(ck.model, lmu_mapping=mapping), input_max_abs=input_range, vth_mant=vth_mant,
-                             exp_range=exp_range, weight_sets=weight_sets)
+        net = quantize_graph(from_model(ck.model), input_max_abs=input_range, vth_mant=vth_mant, fmt=fmt,
+                             weight_sets=weight_sets, exponent_classes=exponent_classes)
+    except ConversionError:
+        raise
     except ValueError as e:
-        if mapping == "recurrent":  # its coarse memory is the likely cause: say so
-            worst = max(r["impulse_response_error"]["recurrent"] for r in memory)
-            raise ConversionError(f"{e} (with the recurrent LMU mapping, impulse-response error up to {worst:.2g}; "
-                                  "--lmu-mapping fir holds the memory exactly)") from None
         raise ConversionError(str(e)) from None
     layers = map_to_cores(net, profile)
-    net.meta = {"created_by": f"lmuneuro {__version__}", "source_sha256": _sha256(checkpoint),
+    net.meta = {"created_by": f"lmuneuro {__version__}", "source_sha256": sha256(checkpoint),
                 "source_format": ck.source_format, "preset": ck.preset, "target": profile.name,
-                "quantization": {"vth_mant": vth_mant, "weight_exp_range": list(exp_range),
-                                 "input_range": input_range, "input_bits": net.input_bits,
+                "quantization": {"vth_mant": vth_mant, "input_range": input_range, "input_bits": net.input_bits,
                                  "input_frac_bits": net.input_frac_bits, "weight_sets": weight_sets,
-                                 "lmu_mapping": mapping},
+                                 "exponent_classes": exponent_classes, "lmu_mapping": lmu_mapping},
                 "classes": ck.classes, "features": ck.features, "delay_steps": net.delay,
-                "cores": sum(r["cores"] for r in layers), "config": ck.config.to_dict(),
-                "memory": memory}
+                "cores": sum(r["cores"] for r in layers), "processes": sum(r["processes"] for r in layers),
+                "config": ck.config.to_dict()}
     write_artifact(output, net)
     return {"output": str(output), **net.meta, "layers": layers}

@@ -41,8 +41,8 @@ def run_demo(workdir: str = "runs/demo", epochs: int = 40, lava_samples: int = 3
     print(f"[2/5] converting for Loihi 2 -> {art}")
     conv = convert(ckpt, art, target="loihi2")
     net = read_artifact(art)
-    print(f"      {len(net.populations)} LIF populations on {conv['cores']} neuro-cores, "
-          f"algorithmic delay {net.delay} steps")
+    print(f"      {len(net.layers)} LIF layers as {conv['processes']} of Lava's chip processes on {conv['cores']} "
+          f"neuro-cores, algorithmic delay {net.delay} steps")
 
     test = get_dataset(dataset, "test", data_dir=data_dir)
     x, y = (t.numpy() for t in test.tensors)
@@ -53,7 +53,7 @@ def run_demo(workdir: str = "runs/demo", epochs: int = 40, lava_samples: int = 3
     emu_pred = emu.logits.argmax(-1)
 
     n = min(lava_samples, len(x))
-    print(f"[4/5] Lava's bit-accurate simulator (Loihi2SimCfg fixed_pt) on the first {n} samples")
+    print(f"[4/5] Lava's bit-accurate simulator (Loihi2SimCfg fixed_pt, Lava's own processes) on the first {n} samples")
     lava = run_backend(net, x[:n], "lava-sim", record=True, progress=True)
     lava_pred = lava.logits.argmax(-1)
 

@@ -5,10 +5,10 @@ The last stage of the pipeline: it reads an artifact and the activity of a run (
 constants. Every figure is per sample. What is counted:
 
 - synaptic events: each spike (or graded input message) times its non-zero synapses in each
-  group that reads it, over every tap and weight set (``backends.activity``);
+  synapse process that reads it (``backends.activity``), relays and the gate's inhibition included;
 - neuron updates: every neuron of every population at every step of a sample (Loihi updates all
   compartments of a core each step); those that fire are priced as active updates, the rest idle;
-- routing: one message per spike sent and per graded input message;
+- routing: one message per spike sent, per graded input message and per gate spike;
 - real-valued MACs that remain: the graded input layer (its events are multiply-accumulates on a
   CMOS target) and the read-out head (classes x neurons once per sample, on the host);
 - static energy: the profile's static power x its time per step x steps per sample.
@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifact import FixedNetwork
+from .artifact import GATE, INPUT, FixedNetwork
+from .limits import resources
 from .profiles import Profile, load_profile
 
 __all__ = ["EnergyError", "ann_macs", "report", "read_activity", "format_table", "render_html"]
@@ -109,15 +110,13 @@ def _layer_ops(row: dict, profile: Profile) -> dict[str, dict]:
 
 def report(net: FixedNetwork, act: dict, profile: Profile | str, *, step_us: float | None = None) -> dict:
     """Per-layer and total operations and energy (pJ per sample) of activity ``act`` under ``profile``."""
-    from .convert import map_to_cores
-
     profile = load_profile(profile) if isinstance(profile, str) else profile
     if step_us is not None and not step_us > 0:
         raise EnergyError(f"--step-us must be positive, got {step_us}")
     steps, period = act["steps"], act["steps_per_sample"]
     ann = ann_macs(net.meta["config"], steps) if "config" in net.meta else None
     head_macs = int(np.asarray(net.head_weight).size)
-    cores = {r["layer"]: r for r in map_to_cores(net, profile)} if profile.kind == "neuromorphic" else {}
+    cores = {r["layer"]: r for r in resources(net, profile)} if profile.kind == "neuromorphic" else {}
     weight_bits = profile.precision.get("weight_bits", 8)
     components = ("synaptic", "neuron", "routing")
     layers, totals = [], {c: [0.0, 0.0, 0.0] for c in (*components, "host", "static")}
@@ -127,15 +126,14 @@ def report(net: FixedNetwork, act: dict, profile: Profile | str, *, step_us: flo
         for c in components:
             for i, which in enumerate(("value", "low", "high")):
                 totals[c][i] += _range(ops.get(c, {}), profile, which)
-        pop = next(p for p in net.populations if p.name == row["layer"])
-        synapses = int(sum(int((np.asarray(g.w_int) != 0).sum()) for g in pop.inputs))
+        synapses = int(sum(np.count_nonzero(s.weights) for s in net.inputs_of(row["layer"])))
         layers.append({**{k: row[k] for k in _ACTIVITY_LAYER}, "rate": row["spikes"] / (row["neurons"] * period),
                        "synops": row["synaptic_events"] + row["graded_events"], "synapses": synapses,
                        "synapse_memory_bytes": synapses * weight_bits // 8,
                        **({"cores": cores[row["layer"]]["cores"]} if cores else {}),
                        "energy_pj": energy, "energy_total_pj": sum(energy.values())})
     src = act["sources"]
-    messages = src["input"]["graded_messages"] + sum(src[k]["spikes"] for k in ("clock", "bos", "eos"))
+    messages = src[INPUT]["graded_messages"] + src[GATE]["spikes"]
     if profile.kind == "neuromorphic":
         for i, which in enumerate(("value", "low", "high")):
             totals["routing"][i] += messages * getattr(profile.energy["spike_route"], which)

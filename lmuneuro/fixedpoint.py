@@ -1,128 +1,217 @@
 """Every float -> fixed conversion of lmuneuro, with its number formats (Loihi 2 as Lava's
 bit-accurate models compute it; ``lmuneuro.emulator`` holds that arithmetic).
 
-Number formats:
-- state (u, v): 24-bit signed integers in *state units*. A population with float threshold
-  ``v_th`` gets the scale ``S = (64 * vth_mant + 1) / v_th`` state units per float unit, so that
-  the reference's ``h >= v_th`` is exactly Loihi's ``v > vth_mant << 6`` for integer v.
-- activation (a_in): 64 state units (Loihi shifts a_in left by 6 into u).
-- weights ``w_int``: what Lava's Dense really uses (8 bits: a set with mixed signs holds even
-  values in [-256, 254], a one-signed set [0, 255] or [-255, 0]), and a ``weight_exp`` per
-  target neuron; a synapse group (one or more such sets, all its taps) delivers
-  ``floor(sum_j 2**weight_exp_j * sum(w_int_j * s))`` activation units per step.
+Number formats (``Formats``, read from a hardware profile's ``[precision]``; Lava's are the
+defaults):
+- state (u, v): ``state_bits``-bit signed integers in *state units*. A population with float
+  threshold ``v_th`` gets the scale ``S = (2**vth_shift * vth_mant + 1) / v_th`` state units per
+  float unit, so that the reference's ``h >= v_th`` is exactly Loihi's ``v > vth_mant << 6`` for
+  integer v.
+- activation (a_in, a_out): ``activation_bits``-bit signed integers in *activation units*, each
+  ``2**activation_shift`` state units (Loihi shifts a_in left by 6 into u).
+- weights ``w_mant``: what Lava's Dense really uses (8 bits: a matrix with mixed signs holds even
+  values in [-256, 254], a one-signed one [0, 255] or [-255, 0]) and one ``weight_exp`` per
+  synapse process; a process delivers ``floor(2**weight_exp * (w_mant @ s))`` activation units.
+- bias: per neuron ``bias_mant << bias_exp`` state units, mantissa ``bias_mant_bits`` signed bits,
+  exponent ``bias_exp_bits`` unsigned bits.
 - input features: graded spikes ``q = round(x * 2**input_frac_bits)`` in ``input_bits`` signed bits.
 - decays: ``du = 4095`` (u holds one step's input only), ``dv = round(4096 / tau)``.
 
 A float synapse weight W (float input per unit of source signal) becomes, in activation units,
-``c = S * W / (tau * 64)`` (divided by ``2**input_frac_bits`` for the graded input): the LIF
-charge ``h += (x - h) / tau`` is Loihi's ``v = v - v * dv / 4096 + u`` with ``u = S x / tau``.
+``c = S * W / (tau * 2**activation_shift)`` (divided by ``2**input_frac_bits`` for the graded
+input): the LIF charge ``h += (x - h) / tau`` is Loihi's ``v = v - v * dv / 4096 + u`` with
+``u = S x / tau``; a float bias b becomes ``S * b / tau`` state units.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-__all__ = ["quantize_weights", "split_weights", "population_scale", "input_format", "quantize_input", "decays",
-           "QuantizedWeights", "VTH_MANT_DEFAULT", "memory_frac_bits", "memory_impulse_errors"]
+__all__ = ["Formats", "LAVA", "QuantizedWeights", "quantize_weights", "split_weights", "split_rows",
+           "quantize_bias", "population_scale", "input_format", "input_limit", "quantize_input", "decays", "VTH_MANT_DEFAULT"]
 
-ACT_SHIFT = 6
-STATE_MAX = 2**23  # u, v are 24-bit signed
-VTH_MANT_DEFAULT = 4096  # S * v_th = 2^18 + 1 state units; 32 x v_th of headroom in 24 bits
+VTH_MANT_DEFAULT = 4096  # S * v_th = 2^18 + 1 state units
+
+
+@dataclass(frozen=True)
+class Formats:
+    """Loihi's number formats as a target declares them (profile ``[precision]``)."""
+
+    weight_bits: int = 8
+    weight_exp_min: int = -8
+    weight_exp_max: int = 7
+    activation_bits: int = 16  # Dense a_out and LIF a_in
+    message_bits_max: int = 24  # graded-spike payload
+    state_bits: int = 24  # u and v
+    decay_bits: int = 12
+    vth_mant_bits: int = 17
+    vth_shift: int = 6
+    bias_mant_bits: int = 13
+    bias_exp_bits: int = 3
+    activation_shift: int = 6
+    delay_max: int = 62  # synaptic delay of DelayDense/DelaySparse, in steps
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Formats":
+        missing = [f.name for f in fields(cls) if f.name not in d]
+        if missing:
+            raise ValueError(f"number formats lack {', '.join(missing)}")
+        return cls(**{f.name: int(d[f.name]) for f in fields(cls)})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def a_max(self) -> int:
+        """Largest a_in / a_out (activation units)."""
+        return 2 ** (self.activation_bits - 1) - 1
+
+    @property
+    def a_min(self) -> int:
+        return -(2 ** (self.activation_bits - 1))
+
+    @property
+    def state_max(self) -> int:
+        """u and v hold values in (-state_max, state_max]."""
+        return 2 ** (self.state_bits - 1)
+
+    @property
+    def exp_range(self) -> tuple[int, int]:
+        return self.weight_exp_min, self.weight_exp_max
+
+    @property
+    def bias_mant_max(self) -> int:
+        return 2 ** (self.bias_mant_bits - 1) - 1
+
+    @property
+    def bias_exp_max(self) -> int:
+        return 2**self.bias_exp_bits - 1
+
+
+LAVA = Formats()  # what lava-nc 0.10's bit-accurate models compute
 
 
 @dataclass(frozen=True)
 class QuantizedWeights:
-    w_int: np.ndarray  # Lava-effective integer weights, int16
-    weight_exp: np.ndarray  # (n_dst,) int: one exponent per target neuron (one Dense per value)
-    rel_error: float  # ||w_int 2^e - c|| / ||c||
+    w_mant: np.ndarray  # (n_dst, n_src) int16: Lava-effective 8-bit weights
+    weight_exp: int  # one per synapse process
+    rel_error: float  # ||w_mant 2^e - c|| / ||c||
     clipped: int  # weights beyond the representable range
 
 
-def population_scale(v_th: float, vth_mant: int = VTH_MANT_DEFAULT) -> float:
+def population_scale(v_th: float, vth_mant: int = VTH_MANT_DEFAULT, fmt: Formats = LAVA) -> float:
     """State units per float unit for a population with threshold ``v_th``."""
-    if not 0 < vth_mant < 2**17:
-        raise ValueError(f"vth mantissa {vth_mant} is outside Loihi's 17 bits")
+    if not 0 < vth_mant < 2**fmt.vth_mant_bits:
+        raise ValueError(f"vth mantissa {vth_mant} is outside Loihi's {fmt.vth_mant_bits} bits")
     if not v_th > 0:
         raise ValueError(f"threshold {v_th} must be positive")
-    return (64 * vth_mant + 1) / v_th
+    return (2**fmt.vth_shift * vth_mant + 1) / v_th
 
 
-def decays(tau: float) -> tuple[int, int]:
+def decays(tau: float, fmt: Formats = LAVA) -> tuple[int, int]:
     """(du, dv) for the reference LIF: no current memory, v decays by 1/tau per step."""
-    dv = round(4096 / tau)
-    if not 0 <= dv <= 4095:
-        raise ValueError(f"tau {tau} gives dv {dv}, outside Loihi's 12 bits")
-    return 4095, dv
+    unity = 2**fmt.decay_bits
+    dv = round(unity / tau)
+    if not 0 <= dv <= unity - 1:
+        raise ValueError(f"tau {tau} gives dv {dv}, outside Loihi's {fmt.decay_bits} bits")
+    return unity - 1, dv
 
 
-def _to_int(c: np.ndarray, e: np.ndarray, mixed: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Integer weights for c (taps, n_dst, n_src) at per-row exponents e (n_dst,), and the number
-    clipped per row."""
-    scaled = c / np.exp2(e)[None, :, None]
-    if mixed:
-        w = 2 * np.round(scaled / 2)
-        lo, hi = -256, 254
+def _mantissas(c: np.ndarray, e: int, fmt: Formats) -> tuple[np.ndarray, int]:
+    """Lava-effective integer weights for c at exponent e, and how many were clipped. Lava picks
+    the sign mode per matrix: mixed signs lose the lowest bit."""
+    top = 2**fmt.weight_bits
+    scaled = c / 2.0**e
+    if (c > 0).any() and (c < 0).any():
+        w, lo, hi = 2 * np.round(scaled / 2), -top, top - 2
     elif (c >= 0).all():
-        w, lo, hi = np.round(scaled), 0, 255
+        w, lo, hi = np.round(scaled), 0, top - 1
     else:
-        w, lo, hi = np.round(scaled), -255, 0
-    return np.clip(w, lo, hi).astype(np.int16), ((w < lo) | (w > hi)).sum(axis=(0, 2))
+        w, lo, hi = np.round(scaled), -(top - 1), 0
+    return np.clip(w, lo, hi).astype(np.int16), int(((w < lo) | (w > hi)).sum())
 
 
-def quantize_weights(c: np.ndarray, exp_range: tuple[int, int] = (-8, 7)) -> QuantizedWeights:
-    """8-bit weights for the float targets ``c`` (taps, n_dst, n_src; activation units per unit
-    input) with one exponent per target neuron, chosen to minimise the squared error (clipping
-    the largest few can beat halving everyone's resolution). Rows are independent: neurons with
-    small weights keep their resolution beside neurons with large ones."""
+def quantize_weights(c: np.ndarray, fmt: Formats = LAVA) -> QuantizedWeights:
+    """8-bit weights with one exponent for the float targets ``c`` (n_dst, n_src; activation
+    units per unit input), the exponent chosen to minimise the squared error (clipping the
+    largest few can beat halving everyone's resolution)."""
     c = np.asarray(c, dtype=np.float64)
-    mixed = bool((c > 0).any() and (c < 0).any())  # Lava's sign mode is per matrix
-    peak = np.abs(c).max(axis=(0, 2))
-    with np.errstate(divide="ignore"):
-        e_fit = np.where(peak > 0, np.ceil(np.log2(peak / (254 if mixed else 255))), exp_range[0])
-    if e_fit.max(initial=exp_range[0]) > exp_range[1]:
-        raise ValueError(f"weights up to {peak.max():.4g} activation units need weight_exp {int(e_fit.max())}, "
-                         f"above the target's maximum {exp_range[1]}")
+    lo, hi = fmt.exp_range
+    mixed = bool((c > 0).any() and (c < 0).any())
+    peak = float(np.abs(c).max(initial=0))
+    top = 2**fmt.weight_bits - (2 if mixed else 1)
+    e_fit = math.ceil(math.log2(peak / top)) if peak > 0 else lo
+    if e_fit > hi:
+        raise ValueError(f"weights up to {peak:.4g} activation units need weight_exp {e_fit}, "
+                         f"above the target's maximum {hi}")
     best = None
-    for e in (np.clip(e_fit - 1, *exp_range), np.clip(e_fit, *exp_range)):
-        w, clipped = _to_int(c, e, mixed)
-        err = np.sum((w * np.exp2(e)[None, :, None] - c) ** 2, axis=(0, 2))
-        if best is None:
-            best = [w, e, clipped, err]
-        else:
-            better = err < best[3]
-            best[0] = np.where(better[None, :, None], w, best[0])
-            for i, new in ((1, e), (2, clipped), (3, err)):
-                best[i] = np.where(better, new, best[i])
-    w, exps, clipped = best[0], best[1].astype(np.int64), int(best[2].sum())
+    for e in sorted({min(max(e_fit - 1, lo), hi), min(max(e_fit, lo), hi)}):
+        w, clipped = _mantissas(c, e, fmt)
+        err = float(np.sum((w * 2.0**e - c) ** 2))
+        if best is None or err < best[0]:
+            best = (err, w, e, clipped)
+    err, w, e, clipped = best
     norm = np.linalg.norm(c)
-    err = float(np.linalg.norm(w * np.exp2(exps)[None, :, None] - c) / norm) if norm else 0.0
-    return QuantizedWeights(w, exps, err, clipped)
+    return QuantizedWeights(w, int(e), float(np.sqrt(err) / norm) if norm else 0.0, clipped)
 
 
-def split_weights(c: np.ndarray, exp_range: tuple[int, int] = (-8, 7), sets: int = 2) -> list[QuantizedWeights]:
-    """Each weight as the sum of up to ``sets`` 8-bit synapse sets, ``w_0 2^e_0 + w_1 2^e_1 + ...``,
-    every set quantising what the sets before it left over (about 7 more bits per set; a set with
-    nothing left is omitted). The sets read the same source with the same delays and form one
-    synapse group (``FixedPopulation.synapse_groups``). ``rel_error`` of every set is that of the
-    whole sum."""
+def split_weights(c: np.ndarray, fmt: Formats = LAVA, sets: int = 2) -> list[QuantizedWeights]:
+    """Each weight as the sum of up to ``sets`` 8-bit synapse processes, ``w_0 2^e_0 + w_1 2^e_1 +
+    ...``, every set quantising what the sets before it left over (about 7 more bits per set; a
+    set with nothing left is omitted). ``rel_error`` of every set is that of the whole sum."""
     if sets < 1:
         raise ValueError(f"weight sets must be at least 1, got {sets}")
     c = np.asarray(c, dtype=np.float64)
     out, rest = [], c
     for _ in range(sets):
-        q = quantize_weights(rest, exp_range)
-        if out and not q.w_int.any():  # below the finest exponent: another set cannot help
+        q = quantize_weights(rest, fmt)
+        if out and not q.w_mant.any():  # below the finest exponent: another set cannot help
             break
         out.append(q)
-        rest = rest - q.w_int * 2.0 ** q.weight_exp[None, :, None]
+        rest = rest - q.w_mant * 2.0**q.weight_exp
         if not rest.any():
             break
     norm = np.linalg.norm(c)
     err = float(np.linalg.norm(rest) / norm) if norm else 0.0
-    return [QuantizedWeights(q.w_int, q.weight_exp, err, q.clipped) for q in out]
+    return [QuantizedWeights(q.w_mant, q.weight_exp, err, q.clipped) for q in out]
+
+
+def split_rows(c: np.ndarray, classes: int, fmt: Formats = LAVA) -> list[np.ndarray]:
+    """The rows of ``c`` (n_dst, n_src) in up to ``classes`` groups of neighbouring best
+    exponents (each row's own ``ceil(log2(peak / 255))``), so that a process per group serves rows
+    of similar magnitude; rows of zeros need no synapses and join no group. One group: all rows."""
+    c = np.asarray(c, dtype=np.float64)
+    if classes <= 1:
+        return [np.arange(c.shape[0])]
+    peak = np.abs(c).max(axis=1)
+    rows = np.flatnonzero(peak > 0)
+    e_row = np.clip(np.ceil(np.log2(peak[rows] / (2**fmt.weight_bits - 1))), *fmt.exp_range)
+    levels = np.unique(e_row)
+    if len(levels) <= 1:
+        return [rows] if len(rows) else []
+    # contiguous runs of exponent levels, cut where the gaps between levels are widest
+    cuts = np.sort(np.argsort(np.diff(levels))[::-1][:classes - 1])
+    bounds = np.concatenate([[-np.inf], levels[cuts] + 0.5, [np.inf]])
+    return [rows[(e_row > lo) & (e_row < hi)] for lo, hi in zip(bounds, bounds[1:])]
+
+
+def quantize_bias(b: np.ndarray, fmt: Formats = LAVA) -> tuple[np.ndarray, np.ndarray]:
+    """(bias_mant, bias_exp) per neuron for biases ``b`` in state units: the smallest exponent
+    whose mantissa fits ``bias_mant_bits`` signed bits. ValueError when even the largest exponent
+    does not hold a bias."""
+    b = np.asarray(b, dtype=np.float64)
+    mant_max, exp_max = fmt.bias_mant_max, fmt.bias_exp_max
+    exp = np.zeros(b.shape, np.int64)
+    for _ in range(exp_max):
+        exp += np.abs(np.round(b / 2.0**exp)) > mant_max
+    mant = np.round(b / 2.0**exp)
+    if np.abs(mant).max(initial=0) > mant_max:
+        raise ValueError(f"a bias of {np.abs(b).max():.4g} state units exceeds the target's "
+                         f"{fmt.bias_mant_bits}-bit mantissa << {exp_max}")
+    return mant.astype(np.int16), exp.astype(np.int16)
 
 
 def input_format(max_abs: float, bits: int = 16) -> int:
@@ -132,60 +221,15 @@ def input_format(max_abs: float, bits: int = 16) -> int:
     return bits - 1 - math.ceil(math.log2(max_abs * (1 + 2.0**-20)))
 
 
-def quantize_input(x: np.ndarray, frac_bits: int, bits: int = 16) -> tuple[np.ndarray, int]:
-    """(q int32, number of clipped values) for real-valued features x."""
+def input_limit(max_abs: float, frac_bits: int, bits: int = 16) -> int:
+    """The largest |payload| of the graded input: ``max_abs`` in ``frac_bits`` fraction bits,
+    within ``bits`` signed bits."""
+    return min(math.ceil(max_abs * 2.0**frac_bits), 2 ** (bits - 1) - 1)
+
+
+def quantize_input(x: np.ndarray, frac_bits: int, limit: int) -> tuple[np.ndarray, int]:
+    """(q int32, number of clipped values) for real-valued features x: ``round(x 2^frac_bits)``
+    clipped to +-limit (``input_limit``), which bounds every sum the input drives."""
     q = np.round(np.asarray(x, dtype=np.float64) * 2.0**frac_bits)
-    lim = 2 ** (bits - 1)
-    clipped = int(((q < -lim) | (q > lim - 1)).sum())
-    return np.clip(q, -lim, lim - 1).astype(np.int32), clipped
-
-
-def _floor_shift(acc: np.ndarray, exps: np.ndarray) -> np.ndarray:
-    """floor(acc * 2^exps) for integer acc, per column exponent (the Dense rounding)."""
-    return np.floor(acc * np.exp2(exps)).astype(np.int64)
-
-
-def memory_frac_bits(h: np.ndarray, b: np.ndarray, exp_range: tuple[int, int] = (-8, 7), state_bits: int = 24) -> int:
-    """Fraction bits f of an LMU memory's fixed-point state ``m_q = m 2^f``: as many as let the
-    largest state reachable from binary input (``sum_k |h[:, k]|``, h the impulse response (d, T))
-    fit ``state_bits`` signed bits and the largest weight (of h or b) fit 8 bits at the top exponent."""
-    h, b = np.asarray(h, np.float64), np.asarray(b, np.float64)
-    top = 255 * 2.0 ** exp_range[1]
-    return int(min(np.floor(np.log2((2 ** (state_bits - 1) - 1) / np.abs(h).sum(axis=1).max())),
-                   np.floor(np.log2(top / max(np.abs(h).max(), np.abs(b).max())))))
-
-
-def memory_impulse_errors(a: np.ndarray, b: np.ndarray, h: np.ndarray, exp_range: tuple[int, int] = (-8, 7),
-                          sets: int = 2, state_bits: int = 24) -> dict:
-    """Relative impulse-response error ``||h_q - h|| / ||h||`` of the LMU memory's two mappings
-    onto 8-bit synapses, for the float response ``h`` (d, T) = [B, AB, A^2 B, ...] of ``a`` (d, d)
-    and ``b`` (d, 1). The memory state is held as ``m_q = m 2^f`` (f fraction bits, ``frac_bits``:
-    as many as let the largest state reachable from binary input fit ``state_bits`` and the
-    largest weight fit 8 bits at the top exponent).
-
-    - ``fir``: the taps as synapse weights ``c_k = h[:, k] 2^f`` per input spike, one synapse set
-      per delay k, quantised by ``split_weights`` (what convert builds).
-    - ``recurrent``: d graded integrator neurons, ``m_q[t] = m_q[t-1] + floor(2^e W m_q[t-1]) +
-      floor(2^e' W_B u[t])``, W the quantised ``a - I`` and W_B the quantised ``b 2^f``, both split
-      into ``sets`` 8-bit sets within ``exp_range``, one floor per group and step as Lava's Dense
-      rounds; run on a unit impulse for T steps. Its weakest point is the exponent floor: the
-      finest step of a state-to-state weight is ``2^exp_range[0]`` whatever the sets."""
-    a, b, h = (np.asarray(v, np.float64) for v in (a, b, h))
-    d, steps = h.shape
-    f = memory_frac_bits(h, b, exp_range, state_bits)
-    norm = np.linalg.norm(h)
-    fir = split_weights((h.T * 2.0**f)[:, :, None], exp_range, sets)[0].rel_error
-
-    def folded(c):  # the sets as one integer matrix at the smallest exponent, and that exponent
-        qs = split_weights(c[None], exp_range, sets)
-        e_min = np.min([q.weight_exp for q in qs], axis=0)
-        return sum(q.w_int[0].astype(np.int64) << (q.weight_exp - e_min)[:, None] for q in qs), e_min
-
-    w_a, e_a = folded(a - np.eye(d))
-    w_b, e_b = folded(b * 2.0**f)
-    m, response = np.zeros(d, np.int64), np.empty((d, steps))
-    for t in range(steps):
-        m = m + _floor_shift(w_a @ m, e_a) + (_floor_shift(w_b[:, 0], e_b) if t == 0 else 0)
-        response[:, t] = m
-    recurrent = float(np.linalg.norm(response / 2.0**f - h) / norm) if norm else 0.0
-    return {"fir": fir, "recurrent": recurrent, "frac_bits": f}
+    clipped = int((np.abs(q) > limit).sum())
+    return np.clip(q, -limit, limit).astype(np.int32), clipped

@@ -2,20 +2,15 @@
 
 This is the converter's first stage, before any quantisation: every BatchNorm is folded into the
 synapses and biases that feed a population, and every real-valued sum of the reference network
-(the residual stream, the LMU memory, the k-wide convolutions) becomes synapse groups converging
-on the populations that read it. A population's input at float time t is
+(the residual stream, the LMU memory as the taps of its impulse response, the k-wide convolutions) becomes synapse
+groups converging on the populations that read it. A population's input at float time t is
 
-    x_t = sum over groups g of  sum_j  W_g[j] @ s_src(g)(t + offsets_g[j])
+    x_t = bias + sum over groups g of  sum_j  W_g[j] @ s_src(g)(t + offsets_g[j])
 
-(zero outside the sequence, as the reference's padding), and the population is the reference
-LIF: h = v + (x - v) / tau, spike when h >= v_th, reset to 0. With the recurrent LMU mapping
-the memory is a population too, of kind ``integrator``: its real state m_t = m_{t-1} + x_t, where
-x_t holds B u_t and (A - I) m_{t-1} (a synapse group from itself at offset -1), is what it sends
-(a graded signal) to the LIF population that reads the memory. Two sources are not populations:
-``INPUT``, the real-valued feature frame (a graded source), and ``CLOCK``, a constant 1 during
-the sequence: biases are synapses from the clock, so that on hardware a population's bias starts
-exactly when its first real input arrives. The read-out is ``head`` applied to the time-mean of
-the last population's spikes.
+(the sources zero outside the sequence, as the reference's padding), and the population is the
+reference LIF: h = v + (x - v) / tau, spike when h >= v_th, reset to 0. One source is not a
+population: ``INPUT``, the real-valued feature frame (a graded source). The read-out is ``head``
+applied to the time-mean of the last population's spikes.
 
 ``simulate`` runs the graph in float time; it reproduces the PyTorch model's spikes and logits,
 which is what makes the graph trustworthy before it is quantised.
@@ -28,13 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .artifact import CLOCK, INPUT
 from .models.lmu import impulse_response
 from .models.lmuformer import SpikingLMUFormer
 
-__all__ = ["Graph", "Population", "Synapses", "from_model", "respond", "simulate", "LMU_MAPPINGS", "INPUT", "CLOCK"]
+__all__ = ["Graph", "Population", "Synapses", "from_model", "simulate", "INPUT"]
 
-
+INPUT = "input"
 
 @dataclass
 class Synapses:
@@ -49,11 +43,10 @@ class Synapses:
 class Population:
     name: str
     size: int
-    v_th: float  # LIF only
-    tau: float  # LIF only
+    v_th: float
+    tau: float
+    bias: np.ndarray  # (size,) float input added at every step of the sequence
     inputs: list[Synapses] = field(default_factory=list)
-    kind: str = "lif"  # or "integrator": m_t = m_{t-1} + input_t, sent as a real value
-    horizon: int = 0  # integrator: the sequence length its state range is planned for
 
 
 @dataclass
@@ -103,16 +96,9 @@ def _dense(src: str, weight: torch.Tensor, bias: torch.Tensor | None) -> _Expr:
     return _Expr([Synapses(src, w[None], (0,))], _np(bias) if bias is not None else np.zeros(w.shape[0]))
 
 
-LMU_MAPPINGS = ("fir", "recurrent")
-
-
-def from_model(model: SpikingLMUFormer, taps: int | None = None, lmu_mapping: str = "fir") -> Graph:
+def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
     """The graph of an eval-mode spiking model. ``taps``: length of the LMU's impulse response
-    (default: the model's stored seq_len); with the ``fir`` mapping sequences up to that length
-    are represented exactly. ``lmu_mapping``: the memory as its impulse response's taps from the
-    input neuron (``fir``), or as an integrator population holding the state (``recurrent``)."""
-    if lmu_mapping not in LMU_MAPPINGS:
-        raise ValueError(f"unknown LMU mapping {lmu_mapping!r}; choose one of {', '.join(LMU_MAPPINGS)}")
+    (default: the model's stored seq_len): sequences up to that length are represented exactly."""
     if not isinstance(model, SpikingLMUFormer):
         raise ValueError("only the spiking LMUFormer maps onto LIF populations")
     cfg = model.config
@@ -120,8 +106,7 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None, lmu_mapping: st
 
     def lif(name: str, expr: _Expr, bn, v_th: float) -> str:
         e = expr.scaled(*_bn(bn))
-        bias = Synapses(CLOCK, e.bias[None, :, None], (0,))
-        pops.append(Population(name, len(e.bias), v_th, cfg.tau, e.groups + [bias]))
+        pops.append(Population(name, len(e.bias), v_th, cfg.tau, e.bias, e.groups))
         return name
 
     pe = model.patch_embed
@@ -144,15 +129,8 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None, lmu_mapping: st
         # The stored taps are what the trained model used; longer responses come from A and B.
         impulse = _np(mem.H[:, :n_taps] if n_taps <= mem.H.shape[1]
                       else impulse_response(mem.A.double(), mem.B.double(), n_taps))
-        d_mem = mem.memory_size
-        if lmu_mapping == "fir":
-            memory = _Expr([Synapses(u, np.moveaxis(impulse[:, :, None], 1, 0), tuple(-k for k in range(n_taps)))],
-                           np.zeros(d_mem))
-        else:
-            name = f"{p}.attn.lmu.memory"
-            pops.append(Population(name, d_mem, 0.0, 1.0, [Synapses(u, _np(mem.B)[None], (0,)), Synapses(
-                name, (_np(mem.A) - np.eye(d_mem))[None], (-1,))], kind="integrator", horizon=n_taps))
-            memory = _Expr([Synapses(name, np.eye(d_mem)[None], (0,))], np.zeros(d_mem))
+        memory = _Expr([Synapses(u, np.moveaxis(impulse[:, :, None], 1, 0), tuple(-k for k in range(n_taps)))],
+                       np.zeros(mem.memory_size))
         m = lif(f"{p}.attn.lmu.f_m", memory, cell.bn_m, cell.f_m.v_threshold)
         d = cell.W_h.in_features - cell.memory.memory_size
         w_h = cell.W_h.weight
@@ -167,15 +145,11 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None, lmu_mapping: st
 
 
 def _drive(pop: Population, spikes: dict, x: np.ndarray) -> np.ndarray:
-    """Input current (batch, T, n) of a population from its sources' signals (batch, T, n_src),
-    without an integrator's input from itself."""
+    """Input current (batch, T, n) of a population from its sources' signals (batch, T, n_src)."""
     steps = x.shape[1]
-    cur = np.zeros((x.shape[0], steps, pop.size))
-    clock = np.ones((x.shape[0], steps, 1))
+    cur = np.broadcast_to(pop.bias, (x.shape[0], steps, pop.size)).copy()
     for g in pop.inputs:
-        if g.src == pop.name:
-            continue
-        sig = x if g.src == INPUT else clock if g.src == CLOCK else spikes[g.src]
+        sig = x if g.src == INPUT else spikes[g.src]
         for w, k in zip(g.weights, g.offsets):
             lo, hi = max(0, -k), min(steps, steps - k)  # t with 0 <= t + k < steps
             if lo < hi:
@@ -183,18 +157,8 @@ def _drive(pop: Population, spikes: dict, x: np.ndarray) -> np.ndarray:
     return cur
 
 
-def respond(pop: Population, signals: dict, x: np.ndarray) -> np.ndarray:
-    """A population's output (batch, T, n) from its sources' signals (``simulate``'s dict) and the
-    features x: a LIF's spikes, an integrator's real state."""
-    cur = _drive(pop, signals, x)
-    if pop.kind == "integrator":
-        (own,) = [g.weights[0] for g in pop.inputs if g.src == pop.name]
-        m = np.zeros((x.shape[0], pop.size))
-        for t in range(cur.shape[1]):
-            m = m + m @ own.T + cur[:, t]
-            cur[:, t] = m
-        return cur
-    v = np.zeros((x.shape[0], pop.size))
+def _lif(pop: Population, cur: np.ndarray) -> np.ndarray:
+    v = np.zeros((cur.shape[0], pop.size))
     out = np.zeros_like(cur)
     for t in range(cur.shape[1]):
         h = v + (cur[:, t] - v) / pop.tau
@@ -205,11 +169,10 @@ def respond(pop: Population, signals: dict, x: np.ndarray) -> np.ndarray:
 
 def simulate(graph: Graph, x: np.ndarray) -> tuple[np.ndarray, dict]:
     """Run the graph on features x (batch, T, input_size) in float64.
-    Returns (logits (batch, classes), {population: spikes (batch, T, n)}; an integrator's entry
-    holds its real state)."""
+    Returns (logits (batch, classes), {population: spikes (batch, T, n)})."""
     x = np.asarray(x, dtype=np.float64)
     spikes: dict[str, np.ndarray] = {}
     for pop in graph.populations:
-        spikes[pop.name] = respond(pop, spikes, x)
+        spikes[pop.name] = _lif(pop, _drive(pop, spikes, x))
     last = spikes[graph.populations[-1].name]
     return last.mean(axis=1) @ graph.head_weight.T + graph.head_bias, spikes

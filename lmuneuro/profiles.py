@@ -22,7 +22,7 @@ __all__ = ["EnergyConstant", "Profile", "ProfileError", "list_profiles", "load_p
 
 PRECISION = ("weight_bits", "weight_exp_min", "weight_exp_max", "activation_bits", "message_bits_max",
              "state_bits", "decay_bits", "vth_mant_bits", "vth_shift", "bias_mant_bits", "bias_exp_bits",
-             "activation_shift")
+             "activation_shift", "delay_max")
 RESOURCES = ("cores_per_chip", "neurons_per_chip", "synapses_per_chip", "neurons_per_core",
              "synapses_per_core", "chips")
 ENERGY = {"neuromorphic": ("synaptic_op", "neuron_update_active", "neuron_update_idle", "spike_route"),

@@ -9,7 +9,7 @@ import torch
 from lmuneuro import load_checkpoint
 from lmuneuro.cli import build_parser, main
 
-COMMANDS = ["presets", "train", "convert", "verify", "run", "energy", "demo"]
+COMMANDS = ["presets", "train", "convert", "verify", "run", "inspect", "energy", "demo"]
 
 
 def test_help_for_every_subcommand(capsys):
@@ -20,6 +20,14 @@ def test_help_for_every_subcommand(capsys):
         out = capsys.readouterr().out
         assert out.startswith("usage: lmuneuro") and "--help" in out and len(out) > 150
     assert set(build_parser()._subparsers._group_actions[0].choices) == set(COMMANDS)
+
+
+def test_help_answers_without_importing_torch_or_lava():
+    code = ("import sys; from lmuneuro.cli import main\n"
+            "try:\n    main(['convert', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'lava', 'h5py') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "[]", r.stdout[-500:] + r.stderr[-500:]
 
 
 def test_console_script_and_module_entry_points():

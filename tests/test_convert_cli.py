@@ -24,32 +24,48 @@ def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
     code, out, _ = _run(capsys, "convert", str(digits_checkpoint), "-o", str(art), "--json")
     assert code == 0
     report = json.loads(out)
-    assert report["target"] == "loihi2" and report["delay_steps"] == 12 and report["cores"] == 9
+    assert report["target"] == "loihi2" and report["delay_steps"] == 12 and report["cores"] == 10
     assert report["quantization"]["lmu_mapping"] == "fir" and len(report["source_sha256"]) == 64
-    (memory,) = report["memory"]  # both mappings' impulse-response errors; the FIR one is built
-    assert memory["layer"] == "block.0.attn.lmu.memory" and memory["taps"] == 8
-    assert memory["impulse_response_error"]["fir"] < 1e-4 < 1e-3 < memory["impulse_response_error"]["recurrent"]
+    rows = {r["layer"]: r for r in report["layers"]}
+    assert rows["block.0.attn.lmu.f_u.line"]["class"] == "LIF" and rows["block.0.attn.lmu.f_u.line"]["neurons"] == 7
+    assert report["processes"] == sum(r["processes"] for r in report["layers"]) > 50
+    assert all(4096 >= r["vth_mant"] >= 64 for r in report["layers"] if r["lag"])
     net = read_artifact(art)
-    assert [p.name for p in net.populations][-1] == "head_lif" and net.meta["classes"][9] == "9"
-    with h5py.File(art) as f:  # lava-dl netx's naming for the neuron parameters
-        assert dict(f["layer/0/neuron"].attrs)["vThMant"] == 4096 and f["layer/0/neuron"].attrs["vDecay"] == 2048
+    assert net.layers[-1].name == net.readout == "head_lif" and net.meta["classes"][9] == "9"
+    with h5py.File(art) as f:  # one entry per Lava process, named by its class
+        structure = json.loads(f.attrs["structure"])
+        assert {e["class"] for e in structure["neurons"]} == {"LIFReset", "LIF"}
+        assert {e["class"] for e in structure["synapses"]} == {"Dense", "DelayDense", "Sparse"}
+        assert f["synapse/0/weight"].ndim == 2 and f.attrs["format_version"] == 3
     code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--dataset", "digits", "--json")
     assert code == 0
     v = json.loads(out)
     assert v["samples"] == 360 and v["agreement"] >= 0.99
     assert v["accuracy_fixed"] >= v["accuracy_float"] - 0.005
-    assert [row["layer"] for row in v["layers"]][0] == "patch_embed.proj_lif"
-    assert all(row["a_in_saturated"] == 0 and row["u_wrapped"] == 0 for row in v["layers"]) and v["inputs_clipped"] == 0
+    assert [row["layer"] for row in v["layers"]][0] == "patch_embed.proj_lif" and v["inputs_clipped"] == 0
+    assert all(0 <= row["mismatch"] < 0.05 for row in v["layers"] if "mismatch" in row)
     x = np.random.default_rng(0).random((5, 8, 8))
     np.save(tmp_path / "x.npy", x)
     code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy"))
-    assert code == 0 and "5 samples: top-1 agreement" in out
-    assert "no a_in beyond 16 bits and no u wrapped around 24 bits" in out and "clipped" not in out
-    x[0, 0, :3] = [1e4, -1e4, 1e5]  # far beyond the input format (+-1 asked, at most +-2^15 held)
+    assert code == 0 and "5 samples: top-1 agreement" in out and "clipped" not in out
+    x[0, 0, :3] = [1e4, -1e4, 1.2]  # beyond the input range (+-1): clipped to it, as every bound assumes
     np.save(tmp_path / "x.npy", x)
     code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy"))
     assert code == 0 and "inputs: 3 values beyond the artifact's input range were clipped" in out
-    assert "saturation: patch_embed.proj_lif (" in out  # the clipped extremes overdrive the first layer
+
+
+def test_recurrent_mapping_and_old_artifacts_are_refused(digits_checkpoint, tmp_path, capsys):
+    art = tmp_path / "m.h5"
+    code, _, err = _run(capsys, "convert", str(digits_checkpoint), "-o", str(art), "--lmu-mapping", "recurrent")
+    assert code == 2 and "recurrent LMU mapping cannot be built from loihi2's standard processes" in err
+    assert "use --lmu-mapping fir" in err and err.count("\n") == 1 and not art.exists()
+    assert _run(capsys, "convert", str(digits_checkpoint), "-o", str(art))[0] == 0
+    with h5py.File(art, "r+") as f:  # what an artifact of the previous format declares
+        f.attrs["format_version"] = 2
+    for argv in (["run", str(art), "--dataset", "digits"], ["inspect", str(art)]):
+        code, _, err = _run(capsys, *argv)
+        assert code == 2 and "artifact format version 2 is not supported" in err, err
+        assert "convert its checkpoint again with lmuneuro convert" in err and err.count("\n") == 1
 
 
 def test_bad_input_exit_2_and_no_file(digits_checkpoint, tmp_path, capsys):
@@ -64,11 +80,15 @@ def test_bad_input_exit_2_and_no_file(digits_checkpoint, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("limit, expect", [
-    ("cores_per_chip = 2", "the model needs 9 neuro-cores, loihi2 has 2 (1 chip(s) x cores_per_chip 2; largest: layer "),
-    ("neurons_per_chip = 100", "neurons, loihi2 has 100 (1 chip(s) x neurons_per_chip 100; "
-                                "largest: layer block.0.mlp.fc2_lif with 128 neurons"),
-    ("synapses_per_chip = 100000", "synapses, loihi2 has 100,000 (1 chip(s) x synapses_per_chip 100,000; largest: layer "),
-    ("weight_exp_max = 7", "layer block.0.mlp.fc2_lif: weights up to *, above the target's maximum 7"),
+    ("cores_per_chip = 2", "does not fit: network (largest: *neuro-cores on 1 loihi2 chip(s) (cores_per_chip 2): "
+                           "10 exceeds 2"),
+    ("neurons_per_chip = 100", "does not fit: network (largest: block.0.mlp.fc2_lif, 128): neurons on 1 loihi2 "
+                               "chip(s) (neurons_per_chip 100): 536 exceeds 100"),
+    ("synapses_per_chip = 100000", "synapses on 1 loihi2 chip(s) (synapses_per_chip 100,000): * exceeds 100,000"),
+    ("weight_exp_max = 7", "layer block.0.mlp.fc2_lif: weights up to *, above the target's maximum 7, even at "
+                           "threshold mantissa 64"),
+    ("activation_bits = 16", "layer patch_embed.proj_lif: *beyond the 9-bit a_out, even at threshold mantissa 64"),
+    ("delay_max = 62", "missing field precision.delay_max"),
     ("vth_mant_bits = 17", "threshold mantissa 200000 is outside loihi2's vth_mant_bits 17 (1..131071)"),
 ])
 def test_models_that_do_not_fit(digits_checkpoint, tmp_path, capsys, limit, expect):
@@ -79,7 +99,8 @@ def test_models_that_do_not_fit(digits_checkpoint, tmp_path, capsys, limit, expe
     text = open(load_profile("loihi2").path).read()
     key = limit.split(" = ")[0]
     profile = tmp_path / "small.toml"
-    profile.write_text("\n".join(limit if line.startswith(key + " ") else line for line in text.splitlines()))
+    changed = {"activation_bits": "activation_bits = 9", "delay_max": ""}.get(key, limit)
+    profile.write_text("\n".join(changed if line.startswith(key + " ") else line for line in text.splitlines()))
     ckpt, extra = digits_checkpoint, []
     if key == "weight_exp_max":  # weights far beyond 8 bits x 2^7
         obj = torch.load(digits_checkpoint, weights_only=True)
@@ -101,7 +122,7 @@ def test_modified_artifact_and_wrong_inputs(digits_checkpoint, tmp_path, capsys)
     code, _, err = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "bad.npy"))
     assert code == 2 and "expected a float array (samples, steps, 8)" in err
     with h5py.File(art, "r+") as f:
-        f["layer/0/synapse/0/weight"][0, 0, 0] += 2
+        f["synapse/0/weight"][0, 0] += 2
     code, _, err = _run(capsys, "verify", str(digits_checkpoint), str(art), "--dataset", "digits")
     assert code == 2 and "checksum mismatch" in err
     other = tmp_path / "other.pt"

@@ -1,66 +1,88 @@
-"""Float graph -> fixed-point network -> batched emulator, on a model trained on digits."""
+"""Float graph -> network of Lava processes -> batched emulator, on a model trained on digits."""
 
 import numpy as np
-import pytest
 import torch
 
 from lmuneuro import load_checkpoint
-from lmuneuro.artifact import BOS, CLOCK, EOS
-from lmuneuro.artifact import FixedSynapses
-from lmuneuro.convert import _silence, quantize_graph
+from lmuneuro.artifact import GATE, INPUT, gate_pattern
+from lmuneuro.convert import quantize_graph
 from lmuneuro.data import get_dataset
 from lmuneuro.emulator import run
-from lmuneuro.graph import from_model
+from lmuneuro.graph import Graph, Population, Synapses, from_model
+from lmuneuro.limits import a_out_range, check, regions
 from lmuneuro.models import stack_records
 
 
-def test_schedule_lags_and_delays():
+def test_schedule_lags_delays_and_processes():
     from support import calibrated
 
     net = quantize_graph(from_model(calibrated("spiking-lmuformer-digits")), input_max_abs=1.0)
-    lags = {p.name: p.lag for p in net.populations}
+    lags = {p.name: p.lag for p in net.layers}
     # every k=3 hop looks one frame ahead: +2 steps (latency + look-ahead); pointwise hops +1
     assert lags == {"patch_embed.proj_lif": 2, "patch_embed.proj_lif1": 4, "block.0.attn.prev_lif": 6,
                     "block.0.attn.lmu.f_u": 7, "block.0.attn.lmu.f_m": 8, "block.0.attn.lmu.f_h": 9,
                     "block.0.mlp.fc1_lif": 10, "block.0.mlp.fc2_lif": 11, "head_lif": 12}
     assert net.delay == 12
-    first = net.populations[0].inputs
-    assert first[0].delays.tolist() == [2, 1, 0]  # offsets -1, 0, +1
-    # every weight as two 8-bit sets (hi, lo); the look-ahead silencing and the end silencing
-    assert [g.src for g in first] == ["input", "input", CLOCK, CLOCK, BOS, EOS]
-    assert first[1].delays.tolist() == [2, 1, 0] and np.all(first[1].weight_exp < first[0].weight_exp)
-    assert first[4].delays.tolist() == [0] and first[5].delays.tolist() == [1]  # steps 1 (float -1), 2 on
-    f_m = net.populations[4].inputs[0]
-    assert f_m.delays.tolist() == list(range(8))  # the LMU's taps are delays from its input neuron
+    first = net.inputs_of("patch_embed.proj_lif")
+    # the taps at offsets -1, 0, +1 are delays 2, 1, 0, each two 8-bit processes (a coarse and a
+    # fine exponent), then the gate's inhibition
+    assert [(s.src, s.lava_class, s.delay) for s in first] == [
+        (INPUT, "DelayDense", 2), (INPUT, "DelayDense", 2), (INPUT, "DelayDense", 1), (INPUT, "DelayDense", 1),
+        (INPUT, "Dense", 0), (INPUT, "Dense", 0), (GATE, "Sparse", 0)]
+    assert first[1].weight_exp < first[0].weight_exp
+    # the LMU memory's 8 taps: tap 0 from f_u itself, taps 1..7 from a line of 7 relays, emptied by
+    # the gate when f_u's sample is over
+    line = net.population("block.0.attn.lmu.f_u.line")
+    assert line.lava_class == "LIF" and line.size == 7 and line.vth == 0
+    assert [s.src for s in net.inputs_of(line.name)] == ["block.0.attn.lmu.f_u", line.name, GATE]
+    assert net.gate_channels[-1] == (7, "end")
+    assert {s.src for s in net.inputs_of("block.0.attn.lmu.f_m")} == {"block.0.attn.lmu.f_u", line.name, GATE}
+    assert all(s.delay <= 62 for s in net.synapses) and all(v.ok for v in check(net))
 
 
-def test_silencing_by_hand():
-    # largest positive input per neuron: 10 and 0 activation units; threshold mantissa 100 ->
-    # need 111 and 101: one set at exponent ceil(log2(need / 255)) = -1, weights -222 and -202
-    g = FixedSynapses("x", np.array([[[10, -5], [0, 0]]], np.int16), np.array([0, 0]), np.array([0]))
-    every = lambda g: np.ones(len(g.delays), bool)  # noqa: E731
-    (s,) = _silence([g], 2, 100, {}, EOS, [3], every)
-    assert s.src == EOS and s.weight_exp.tolist() == [-1, -1] and s.w_int[:, :, 0].tolist() == [[-222, -202]]
-    assert s.delays.tolist() == [3]
-    # 200,000 activation units could not be silenced: u = -(a << 6) would wrap around 24 bits
-    big = FixedSynapses("x", np.full((1, 1, 800), 250, np.int16), np.array([0]), np.array([0]))
-    with pytest.raises(ValueError, match="too much to be silenced within the 24-bit state"):
-        _silence([big], 1, 4096, {}, EOS, [0], every)
-    # -150,000 units of real input in the silenced step, plus the 4,097 that silence it (129 x 2^5
-    # = 4,128 delivered): 154,128 << 6 = 9,864,192 >= 2^23, u would wrap to a positive value and fire
-    deep = FixedSynapses("x", np.full((1, 1, 600), -250, np.int16), np.array([0]), np.array([0]))
-    with pytest.raises(ValueError, match=r"\(and -150000\), too much to be silenced"):
-        _silence([deep], 1, 4096, {}, EOS, [0], every)
-    # ... unless that tap cannot deliver anything at the silenced step
-    (s,) = _silence([deep], 1, 4096, {}, EOS, [0], lambda g: np.zeros(len(g.delays), bool))
-    assert s.w_int.ravel().tolist() == [-129] and s.weight_exp.tolist() == [5]
+def test_gate_pattern_by_hand():
+    # 3 frames, period 5: a spike at step s arrives at s + 1. A layer of lag 2 computes its
+    # frames at steps 2, 3, 4: silenced at arrivals 0 and 1, so spikes at steps 4 (-> 0) and 0 (-> 1).
+    # A line whose source has lag 1 is emptied at step 1 + 3 = 4: a spike at step 3.
+    assert gate_pattern([(2, "outside"), (1, "end")], 3, 5).tolist() == [[1, 0, 0, 0, 1], [0, 0, 0, 1, 0]]
+
+
+def test_inhibition_and_bounds_by_hand():
+    """Layer b (lag 3) reads a (lag 2) at offset 0: S = 64 * 4096 + 1 = 262,145 state units per
+    float unit, so weights 1.0 and -0.5 are 2048.0078 and -1024.0039 activation units: 128 and
+    -64 at exponent 4, and a fine set for the rest. Its only input arrives inside its window, and
+    its bias is 0, so one unit of inhibition (weight -1, exponent 0) silences it before and after."""
+    graph = Graph(1, [Population("a", 1, 1.0, 2.0, np.array([0.5]), [Synapses(INPUT, np.array([[[0.25]], [[0.5]], [[-0.125]]]), (-1, 0, 1))]),
+                      Population("b", 2, 1.0, 2.0, np.zeros(2), [Synapses("a", np.array([[[1.0], [-0.5]]]), (0,))])],
+                  np.ones((1, 2)), np.zeros(1))
+    net = quantize_graph(graph, input_max_abs=1.0)
+    coarse, fine, gate = net.inputs_of("b")
+    assert coarse.weights.tolist() == [[128], [-64]] and coarse.weight_exp == 4 and fine.weight_exp < 0
+    column = net.gate_channels.index((3, "outside"))
+    assert gate.src == GATE and gate.weights[:, column].tolist() == [-1, -1] and gate.weight_exp == 0
+    assert np.count_nonzero(gate.weights) == 2  # one channel per layer
+    b = net.population("b")
+    assert (b.lag, b.vth, b.bias_mant.tolist()) == (3, 4096, [0, 0])
+    # a: bias 0.5 is S * 0.5 / 2 = 65,536.25 state units: mantissa 2048 << 5; its taps at offsets
+    # +1 and -1 deliver before and after its window, so the gate must beat the larger of them
+    # plus the bias (1,024 activation units) and one more unit
+    a = net.population("a")
+    assert (a.bias_mant.tolist(), a.bias_exp.tolist()) == ([2048], [5])
+    ins = net.inputs_of("a")
+    parts = [(*a_out_range(s.weights, s.weight_exp, None if s.src == GATE else net.input_max),
+              {2: 1, 1: 0, 0: -1}.get(s.delay) if s.src != GATE else 0, s.src == GATE) for s in ins]
+    r = regions(parts[:-1], net.delay)
+    need = max(r["before"][1][0], r["after"][1][0]) + 1024 + 1
+    gate = ins[-1]
+    inhibition = -gate.weights[0, net.gate_channels.index((2, "outside"))] * 2**gate.weight_exp
+    assert need <= inhibition < need + 2**gate.weight_exp
+    r = regions(parts, net.delay)
+    assert r["before"][1][0] < 0 and r["after"][1][0] < 0  # silenced: whatever arrives, a_in < 0
 
 
 def test_no_spike_outside_the_sequence(tmp_path):
-    """Every spike falls inside the sequence and no u wraps around 24 bits. A digits model after 3
-    epochs (seed 0) drives block.0.attn.prev_lif to -136,929 activation units in the steps that
-    silence its ends; before the bound on the inhibited state, u wrapped to a positive value there
-    and fired 135 spikes outside the sequence, which the layers after it read as real."""
+    """Every spike of a layer falls inside its window (the gate), on a model after 3 epochs, whose
+    first layers are driven hard at the sequence's ends."""
     from lmuneuro.train import TrainConfig, train
 
     ckpt = tmp_path / "early.pt"
@@ -69,16 +91,15 @@ def test_no_spike_outside_the_sequence(tmp_path):
     net = quantize_graph(from_model(load_checkpoint(ckpt).model), input_max_abs=1.0)
     x = get_dataset("digits", "test").tensors[0].numpy()
     res = run(net, x, record=True)
-    assert not any(res.wrapped.values())
-    for name, counts in res.spike_counts.items():  # counts: every hardware step; spikes: the sequence
-        assert counts.sum() == res.spikes[name].sum(), name
+    for p in net.layers:  # counts: every hardware step; spikes: the layer's window
+        assert res.spike_counts[p.name].sum() == res.spikes[p.name].sum() > 0, p.name
 
 
 def test_fixed_point_tracks_the_float_model(digits_checkpoint):
     model = load_checkpoint(digits_checkpoint).model
     x, y = get_dataset("digits", "test").tensors
     net = quantize_graph(from_model(model), input_max_abs=1.0)
-    assert all(max(g.rel_error for g in p.inputs) < 1e-3 for p in net.populations[1:])
+    assert all(max(s.rel_error for s in net.inputs_of(p.name)) < 5e-3 for p in net.layers)
     res = run(net, x.numpy())
     with torch.no_grad():
         float_pred = model(x).argmax(-1).numpy()
@@ -87,7 +108,6 @@ def test_fixed_point_tracks_the_float_model(digits_checkpoint):
     acc_float, acc_fixed = (float_pred == y.numpy()).mean(), (fixed_pred == y.numpy()).mean()
     print(f"digits: agreement {agreement:.4f}, accuracy float {acc_float:.4f} fixed {acc_fixed:.4f}")
     assert agreement >= 0.99 and acc_fixed >= acc_float - 0.005
-    assert not any(res.saturated.values()) and not any(res.wrapped.values())
     assert res.spike_counts["head_lif"].sum() > 0.05 * 360 * 8 * 64  # a live network, not a silent one
     assert res.per_step.shape == (360, 8, 10) and np.allclose(res.per_step[:, -1], res.logits)
 
@@ -108,7 +128,7 @@ def test_scv2_reference_layout_weights_agree_on_random_inputs(tmp_path):
     torch.save(to_reference_state_dict(model), tmp_path / "ref.pth")
     report = convert(tmp_path / "ref.pth", tmp_path / "scv2.h5", input_range=4.0)
     assert report["source_format"] == "reference" and report["delay_steps"] == 16
-    errors = {row["layer"]: row["weight_error"] for row in report["layers"]}
+    errors = {row["layer"]: row["weight_error"] for row in report["layers"] if row["lag"]}
     print("SCv2 per-layer weight error:", {k: f"{v:.1e}" for k, v in errors.items()})
     assert errors.pop("patch_embed.proj_lif") < 1e-2 and max(errors.values()) < 1e-3
     net = read_artifact(tmp_path / "scv2.h5")
@@ -129,4 +149,3 @@ def test_scv2_reference_layout_weights_agree_on_random_inputs(tmp_path):
         print(f"{layer:28s} rate {f.mean():.3f}  fixed vs float {np.mean(fixed != f):.4f}  "
               f"float+noise vs float {np.mean(n != f):.4f}")
         assert np.mean(fixed != f) <= 2 * np.mean(n != f) + 0.005, layer
-    assert not any(res.wrapped.values()) and not any(res.saturated.values())

@@ -1,22 +1,20 @@
 """The emulator's integer kernels against Lava's own bit-accurate models, bit for bit."""
 
-import math
-from fractions import Fraction
-
 import numpy as np
 import pytest
 
-from lmuneuro.emulator import dense_accumulate, lava_dense_weights, lif_step
+from lmuneuro.artifact import lava_weights
+from lmuneuro.emulator import dense_accumulate, lif_step
 from lmuneuro.lava.compat import ensure_lava
 
 
 def test_dense_weight_rules_by_hand():
-    assert lava_dense_weights(np.array([[300, 7]])).tolist() == [[255, 7]]  # excitatory: 8-bit magnitude
-    assert lava_dense_weights(np.array([[-300, -7]])).tolist() == [[-255, -7]]  # inhibitory
+    assert lava_weights(np.array([[300, 7]])).tolist() == [[255, 7]]  # excitatory: 8-bit magnitude
+    assert lava_weights(np.array([[-300, -7]])).tolist() == [[-255, -7]]  # inhibitory
     # mixed signs: clip to [-256, 255], then floor to even: an 8-bit signed mantissa times 2
-    assert lava_dense_weights(np.array([[127, -87, 300, -300, 1]])).tolist() == [[126, -88, 254, -256, 0]]
+    assert lava_weights(np.array([[127, -87, 300, -300, 1]])).tolist() == [[126, -88, 254, -256, 0]]
     s = np.array([[1, 1, 0, 0, 1]])
-    w = lava_dense_weights(np.array([[127, -87, 300, -300, 1]]))
+    w = lava_weights(np.array([[127, -87, 300, -300, 1]]))
     assert dense_accumulate(w, 3, s).tolist() == [[(126 - 88 + 0) * 8]]
     assert dense_accumulate(w, -3, s).tolist() == [[(126 - 88) >> 3]]  # floor: 38 >> 3 = 4
     assert dense_accumulate(np.array([[-5]]), -1, np.array([[1]])).tolist() == [[-3]]  # floor, not truncation
@@ -63,7 +61,7 @@ def test_dense_and_lif_match_lava_bit_for_bit(case):
     got = _lava_run(spikes_in, weights, weight_exp,
                     dict(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp), steps)
 
-    w = lava_dense_weights(weights)
+    w = lava_weights(weights)
     bias = bias_mant << bias_exp
     u = v = np.zeros((1, n_out), dtype=np.int64)
     a_prev = np.zeros((1, n_out), dtype=np.int64)
@@ -78,45 +76,44 @@ def test_dense_and_lif_match_lava_bit_for_bit(case):
         assert 0 < got["s_out"].mean() < 1
 
 
-def _reference_group_input(groups, signals, total):
-    """Integer arithmetic, step by step: the entries with one source and the same delays are one
-    group, delivering floor(sum_j 2^e_j sum_k (W_jk s[t-1-d_k])_n) with Python's exact integers."""
-    by_taps = {}
-    for g in groups:
-        by_taps.setdefault((g.src, tuple(g.delays)), []).append(g)
-    out = 0
-    for (src, delays), sets in by_taps.items():
-        sig = signals[src].astype(np.int64)  # (total, batch, n_src)
-        acc = [np.zeros((total, sig.shape[1], g.w_int.shape[1]), object) for g in sets]
-        for t in range(total):
-            for g, a in zip(sets, acc):
-                for w, d in zip(g.w_int.astype(np.int64), delays):
-                    if t - 1 - d >= 0:
-                        a[t] += sig[t - 1 - d] @ w.T
-        exact = sum(a * np.array([Fraction(2) ** int(e) for e in g.weight_exp], object) for g, a in zip(sets, acc))
-        out = out + np.vectorize(math.floor)(exact).astype(np.int64)
-    return out
+@pytest.mark.parametrize("graded", [False, True])
+def test_every_synapse_process_matches_lava_bit_for_bit(graded):
+    """Lava's Dense, DelayDense, Sparse and DelaySparse on one source (binary spikes, or graded
+    16-bit payloads as the input layer's), with floors from negative exponents: their a_out at
+    every step equals the emulator's ``_deliver`` of the artifact entry."""
+    ensure_lava()
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.monitor.process import Monitor
 
+    from lmuneuro.artifact import Synapse
+    from lmuneuro.emulator import _deliver
+    from lmuneuro.lava.network import create_synapse
 
-def test_population_input_matches_integer_arithmetic():
-    """The emulator's whole-run matrix products (split sets folded, float32 in row ranges or float64)
-    equal step-by-step exact arithmetic, for binary and graded sources."""
-    from lmuneuro.artifact import INPUT, FixedPopulation, FixedSynapses
-    from lmuneuro.emulator import _synaptic_input
-
-    rng = np.random.default_rng(3)
-    total, batch, n = 12, 3, 5
-    signals = {INPUT: rng.integers(-2**15, 2**15, (total, batch, 4)).astype(np.float64),
-               "s": (rng.random((total, batch, 6)) < 0.4).astype(np.float32)}
-
-    def group(src, n_src, exps, taps=3):
-        w = 2 * rng.integers(-128, 128, (taps, n, n_src))
-        return FixedSynapses(src, w.astype(np.int16), np.array(exps), np.array([0, 2, 5][:taps]))
-
-    groups = [group("s", 6, [3, 0, 2, 1, 0]), group("s", 6, [-4, -7, -5, -6, -7]),  # a split weight
-              group(INPUT, 4, [-8, -6, -8, -7, -8]), group(INPUT, 4, [-8, -8, -8, -8, -8]),  # graded: float64
-              group("s", 6, [-1, -2, -3, -1, -2], taps=2), group("s", 6, [-5, -6, -7, -5, -6], taps=2),
-              group("s", 6, [1, 1, 1, 1, 1], taps=1)]
-    pop = FixedPopulation("p", n, 4095, 2048, 100, 1, 1.0, groups)
-    got = _synaptic_input(pop, signals)
-    assert np.array_equal(got, _reference_group_input(groups, signals, total))
+    rng = np.random.default_rng(11)
+    n_in, n_out, steps = 7, 5, 20
+    data = (rng.integers(-2**15, 2**15, (n_in, steps)) if graded else rng.random((n_in, steps)) < 0.5).astype(np.int32)
+    mixed = lava_weights(rng.integers(-256, 256, (n_out, n_in)))
+    sparse = mixed * (rng.random((n_out, n_in)) < 0.5)
+    entries = [Synapse("s", "p", mixed, -3), Synapse("s", "p", mixed, -5, delay=4),
+               Synapse("s", "p", sparse, -7, sparse=True), Synapse("s", "p", lava_weights(np.abs(sparse)), 2, delay=3, sparse=True)]
+    src = RingBuffer(data=data)
+    procs, mons = [], []
+    for e in entries:
+        proc = create_synapse(e, 16 if graded else 0)
+        src.s_out.connect(proc.s_in)
+        mons.append(Monitor())
+        mons[-1].probe(proc.a_out, steps)
+        procs.append(proc)
+    try:
+        src.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        got = [m.get_data()[p.name]["a_out"].astype(np.int64) for m, p in zip(mons, procs)]
+    finally:
+        src.stop()
+    assert [type(p).__name__ for p in procs] == ["Dense", "DelayDense", "Sparse", "DelaySparse"]
+    signal = data.T[:, None, :].astype(np.float64)  # (steps, batch 1, n_in)
+    for e, lava in zip(entries, got):
+        mine = _deliver(e, signal)[:, 0]
+        assert np.array_equal(mine, lava), f"{e.lava_class} differs first at step {np.argwhere(mine != lava)[0]}"
+        assert np.abs(lava).max() > 0 and (lava != 0).sum() > steps // 2

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from lmuneuro.artifact import CLOCK, INPUT, FixedNetwork, FixedPopulation, FixedSynapses
+from lmuneuro.artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse
 from lmuneuro.backends import activity
 from lmuneuro.cli import main
 from lmuneuro.energy import ann_macs, report
@@ -32,15 +32,19 @@ def test_paper_anchors_parameters_and_ann_macs():
 
 
 def _tiny() -> FixedNetwork:
-    """input (3 graded channels) -> a (2 neurons, 2 taps) -> b (1 neuron, two weight sets); a bias from the clock."""
-    w_a = np.array([[[1, 0, 2], [0, 0, 3]], [[4, 0, 0], [0, 5, 0]]], np.int16)  # non-zeros per input channel: 2, 1, 2
-    a = FixedPopulation("a", 2, 4095, 2048, 64, 1, 1.0, [
-        FixedSynapses(INPUT, w_a, np.zeros(2, np.int64), np.array([0, 1])),
-        FixedSynapses(CLOCK, np.ones((1, 2, 1), np.int16), np.zeros(2, np.int64), np.array([0]))])
-    b = FixedPopulation("b", 1, 4095, 2048, 64, 2, 1.0, [
-        FixedSynapses("a", np.array([[[7, -3]]], np.int16), np.zeros(1, np.int64), np.array([0])),
-        FixedSynapses("a", np.array([[[1, 0]]], np.int16), np.full(1, -8), np.array([0]))])
-    return FixedNetwork(3, 4, 8, [a, b], np.ones((4, 1), np.float32), np.zeros(4, np.float32), checksum="tiny")
+    """input (3 graded channels) -> a (2 neurons, 2 taps) -> b (1 neuron, two weight sets); each
+    layer silenced outside its window by its channel of the gate."""
+    zeros = lambda n: np.zeros(n, np.int64)  # noqa: E731
+    a = Neurons("a", 2, 4095, 2048, 64, zeros(2), zeros(2), 0, 1, 1.0)
+    b = Neurons("b", 1, 4095, 2048, 64, zeros(1), zeros(1), 0, 2, 1.0)
+    syns = [Synapse(INPUT, "a", np.array([[1, 0, 2], [0, 0, 3]], np.int16), 0),  # non-zeros per channel: 2, 1, 2
+            Synapse(INPUT, "a", np.array([[4, 0, 0], [0, 5, 0]], np.int16), 0, delay=1),
+            Synapse(GATE, "a", np.array([[-9, 0], [-9, 0]], np.int16), 0, sparse=True),
+            Synapse("a", "b", np.array([[7, -3]], np.int16), 0),
+            Synapse("a", "b", np.array([[1, 0]], np.int16), -8),
+            Synapse(GATE, "b", np.array([[0, -9]], np.int16), 0, sparse=True)]
+    return FixedNetwork(3, 4, 8, 127, [(1, "outside"), (2, "outside")], [a, b], syns, "b",
+                        np.ones((4, 1), np.float32), np.zeros(4, np.float32), checksum="tiny")
 
 
 def test_hand_worked_counts_and_energy():
@@ -52,23 +56,25 @@ def test_hand_worked_counts_and_energy():
     counts = {"a": np.array([[3, 1], [0, 2]]), "b": np.array([[2], [1]])}
     act = activity(net, x, counts)
     a, b = act["layers"]
-    assert act["sources"]["input"]["graded_messages"] == (3 + 1) / 2 and act["steps_per_sample"] == 5
+    # the gate: a (lag 1) is silenced at arrivals 4 and 0 of each period of 5, b (lag 2) at 0 and 1
+    assert act["sources"]["gate"]["spikes"] == 4 and act["steps_per_sample"] == 5
+    assert act["sources"]["input"]["graded_messages"] == (3 + 1) / 2
     assert a["graded_events"] == (3 * 2 + 1 * 2) / 2  # messages x non-zero synapses of their channel
-    assert a["synaptic_events"] == 5 * 2  # the clock: 5 spikes x 2 synapses
-    # b: set 1 has 1 synapse from each a neuron, set 2 one from a[0]: (3+1)+(0+2) + (3+0)
-    assert b["synaptic_events"] == ((3 + 1) + (0 + 2) + 3) / 2 and b["graded_events"] == 0
+    assert a["synaptic_events"] == 2 * 2  # the gate: 2 spikes x 2 synapses
+    # b: set 1 has 1 synapse from each a neuron, set 2 one from a[0]: (3+1)+(0+2) + (3+0); the gate 2 x 1
+    assert b["synaptic_events"] == ((3 + 1) + (0 + 2) + 3) / 2 + 2 and b["graded_events"] == 0
     assert (a["spikes"], b["spikes"], a["neuron_updates"], b["neuron_updates"]) == (3.0, 1.5, 10, 5)
 
     snn = report(net, act, "cmos45-snn")  # the paper's convention: 0.9 pJ per accumulate, 4.6 per MAC
-    assert snn["layers"][0]["energy_total_pj"] == pytest.approx(10 * 0.9 + 4 * 4.6)
-    assert snn["layers"][1]["energy_total_pj"] == pytest.approx(4.5 * 0.9)
-    assert snn["energy_total_pj"] == pytest.approx(10 * 0.9 + 4 * 4.6 + 4.5 * 0.9 + 4 * 4.6)  # + head 4 MACs
+    assert snn["layers"][0]["energy_total_pj"] == pytest.approx(4 * 0.9 + 4 * 4.6)
+    assert snn["layers"][1]["energy_total_pj"] == pytest.approx(6.5 * 0.9)
+    assert snn["energy_total_pj"] == pytest.approx(4 * 0.9 + 4 * 4.6 + 6.5 * 0.9 + 4 * 4.6)  # + head 4 MACs
     loihi = report(net, act, "loihi2", step_us=10)
     la = loihi["layers"][0]["energy_pj"]
-    assert la["synaptic"] == pytest.approx(14 * 23.6)
+    assert la["synaptic"] == pytest.approx(8 * 23.6)
     assert la["neuron"] == pytest.approx(3 * 81 + 7 * 52) and la["routing"] == pytest.approx(3 * 3.5)
     assert loihi["energy_pj"]["static"] == pytest.approx(0.25 * 10e-6 * 5 * 1e12)  # W x s x steps, in pJ
-    assert loihi["energy_pj"]["routing"] == pytest.approx((3 + 1.5 + 2 + 5 + 1 + 2) * 3.5)  # spikes + sources
+    assert loihi["energy_pj"]["routing"] == pytest.approx((3 + 1.5 + 2 + 4) * 3.5)  # spikes + sources
     lo, hi = loihi["energy_range_pj"]
     assert lo < loihi["energy_total_pj"] < hi
     assert "ann" not in loihi  # a hand-made network has no model config to count as an ANN
@@ -111,7 +117,9 @@ def test_counts_agree_across_torch_emulator_and_lava(digits_checkpoint, artifact
     emu = run(net, x, record=True)
     same = np.logical_and.reduce([(f_spikes[n] == emu.spikes[n]).all(axis=(1, 2)) for n in emu.spikes])
     assert same.sum() > len(x) / 3
-    counts = lambda spikes, keep: {n: s[keep].sum(axis=1) for n, s in spikes.items()}  # noqa: E731
+    relays = {p.name for p in net.populations if not p.is_layer}  # the float model has none: the emulator's
+    counts = lambda spikes, keep: {**{n: s[keep].sum(axis=1) for n, s in spikes.items()},  # noqa: E731
+                                   **{n: emu.spike_counts[n][keep] for n in relays}}
     assert activity(net, x[same], counts(f_spikes, same)) == activity(net, x[same], {
         n: c[same] for n, c in emu.spike_counts.items()})
     everything = np.ones(len(x), bool)
@@ -156,7 +164,7 @@ def test_table_json_and_html_reports(artifact, tmp_path, capsys):
     parsed = _Html()
     parsed.feed(page.read_text())
     assert parsed.title == "lmuneuro: Energy per sample on loihi2"
-    assert parsed.rows == 1 + 9 + 1  # header, 9 populations, total
+    assert parsed.rows == 1 + 10 + 1  # header, 9 layers and the relay line, total
     assert len(parsed.images) == 2
     for src in parsed.images:  # real PNG charts, of a sensible size
         png = base64.b64decode(src.split(",", 1)[1])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from lmuneuro.graph import CLOCK, INPUT, from_model, simulate
+from lmuneuro.graph import INPUT, from_model, simulate
 from lmuneuro.models import build_model, get_preset, stack_records
 from support import calibrated
 
@@ -39,10 +39,11 @@ def test_graph_structure_of_the_scv2_model():
     graph = from_model(build_model(get_preset("spiking-lmuformer-scv2")).eval())
     groups = {p.name: [(g.src, g.weights.shape, min(g.offsets), max(g.offsets)) for g in p.inputs]
               for p in graph.populations}
-    assert groups["patch_embed.proj_lif"] == [(INPUT, (3, 256, 128), -1, 1), (CLOCK, (1, 256, 1), 0, 0)]
+    assert groups["patch_embed.proj_lif"] == [(INPUT, (3, 256, 128), -1, 1)]
+    assert graph.population("patch_embed.proj_lif").bias.shape == (256,)  # the folded BatchNorm's shift
     assert groups["block.0.attn.lmu.f_m"][0] == ("block.0.attn.lmu.f_u", (128, 512, 1), -127, 0)  # FIR taps
     # residual sums: the head reads the embedding (conv3, rpe), the LMU block, the channel mixer
     assert [g[0] for g in groups["head_lif"]] == ["patch_embed.proj_lif2", "patch_embed.proj_lif3",
-                                                  "block.0.attn.lmu.f_h", "block.0.mlp.fc2_lif", CLOCK]
+                                                  "block.0.attn.lmu.f_h", "block.0.mlp.fc2_lif"]
     assert graph.population("block.0.attn.prev_lif").v_th == 0.5
     assert graph.head_weight.shape == (35, 256)

@@ -38,7 +38,7 @@ def test_lava_sim_reproduces_the_emulator(artifact, tmp_path, capsys):
 def test_emulator_table_and_loihi2_message(artifact, capsys):
     code, out, _ = _run(capsys, "run", str(artifact), "--dataset", "digits", "--per-step")
     assert code == 0 and "emulator: 360 samples" in out and "after    8 steps (100%)" in out
-    assert "beyond range" not in out  # the digits test set fits the artifact's input format
+    assert "clipped" not in out  # the digits test set fits the artifact's input range
     code, _, err = _run(capsys, "run", str(artifact), "--backend", "loihi2", "--dataset", "digits")
     assert code == 2 and "needs Intel's Loihi 2 extension for Lava (missing: nxcore" in err
     assert "--backend lava-sim" in err and err.count("\n") == 1
@@ -53,7 +53,7 @@ def test_inputs_beyond_range_are_reported(artifact, tmp_path, capsys):
     code, out, _ = _run(capsys, "run", str(artifact), "--inputs", str(tmp_path / "x.npy"), "--json")
     assert code == 0 and json.loads(out)["inputs_clipped"] == 2
     code, out, _ = _run(capsys, "run", str(artifact), "--inputs", str(tmp_path / "x.npy"))
-    assert "beyond range: 2 input values clipped" in out
+    assert "inputs: 2 values beyond the artifact's input range were clipped" in out
 
 
 def test_loihi2_detection(monkeypatch):
@@ -66,3 +66,41 @@ def test_loihi2_detection(monkeypatch):
     present = {"nxcore", "lava.magma.compiler.subcompilers.nc"}
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name in present else real(name, *a))
     assert loihi2_missing() is None
+
+
+def test_inspect_lists_lavas_processes_and_every_limit(artifact, capsys):
+    code, out, _ = _run(capsys, "inspect", str(artifact), "--json")
+    assert code == 0
+    r = json.loads(out)
+    classes = {(p["module"], p["class"]): p["count"] for p in r["processes"]}
+    assert set(classes) == {("lava.proc.lif.process", "LIFReset"), ("lava.proc.lif.process", "LIF"),
+                            ("lava.proc.dense.process", "Dense"), ("lava.proc.dense.process", "DelayDense"),
+                            ("lava.proc.sparse.process", "Sparse"), ("lava.proc.io.source", "RingBuffer")}
+    assert classes[("lava.proc.lif.process", "LIFReset")] == 9 and classes[("lava.proc.lif.process", "LIF")] == 1
+    assert r["largest_delay"]["steps"] == 10 and r["largest_delay"]["relays"] == ["block.0.attn.lmu.f_u.line"]
+    assert -8 <= r["weight_exp_range"][0] <= r["weight_exp_range"][1] <= 7 and r["violations"] == []
+    kinds = {v["limit"].split(" (")[0] for v in r["tightest"]}
+    assert {"a_out within 16 bits", "a_in within 16 bits", "synaptic delay", "graded input payload bits"} <= kinds
+    assert all(v["ok"] and v["margin"] >= 0 for v in r["limits"])
+    assert sum(row["cores"] for row in r["layers"]) == r["cores"] == 10
+    code, out, _ = _run(capsys, "inspect", str(artifact))
+    assert code == 0 and "lava.proc.dense.process.DelayDense" in out and "margin" in out
+
+
+def test_a_network_beyond_the_chip_limits_is_refused(artifact, tmp_path, capsys):
+    """An artifact whose sums break the 16-bit widths (well formed, checksummed, as a colleague
+    might send it): inspect names every broken limit on its own line, run refuses it, exit 2."""
+    from lmuneuro.artifact import read_artifact, write_artifact
+
+    net = read_artifact(artifact)
+    s = next(s for s in net.synapses if s.dst == "head_lif" and s.src == "block.0.mlp.fc2_lif")
+    s.weights[:] = 254
+    s.weight_exp = 7
+    bad = tmp_path / "bad.h5"
+    write_artifact(bad, net)
+    code, _, err = _run(capsys, "inspect", str(bad))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) >= 2 and all(line.startswith("lmuneuro inspect: error: head_lif") for line in lines)
+    assert any("a_out within 16 bits: [0, 4,161,536] exceeds [-32,768, 32,767]" in line for line in lines), err
+    code, _, err = _run(capsys, "run", str(bad), "--dataset", "digits", "--samples", "2")
+    assert code == 2 and "breaks" in err and "chip limit(s)" in err and err.count("\n") == 1

@@ -1,11 +1,11 @@
-"""A converted network (``lmuneuro.artifact``) as a Lava process graph, and running it on Lava's
-CPU simulator (``Loihi2SimCfg``) sample after sample.
+"""A converted network (``lmuneuro.artifact``) as Lava's own processes, and running it on Lava's
+CPU simulator (``Loihi2SimCfg``) or a Loihi 2 board (``Loihi2HwCfg``) sample after sample.
 
-Built from the artifact alone: every LIF population is a ``LIFReset`` (reset at its float time 0
-in every sample), every integrator an ``Integrator``, every synapse group a ``TapDense`` (the sets of a split weight, reading one source
-with the same delays, are one process), the input frames and the clock, bos and eos sources
-``RingBuffer``s, and a ``SpikeCounter`` records the read-out population's spikes in each
-sample's window. Samples run back to back, ``period = delay + steps`` steps each.
+Built from the artifact alone, one ``create_*`` per entry type (as lava-dl netx builds its
+networks): every population a ``LIFReset`` (a layer) or ``LIF`` (a relay), every synapse entry a
+``Dense``, ``DelayDense``, ``Sparse`` or ``DelaySparse`` of the same class, the gate a
+``RingBuffer`` source repeating one sample's pattern. ``procs.LmuNetwork`` wraps them as one
+process with ports; ``run`` feeds it from a ``RingBuffer`` and reads it into a sink.
 """
 
 from __future__ import annotations
@@ -13,92 +13,110 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
 
-from ..artifact import INPUT, FixedNetwork, read_artifact, source_patterns
-from ..fixedpoint import quantize_input
+from ..artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern, read_artifact
+from ..emulator import EmulatorResult, check_formats, readout
 from .compat import ensure_lava
 
-__all__ = ["LavaNetwork", "build", "run"]
+__all__ = ["Processes", "create_processes", "create_neurons", "create_synapse", "create_gate", "process_classes",
+           "run", "CHIP_CLASSES"]
+
+# What the network is made of: Lava's standard processes with Loihi 2 neuro-core models
+# (docs/pipeline.md lists the evidence), and the host source of the gate.
+CHIP_CLASSES = ("LIFReset", "LIF", "Dense", "DelayDense", "Sparse", "DelaySparse")
 
 
 @dataclass
-class LavaNetwork:
-    """Handles of the process graph: probe any of them with a Lava Monitor before running."""
-
-    net: FixedNetwork
-    samples: int
-    steps: int
-    period: int
-    sources: dict  # input, clock, bos, eos -> RingBuffer
-    populations: dict  # name -> LIFReset or Integrator
-    synapses: list  # TapDense, in build order
-    output: object  # SpikeCounter on the last population
-    monitors: dict = field(default_factory=dict)
-
-    @property
-    def num_steps(self) -> int:
-        return self.samples * self.period
+class Processes:
+    gate: object  # lava.proc.io.source.RingBuffer
+    populations: dict  # name -> LIFReset or LIF
+    synapses: list  # Dense, DelayDense, Sparse, DelaySparse, in the artifact's order
+    from_input: list  # the synapses that read the input frames
 
 
-def _source_data(net: FixedNetwork, q: np.ndarray, period: int) -> dict:
-    """RingBuffer data (n, steps): the input's frames of every sample back to back, and one
-    period of the clock, bos and eos (a RingBuffer repeats its data)."""
-    samples, steps = q.shape[:2]
-    frames = np.zeros((samples, period, net.input_size), np.int32)
-    frames[:, :steps] = q
-    patterns = {k: v.astype(np.int32)[None] for k, v in source_patterns(steps, period).items()}
-    return {INPUT: frames.reshape(-1, net.input_size).T.copy(), **patterns}
+def create_neurons(p: Neurons, period: int, floating: bool = False):
+    """A population. ``floating``: parameters for Lava's ``floating_pt`` LIF, in activation units
+    (it has no << 6 and no bias exponent): u = a (du 1), v = v (1 - dv / 4096) + u + bias."""
+    from lava.proc.lif.process import LIF, LIFReset
+
+    shift = 2.0**-6 if floating else 1
+    if floating:
+        params = dict(du=(p.du + 1) / 4096, dv=p.dv / 4096, vth=float(p.vth), v=p.v_init * shift,
+                      bias_mant=np.asarray(p.bias_mant, np.float64) * 2.0 ** np.asarray(p.bias_exp) * shift, bias_exp=0)
+    else:
+        params = dict(du=p.du, dv=p.dv, vth=p.vth, v=p.v_init, bias_mant=np.asarray(p.bias_mant, np.int32),
+                      bias_exp=np.asarray(p.bias_exp, np.int32))
+    if p.lag is None:
+        return LIF(shape=(p.size,), name=p.name, **params)
+    # Lava counts steps from 1: the reset falls before the update of step `lag` (0-based) of each sample
+    return LIFReset(shape=(p.size,), reset_interval=period, reset_offset=(p.lag + 1) % period, name=p.name, **params)
 
 
-def build(net: FixedNetwork | str | Path, x: np.ndarray, *, floating: bool = False) -> LavaNetwork:
-    """The process graph of ``net`` (a network or an artifact file) fed the real-valued features
-    x (samples, steps, input_size).
+def create_synapse(s: Synapse, message_bits: int, floating: bool = False):
+    """A synapse process of the entry's class; ``message_bits`` > 0 for graded payloads.
+    ``floating``: the weights as real numbers (Lava's ``floating_pt`` models have no exponent)."""
+    from lava.proc.dense.process import DelayDense, Dense
+    from lava.proc.sparse.process import DelaySparse, Sparse
 
-    ``floating``: parameters for the ``floating_pt`` models, in activation units (Lava's float LIF
-    has no << 6): u = a (du 1), v = v (1 - dv / 4096) + u, spike when v > vth; no rounding."""
-    if not isinstance(net, FixedNetwork):
-        net = read_artifact(net)
-    ensure_lava()
+    w = np.asarray(s.weights, np.float64) * 2.0**s.weight_exp if floating else np.asarray(s.weights, np.int32)
+    params = dict(num_message_bits=message_bits, name=s.name)
+    if not floating:
+        params["weight_exp"] = s.weight_exp
+    if s.sparse:
+        w = scipy.sparse.csr_matrix(w)
+    if s.delay:
+        cls = DelaySparse if s.sparse else DelayDense
+        return cls(weights=w, delays=int(s.delay), **params)
+    return (Sparse if s.sparse else Dense)(weights=w, **params)
+
+
+def create_gate(net: FixedNetwork, steps: int, period: int):
+    """The gate: one sample's pattern (``artifact.gate_pattern``), repeated."""
     from lava.proc.io.source import RingBuffer
-    from lava.proc.lif.process import LIFReset
 
-    from .procs.process import Integrator, SpikeCounter, TapDense
+    return RingBuffer(data=gate_pattern(net.gate_channels, steps, period).astype(np.int32))
 
-    q, _ = quantize_input(x, net.input_frac_bits, net.input_bits)
-    samples, steps = q.shape[:2]
+
+def create_processes(net: FixedNetwork, steps: int, *, floating: bool = False) -> Processes:
+    """Every process of ``net`` for samples of ``steps`` frames, connected to each other; the
+    synapses that read the input are left for the caller to feed."""
+    check_formats(net)
     period = net.delay + steps
-    sources = {name: RingBuffer(data=data) for name, data in _source_data(net, q, period).items()}
-    ports = {name: src.s_out for name, src in sources.items()}
-    pops, synapses = {}, []
-    for p in net.populations:
-        if p.kind == "integrator":
-            lif = Integrator(shape=(p.size,), lag=p.lag, period=period, name=p.name)
+    gate = create_gate(net, steps, period)
+    pops = {p.name: create_neurons(p, period, floating) for p in net.populations}
+    syns, from_input = [], []
+    for s in net.synapses:
+        proc = create_synapse(s, net.input_bits if s.src == INPUT else 0, floating)
+        if s.src == INPUT:
+            from_input.append(proc)
         else:
-            decays = dict(du=(p.du + 1) / 4096, dv=p.dv / 4096) if floating else dict(du=p.du, dv=p.dv)
-            lif = LIFReset(shape=(p.size,), **decays, vth=p.vth, bias_mant=0, bias_exp=0,
-                           reset_interval=period, reset_offset=(p.lag + 1) % period, name=p.name)
-        ports[p.name] = lif.s_out  # before its groups: an integrator reads itself
-        for src, delays, groups in p.synapse_groups():
-            syn = TapDense(weights=np.stack([g.w_int for g in groups]).astype(np.int32),
-                           weight_exp=np.stack([g.weight_exp for g in groups]).astype(np.int32),
-                           delays=np.array(delays), period=period, name=f"{p.name}<-{src}")
-            ports[src].connect(syn.s_in)
-            syn.a_out.connect(lif.a_in)
-            synapses.append(syn)
-        pops[p.name] = lif
-    last = net.populations[-1]
-    out = SpikeCounter(shape=(last.size,), samples=samples, period=period, start=last.lag, steps=steps,
-                       name="readout")
-    pops[last.name].s_out.connect(out.s_in)
-    return LavaNetwork(net, samples, steps, period, sources, pops, synapses, out)
+            (gate if s.src == GATE else pops[s.src]).s_out.connect(proc.s_in)
+        proc.a_out.connect(pops[s.dst].a_in)
+        syns.append(proc)
+    return Processes(gate, pops, syns, from_input)
 
 
-# Samples per process graph: bounds the memory of a long run (inputs, monitors) and the work lost
-# to a failure; compiling a graph costs about a second.
+def process_classes(net: FixedNetwork, steps: int | None = None) -> dict[tuple[str, str], int]:
+    """(module, class) -> count of every Lava process the network instantiates, read off the
+    processes ``create_processes`` really builds (default ``steps``: the length the model was
+    trained on)."""
+    ensure_lava()
+    with _forgotten_after():
+        g = create_processes(net, steps or int(net.meta.get("config", {}).get("seq_len", 1)))
+        counts: dict[tuple[str, str], int] = {}
+        for p in [g.gate, *g.populations.values(), *g.synapses]:
+            key = (type(p).__module__, type(p).__qualname__)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+# Samples per process graph: bounds the memory of a long run (inputs, sinks) and the work lost
+# to a failure; compiling a graph costs a few seconds.
 CHUNK = 100
 
 
@@ -161,66 +179,87 @@ def _forgotten_after():
         del variables.vars[n_vars:]
 
 
-def _run_chunk(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bool, bar) -> tuple:
-    with _forgotten_after():
-        return _run_graph(net, x, cfg, record, floating, bar)
+def off_chip(processes) -> list[str]:
+    """The compiled processes of the network's chip classes that did not get a neuro-core model
+    (on a board they would run on the host, every message crossing the chip boundary)."""
+    from lava.magma.core.resources import NeuroCore
+
+    def on_chip(model) -> bool:
+        return any(isinstance(r, type) and issubclass(r, NeuroCore) for r in getattr(model, "required_resources", ()))
+
+    return [f"{p.name} ({type(p).__name__}: {p.model_class.__name__})" for p in processes.members
+            if type(p).__name__ in CHIP_CLASSES and not on_chip(p.model_class)]
 
 
-def _run_graph(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bool, bar) -> tuple:
+def _run_chunk(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bool, hardware: bool, bar) -> tuple:
     from lava.magma.core.run_conditions import RunSteps
-    from lava.proc.monitor.process import Monitor
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
 
-    g = build(net, x, floating=floating)
-    if record:
-        for name, lif in g.populations.items():
-            g.monitors[name] = Monitor()
-            g.monitors[name].probe(lif.s_out, g.num_steps)
-    anchor = g.output
+    from .procs.process import LmuNetwork
+
+    q, _ = net.quantize_input(x)
+    samples, steps = q.shape[:2]
+    period = net.delay + steps
+    frames = np.zeros((samples, period, net.input_size), np.int32)
+    frames[:, :steps] = q
+    source = Source(data=frames.reshape(-1, net.input_size).T.copy())
+    lmu = LmuNetwork(net=net, steps=steps, floating=floating, record=samples * period if record else 0)
+    sink = Sink(shape=lmu.spikes_out.shape, buffer=samples * period)
+    source.s_out.connect(lmu.frames_in)
+    lmu.spikes_out.connect(sink.a_in)
     graceful = False
     try:
         with _sigint_deferred():
-            anchor.create_runtime(run_cfg=cfg)
-        for _ in range(g.samples):
-            anchor.run(condition=RunSteps(num_steps=g.period))
+            executable = lmu.compile(run_cfg=cfg)
+            if hardware:
+                fallback = off_chip(lmu.procs)
+                if fallback:
+                    raise ValueError(f"{len(fallback)} process(es) got no Loihi 2 neuro-core model, first "
+                                     f"{fallback[0]}: refusing to run them on the host")
+            lmu.create_runtime(executable=executable)
+        for _ in range(samples):
+            lmu.run(condition=RunSteps(num_steps=period))
             bar.update()
-        head = g.output.counts.get().astype(bool)
+        head = sink.data.get().T.reshape(samples, period, -1)[:, net.delay:].astype(bool)
         spikes, counts = {}, {}
-        for p in net.populations if record else ():
-            s = g.monitors[p.name].get_data()[p.name]["s_out"].reshape(g.samples, g.period, p.size)
-            window = s[:, p.lag:p.lag + g.steps]  # an integrator's payloads, a LIF's spikes
-            spikes[p.name] = window if p.kind == "integrator" else window > 0
+        for i, p in enumerate(net.populations if record else ()):
+            s = getattr(lmu.procs, f"sink_{i:04d}").data.get().T.reshape(samples, period, p.size)
             counts[p.name] = (s != 0).sum(axis=1).astype(np.int64)
+            if p.is_layer:
+                spikes[p.name] = s[:, p.lag:p.lag + steps] != 0
         graceful = True
     finally:
-        _end(anchor.runtime, graceful)
+        _end(lmu.runtime, graceful)
     return head, spikes, counts
 
 
-def run(net: FixedNetwork, x: np.ndarray, *, record: bool = False, progress: bool = False, hardware: bool = False,
-        floating: bool = False, chunk: int = CHUNK):
-    """Run on Lava's bit-accurate CPU simulator (``hardware``: Loihi2HwCfg; ``floating``: the
-    ``floating_pt`` models, the same network without rounding); returns an ``EmulatorResult`` (logits, per-step
-    predictions, and with ``record`` every population's spikes in each sample's window and its
-    spike count over each sample's steps, as the emulator's). Samples run ``chunk`` at a time,
-    each chunk on a fresh process graph whose OS processes all end before the next starts, also
-    when the run fails or is interrupted."""
+def run(net: FixedNetwork | str | Path, x: np.ndarray, *, record: bool = False, progress: bool = False,
+        hardware: bool = False, floating: bool = False, chunk: int = CHUNK) -> EmulatorResult:
+    """Run on Lava's bit-accurate CPU simulator (``hardware``: a Loihi 2 board through Intel's
+    extension, every chip process on a neuro-core or a ValueError; ``floating``: the
+    ``floating_pt`` models, the same network without rounding); returns an ``EmulatorResult``
+    (logits, per-step predictions, and with ``record`` every layer's spikes in each sample's
+    window and every population's spike count over each sample's steps, as the emulator's).
+    Samples run ``chunk`` at a time, each chunk on a fresh process graph whose OS processes all
+    end before the next starts, also when the run fails or is interrupted."""
+    if not isinstance(net, FixedNetwork):
+        net = read_artifact(net)
     ensure_lava()
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
     from tqdm import tqdm
 
-    from ..emulator import EmulatorResult, readout
-
     if chunk < 1 or len(x) == 0:
         raise ValueError(f"nothing to run: {len(x)} samples in chunks of {chunk}")
-    # On a board, Loihi's own LIF runs on the chip; processes without a chip model run on the host.
-    tag = "floating_pt" if floating else "fixed_pt"
-    cfg = Loihi2HwCfg(select_tag=tag) if hardware else Loihi2SimCfg(select_tag=tag)
+    # No select tag on a board: Intel's tutorials pass none, and "fixed_pt" can pick CPU models.
+    cfg = Loihi2HwCfg() if hardware else Loihi2SimCfg(select_tag="floating_pt" if floating else "fixed_pt")
     parts = []
     with tqdm(total=len(x), desc="loihi2" if hardware else "lava-sim", unit="sample", disable=not progress) as bar:
         for i in range(0, len(x), chunk):
-            parts.append(_run_chunk(net, x[i:i + chunk], cfg, record, floating, bar))
+            with _forgotten_after():
+                parts.append(_run_chunk(net, x[i:i + chunk], cfg, record, floating, hardware, bar))
     head = np.concatenate([h for h, _, _ in parts])
     spikes = {n: np.concatenate([s[n] for _, s, _ in parts]) for n in parts[0][1]}
     counts = {n: np.concatenate([c[n] for _, _, c in parts]) for n in parts[0][2]}
     logits, per_step = readout(net, head)
-    return EmulatorResult(logits, per_step, spikes, counts, {}, {})
+    return EmulatorResult(logits, per_step, spikes, counts)

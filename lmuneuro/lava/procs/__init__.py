@@ -1,2 +1,2 @@
-"""Lava processes the converted network needs and Lava does not have (``process.py``: what they
-are; ``models.py``: how they run, ``fixed_pt`` bit-accurate and ``floating_pt``)."""
+"""The converted network as one Lava process (``process.py``: what it is; ``models.py``: how it
+runs, as Lava's own chip processes)."""

@@ -1,0 +1,184 @@
+"""Whether a network's sums fit Loihi's widths, for any input: every synapse process's ``a_out``
+and every layer's ``a_in`` within ``activation_bits`` signed bits at every step.
+
+A process's output lies in ``[floor(2^e * neg), floor(2^e * pos)]`` per target neuron, ``pos`` and
+``neg`` the sums of its positive and negative weights times the largest payload (1 for spikes;
+either sign for the graded input). Within a layer's float-time window every process but the gate
+may deliver at once; before and after it the gate's inhibition adds to what the processes that
+can deliver there do (``regions``). The converter sizes every layer by these bounds, ``lmuneuro
+inspect`` reports their margins, and the backends refuse a network that breaks them. With a
+hardware profile, the neuro-cores, neurons and synapses the network needs are limits too
+(``resources``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .artifact import GATE, INPUT, FixedNetwork
+from .fixedpoint import Formats
+from .profiles import Profile
+
+__all__ = ["a_out_range", "regions", "offsets", "Limit", "check", "violations", "resources"]
+
+
+def a_out_range(weights: np.ndarray, weight_exp: int, payload: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) output per target neuron of a process with integer ``weights`` (n_dst,
+    n_src): binary spikes (``payload`` None) or graded payloads of either sign up to ``payload``."""
+    w = np.asarray(weights, np.float64)
+    if payload is None:
+        pos, neg = np.clip(w, 0, None).sum(axis=1), np.clip(w, None, 0).sum(axis=1)
+    else:
+        pos = np.abs(w).sum(axis=1) * payload
+        neg = -pos
+    scale = 2.0**weight_exp
+    return np.floor(neg * scale), np.floor(pos * scale)
+
+
+def regions(parts: list[tuple[np.ndarray, np.ndarray, int | None, bool]], delay: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A layer's a_in range per neuron in each region of a sample, ``{"window": (lo, hi),
+    "before": ..., "after": ...}``, from its processes' ``(lo, hi, offset, is_gate)``. ``offset``:
+    where a process's deliveries start relative to the layer's window (``arrival - lag``): 0 when
+    they coincide with it, < 0 when it delivers before the window (a look-ahead tap), > 0 after
+    it (a look-back tap), None when unknown (either side). The gate delivers its inhibition at
+every step outside the window and nothing inside. When a look-back tail of one
+    sample can meet the look-ahead head of the next (``max offset - min offset - 1 >= delay``, the
+    steps between samples), before and after are one region."""
+    size = len(parts[0][0]) if parts else 0
+    sums = {r: [np.zeros(size), np.zeros(size)] for r in ("window", "before", "after")}
+    known = [o for _, _, o, gate in parts if not gate and o is not None]
+    merged = max([-o for o in known if o < 0], default=0) + max([o for o in known if o > 0], default=0) - 1 >= delay
+    for lo, hi, offset, gate in parts:
+        if gate:  # it spikes at every step outside the window: its inhibition is certain
+            where, hi = ("before", "after"), lo
+        elif offset is None or (merged and offset):
+            where = ("window", "before", "after")
+        else:
+            where = ("window",) + (("before",) if offset < 0 else ("after",) if offset > 0 else ())
+        for r in where:
+            sums[r][0] = sums[r][0] + lo
+            sums[r][1] = sums[r][1] + hi
+    return {r: (lo, hi) for r, (lo, hi) in sums.items()}
+
+
+def offsets(net: FixedNetwork) -> dict[int, int | None]:
+    """Each process's ``offset`` (``regions``) by its index in ``net.synapses``, for processes into
+    layers: relative to where the source's spikes of the sample's first frame arrive. A relay line
+    (a relay reading itself) counts as 0: the gate empties it at the end of its source's window,
+    so that it delivers within its readers' windows only."""
+    start, line = {INPUT: 0}, {}
+    for p in net.populations:
+        ins = net.inputs_of(p.name)
+        if p.is_layer:
+            start[p.name] = p.lag
+            continue
+        feed = next((s for s in ins if s.src not in (GATE, p.name)), None)
+        if feed is None or feed.src not in start:
+            continue
+        if any(s.src == p.name for s in ins):
+            line[p.name] = start[feed.src] + 1
+        else:  # a delayed copy of its source
+            start[p.name] = start[feed.src] + 1 + feed.delay
+    out = {}
+    for i, s in enumerate(net.synapses):
+        dst = net.population(s.dst)
+        if not dst.is_layer or s.src == GATE:
+            continue
+        if s.src in line:  # read by the layers after its source only
+            out[i] = 0 if dst.lag >= line[s.src] else -1
+        else:  # unknown timing: counted on both sides
+            out[i] = start[s.src] + 1 + s.delay - dst.lag if s.src in start else None
+    return out
+
+
+@dataclass
+class Limit:
+    """One chip limit at one place: the range ``[lo, hi]`` a value can take against the allowed
+    ``[bound_lo, bound_hi]`` (``bound_lo`` None: a ceiling only); ``margin`` is the room left on the
+    tighter side (negative: broken)."""
+
+    limit: str
+    where: str
+    lo: float
+    hi: float
+    bound_lo: float | None
+    bound_hi: float
+
+    @property
+    def margin(self) -> float:
+        room = self.bound_hi - self.hi
+        return room if self.bound_lo is None else min(room, self.lo - self.bound_lo)
+
+    def describe(self) -> str:
+        value = f"{self.hi:,.0f}" if self.bound_lo is None else f"[{self.lo:,.0f}, {self.hi:,.0f}]"
+        bound = f"{self.bound_hi:,.0f}" if self.bound_lo is None else f"[{self.bound_lo:,.0f}, {self.bound_hi:,.0f}]"
+        return f"{self.where}: {self.limit}: {value} {'within' if self.ok else 'exceeds'} {bound}"
+
+    @property
+    def ok(self) -> bool:
+        return self.margin >= 0
+
+
+def _payload(net: FixedNetwork, src: str) -> float | None:
+    return float(net.input_max) if src == INPUT else None
+
+
+def resources(net: FixedNetwork, profile: Profile) -> list[dict]:
+    """Neurons, synapses, processes and neuro-cores per population under the profile's per-core
+    limits (a population and the synapse processes that feed it)."""
+    res = profile.resources
+    rows = []
+    for p in net.populations:
+        ins = net.inputs_of(p.name)
+        synapses = sum(s.synapses for s in ins)
+        cores = max(-(-p.size // res["neurons_per_core"]), -(-synapses // res["synapses_per_core"]))
+        rows.append({"layer": p.name, "class": p.lava_class, "neurons": p.size, "synapses": synapses,
+                     "processes": 1 + len(ins), "cores": cores, "lag": p.lag, "vth_mant": p.vth,
+                     "weight_error": max((s.rel_error for s in ins), default=0.0)})
+    return rows
+
+
+def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
+    """Every limit of ``net`` with its margin: per process its a_out, per population its a_in (a
+    layer's in, before and after its window), the largest delay, the input's payload and, with a
+    profile, the neuro-cores, neurons and synapses of its chips."""
+    fmt: Formats = net.formats
+    bits = f"within {fmt.activation_bits} bits"
+    offset = offsets(net)
+    index = {id(s): i for i, s in enumerate(net.synapses)}
+    out = []
+    for p in net.populations:
+        parts = []
+        for s in net.inputs_of(p.name):
+            lo, hi = a_out_range(s.weights, s.weight_exp, _payload(net, s.src))
+            out.append(Limit(f"a_out {bits}", s.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max))
+            parts.append((lo, hi, offset.get(index[id(s)], 0), s.src == GATE))
+        if not parts:
+            continue
+        if p.is_layer:
+            out += [Limit(f"a_in {bits} ({region} its window)" if region != "window" else f"a_in {bits} (in its window)",
+                          p.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max)
+                    for region, (lo, hi) in regions(parts, net.delay).items()]
+        else:  # a relay has no window: all its processes may deliver at once
+            lo, hi = sum(pt[0] for pt in parts), sum(pt[1] for pt in parts)
+            out.append(Limit(f"a_in {bits}", p.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max))
+    if net.synapses:
+        s = max(net.synapses, key=lambda s: s.delay)
+        out.append(Limit("synaptic delay", s.name, 0, s.delay, None, fmt.delay_max))
+    out.append(Limit("graded input payload bits", INPUT, 0, net.input_bits, None, fmt.message_bits_max))
+    if profile is not None:
+        rows, res = resources(net, profile), profile.resources
+        for key, limit, what in (("cores", "cores_per_chip", "neuro-cores"), ("neurons", "neurons_per_chip", "neurons"),
+                                 ("synapses", "synapses_per_chip", "synapses")):
+            worst = max(rows, key=lambda r: r[key])
+            out.append(Limit(f"{what} on {res['chips']} {profile.name} chip(s) ({limit} {res[limit]:,})",
+                             f"network (largest: {worst['layer']}, {worst[key]:,})", 0, sum(r[key] for r in rows),
+                             None, res[limit] * res["chips"]))
+    return out
+
+
+def violations(net: FixedNetwork, profile: Profile | None = None) -> list[str]:
+    """One line per broken limit (empty when the network fits)."""
+    return [v.describe() for v in check(net, profile) if not v.ok]
