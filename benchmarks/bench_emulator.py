@@ -41,15 +41,15 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "ref.pth"
         torch.save(to_reference_state_dict(model), ckpt)
-        for sets, mapping in ((1, "fir"), (2, "fir"), (2, "recurrent")):
-            art = Path(tmp) / f"scv2-{sets}-{mapping}.h5"
+        for sets in (1, 2):
+            art = Path(tmp) / f"scv2-{sets}.h5"
             t = time.perf_counter()
-            convert(ckpt, art, input_range=4.0, weight_sets=sets, lmu_mapping=mapping)
+            convert(ckpt, art, input_range=4.0, weight_sets=sets)
             t_convert = time.perf_counter() - t
             net = read_artifact(art)
             t_emu = median_time(lambda: run(net, x), args.repeats)
-            print(f"{f'emulator, {sets} weight set(s), LMU {mapping}':42s} {t_emu:9.3f} {args.batch / t_emu:9.1f} "
-                  f"{t_float / t_emu:8.2f}x   (convert: {t_convert:.1f} s)")
+            print(f"{f'emulator, {sets} weight set(s), {len(net.synapses)} processes':42s} {t_emu:9.3f} "
+                  f"{args.batch / t_emu:9.1f} {t_float / t_emu:8.2f}x   (convert: {t_convert:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ Processes (all of them Lava's standard ones):
   of latency, the delay, one rounding per process. The outputs of the processes that feed one
   population add up in its ``a_in``.
 - two host sources: ``input`` (feature frame t as graded spikes of ``input_bits`` signed bits,
-  at most ``input_max`` in magnitude, at step t of each sample, zero after the sequence) and ``gate`` (a ``RingBuffer`` of binary
+  at most ``input_max`` in magnitude, at step t of each sample, zero after the sequence; after the
+  ``input_size`` features one more channel holds 1 in every frame, whose synapses turn each input
+  process's floor into rounding to nearest) and ``gate`` (a ``RingBuffer`` of binary
   channels repeating every sample): a channel ``(lag, "outside")`` spikes so that its synapses
   inhibit a layer at every step outside its float-time window ``[lag, lag + steps)``, a channel
   ``(lag, "end")`` so that they inhibit a relay line at step ``lag + steps`` only, when its source
@@ -113,9 +115,16 @@ class FixedNetwork:
     meta: dict = field(default_factory=dict)
     checksum: str = ""  # the file's checksum, set by read_artifact: names the network in run records
 
+    @property
+    def input_channels(self) -> int:
+        """The input's width: the features and the rounding channel."""
+        return self.input_size + 1
+
     def quantize_input(self, x: np.ndarray) -> tuple[np.ndarray, int]:
-        """(graded payloads int32, number of clipped values) of real-valued features x."""
-        return quantize_input(x, self.input_frac_bits, self.input_max)
+        """(frames (samples, steps, input_channels) int32, number of clipped values) of real-valued
+        features x (samples, steps, input_size): the graded payloads, then the rounding channel."""
+        q, clipped = quantize_input(x, self.input_frac_bits, self.input_max)
+        return np.concatenate([q, np.ones(q.shape[:2] + (1,), np.int32)], axis=2), clipped
 
     def population(self, name: str) -> Neurons:
         return next(p for p in self.populations if p.name == name)
@@ -290,7 +299,7 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
     for lag, kind in net.gate_channels:
         if kind not in GATE_KINDS or lag < 0:
             raise ArtifactError(f"{where}: gate channel ({lag}, {kind!r}) is not one of {GATE_KINDS} at a step >= 0")
-    sizes = {INPUT: net.input_size, GATE: len(net.gate_channels)}
+    sizes = {INPUT: net.input_channels, GATE: len(net.gate_channels)}
     order = {}
     for i, p in enumerate(net.populations):
         if p.name in sizes:

@@ -34,7 +34,7 @@ from .checkpoint import load_checkpoint
 from .fixedpoint import (LAVA, VTH_MANT_DEFAULT, Formats, decays, input_format, input_limit, population_scale,
                          quantize_bias, split_rows, split_weights)
 from .graph import Graph, Population, from_model
-from .limits import a_out_range, regions, resources, violations
+from .limits import a_out_range, input_payload, regions, resources, violations
 from .profiles import Profile, load_profile
 
 __all__ = ["quantize_graph", "map_to_cores", "convert", "ConversionError", "LINE_TAPS", "VTH_MANT_MIN",
@@ -183,8 +183,20 @@ def _processes(c: np.ndarray, src: str, dst: str, delay: int, fmt: Formats, sets
     return out
 
 
+def _rounding(s: Synapse) -> Synapse:
+    """An input process with the rounding channel's column: half an output unit, 2^(-e-1), turns
+    its floor into rounding to nearest. Not where the sum is exact anyway (e >= 0, or e = -1 with
+    the even mantissas of mixed signs), nor for an all-negative matrix (a positive weight would
+    change Lava's sign mode: those keep the floor)."""
+    w, e = s.weights, s.weight_exp
+    mixed = (w > 0).any() and (w < 0).any()
+    half = 0 if e >= 0 or (mixed and e == -1) or not (w > 0).any() and (w < 0).any() else 2 ** (-e - 1)
+    s.weights = np.concatenate([w, np.full((w.shape[0], 1), half, np.int16)], axis=1)
+    return s
+
+
 def _layer(p: Population, conns: list[_Conn], lag: int, delay: int, channel: int, n_channels: int, vth_mant: int,
-           frac: int, payload: int, fmt: Formats, sets: int, classes: int) -> tuple[Neurons, list[Synapse]]:
+           frac: int, input_max: int, fmt: Formats, sets: int, classes: int) -> tuple[Neurons, list[Synapse]]:
     """A layer at threshold mantissa ``vth_mant``: its LIFReset, its processes and the gate's
     inhibition outside its window; ``_Scale`` when something does not fit the target's widths."""
     scale = population_scale(p.v_th, vth_mant, fmt)
@@ -196,8 +208,10 @@ def _layer(p: Population, conns: list[_Conn], lag: int, delay: int, channel: int
             made = _processes(c.weights * unit / (2.0**frac if graded else 1), c.src, p.name, c.delay, fmt, sets, classes)
         except ValueError as e:  # beyond the largest exponent
             raise _Scale(str(e)) from None
+        if graded:
+            made = [_rounding(s) for s in made]
         for s in made:
-            lo, hi = a_out_range(s.weights, s.weight_exp, payload if graded else None)
+            lo, hi = a_out_range(s.weights, s.weight_exp, input_payload(c.weights.shape[1], input_max) if graded else None)
             if lo.min() < fmt.a_min or hi.max() > fmt.a_max:
                 raise _Scale(f"a process from {c.src} can deliver {max(hi.max(), -lo.min()):,.0f} activation "
                              f"units, beyond the {fmt.activation_bits}-bit a_out", _fit(lo, hi, fmt))
@@ -286,10 +300,10 @@ def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16, 
             if frac is None or reads_input == p.name:
                 reads_input = p.name if any(g.src == INPUT for g in p.inputs) else None
                 frac = _input_frac_bits(p, input_max_abs, input_bits, mant, fmt, weight_sets) if reads_input else None
-                payload = input_limit(input_max_abs, frac, input_bits) if reads_input else None
+                input_max = input_limit(input_max_abs, frac, input_bits) if reads_input else None
             try:
                 layers[p.name], syns[p.name] = _layer(p, conns[p.name], lags[p.name], delay, channels.index(lags[p.name]),
-                                                      len(gate), mant, frac, payload, fmt, weight_sets,
+                                                      len(gate), mant, frac, input_max, fmt, weight_sets,
                                                       exponent_classes)
                 break
             except _Scale as e:
@@ -313,7 +327,7 @@ def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16, 
     by_dst = {}
     for s in relays.synapses + [s for p in graph.populations for s in syns[p.name]]:
         by_dst.setdefault(s.dst, []).append(s)
-    return FixedNetwork(graph.input_size, frac, input_bits, payload, gate, pops, [s for p in pops for s in by_dst.get(p.name, [])],
+    return FixedNetwork(graph.input_size, frac, input_bits, input_max, gate, pops, [s for p in pops for s in by_dst.get(p.name, [])],
                         graph.populations[-1].name, graph.head_weight.astype(np.float32),
                         graph.head_bias.astype(np.float32), fmt)
 

@@ -147,7 +147,7 @@ def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResul
     q, _ = net.quantize_input(x)
     batch, steps = q.shape[:2]
     total = net.delay + steps
-    sig = {INPUT: np.zeros((total, batch, net.input_size)),
+    sig = {INPUT: np.zeros((total, batch, net.input_channels)),
            GATE: gate_pattern(net.gate_channels, steps, total).T[:, None, :].astype(np.float64)}
     sig[INPUT][:steps] = np.swapaxes(q, 0, 1)
     counts = {}

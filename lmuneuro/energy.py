@@ -192,7 +192,10 @@ def _assumptions(r: dict, profile: Profile) -> list[str]:
              "figures per sample."]
     if profile.kind == "neuromorphic":
         lines += ["Every neuron is updated every step; updates that fire are priced as active, the rest idle.",
-                  "One routed message per spike and per graded input message; hops between cores not modelled.",
+                  "One routed message per spike, per graded input message and per gate spike; hops between cores "
+                  "not modelled.",
+                  "Relay neurons (the LMU memory's delay line) and the gate's inhibition are priced as the chip's "
+                  "own work.",
                   f"The read-out head ({r['totals']['head_macs']} MACs) runs on the host: not in the chip energy."]
         if "static_power" in profile.energy:
             lines.append(f"Static energy at {r['step_us']:g} us per step (range from the profile's timing.step).")

@@ -21,17 +21,18 @@ from .artifact import GATE, INPUT, FixedNetwork
 from .fixedpoint import Formats
 from .profiles import Profile
 
-__all__ = ["a_out_range", "regions", "offsets", "Limit", "check", "violations", "resources"]
+__all__ = ["a_out_range", "input_payload", "regions", "offsets", "Limit", "check", "violations", "resources"]
 
 
-def a_out_range(weights: np.ndarray, weight_exp: int, payload: float | None) -> tuple[np.ndarray, np.ndarray]:
+def a_out_range(weights: np.ndarray, weight_exp: int, payload: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """(lowest, highest) output per target neuron of a process with integer ``weights`` (n_dst,
-    n_src): binary spikes (``payload`` None) or graded payloads of either sign up to ``payload``."""
+    n_src): binary spikes (``payload`` None) or graded payloads of either sign up to ``payload``
+    (n_src,) per source channel."""
     w = np.asarray(weights, np.float64)
     if payload is None:
         pos, neg = np.clip(w, 0, None).sum(axis=1), np.clip(w, None, 0).sum(axis=1)
     else:
-        pos = np.abs(w).sum(axis=1) * payload
+        pos = np.abs(w) @ np.asarray(payload, np.float64)
         neg = -pos
     scale = 2.0**weight_exp
     return np.floor(neg * scale), np.floor(pos * scale)
@@ -121,8 +122,13 @@ class Limit:
         return self.margin >= 0
 
 
-def _payload(net: FixedNetwork, src: str) -> float | None:
-    return float(net.input_max) if src == INPUT else None
+def input_payload(input_size: int, input_max: int) -> np.ndarray:
+    """The largest |payload| of each input channel: the features', and the rounding channel's 1."""
+    return np.append(np.full(input_size, float(input_max)), 1.0)
+
+
+def _payload(net: FixedNetwork, src: str) -> np.ndarray | None:
+    return input_payload(net.input_size, net.input_max) if src == INPUT else None
 
 
 def resources(net: FixedNetwork, profile: Profile) -> list[dict]:

@@ -9,7 +9,7 @@ from lmuneuro.convert import quantize_graph
 from lmuneuro.data import get_dataset
 from lmuneuro.emulator import run
 from lmuneuro.graph import Graph, Population, Synapses, from_model
-from lmuneuro.limits import a_out_range, check, regions
+from lmuneuro.limits import a_out_range, check, input_payload, regions
 from lmuneuro.models import stack_records
 
 
@@ -69,7 +69,8 @@ def test_inhibition_and_bounds_by_hand():
     a = net.population("a")
     assert (a.bias_mant.tolist(), a.bias_exp.tolist()) == ([2048], [5])
     ins = net.inputs_of("a")
-    parts = [(*a_out_range(s.weights, s.weight_exp, None if s.src == GATE else net.input_max),
+    payload = input_payload(net.input_size, net.input_max)  # the feature's, and the rounding channel's 1
+    parts = [(*a_out_range(s.weights, s.weight_exp, None if s.src == GATE else payload),
               {2: 1, 1: 0, 0: -1}.get(s.delay) if s.src != GATE else 0, s.src == GATE) for s in ins]
     r = regions(parts[:-1], net.delay)
     need = max(r["before"][1][0], r["after"][1][0]) + 1024 + 1
@@ -78,6 +79,11 @@ def test_inhibition_and_bounds_by_hand():
     assert need <= inhibition < need + 2**gate.weight_exp
     r = regions(parts, net.delay)
     assert r["before"][1][0] < 0 and r["after"][1][0] < 0  # silenced: whatever arrives, a_in < 0
+    # the input processes with a negative exponent carry half an output unit from the rounding
+    # channel (the last column): their floor rounds to nearest; but a positive weight in the tap of
+    # -0.125 would change Lava's sign mode of that all-negative matrix: it keeps its floor
+    assert [s.weights[0].tolist() for s in ins[:-1]] == [[8, 128], [16, 128], [-4, 0]]
+    assert [s.weight_exp for s in ins[:-1]] == [-8, -8, -8]
 
 
 def test_no_spike_outside_the_sequence(tmp_path):

@@ -37,8 +37,9 @@ def _tiny() -> FixedNetwork:
     zeros = lambda n: np.zeros(n, np.int64)  # noqa: E731
     a = Neurons("a", 2, 4095, 2048, 64, zeros(2), zeros(2), 0, 1, 1.0)
     b = Neurons("b", 1, 4095, 2048, 64, zeros(1), zeros(1), 0, 2, 1.0)
-    syns = [Synapse(INPUT, "a", np.array([[1, 0, 2], [0, 0, 3]], np.int16), 0),  # non-zeros per channel: 2, 1, 2
-            Synapse(INPUT, "a", np.array([[4, 0, 0], [0, 5, 0]], np.int16), 0, delay=1),
+    # non-zeros per input channel: 2, 1, 2, and none from the rounding channel (exponent 0: exact)
+    syns = [Synapse(INPUT, "a", np.array([[1, 0, 2, 0], [0, 0, 3, 0]], np.int16), 0),
+            Synapse(INPUT, "a", np.array([[4, 0, 0, 0], [0, 5, 0, 0]], np.int16), 0, delay=1),
             Synapse(GATE, "a", np.array([[-9, 0], [-9, 0]], np.int16), 0, sparse=True),
             Synapse("a", "b", np.array([[7, -3]], np.int16), 0),
             Synapse("a", "b", np.array([[1, 0]], np.int16), -8),
@@ -58,7 +59,7 @@ def test_hand_worked_counts_and_energy():
     a, b = act["layers"]
     # the gate: a (lag 1) is silenced at arrivals 4 and 0 of each period of 5, b (lag 2) at 0 and 1
     assert act["sources"]["gate"]["spikes"] == 4 and act["steps_per_sample"] == 5
-    assert act["sources"]["input"]["graded_messages"] == (3 + 1) / 2
+    assert act["sources"]["input"]["graded_messages"] == (3 + 1) / 2 + 3  # and the rounding channel's 3
     assert a["graded_events"] == (3 * 2 + 1 * 2) / 2  # messages x non-zero synapses of their channel
     assert a["synaptic_events"] == 2 * 2  # the gate: 2 spikes x 2 synapses
     # b: set 1 has 1 synapse from each a neuron, set 2 one from a[0]: (3+1)+(0+2) + (3+0); the gate 2 x 1
@@ -74,7 +75,7 @@ def test_hand_worked_counts_and_energy():
     assert la["synaptic"] == pytest.approx(8 * 23.6)
     assert la["neuron"] == pytest.approx(3 * 81 + 7 * 52) and la["routing"] == pytest.approx(3 * 3.5)
     assert loihi["energy_pj"]["static"] == pytest.approx(0.25 * 10e-6 * 5 * 1e12)  # W x s x steps, in pJ
-    assert loihi["energy_pj"]["routing"] == pytest.approx((3 + 1.5 + 2 + 4) * 3.5)  # spikes + sources
+    assert loihi["energy_pj"]["routing"] == pytest.approx((3 + 1.5 + 5 + 4) * 3.5)  # spikes + sources
     lo, hi = loihi["energy_range_pj"]
     assert lo < loihi["energy_total_pj"] < hi
     assert "ann" not in loihi  # a hand-made network has no model config to count as an ANN

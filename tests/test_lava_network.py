@@ -75,9 +75,9 @@ def test_network_process_with_ports_streams_samples(digits_net):
     q, _ = digits_net.quantize_input(x)
     lmu = LmuNetwork(net=digits_net, steps=8)
     period = lmu.period
-    frames = np.zeros((3, period, 8), np.int32)
+    frames = np.zeros((3, period, 9), np.int32)  # 8 features and the rounding channel
     frames[:, :8] = q
-    source, sink = Source(data=frames.reshape(-1, 8).T.copy()), Sink(shape=(64,), buffer=3 * period)
+    source, sink = Source(data=frames.reshape(-1, 9).T.copy()), Sink(shape=(64,), buffer=3 * period)
     source.s_out.connect(lmu.frames_in)
     lmu.spikes_out.connect(sink.a_in)
     try:

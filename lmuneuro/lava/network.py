@@ -201,9 +201,9 @@ def _run_chunk(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bo
     q, _ = net.quantize_input(x)
     samples, steps = q.shape[:2]
     period = net.delay + steps
-    frames = np.zeros((samples, period, net.input_size), np.int32)
+    frames = np.zeros((samples, period, net.input_channels), np.int32)
     frames[:, :steps] = q
-    source = Source(data=frames.reshape(-1, net.input_size).T.copy())
+    source = Source(data=frames.reshape(-1, net.input_channels).T.copy())
     lmu = LmuNetwork(net=net, steps=steps, floating=floating, record=samples * period if record else 0)
     sink = Sink(shape=lmu.spikes_out.shape, buffer=samples * period)
     source.s_out.connect(lmu.frames_in)

@@ -25,9 +25,10 @@ class LmuNetwork(AbstractProcess):
     ``DelaySparse`` and a ``RingBuffer`` for the gate; ``lmuneuro.lava.network``).
 
     Ports:
-    - ``frames_in`` (input_size,): graded feature frames, ``net.quantize_input(x)``. Sample k's
-      frame t arrives at step ``k * period + t`` (``period = net.delay + steps``); send zeros at
-      the other steps of each sample.
+    - ``frames_in`` (input_size + 1,): graded feature frames as ``net.quantize_input(x)`` makes
+      them (the features, then a rounding channel of 1). Sample k's frame t arrives at step
+      ``k * period + t`` (``period = net.delay + steps``); send zeros at the other steps of each
+      sample.
     - ``spikes_out`` (readout size,): the read-out layer's spikes; sample k's float time t leaves
       at step ``k * period + net.delay + t``. ``readout`` turns them into class scores.
 
@@ -43,7 +44,7 @@ class LmuNetwork(AbstractProcess):
         if steps < 1:
             raise ValueError(f"a sample needs at least one frame, got {steps}")
         super().__init__(net=net, steps=steps, floating=floating, record=record, name=name)
-        self.frames_in = InPort(shape=(net.input_size,))
+        self.frames_in = InPort(shape=(net.input_channels,))
         self.spikes_out = OutPort(shape=(net.population(net.readout).size,))
 
     @property
