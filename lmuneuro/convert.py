@@ -237,6 +237,10 @@ def _layer(p: Population, conns: list[_Conn], lag: int, delay: int, channel: int
     gate = Synapse(GATE, p.name, inhibit, e, 0, sparse=True)
     parts.append((*a_out_range(inhibit, e, None), True, True))
     for region, (lo, hi) in regions(parts, delay).items():
+        if max(-lo.min(), hi.max()) * 2**fmt.activation_shift >= fmt.state_max:
+            raise _Scale(f"its u can reach {max(-lo.min(), hi.max()) * 2**fmt.activation_shift:,.0f} state units "
+                         f"{'in' if region == 'window' else region} its window, beyond {fmt.state_bits} bits",
+                         fmt.state_max / 2**fmt.activation_shift / max(-lo.min(), hi.max()))
         if lo.min() < fmt.a_min or hi.max() > fmt.a_max:
             raise _Scale(f"its a_in can reach [{lo.min():,.0f}, {hi.max():,.0f}] activation units "
                          f"{'in' if region == 'window' else region} its window, beyond {fmt.activation_bits} bits", _fit(lo, hi, fmt))
@@ -371,10 +375,7 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
     ck = load_checkpoint(checkpoint, preset=preset)
     if not ck.config.spiking:
         raise ConversionError("only spiking models map onto Loihi's LIF neurons; this checkpoint is the non-spiking LMUFormer")
-    try:
-        fmt = Formats.from_dict(profile.precision)
-    except ValueError as e:
-        raise ConversionError(f"profile {profile.name}: {e}") from None
+    fmt = Formats.from_dict(profile.precision)  # complete: load_profile checks every field
     if input_range is None:
         input_range = DEFAULT_INPUT_RANGE.get((ck.features or {}).get("kind"), 4.0)
     if not 0 < vth_mant < 2**fmt.vth_mant_bits:

@@ -164,12 +164,16 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
         if not parts:
             continue
         if p.is_layer:
+            ranges = regions(parts, net.delay)
             out += [Limit(f"a_in {bits} ({region} its window)" if region != "window" else f"a_in {bits} (in its window)",
-                          p.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max)
-                    for region, (lo, hi) in regions(parts, net.delay).items()]
+                          p.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max) for region, (lo, hi) in ranges.items()]
+            lo, hi = min(r[0].min() for r in ranges.values()), max(r[1].max() for r in ranges.values())
         else:  # a relay has no window: all its processes may deliver at once
-            lo, hi = sum(pt[0] for pt in parts), sum(pt[1] for pt in parts)
-            out.append(Limit(f"a_in {bits}", p.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max))
+            lo, hi = sum(pt[0] for pt in parts).min(), sum(pt[1] for pt in parts).max()
+            out.append(Limit(f"a_in {bits}", p.name, lo, hi, fmt.a_min, fmt.a_max))
+        shift = 2**fmt.activation_shift  # u = a_in << 6 (du 4095) must not wrap around the state
+        out.append(Limit(f"u within {fmt.state_bits} bits", p.name, lo * shift, hi * shift, -(fmt.state_max - 1),
+                         fmt.state_max))
     if net.synapses:
         s = max(net.synapses, key=lambda s: s.delay)
         out.append(Limit("synaptic delay", s.name, 0, s.delay, None, fmt.delay_max))

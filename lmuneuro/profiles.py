@@ -14,15 +14,15 @@ static power also gives ``[timing.step]`` (the time per step, unit "us", same fi
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
+from .fixedpoint import Formats
+
 __all__ = ["EnergyConstant", "Profile", "ProfileError", "list_profiles", "load_profile"]
 
-PRECISION = ("weight_bits", "weight_exp_min", "weight_exp_max", "activation_bits", "message_bits_max",
-             "state_bits", "decay_bits", "vth_mant_bits", "vth_shift", "bias_mant_bits", "bias_exp_bits",
-             "activation_shift", "delay_max")
+PRECISION = tuple(f.name for f in fields(Formats))  # the number formats and limits a converter reads
 RESOURCES = ("cores_per_chip", "neurons_per_chip", "synapses_per_chip", "neurons_per_core",
              "synapses_per_core", "chips")
 ENERGY = {"neuromorphic": ("synaptic_op", "neuron_update_active", "neuron_update_idle", "spike_route"),
