@@ -37,11 +37,16 @@ _STATE_MAX = LAVA.state_max
 
 
 def check_formats(net: FixedNetwork) -> None:
-    """Lava computes in its own number formats: refuse an artifact made for others."""
-    if net.formats != LAVA:
-        diff = {k: v for k, v in net.formats.to_dict().items() if LAVA.to_dict()[k] != v}
-        raise ValueError(f"the artifact's number formats differ from Lava's ({', '.join(f'{k} {v}' for k, v in diff.items())}): "
-                         "its target is not Loihi 2 as Lava computes it")
+    """Lava computes in its own number formats: the artifact's arithmetic (state, decay and shift
+    widths) must be Lava's, and its limits no looser (one made for a stricter target runs as is)."""
+    mine, lava = net.formats.to_dict(), LAVA.to_dict()
+    arithmetic = ("state_bits", "decay_bits", "vth_shift", "activation_shift")
+    wrong = [k for k in arithmetic if mine[k] != lava[k]]
+    wrong += [k for k in lava if k not in arithmetic and k != "weight_exp_min" and mine[k] > lava[k]]
+    wrong += ["weight_exp_min"] if mine["weight_exp_min"] < lava["weight_exp_min"] else []
+    if wrong:
+        raise ValueError(f"the artifact's number formats are not Lava's ({', '.join(f'{k} {mine[k]}' for k in wrong)}, "
+                         f"Lava: {', '.join(str(lava[k]) for k in wrong)}): its target is not Loihi 2 as Lava computes it")
 
 
 def dense_accumulate(w: np.ndarray, weight_exp: int, s: np.ndarray) -> np.ndarray:

@@ -155,3 +155,28 @@ def test_scv2_reference_layout_weights_agree_on_random_inputs(tmp_path):
         print(f"{layer:28s} rate {f.mean():.3f}  fixed vs float {np.mean(fixed != f):.4f}  "
               f"float+noise vs float {np.mean(n != f):.4f}")
         assert np.mean(fixed != f) <= 2 * np.mean(n != f) + 0.005, layer
+
+
+def test_relays_for_delays_beyond_the_chip(digits_checkpoint):
+    """On a target whose synapses hold delays of at most 2 steps, the residual branches (delays up
+    to 10) read relays, copies of their source 3 steps later each: the same spikes and logits as
+    with direct delays, on the emulator and on Lava (DelaySparse relays included)."""
+    import dataclasses
+
+    from lmuneuro.fixedpoint import LAVA
+    from lmuneuro.lava.network import run as lava_run
+
+    graph = from_model(load_checkpoint(digits_checkpoint).model)
+    direct = quantize_graph(graph, input_max_abs=1.0)
+    relayed = quantize_graph(graph, input_max_abs=1.0, fmt=dataclasses.replace(LAVA, delay_max=2))
+    relays = [p for p in relayed.populations if not p.is_layer and p.name.split(".")[-1].startswith("delay")]
+    assert len(relays) >= 2 and max(s.delay for s in relayed.synapses) == 2
+    assert {p.name for p in relays} >= {"patch_embed.proj_lif.delay3", "patch_embed.proj_lif.delay6"}
+    assert {s.lava_class for s in relayed.synapses} >= {"DelaySparse"}
+    x = get_dataset("digits", "test").tensors[0].numpy()
+    a, b = run(direct, x, record=True), run(relayed, x, record=True)
+    assert np.array_equal(a.logits, b.logits)
+    assert all(np.array_equal(a.spikes[k], b.spikes[k]) for k in a.spikes)
+    lava = lava_run(relayed, x[:3], record=True)
+    assert np.array_equal(lava.logits, b.logits[:3])
+    assert all(np.array_equal(lava.spike_counts[k], b.spike_counts[k][:3]) for k in b.spike_counts)

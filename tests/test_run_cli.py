@@ -90,6 +90,8 @@ def test_inspect_lists_lavas_processes_and_every_limit(artifact, capsys):
 def test_a_network_beyond_the_chip_limits_is_refused(artifact, tmp_path, capsys):
     """An artifact whose sums break the 16-bit widths (well formed, checksummed, as a colleague
     might send it): inspect names every broken limit on its own line, run refuses it, exit 2."""
+    import dataclasses
+
     from lmuneuro.artifact import read_artifact, write_artifact
 
     net = read_artifact(artifact)
@@ -104,3 +106,10 @@ def test_a_network_beyond_the_chip_limits_is_refused(artifact, tmp_path, capsys)
     assert any("a_out within 16 bits: [0, 4,161,536] exceeds [-32,768, 32,767]" in line for line in lines), err
     code, _, err = _run(capsys, "run", str(bad), "--dataset", "digits", "--samples", "2")
     assert code == 2 and "breaks" in err and "chip limit(s)" in err and err.count("\n") == 1
+    # arithmetic of another chip (a_in shifted by 5 into u): no Lava model computes it
+    net = read_artifact(artifact)
+    net.formats = dataclasses.replace(net.formats, activation_shift=5)
+    write_artifact(bad, net)
+    for backend in ("emulator", "lava-sim"):
+        code, _, err = _run(capsys, "run", str(bad), "--dataset", "digits", "--samples", "2", "--backend", backend)
+        assert code == 2 and "number formats are not Lava's (activation_shift 5, Lava: 6)" in err, err
