@@ -189,8 +189,9 @@ def _rounding(s: Synapse) -> Synapse:
     the even mantissas of mixed signs), nor for an all-negative matrix (a positive weight would
     change Lava's sign mode: those keep the floor)."""
     w, e = s.weights, s.weight_exp
-    mixed = (w > 0).any() and (w < 0).any()
-    half = 0 if e >= 0 or (mixed and e == -1) or not (w > 0).any() and (w < 0).any() else 2 ** (-e - 1)
+    positive, negative = (w > 0).any(), (w < 0).any()
+    exact = e >= 0 or (positive and negative and e == -1)
+    half = 0 if exact or not positive else 2 ** (-e - 1)
     s.weights = np.concatenate([w, np.full((w.shape[0], 1), half, np.int16)], axis=1)
     return s
 
@@ -290,21 +291,21 @@ def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16, 
     if input_bits > fmt.message_bits_max:
         raise ConversionError(f"the graded input needs {input_bits}-bit payloads; the target carries at most "
                               f"{fmt.message_bits_max}")
-    frac = None  # chosen for the first layer that reads the input, at its final threshold mantissa
+    frac = input_max = None  # chosen for the first layer that reads the input, at its final threshold mantissa
     lags = _schedule(graph)
     relays = _Relays({INPUT: graph.input_size, **{p.name: p.size for p in graph.populations}}, lags, fmt)
     conns = _connections(graph, lags, relays)
     channels = sorted({lags[p.name] for p in graph.populations})
     delay = lags[graph.populations[-1].name]
     gate = [(lag, "outside") for lag in channels] + [(lag, "end") for _, lag in relays.kills]
-    layers, syns, reads_input = {}, {}, None
+    layers, syns = {}, {}
     for p in graph.populations:
+        choose_frac = frac is None and any(g.src == INPUT for g in p.inputs)
         mant = vth_mant
         while True:
-            if frac is None or reads_input == p.name:
-                reads_input = p.name if any(g.src == INPUT for g in p.inputs) else None
-                frac = _input_frac_bits(p, input_max_abs, input_bits, mant, fmt, weight_sets) if reads_input else None
-                input_max = input_limit(input_max_abs, frac, input_bits) if reads_input else None
+            if choose_frac:
+                frac = _input_frac_bits(p, input_max_abs, input_bits, mant, fmt, weight_sets)
+                input_max = input_limit(input_max_abs, frac, input_bits)
             try:
                 layers[p.name], syns[p.name] = _layer(p, conns[p.name], lags[p.name], delay, channels.index(lags[p.name]),
                                                       len(gate), mant, frac, input_max, fmt, weight_sets,
