@@ -28,7 +28,7 @@ import scipy.sparse
 
 from .artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern
 from .fixedpoint import LAVA
-from .limits import a_out_range, input_payload
+from .limits import process_range
 
 __all__ = ["dense_accumulate", "lif_step", "run", "readout", "EmulatorResult", "check_formats"]
 
@@ -119,7 +119,7 @@ def _blocks(syns: list[Synapse]) -> list[tuple[list[Synapse], np.ndarray, int]]:
 
 def _fan_out(syns: list[Synapse], sig: np.ndarray):
     """Every process that reads one source, from one matrix product over the source's whole run:
-    yields (target, delay, steps (k,), a_out (k, batch, n_dst)): at step T the accumulation of step
+    yields (target, steps (k,), a_out (k, batch, n_dst)): at step T the accumulation of step
     T - 1 - delay, shifted by weight_exp (floor), integers in floating point (``_blocks`` sums the
     processes it can). The product is exact in float32 while every partial sum stays below 2^24,
     else in float64; steps at which the source is silent are skipped."""
@@ -191,16 +191,13 @@ def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResul
            GATE: gate_pattern(net.gate_channels, steps, total).T[:, None, :].astype(np.float64)}
     sig[INPUT][:steps] = np.swapaxes(q, 0, 1)
     readers: dict[str, list[Synapse]] = {}
+    reach = {p.name: 0.0 for p in net.populations}  # the largest |a_in| each population's readers can bring
     for syn in net.synapses:
         if syn.src != syn.dst:  # a relay line's own processes run inside its time loop
             readers.setdefault(syn.src, []).append(syn)
-    # a_in, filled by the sources: float32 holds it exactly where the chip's 16-bit limits hold
-    reach = {p.name: 0.0 for p in net.populations}
-    for syn in net.synapses:
-        if syn.src != syn.dst:
-            lo, hi = a_out_range(syn.weights, syn.weight_exp, None if syn.src != INPUT else
-                                 input_payload(net.input_size, net.input_max))
+            lo, hi = process_range(net, syn)
             reach[syn.dst] += max(-lo.min(), hi.max())
+    # a_in, filled by the sources: float32 holds it exactly where the chip's 16-bit limits hold
     pending = {p.name: np.zeros((total, batch, p.size), np.float32 if reach[p.name] < 2**24 else np.float64)
                for p in net.populations}
 

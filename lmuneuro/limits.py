@@ -21,7 +21,7 @@ from .artifact import GATE, INPUT, FixedNetwork
 from .fixedpoint import Formats
 from .profiles import Profile
 
-__all__ = ["a_out_range", "input_payload", "regions", "offsets", "Limit", "check", "violations", "resources"]
+__all__ = ["a_out_range", "input_payload", "process_range", "regions", "offsets", "Limit", "check", "violations", "resources"]
 
 
 def a_out_range(weights: np.ndarray, weight_exp: int, payload: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -64,9 +64,10 @@ every step outside the window and nothing inside. When a look-back tail of one
     return {r: (lo, hi) for r, (lo, hi) in sums.items()}
 
 
-def offsets(net: FixedNetwork) -> dict[int, int | None]:
-    """Each process's ``offset`` (``regions``) by its index in ``net.synapses``, for processes into
-    layers: relative to where the source's spikes of the sample's first frame arrive. A relay line
+def offsets(net: FixedNetwork) -> list[int | None]:
+    """Each process's ``offset`` (``regions``), in the order of ``net.synapses`` (0 for the gate's
+    and for those into relays, which have no window): where the source's spikes of the sample's
+    first frame arrive relative to the target layer's lag. A relay line
     (a relay reading itself) counts as 0: the gate empties it at the end of its source's window,
     so that it delivers within its readers' windows only."""
     start, line = {INPUT: 0}, {}
@@ -82,15 +83,15 @@ def offsets(net: FixedNetwork) -> dict[int, int | None]:
             line[p.name] = start[feed.src] + 1
         else:  # a delayed copy of its source
             start[p.name] = start[feed.src] + 1 + feed.delay
-    out = {}
-    for i, s in enumerate(net.synapses):
+    out = []
+    for s in net.synapses:
         dst = net.population(s.dst)
         if not dst.is_layer or s.src == GATE:
-            continue
-        if s.src in line:  # read by the layers after its source only
-            out[i] = 0 if dst.lag >= line[s.src] else -1
+            out.append(0)
+        elif s.src in line:  # read by the layers after its source only
+            out.append(0 if dst.lag >= line[s.src] else -1)
         else:  # unknown timing: counted on both sides
-            out[i] = start[s.src] + 1 + s.delay - dst.lag if s.src in start else None
+            out.append(start[s.src] + 1 + s.delay - dst.lag if s.src in start else None)
     return out
 
 
@@ -127,8 +128,9 @@ def input_payload(input_size: int, input_max: int) -> np.ndarray:
     return np.append(np.full(input_size, float(input_max)), 1.0)
 
 
-def _payload(net: FixedNetwork, src: str) -> np.ndarray | None:
-    return input_payload(net.input_size, net.input_max) if src == INPUT else None
+def process_range(net: FixedNetwork, s) -> tuple[np.ndarray, np.ndarray]:
+    """``a_out_range`` of one of ``net``'s synapse processes, with its source's payloads."""
+    return a_out_range(s.weights, s.weight_exp, input_payload(net.input_size, net.input_max) if s.src == INPUT else None)
 
 
 def resources(net: FixedNetwork, profile: Profile) -> list[dict]:
@@ -152,15 +154,16 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
     profile, the neuro-cores, neurons and synapses of its chips."""
     fmt: Formats = net.formats
     bits = f"within {fmt.activation_bits} bits"
-    offset = offsets(net)
-    index = {id(s): i for i, s in enumerate(net.synapses)}
+    processes = list(zip(net.synapses, offsets(net)))
     out = []
     for p in net.populations:
         parts = []
-        for s in net.inputs_of(p.name):
-            lo, hi = a_out_range(s.weights, s.weight_exp, _payload(net, s.src))
+        for s, offset in processes:
+            if s.dst != p.name:
+                continue
+            lo, hi = process_range(net, s)
             out.append(Limit(f"a_out {bits}", s.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max))
-            parts.append((lo, hi, offset.get(index[id(s)], 0), s.src == GATE))
+            parts.append((lo, hi, offset, s.src == GATE))
         if not parts:
             continue
         if p.is_layer:

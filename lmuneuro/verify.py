@@ -46,9 +46,8 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
     model = load_checkpoint(checkpoint).model
     x, y = load_inputs(dataset=dataset, inputs=inputs, data_dir=data_dir, samples=samples,
                        n_features=model.config.in_features)
-    layers_ = net.layers
     float_pred, fixed_pred = [], []
-    counts = {p.name: np.zeros(3) for p in layers_}  # float spikes, fixed spikes, mismatches
+    counts = {p.name: np.zeros(3) for p in net.layers}  # float spikes, fixed spikes, mismatches
     # spikes per neuron over each sample's steps: the float model's for the layers (its relays
     # would copy them), the emulator's for every population
     per_neuron = {k: {p.name: [] for p in net.populations} for k in ("float", "fixed")}
@@ -63,7 +62,7 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
         for p in net.populations:
             per_neuron["fixed"][p.name].append(res.spike_counts[p.name])
             per_neuron["float"][p.name].append(f_spikes[p.name].sum(axis=1) if p.is_layer else res.spike_counts[p.name])
-        for p in layers_:
+        for p in net.layers:
             a, b = f_spikes[p.name], res.spikes[p.name]
             counts[p.name] += [a.sum(), b.sum(), (a != b).sum()]
             if first is None and (a != b).any():

@@ -201,13 +201,15 @@ def _run_chunk(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bo
     q, _ = net.quantize_input(x)
     samples, steps = q.shape[:2]
     period = net.delay + steps
+    lmu = LmuNetwork(net=net, steps=steps, floating=floating, record=samples * period if record else 0)
     frames = np.zeros((samples, period, net.input_channels), np.int32)
     frames[:, :steps] = q
     source = Source(data=frames.reshape(-1, net.input_channels).T.copy())
-    lmu = LmuNetwork(net=net, steps=steps, floating=floating, record=samples * period if record else 0)
-    sink = Sink(shape=lmu.spikes_out.shape, buffer=samples * period)
     source.s_out.connect(lmu.frames_in)
-    lmu.spikes_out.connect(sink.a_in)
+    sink = None
+    if not record:  # recording: the read-out layer's own sink holds its spikes
+        sink = Sink(shape=lmu.spikes_out.shape, buffer=samples * period)
+        lmu.spikes_out.connect(sink.a_in)
     graceful = False
     try:
         with _sigint_deferred():
@@ -221,13 +223,13 @@ def _run_chunk(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bo
         for _ in range(samples):
             lmu.run(condition=RunSteps(num_steps=period))
             bar.update()
-        head = sink.data.get().T.reshape(samples, period, -1)[:, net.delay:].astype(bool)
         spikes, counts = {}, {}
-        for i, p in enumerate(net.populations if record else ()):
-            s = getattr(lmu.procs, f"sink_{i:04d}").data.get().T.reshape(samples, period, p.size)
+        for i, p in enumerate(net.populations if record else ()):  # Lava reads a Var one element at a time
+            s = lmu.recording(i).data.get().T.reshape(samples, period, p.size)
             counts[p.name] = (s != 0).sum(axis=1).astype(np.int64)
             if p.is_layer:
                 spikes[p.name] = s[:, p.lag:p.lag + steps] != 0
+        head = spikes[net.readout] if record else sink.data.get().T.reshape(samples, period, -1)[:, net.delay:] != 0
         graceful = True
     finally:
         _end(lmu.runtime, graceful)

@@ -16,13 +16,13 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa:
 from lava.proc.io.sink import RingBuffer as Sink  # noqa: E402
 
 from lmuneuro.lava.network import create_processes  # noqa: E402
-from lmuneuro.lava.procs.process import LmuNetwork  # noqa: E402
+from lmuneuro.lava.procs.process import LmuNetwork, sink_name  # noqa: E402
 
 
 @implements(proc=LmuNetwork, protocol=LoihiProtocol)
 class LmuNetworkModel(AbstractSubProcessModel):
     """The sub-processes, each an attribute (Lava finds them there): ``gate``, ``pop_<i>``,
-    ``syn_<j>`` and, when recording, ``sink_<i>``."""
+    ``syn_<j>`` and, when recording, a sink per population (``sink_name``)."""
 
     def __init__(self, proc: LmuNetwork) -> None:
         params = proc.proc_params
@@ -34,7 +34,7 @@ class LmuNetworkModel(AbstractSubProcessModel):
             if params["record"]:
                 sink = Sink(shape=p.s_out.shape, buffer=params["record"])
                 p.s_out.connect(sink.a_in)
-                setattr(self, f"sink_{i:04d}", sink)
+                setattr(self, sink_name(i), sink)
         for j, s in enumerate(g.synapses):
             setattr(self, f"syn_{j:04d}", s)
         for s in g.from_input:

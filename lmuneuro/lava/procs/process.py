@@ -16,7 +16,12 @@ from lava.magma.core.process.process import AbstractProcess  # noqa: E402
 
 from lmuneuro.artifact import FixedNetwork, read_artifact  # noqa: E402
 
-__all__ = ["LmuNetwork"]
+__all__ = ["LmuNetwork", "sink_name"]
+
+
+def sink_name(index: int) -> str:
+    """The attribute that holds the sink recording population ``index``."""
+    return f"sink_{index:04d}"
 
 
 class LmuNetwork(AbstractProcess):
@@ -34,7 +39,7 @@ class LmuNetwork(AbstractProcess):
 
     ``steps``: frames per sample (at most the length the LMU's taps cover). ``floating``: parameters
     for Lava's ``floating_pt`` models. ``record``: steps to record every population's spikes for
-    (sinks named ``sink_<i>`` in ``procs`` after compiling, i the population's index), 0: none.
+    (``recording(i)`` after compiling, i the population's index in the artifact), 0: none.
     """
 
     def __init__(self, *, net: FixedNetwork | str | Path, steps: int, floating: bool = False, record: int = 0,
@@ -46,6 +51,10 @@ class LmuNetwork(AbstractProcess):
         super().__init__(net=net, steps=steps, floating=floating, record=record, name=name)
         self.frames_in = InPort(shape=(net.input_channels,))
         self.spikes_out = OutPort(shape=(net.population(net.readout).size,))
+
+    def recording(self, index: int):
+        """The sink that recorded population ``index`` (after compiling, with ``record``)."""
+        return getattr(self.procs, sink_name(index))
 
     @property
     def period(self) -> int:
