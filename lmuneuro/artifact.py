@@ -32,13 +32,15 @@ the float ``head`` applied to the time-mean of the ``readout`` layer's spikes in
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 from dataclasses import dataclass, field
 
 import h5py
 import numpy as np
 
-from .files import atomic_write
+from .files import check_budget, write_output
 from .fixedpoint import Formats, quantize_input
 
 __all__ = ["Neurons", "Synapse", "FixedNetwork", "INPUT", "GATE", "GATE_KINDS", "gate_pattern", "lava_weights",
@@ -210,22 +212,103 @@ def _structure(net: FixedNetwork) -> dict:
 
 
 def write_artifact(path, net: FixedNetwork) -> None:
-    """Write atomically: a failure leaves no file."""
+    """Write whole or not at all. The HDF5 file is built in memory: h5py can crash the process when
+    the disk fills under it, a plain write reports it."""
     arrays, structure = _datasets(net), _structure(net)
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        f.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, structure=json.dumps(structure),
+                       meta=json.dumps(net.meta), checksum=_digest(arrays, structure))
+        for k, a in arrays.items():
+            f.create_dataset(k, data=a)
+    write_output(path, buf.getvalue())
 
-    def write(tmp):
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, structure=json.dumps(structure),
-                           meta=json.dumps(net.meta), checksum=_digest(arrays, structure))
-            for k, a in arrays.items():
-                f.create_dataset(k, data=a)
 
-    atomic_write(path, write)
+def _expected(structure: dict) -> dict[str, tuple[tuple | None, np.dtype]]:
+    """Every dataset the structure implies: name -> (shape, dtype); the head's class count is the
+    one dimension the structure leaves open (None)."""
+    sizes = {INPUT: _int(structure["input"]["size"]) + 1, GATE: len(structure["gate"])}
+    out = {}
+    for i, e in enumerate(structure["neurons"]):
+        sizes[str(e["name"])] = n = _int(e["size"])
+        out[f"neurons/{i}/bias_mant"] = out[f"neurons/{i}/bias_exp"] = ((n,), np.dtype(np.int16))
+    for j, e in enumerate(structure["synapses"]):
+        if str(e["src"]) not in sizes or str(e["dst"]) not in sizes:
+            raise ValueError(f"synapse {j} connects populations the structure does not define")
+        out[f"synapse/{j}/weight"] = ((sizes[str(e["dst"])], sizes[str(e["src"])]), np.dtype(np.int16))
+    readout = str(structure["readout"])
+    if readout not in sizes:
+        raise ValueError(f"the read-out {readout!r} is not a population")
+    out["head/weight"] = ((None, sizes[readout]), np.dtype(np.float32))
+    out["head/bias"] = ((None,), np.dtype(np.float32))
+    return out
+
+
+def _datasets_of(f: h5py.File) -> dict[str, h5py.Dataset]:
+    """Every dataset, reached through hard links only: an external or soft link would lead h5py
+    to read another file or another object than the name says."""
+    found, todo = {}, [("", f)]
+    while todo:
+        prefix, group = todo.pop()
+        for name in group:
+            path = prefix + name
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                kind = {"SoftLink": "a soft link", "ExternalLink": "an external link"}.get(type(link).__name__, "a link")
+                raise ArtifactError(f"{path} is {kind}; lmuneuro writes none and does not follow them")
+            obj = group[name]
+            if isinstance(obj, h5py.Group):
+                todo.append((path + "/", obj))
+            elif isinstance(obj, h5py.Dataset):
+                found[path] = obj
+            else:
+                raise ArtifactError(f"{path} is a {type(obj).__name__}; lmuneuro writes none")
+    return found
+
+
+def _check_layout(f: h5py.File, structure: dict, file_size: int) -> dict[str, h5py.Dataset]:
+    """Check every dataset's declaration against the structure before any data is read: names,
+    shapes, dtypes, storage (contiguous or compact, no filter, no external file, no virtual
+    mapping) and that its bytes are in the file. Reading is then bounded by the file's size."""
+    expected, found = _expected(structure), _datasets_of(f)
+    if set(found) != set(expected):
+        extra, missing = sorted(set(found) - set(expected)), sorted(set(expected) - set(found))
+        raise ArtifactError(f"dataset {(extra or missing)[0]} is {'not part' if extra else 'missing from'} "
+                            "the structure the artifact declares")
+    bias, weight = found["head/bias"].shape, found["head/weight"].shape
+    classes = bias if len(bias) == 1 else weight[:1]
+    total = 0
+    for name, d in sorted(found.items()):
+        shape, dtype = expected[name]
+        shape = tuple(classes[0] if n is None and classes else n for n in shape)
+        if d.dtype != dtype or d.shape != shape:
+            raise ArtifactError(f"dataset {name} declares {d.dtype} {d.shape}; the structure implies {dtype} {shape}")
+        if d.is_virtual:
+            raise ArtifactError(f"dataset {name} is a virtual dataset; lmuneuro writes none")
+        plist = d.id.get_create_plist()
+        storage = [what for what, bad in (("chunked", plist.get_layout() not in (h5py.h5d.CONTIGUOUS, h5py.h5d.COMPACT)),
+                                          ("compressed or filtered", plist.get_nfilters() > 0),
+                                          ("in an external file", plist.get_external_count() > 0)) if bad]
+        if storage:
+            raise ArtifactError(f"dataset {name} is stored {' and '.join(storage)}; lmuneuro writes none such")
+        if d.id.get_storage_size() != d.nbytes:
+            raise ArtifactError(f"dataset {name} declares {d.nbytes:,} bytes and stores {d.id.get_storage_size():,}")
+        total += d.nbytes
+    if total > file_size:
+        raise ArtifactError(f"its datasets declare {total:,} bytes, more than the file's {file_size:,}")
+    return found
 
 
 def read_artifact(path) -> FixedNetwork:
     """Read and check an artifact: format, version, checksum, then consistency of every process."""
     where = str(path)
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{where}: no such file") from None
+    except OSError as e:
+        raise ArtifactError(f"{where}: unreadable artifact ({e.strerror})") from None
+    check_budget(size, where)
     try:
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT:
@@ -237,12 +320,16 @@ def read_artifact(path) -> FixedNetwork:
                         else f"this lmuneuro reads version {FORMAT_VERSION}")
                 raise ArtifactError(f"{where}: artifact format version {version} is not supported; {hint}")
             structure, meta = json.loads(f.attrs["structure"]), json.loads(f.attrs["meta"])
-            arrays = {}
-            f.visititems(lambda k, o: arrays.__setitem__(k, o[()]) if isinstance(o, h5py.Dataset) else None)
+            try:
+                found = _check_layout(f, structure, size)
+            except ArtifactError as e:
+                raise ArtifactError(f"{where}: {e}") from None
+            arrays = {k: d[()] for k, d in found.items()}
             checksum = f.attrs.get("checksum")
     except ArtifactError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:  # h5py: RuntimeError on damaged trees
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError, IndexError) as e:
+        # h5py: RuntimeError on damaged trees; the rest: a structure of the wrong shape
         raise ArtifactError(f"{where}: unreadable artifact ({(str(e) or type(e).__name__).splitlines()[0][:160]})") from None
     try:
         if _digest(arrays, structure) != checksum:

@@ -13,6 +13,7 @@ every problem is reported as one ``CheckpointError`` line that names it.
 
 from __future__ import annotations
 
+import io
 import pickle
 import zipfile
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .files import atomic_write
+from .files import check_budget, check_zip, write_output
 from .models import ModelConfig, build_model, get_preset
 
 FORMAT = "lmuneuro-checkpoint"
@@ -54,7 +55,22 @@ def save_checkpoint(path, model, *, preset=None, features=None, classes=(), metr
         "features": features, "classes": list(classes), "metrics": metrics or {},
         "train_state": train_state,
     }
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    write_output(path, buf.getvalue())
+
+
+def _tensor_bytes(obj, depth: int = 0) -> int:
+    """Bytes the tensors in a loaded payload declare (a stride-0 view declares far more than it holds)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if depth > 32:
+        return 0
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v, depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v, depth + 1) for v in obj)
+    return 0
 
 
 def _read(path) -> object:
@@ -62,7 +78,13 @@ def _read(path) -> object:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        # torch decompresses a member to the size its zip entry declares before checking it
+        if check_zip(path) is None:
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (not the zip archive that "
+                                  "torch.save writes since PyTorch 1.6)")
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        check_budget(_tensor_bytes(obj), f"{path} (its tensors)")
+        return obj
     except pickle.UnpicklingError as e:
         culprit = next((ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln), None)
         if culprit:
@@ -70,9 +92,13 @@ def _read(path) -> object:
                                   f"than tensors ({culprit[:160]})") from None
         first = next((ln.strip() for ln in str(e).splitlines() if "Unsupported" in ln), type(e).__name__)
         raise CheckpointError(f"{path}: corrupt checkpoint ({first[:160]})") from None
+    except CheckpointError:
+        raise
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError,
-            AttributeError, IndexError, UnicodeDecodeError, NotImplementedError) as e:
+            AttributeError, IndexError, UnicodeDecodeError, NotImplementedError, MemoryError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if first.startswith(str(path)):
+            raise CheckpointError(first) from None
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first[:200]})") from None
 
 

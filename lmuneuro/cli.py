@@ -20,6 +20,38 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
+def _number(kind: type, lo, hi, *, open_lo: bool = False):
+    """An argparse type for a count or a size: ``kind`` within [lo, hi] (lo excluded with
+    ``open_lo``), checked when the arguments are parsed."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if not (lo < v if open_lo else lo <= v) or not v <= hi:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"must be {'above' if open_lo else 'at least'} {lo:,} and at most "
+                                             f"{hi:,}, got {text}")
+        return v
+    parse.bounds = (lo, hi)  # the command-line contract test reads these
+    return parse
+
+
+INT_MAX = 2**31 - 1  # a count beyond it is a typo, not a request
+COUNT = _number(int, 1, INT_MAX)
+EPOCHS = _number(int, 1, 100_000)
+
+
+def _path(s: argparse.ArgumentParser, *flags, role: str, **kw) -> None:
+    """A path argument with its role: ``input``/``input-dir`` (read) or ``output``/``output-dir``
+    (written). Outputs are checked against every input before the command runs."""
+    s.add_argument(*flags, **kw).role = role
+
+
+def _roles(s: argparse.ArgumentParser) -> dict[str, str]:
+    return {a.dest: a.role for a in s._actions if hasattr(a, "role")}
+
+
 def _cmd_presets(args) -> int:
     from .models import PRESETS, build_model
 
@@ -59,7 +91,7 @@ def _cmd_train(args) -> int:
 def _cmd_convert(args) -> int:
     from .convert import convert
 
-    out = args.output or str(Path(args.checkpoint).with_suffix(".h5"))
+    out = args.output
     r = convert(args.checkpoint, out, target=args.target, preset=args.preset, input_range=args.input_range,
                 vth_mant=args.vth_mant, weight_sets=args.weight_sets, exponent_classes=args.exponent_classes,
                 lmu_mapping=args.lmu_mapping)
@@ -76,6 +108,7 @@ def _cmd_convert(args) -> int:
     print(f"wrote {out}: {len(r['layers']) - relays} LIF layers and {relays} relay population(s) as "
           f"{r['processes']} Lava processes on {r['cores']} {r['target']} neuro-cores, "
           f"algorithmic delay {r['delay_steps']} steps")
+    print(f"SHA-256 {r['sha256']} (pin it with --expect-sha256 where the artifact is used)")
     return 0
 
 
@@ -111,7 +144,7 @@ def _cmd_energy(args) -> int:
     from .artifact import read_artifact
     from .backends import activity, run_backend
     from .energy import format_table, read_activity, render_html, report
-    from .files import atomic_write
+    from .files import write_output
     from .profiles import load_profile
     from .verify import load_inputs
 
@@ -132,7 +165,7 @@ def _cmd_energy(args) -> int:
     r = report(net, act, profile, step_us=args.step_us)
     text = {"json": lambda: json.dumps(r, indent=2), "table": lambda: format_table(r), "html": lambda: render_html(r)}[fmt]()
     if args.output:
-        atomic_write(args.output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        write_output(args.output, text)
         print(f"{fmt} report written to {args.output}", file=sys.stderr)
     else:
         print(text)
@@ -142,7 +175,7 @@ def _cmd_energy(args) -> int:
 def _cmd_run(args) -> int:
     from .artifact import read_artifact
     from .backends import activity, run_backend
-    from .files import atomic_write
+    from .files import write_output
     from .verify import load_inputs
 
     net = read_artifact(args.artifact)
@@ -169,7 +202,7 @@ def _cmd_run(args) -> int:
         report["per_step"] = curve
     if args.activity:
         act = activity(net, x, res.spike_counts)
-        atomic_write(args.activity, lambda tmp: Path(tmp).write_text(json.dumps({"backend": args.backend, **act}, indent=2)))
+        write_output(args.activity, json.dumps({"backend": args.backend, **act}, indent=2))
         report["activity"] = args.activity
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "predictions" or args.predictions}, indent=2))
@@ -220,14 +253,21 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _add_artifact(s: argparse.ArgumentParser) -> None:
+    _path(s, "artifact", role="input", help="the artifact lmuneuro convert wrote (.h5)")
+    s.add_argument("--expect-sha256", metavar="HEX",
+                   help="refuse the artifact unless its SHA-256 is this one (convert prints it): the checksum inside "
+                        "an artifact shows damage, not who made it")
+
+
 def _add_inputs(s: argparse.ArgumentParser, activity: bool = False) -> None:
     src = s.add_mutually_exclusive_group(required=True)
     if activity:
-        src.add_argument("--activity", metavar="FILE", help="activity recorded by lmuneuro run --activity")
+        _path(src, "--activity", role="input", metavar="FILE", help="activity recorded by lmuneuro run --activity")
     src.add_argument("--dataset", help="use this dataset's test split (digits, speech-commands, ...)")
-    src.add_argument("--inputs", help=".npy float array (samples, steps, features)")
-    s.add_argument("--data-dir", help="dataset folder where the dataset needs one")
-    s.add_argument("--samples", type=int, help="use the first N samples")
+    _path(src, "--inputs", role="input", help=".npy float array (samples, steps, features)")
+    _path(s, "--data-dir", role="input-dir", help="dataset folder where the dataset needs one")
+    s.add_argument("--samples", type=COUNT, help="use the first N samples")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,20 +290,23 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("--preset", required=True, help="model preset (see `lmuneuro presets`)")
     s.add_argument("--dataset", required=True, help="digits | digits-pixels | speech-commands | spoken-keywords")
-    s.add_argument("-o", "--output", required=True, help="checkpoint to write (.pt)")
-    s.add_argument("--data-dir", help="dataset folder (speech-commands: the extracted SCv2 folder; spoken-keywords: the folder make keywords writes)")
-    s.add_argument("--epochs", type=int, default=20, help="passes over the training set")
-    s.add_argument("--batch-size", type=int, default=128, help="samples per optimizer step")
-    s.add_argument("--lr", type=float, default=2.5e-3, help="Adam learning rate before the step decay")
-    s.add_argument("--head-lr-scale", type=float, default=1.0,
+    _path(s, "-o", "--output", role="output", required=True,
+          help="checkpoint to write (.pt); missing folders are created")
+    _path(s, "--data-dir", role="input-dir", help="dataset folder (speech-commands: the extracted SCv2 folder; spoken-keywords: the folder make keywords writes)")
+    s.add_argument("--epochs", type=EPOCHS, default=20, help="passes over the training set")
+    s.add_argument("--batch-size", type=_number(int, 1, 2**20), default=128, help="samples per optimizer step")
+    s.add_argument("--lr", type=_number(float, 0.0, 10.0, open_lo=True), default=2.5e-3,
+                   help="Adam learning rate before the step decay")
+    s.add_argument("--head-lr-scale", type=_number(float, 0.0, 1e6, open_lo=True), default=1.0,
                    help="the classifier head's learning rate is --lr times this; a spiking head reads spike "
                         "rates of a few per cent and on long sequences (audio) learns its scale slowly "
                         "at 1 (the reference's recipe): 10 speeds it up")
-    s.add_argument("--seed", type=int, default=0, help="seeds initial weights, shuffling and augmentation")
+    s.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0, help="seeds initial weights, shuffling and augmentation")
     s.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    s.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
+    s.add_argument("--workers", type=_number(int, 0, 256), default=0,
+                   help="data-loader worker processes (0: load in the main process)")
     s.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
-    s.add_argument("--max-batches", type=int, help="limit batches per epoch (smoke runs)")
+    s.add_argument("--max-batches", type=COUNT, help="limit batches per epoch (smoke runs)")
     s.add_argument("--no-augment", action="store_true",
                    help="speech-commands: no mixup 0.6 / SpecAugment 48+48 / noise (the reference's recipe)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -280,19 +323,20 @@ def build_parser() -> argparse.ArgumentParser:
                     "check the target's cores, neurons and synapses and write one self-describing HDF5 file: one "
                     "entry per Lava process.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument("checkpoint", help="native or reference-implementation checkpoint")
-    s.add_argument("--target", default="loihi2", help="hardware profile name or .toml path")
-    s.add_argument("-o", "--output", help="artifact to write (default: the checkpoint's name with .h5)")
+    _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
+    _path(s, "--target", role="input", default="loihi2", help="hardware profile name or .toml path")
+    _path(s, "-o", "--output", role="output",
+          help="artifact to write (default: the checkpoint's name with .h5); missing folders are created")
     s.add_argument("--preset", help="check the checkpoint against this preset")
-    s.add_argument("--input-range", type=float,
+    s.add_argument("--input-range", type=_number(float, 0.0, 1e6, open_lo=True),
                    help="largest |feature| value to represent (default: from the checkpoint's features)")
     s.add_argument("--weight-sets", type=int, choices=(1, 2), default=2,
                    help="8-bit synapse processes per weight matrix: 2 gives about 15-bit weights for twice the "
                         "synapse memory and synaptic operations")
-    s.add_argument("--exponent-classes", type=int, default=1, metavar="N",
+    s.add_argument("--exponent-classes", type=_number(int, 1, 16), default=1, metavar="N",
                    help="split each weight matrix's rows into up to N processes of similar magnitude, each with "
                         "its own weight exponent (Lava has one per process); 1: one process per matrix and set")
-    s.add_argument("--vth-mant", type=int, default=VTH_MANT_DEFAULT,
+    s.add_argument("--vth-mant", type=_number(int, 1, INT_MAX), default=VTH_MANT_DEFAULT,
                    help="finest threshold mantissa (state resolution: 1/(64 vth_mant) of the threshold); "
                         "lowered for a layer whose largest possible input would not fit the 16-bit a_in")
     s.add_argument("--lmu-mapping", choices=("fir", "recurrent"), default="fir",
@@ -308,8 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "report top-1 agreement, accuracy of each, per-layer spike rates and the first layer "
                     "where spikes diverge.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument("checkpoint")
-    s.add_argument("artifact")
+    _path(s, "checkpoint", role="input")
+    _add_artifact(s)
     _add_inputs(s)
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_verify)
@@ -321,14 +365,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "simulator (Loihi2SimCfg fixed_pt), sample after sample; loihi2: the same graph on a Loihi 2 "
                     "board (needs Intel's Lava extension).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument("artifact")
+    _add_artifact(s)
     s.add_argument("--backend", choices=("emulator", "lava-sim", "loihi2"), default="emulator")
     _add_inputs(s)
     s.add_argument("--per-step", action="store_true",
                    help="accuracy against the fraction of the sequence seen (streaming read-out)")
     s.add_argument("--float", action="store_true",
                    help="lava-sim: run Lava's floating_pt models (the same network without rounding)")
-    s.add_argument("--activity", metavar="FILE", help="write per-layer spikes and synaptic events per sample (JSON)")
+    _path(s, "--activity", role="output", metavar="FILE",
+          help="write per-layer spikes and synaptic events per sample (JSON)")
     s.add_argument("--predictions", action="store_true", help="with --json: include every prediction")
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_run)
@@ -342,15 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "the same network as a non-spiking ANN (PyTorch's FLOP counter) for the SNN/ANN comparison "
                     "the LMUFormer paper makes. Give --activity from lmuneuro run, or inputs to run now.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument("artifact")
-    s.add_argument("--profile", default="loihi2", help="hardware profile name or .toml path")
+    _add_artifact(s)
+    _path(s, "--profile", role="input", default="loihi2", help="hardware profile name or .toml path")
     _add_inputs(s, activity=True)
     s.add_argument("--backend", choices=("emulator", "lava-sim"), default="emulator",
                    help="with --dataset/--inputs: where to run (identical counts; lava-sim is slower)")
-    s.add_argument("--step-us", type=float, help="time per step for static energy (default: the profile's)")
+    s.add_argument("--step-us", type=_number(float, 0.0, 1e9, open_lo=True), help="time per step for static energy (default: the profile's)")
     s.add_argument("--format", choices=("table", "json", "html"),
                    help="default: from the -o suffix (.json, .html), else table")
-    s.add_argument("-o", "--output", help="write the report here instead of printing it (html needs a file)")
+    _path(s, "-o", "--output", role="output",
+          help="write the report here instead of printing it (html needs a file); missing folders are created")
     s.add_argument("--json", action="store_true", help="same as --format json")
     s.set_defaults(func=_cmd_energy)
 
@@ -361,9 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "chip limit (a_out and a_in widths, delays, payload bits, cores, neurons, synapses) at its "
                     "tightest place with its margin. Exit 2 with one line per violated limit.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument("artifact")
-    s.add_argument("--profile", help="hardware profile for the resource limits (default: the artifact's target)")
-    s.add_argument("--steps", type=int, help="frames per sample (default: the trained length)")
+    _add_artifact(s)
+    _path(s, "--profile", role="input", help="hardware profile for the resource limits (default: the artifact's target)")
+    s.add_argument("--steps", type=_number(int, 1, 10**7), help="frames per sample (default: the trained length)")
     s.add_argument("--json", action="store_true", help="the report as JSON (key processes: module, class, count)")
     s.set_defaults(func=_cmd_inspect)
 
@@ -372,23 +418,46 @@ def build_parser() -> argparse.ArgumentParser:
                                    "convert it for Loihi 2, run it on the emulator and on Lava's bit-accurate "
                                    "simulator, print float vs fixed-point vs Lava accuracy and write the energy report.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument("--workdir", default="runs/demo", help="where outputs go")
-    s.add_argument("--epochs", type=int, default=40, help="training epochs")
-    s.add_argument("--lava-samples", type=int, default=30, help="test samples to run on Lava's simulator")
+    _path(s, "--workdir", role="output-dir", default="runs/demo", help="folder for the outputs (created if missing)")
+    s.add_argument("--epochs", type=EPOCHS, default=40, help="training epochs")
+    s.add_argument("--lava-samples", type=COUNT, default=30, help="test samples to run on Lava's simulator")
     s.set_defaults(func=_cmd_demo)
     return p
 
 
+def check_paths(args, roles: dict[str, str]) -> None:
+    """Every output against every input, and a pinned artifact's SHA-256, before the command runs."""
+    from .files import check_output, check_sha256
+
+    if getattr(args, "expect_sha256", None) is not None:
+        check_sha256(args.artifact, args.expect_sha256)
+
+    if args.command == "convert" and args.output is None:
+        args.output = str(Path(args.checkpoint).with_suffix(".h5"))
+    inputs = [getattr(args, d) for d, r in roles.items() if r.startswith("input") and getattr(args, d) is not None]
+    for dest, role in roles.items():
+        if role.startswith("output") and getattr(args, dest) is not None:
+            check_output(getattr(args, dest), inputs, directory=role == "output-dir")
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)  # before any heavy import: --help answers at once
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)  # before any heavy import: --help answers at once
+    except SystemExit as e:  # --help, --version, or one line for a bad argument: a code, as from a command
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
     from .backends import BackendUnavailable
     from .checkpoint import CheckpointError
 
     try:
+        check_paths(args, _roles(parser._subparsers._group_actions[0].choices[args.command]))
         return args.func(args)
-    except (CheckpointError, BackendUnavailable, ValueError, FileNotFoundError, FloatingPointError) as e:
+    except (CheckpointError, BackendUnavailable, ValueError, OSError, FloatingPointError) as e:
         print(f"lmuneuro {args.command}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
               file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        print(f"lmuneuro {args.command}: error: out of memory", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"lmuneuro {args.command}: interrupted", file=sys.stderr)

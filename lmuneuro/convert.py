@@ -22,7 +22,6 @@ window fits the weights: halving the mantissa halves every input in activation u
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ import numpy as np
 from . import __version__
 from .artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, write_artifact
 from .checkpoint import load_checkpoint
+from .files import check_output, sha256
 from .fixedpoint import (LAVA, VTH_MANT_DEFAULT, Formats, decays, input_format, input_limit, population_scale,
                          quantize_bias, split_rows, split_weights)
 from .graph import Graph, Population, from_model
@@ -346,15 +346,6 @@ def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
     return resources(net, profile)
 
 
-def sha256(path) -> str:
-    """The checksum of a file: names a checkpoint in the artifact made from it."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 DEFAULT_INPUT_RANGE = {"digits": 1.0, "kaldi-fbank": 2.0}
 
 
@@ -362,6 +353,7 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
             input_range: float | None = None, vth_mant: int = VTH_MANT_DEFAULT, weight_sets: int = 2,
             exponent_classes: int = 1, lmu_mapping: str = "fir") -> dict:
     """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report."""
+    check_output(output, [checkpoint, target])
     if lmu_mapping not in LMU_MAPPINGS:
         raise ConversionError(f"unknown LMU mapping {lmu_mapping!r}; choose one of {', '.join(LMU_MAPPINGS)}")
     profile = load_profile(target)
@@ -372,7 +364,7 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
                               "(its 24-bit state would pass through 16-bit Dense outputs and has no per-sample "
                               "reset; docs/fixed-point.md section 6): use --lmu-mapping fir")
     if not 1 <= exponent_classes <= 16:
-        raise ConversionError(f"--exponent-classes must be between 1 and 16, got {exponent_classes}")
+        raise ConversionError(f"exponent classes must be between 1 and 16, got {exponent_classes}")
     ck = load_checkpoint(checkpoint, preset=preset)
     if not ck.config.spiking:
         raise ConversionError("only spiking models map onto Loihi's LIF neurons; this checkpoint is the non-spiking LMUFormer")
@@ -399,4 +391,4 @@ def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = 
                 "cores": sum(r["cores"] for r in layers), "processes": sum(r["processes"] for r in layers),
                 "config": ck.config.to_dict()}
     write_artifact(output, net)
-    return {"output": str(output), **net.meta, "layers": layers}
+    return {"output": str(output), "sha256": sha256(output), **net.meta, "layers": layers}

@@ -17,7 +17,7 @@ from .checkpoint import load_checkpoint
 from .convert import convert
 from .data import get_dataset
 from .energy import render_html, report
-from .files import atomic_write
+from .files import write_output
 from .train import TrainConfig, train
 
 DIGITS = {"preset": "spiking-lmuformer-digits", "dataset": "digits", "batch_size": 64, "head_lr_scale": 1.0}
@@ -77,7 +77,7 @@ def run_demo(workdir: str = "runs/demo", epochs: int = 40, lava_samples: int = 3
 
     print(f"[5/5] energy per sample on Loihi 2 -> {html}")
     r = report(net, activity(net, x, emu.spike_counts), "loihi2")
-    atomic_write(html, lambda tmp: Path(tmp).write_text(render_html(r), encoding="utf-8"))
+    write_output(html, render_html(r))
     lo, hi = r["energy_range_pj"]
     a = r["ann"]
     figures.update(energy_uj=r["energy_total_pj"] / 1e6, synops=r["totals"]["synops"], ann_macs=a["macs"],
@@ -85,7 +85,7 @@ def run_demo(workdir: str = "runs/demo", epochs: int = 40, lava_samples: int = 3
     print(f"      {r['totals']['synops']:,.0f} SynOps, {r['energy_total_pj'] / 1e6:.2f} uJ "
           f"(range {lo / 1e6:.2f}-{hi / 1e6:.2f} uJ, {r['energy_pj']['static'] / r['energy_total_pj']:.0%} static); "
           f"as an ANN {a['macs']:,} MACs; at 45 nm the SNN needs {a['energy_ratio_45nm']:.2f}x the ANN's energy")
-    atomic_write(work / "demo.json", lambda tmp: Path(tmp).write_text(json.dumps(figures, indent=2)))
+    write_output(work / "demo.json", json.dumps(figures, indent=2))
     where = f" --data-dir {data_dir}" if data_dir else ""
     print(f"done in {time.perf_counter() - t0:.0f} s; outputs in {work}/ "
           f"(lmuneuro energy {art} --dataset {dataset}{where} for the full table)")

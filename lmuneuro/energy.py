@@ -24,11 +24,11 @@ import base64
 import html
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 
 from .artifact import GATE, INPUT, FixedNetwork
+from .files import read_text
 from .limits import resources
 from .profiles import Profile, load_profile
 
@@ -72,8 +72,10 @@ def read_activity(path, net: FixedNetwork) -> dict:
     """The activity JSON that ``lmuneuro run --activity`` wrote, checked against ``net``."""
     where = str(path)
     try:
-        act = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        act = json.loads(read_text(path))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise EnergyError(f"{where}: not a readable activity file ({str(e).splitlines()[0]})") from None
     if not isinstance(act, dict) or not isinstance(act.get("layers"), list) or not isinstance(act.get("sources"), dict):
         raise EnergyError(f"{where}: not an activity file (write one with lmuneuro run --activity)")
@@ -112,7 +114,7 @@ def report(net: FixedNetwork, act: dict, profile: Profile | str, *, step_us: flo
     """Per-layer and total operations and energy (pJ per sample) of activity ``act`` under ``profile``."""
     profile = load_profile(profile) if isinstance(profile, str) else profile
     if step_us is not None and not step_us > 0:
-        raise EnergyError(f"--step-us must be positive, got {step_us}")
+        raise EnergyError(f"the time per step must be positive, got {step_us}")
     steps, period = act["steps"], act["steps_per_sample"]
     ann = ann_macs(net.meta["config"], steps) if "config" in net.meta else None
     head_macs = int(np.asarray(net.head_weight).size)

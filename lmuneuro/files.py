@@ -1,9 +1,20 @@
-"""Writing files so that a failure never leaves a half-written one; reading NumPy files that may
-be damaged or hostile (no pickles) with one-line errors."""
+"""The edges of the file system, in one place.
+
+Writes: an output is checked before any work starts (not a directory, not the same file as an
+input, in a writable place) and written whole or not at all: the bytes are made in memory, written
+to a temporary file beside the output and renamed onto it; any failure (an error, a full disk,
+Ctrl-C) removes the temporary file and any folder the write created.
+
+Reads: every input is untrusted. What a file declares (an array's shape, a zip member's size, a
+text file's length) is checked against the file's real size and one memory budget
+(``read_budget``) before anything is allocated for it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 import tempfile
 import tokenize
 import zipfile
@@ -12,48 +23,250 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "read_arrays"]
+__all__ = ["OutputError", "read_budget", "check_budget", "check_output", "write_output", "read_text", "read_arrays",
+           "check_zip", "sha256", "check_sha256", "TEXT_LIMIT"]
 
 # what np.load raises on damaged .npy / .npz files (pickles are refused: allow_pickle=False); it
 # parses a .npy header with tokenize and ast, whose errors are not ValueErrors
 _NUMPY_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, TypeError, SyntaxError,
-                 tokenize.TokenError)
+                 tokenize.TokenError, MemoryError)
+_BUDGET_CAP = 4 * 2**30
+TEXT_LIMIT = 16 * 2**20  # profiles and activity files are kilobytes; JSON/TOML parse to ~10x their size
 
 
-def read_arrays(path, keys: tuple[str, ...] = ()):
-    """A .npy file's array, or with ``keys`` those arrays of a .npz ({key: array}), fully read;
-    any damage is a ValueError that names the file."""
+class OutputError(ValueError):
+    """An output that cannot or must not be written; one line naming the path."""
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
+
+
+def read_budget() -> int:
+    """Bytes that reading one input may allocate: 4 GiB or half the memory available now, the smaller."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.ndarray):
-            with loaded:
-                if not keys:
-                    raise ValueError("a .npz archive, not one .npy array")
-                missing = [k for k in keys if k not in loaded.files]
-                if missing:
-                    raise ValueError(f"no array {missing[0]!r} in it")
-                return {k: loaded[k] for k in keys}
-        if keys:
-            raise ValueError("one array, not a .npz archive")
-        return loaded
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except _NUMPY_ERRORS as e:
-        raise ValueError(f"{path}: not a readable NumPy file ({(str(e) or type(e).__name__).splitlines()[0][:120]})") from None
+        with open("/proc/meminfo", encoding="ascii") as f:
+            avail = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = 2 * _BUDGET_CAP
+    return int(min(_BUDGET_CAP, avail // 2))
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: a failure leaves no file behind."""
+def check_budget(nbytes: int, what: str) -> None:
+    """``what`` declares ``nbytes``: refuse it if reading it would exceed the budget."""
+    budget = read_budget()
+    if nbytes > budget:
+        raise ValueError(f"{what}: declares {_gib(nbytes)}, more than the {_gib(budget)} budget for reading one input")
+
+
+# ------------------------------------------------------------------------------------------ writes
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _stat(path) -> os.stat_result | None:
+    try:
+        return os.stat(path)  # follows links: a link to an input is that input
+    except (OSError, ValueError):
+        return None
+
+
+def check_output(path, inputs=(), *, directory: bool = False) -> None:
+    """Refuse, before any work, an output that would replace an input, is a directory (or, with
+    ``directory``, a file), or cannot be created. Missing parent folders are created by the write."""
+    p = Path(path)
+    if str(path) == "" or "\0" in str(path):
+        raise OutputError(f"{path!r}: not a usable output path")
+    st = _stat(p)
+    if st is not None:
+        if directory != stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"{p}: is {'not ' if directory else ''}a directory; give "
+                              f"{'a folder' if directory else 'a file name'} to write")
+        for src in inputs:
+            if src is None:
+                continue
+            s = _stat(src)
+            if s is not None and (_same_file(st, s) or (stat.S_ISDIR(s.st_mode) and _inside(p, src))):
+                raise OutputError(f"{p}: is an input of this command ({src}); writing it would destroy that input")
+    elif p.is_symlink():
+        raise OutputError(f"{p}: is a broken link; give a file name to write")
+    ancestor = p if (st is not None and directory) else p.parent
+    while not ancestor.exists():
+        if ancestor.is_symlink() or ancestor == ancestor.parent:
+            raise OutputError(f"{p}: its folder cannot be created")
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"{p}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise OutputError(f"{p}: {ancestor} is not writable")
+
+
+def _inside(path: Path, folder) -> bool:
+    try:
+        path.resolve().relative_to(Path(folder).resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):
+        return False
+
+
+def make_dirs(folder) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, outermost first (to undo)."""
+    folder, made = Path(folder), []
+    while not folder.exists():
+        made.append(folder)
+        folder = folder.parent
+    made.reverse()
+    for d in made:
+        d.mkdir()
+    return made
+
+
+def remove_dirs(made: list[Path]) -> None:
+    for d in reversed(made):
+        try:
+            d.rmdir()
+        except OSError:
+            break  # not empty or gone: something else lives there now
+
+
+def write_output(path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` whole or not at all; an OSError (full disk, permissions, a name
+    too long) is an OutputError naming the path, and nothing of the attempt remains."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    made, tmp = [], None
     try:
-        write(tmp)
+        made = make_dirs(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # a full disk shows here at the latest, not after the rename
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the result is an ordinary file
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        remove_dirs(made)
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {path}: {e.strerror or type(e).__name__}") from None
         raise
+
+
+# ------------------------------------------------------------------------------------------- reads
+
+def _size(path) -> int:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{path}: not a regular file")  # a FIFO or a device would never end
+    return st.st_size
+
+
+def sha256(path) -> str:
+    """The SHA-256 of a file's bytes (as ``sha256sum`` prints it), read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_sha256(path, expected: str) -> None:
+    """The file must be exactly the one whose SHA-256 the user pinned (for instance from convert's
+    report, passed on by a trusted channel); checked before anything in it is read."""
+    want = expected.strip().lower()
+    if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
+        raise ValueError(f"expected SHA-256 {expected!r} is not 64 hexadecimal digits")
+    _size(path)
+    got = sha256(path)
+    if got != want:
+        raise ValueError(f"{path}: SHA-256 {got[:16]}... differs from the expected {want[:16]}...: not the file "
+                         "that was pinned")
+
+
+def read_text(path, limit: int = TEXT_LIMIT) -> str:
+    """A UTF-8 text file of at most ``limit`` bytes (checked before reading). Its ValueErrors do
+    not name the file: the caller says what the file was meant to be."""
+    size = _size(path)
+    if size > limit:
+        raise ValueError(f"{_gib(size)}, far larger than such a file can be (at most {_gib(limit)})")
+    return Path(path).read_bytes()[:limit].decode("utf-8")
+
+
+def _npy_declared(f, what: str) -> tuple[int, int]:
+    """(bytes the array declares, the header's length) from a .npy stream at its start."""
+    try:
+        start = f.tell()
+        version = np.lib.format.read_magic(f)
+        header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
+                  np.lib.format.read_array_header_2_0)(f, max_header_size=10000)
+        shape, _, dtype = header
+        return int(np.prod(shape, dtype=object)) * dtype.itemsize, f.tell() - start
+    except _NUMPY_ERRORS as e:
+        raise ValueError(f"{what}: not a readable NumPy file ({(str(e) or type(e).__name__).splitlines()[0][:120]})") \
+            from None
+
+
+def _check_declared(declared: int, held: int, what: str) -> None:
+    check_budget(declared, what)
+    if declared > held:
+        raise ValueError(f"{what}: declares an array of {declared:,} bytes but holds {held:,}")
+
+
+def check_zip(path, what: str | None = None) -> zipfile.ZipFile | None:
+    """Refuse a zip archive whose members declare more than the read budget in all (a compression
+    bomb); None if ``path`` is not a zip archive."""
+    what = what or str(path)
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    with z:
+        infos = z.infolist()
+    check_budget(sum(i.file_size for i in infos), what)
+    return z
+
+
+def read_arrays(path, keys: tuple[str, ...] = ()):
+    """A .npy file's array, or with ``keys`` those arrays of a .npz ({key: array}), fully read;
+    every declared size is checked first, and any damage is a ValueError that names the file."""
+    size = _size(path)
+    try:
+        if zipfile.is_zipfile(path):
+            if not keys:
+                raise ValueError("a .npz archive, not one .npy array")
+            check_zip(path)
+            with zipfile.ZipFile(path) as z:
+                names = set(z.namelist())
+                missing = [k for k in keys if f"{k}.npy" not in names]
+                if missing:
+                    raise ValueError(f"no array {missing[0]!r} in it")
+                for k in keys:
+                    info = z.getinfo(f"{k}.npy")
+                    with z.open(info) as f:
+                        declared, header = _npy_declared(f, f"{path}[{k}]")
+                    _check_declared(declared, info.file_size - header, f"{path}[{k}]")
+            with np.load(path, allow_pickle=False) as loaded:
+                return {k: loaded[k] for k in keys}
+        if keys:
+            raise ValueError("one array, not a .npz archive")
+        with open(path, "rb") as f:
+            declared, header = _npy_declared(f, str(path))
+        _check_declared(declared, size - header, str(path))
+        return np.load(path, allow_pickle=False)
+    except _NUMPY_ERRORS as e:
+        msg = (str(e) or type(e).__name__).splitlines()[0]
+        if msg.startswith(str(path)):
+            raise ValueError(msg) from None
+        raise ValueError(f"{path}: not a readable NumPy file ({msg[:120]})") from None
+

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
+from .files import read_text
 from .fixedpoint import Formats
 
 __all__ = ["EnergyConstant", "Profile", "ProfileError", "list_profiles", "load_profile"]
@@ -117,8 +118,12 @@ def load_profile(name_or_path: str) -> Profile:
                            "or give the path of a .toml file")
     where = f"profile {path}"
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        text = read_text(path)
+    except (ValueError, OSError) as e:
+        raise ProfileError(f"{where}: unreadable ({str(e).splitlines()[0][:160]})") from None
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise ProfileError(f"{where}: not valid TOML ({e})") from None
     for f in ("name", "description", "kind"):
         if not isinstance(table.get(f), str) or not table[f]:

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .files import check_output
 from .data import dataset_info, get_dataset
 from .models import build_model, get_preset
 
@@ -97,6 +98,10 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
         device = torch.device(f"cuda:{local}") if torch.cuda.is_available() else torch.device("cpu")
     else:
         device = _device(cfg.device)
+    check_output(cfg.output, [cfg.data_dir])  # before any work: never after the training
+    for name in ("epochs", "batch_size"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(cfg, name)}")
     model_cfg = get_preset(cfg.preset)
     info = dataset_info(cfg.dataset)
     if info["num_features"] != model_cfg.in_features or len(info["classes"]) != model_cfg.num_classes:
@@ -106,6 +111,9 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     kw = {"data_dir": cfg.data_dir} if cfg.data_dir else {}
     train_set = get_dataset(cfg.dataset, "train", augment=cfg.augment, **kw)
     eval_set = get_dataset(cfg.dataset, info["eval_split"], **kw)
+    for split, ds in (("training", train_set), ("evaluation", eval_set)):
+        if len(ds) == 0:
+            raise ValueError(f"dataset {cfg.dataset!r} has an empty {split} split; there is nothing to train on")
 
     _seed_all(cfg.seed)
     model = build_model(model_cfg).to(device)

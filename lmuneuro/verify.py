@@ -9,10 +9,9 @@ import torch
 from .artifact import read_artifact
 from .backends import activity
 from .checkpoint import load_checkpoint
-from .convert import sha256
 from .data import get_dataset
 from .emulator import run
-from .files import read_arrays
+from .files import read_arrays, sha256
 from .models import stack_records
 
 __all__ = ["verify", "load_inputs"]
@@ -22,15 +21,22 @@ def load_inputs(*, dataset: str | None, inputs: str | None, data_dir=None, sampl
                 n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
     """(x (samples, steps, features) float32, labels or None) from a dataset's test split or a .npy."""
     if (dataset is None) == (inputs is None):
-        raise ValueError("give exactly one of --dataset or --inputs")
+        raise ValueError("give exactly one of a dataset or an input array")
+    if samples is not None and samples < 1:
+        raise ValueError(f"the number of samples must be at least 1, got {samples}")
     if inputs is not None:
         x = read_arrays(inputs)
         if x.ndim != 3 or x.shape[2] != n_features or not np.issubdtype(x.dtype, np.floating):
             raise ValueError(f"{inputs}: expected a float array (samples, steps, {n_features}), got {x.dtype} {x.shape}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"{inputs}: holds {'no samples' if x.shape[0] == 0 else 'samples of 0 steps'}; "
+                             "there is nothing to run")
         if not np.isfinite(x).all():
             raise ValueError(f"{inputs}: contains NaN or Inf")
         return x[:samples].astype(np.float32), None
     ds = get_dataset(dataset, "test", data_dir=data_dir)
+    if len(ds) == 0:
+        raise ValueError(f"dataset {dataset!r} has an empty test split; there is nothing to run")
     n = len(ds) if samples is None else min(samples, len(ds))
     items = [ds[i] for i in range(n)]
     x = torch.stack([a for a, _ in items]).numpy()

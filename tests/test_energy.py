@@ -188,7 +188,7 @@ def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
          "patch_embed.proj_lif.spikes must be a non-negative number"),
         (good, ["--profile", profile], "energy.static_power needs [timing.step]"),
         (good, ["--format", "html"], "--format html needs -o FILE"),
-        (good, ["--step-us", "0"], "--step-us must be positive"),
+        (good, ["--step-us", "0"], "argument --step-us: must be above 0.0"),
     ]
     for i, (content, extra, msg) in enumerate(cases):
         bad = tmp_path / f"bad{i}.json"

@@ -198,7 +198,7 @@ def test_fuzz_inputs_and_keyword_folder(files, edits, which):
         (d / "test.npz").write_bytes(buf.getvalue())
         out = files["dir"] / "kw.pt"
         run_cli("keyword folder", ["train", "--preset", "spiking-lmuformer-keywords", "--dataset", "spoken-keywords",
-                                   "--data-dir", d, "-o", out, "--epochs", "1", "--max-batches", "0",
+                                   "--data-dir", d, "-o", out, "--epochs", "1", "--max-batches", "1",
                                    "--no-progress"], [out])
 
 

@@ -150,3 +150,53 @@ def test_train_interrupted_by_ctrl_c_resumes_without_losing_epochs(tmp_path):
                           capture_output=True, timeout=300).returncode == 0
     a, b = load_checkpoint(straight).model.state_dict(), load_checkpoint(out).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_write_output_is_whole_or_nothing(tmp_path, monkeypatch):
+    """A finished write replaces the file; an interrupted one (Ctrl-C at the last moment, a full
+    disk) leaves the old file as it was, no temporary file and no folder it created."""
+    from lmuneuro import files
+
+    out = tmp_path / "a" / "b" / "out.bin"
+    files.write_output(out, b"first")
+    assert out.read_bytes() == b"first" and list(out.parent.iterdir()) == [out]
+
+    def interrupt(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files.os, "fsync", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_output(out, b"second")
+    assert out.read_bytes() == b"first" and list(out.parent.iterdir()) == [out]
+    with pytest.raises(KeyboardInterrupt):
+        files.write_output(tmp_path / "new" / "deeper" / "x.bin", b"x")
+    assert not (tmp_path / "new").exists()
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.raises(files.OutputError, match=r"^cannot write .*out\.bin: No space left on device$"):
+        files.write_output(out, b"third")
+    assert out.read_bytes() == b"first" and list(out.parent.iterdir()) == [out]
+
+
+def test_check_output_refuses_what_would_destroy_an_input(tmp_path):
+    from lmuneuro.files import OutputError, check_output
+
+    src, data = tmp_path / "in.pt", tmp_path / "data"
+    src.write_bytes(b"x")
+    data.mkdir()
+    (data / "train.npz").write_bytes(b"y")
+    (tmp_path / "link.pt").symlink_to(src)
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for out, message in [(src, "is an input of this command"), (tmp_path / "link.pt", "is an input of this command"),
+                         (tmp_path / ".." / tmp_path.name / "in.pt", "is an input of this command"),
+                         (data / "train.npz", "is an input of this command"), (data, "is a directory"),
+                         (tmp_path / "dangling", "is a broken link"), (src / "x.h5", "is not a directory")]:
+        with pytest.raises(OutputError, match=message):
+            check_output(out, [src, data])
+    check_output(data / "new.pt", [src, data])  # a new file beside the data is fine
+    check_output(tmp_path / "missing" / "parent" / "out.h5", [src])  # created by the write
+    with pytest.raises(OutputError, match="is not a directory; give a folder"):
+        check_output(src, [], directory=True)

@@ -113,3 +113,26 @@ def test_a_network_beyond_the_chip_limits_is_refused(artifact, tmp_path, capsys)
     for backend in ("emulator", "lava-sim"):
         code, _, err = _run(capsys, "run", str(bad), "--dataset", "digits", "--samples", "2", "--backend", backend)
         assert code == 2 and "number formats are not Lava's (activation_shift 5, Lava: 6)" in err, err
+
+
+def test_pinned_sha256_is_the_files_own(digits_checkpoint, tmp_path, capsys):
+    """convert prints the artifact's SHA-256 (sha256sum's); --expect-sha256 accepts exactly that
+    file and refuses an altered one before reading it, even one whose inner checksum was recomputed."""
+    import hashlib
+
+    from lmuneuro.artifact import read_artifact, write_artifact
+
+    art = tmp_path / "model.h5"
+    code, out, _ = _run(capsys, "convert", str(digits_checkpoint), "-o", str(art))
+    pinned = hashlib.sha256(art.read_bytes()).hexdigest()
+    assert code == 0 and f"SHA-256 {pinned} " in out
+    assert _run(capsys, "inspect", str(art), "--expect-sha256", pinned.upper())[0] == 0
+    net = read_artifact(art)
+    net.head_bias = net.head_bias + 1  # a deliberate edit, checksum recomputed by the writer
+    forged = tmp_path / "forged.h5"
+    write_artifact(forged, net)
+    assert _run(capsys, "run", str(forged), "--dataset", "digits", "--samples", "2")[0] == 0  # the inner checksum passes
+    code, _, err = _run(capsys, "run", str(forged), "--dataset", "digits", "--expect-sha256", pinned)
+    assert code == 2 and err.strip().startswith(f"lmuneuro run: error: {forged}: SHA-256 ") and "differs from the expected" in err
+    code, _, err = _run(capsys, "energy", str(art), "--dataset", "digits", "--expect-sha256", "abc")
+    assert code == 2 and "is not 64 hexadecimal digits" in err

@@ -1,0 +1,223 @@
+"""The command line's contract at the edges of the file system, generated from the parser itself:
+every verb x every path it writes x {a directory, the same file as an input, a link to an input, a
+missing parent, a read-only directory, a full disk}, and every count or size option x {0, -1, very
+large}. Each case ends in exit 0 with a correct output, or exit 2 with one line, no traceback and
+no leftover file; in both every input is byte-identical afterwards. A new verb or option is covered
+without editing this file; a new verb that writes or counts needs a base invocation in ``BASE``.
+The number of cases is printed in the test summary."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import resource
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmuneuro.cli import _roles, build_parser, main
+from lmuneuro.convert import convert
+
+TRIED: dict[str, int] = {}  # kind -> cases (printed by conftest.pytest_terminal_summary)
+
+# quick successful invocations; {name} is a file of the fixture, OUT the path under test
+BASE = {
+    "train": ["train", "--preset", "spiking-lmuformer-digits", "--dataset", "digits", "-o", "{out.pt}", "--epochs",
+              "1", "--max-batches", "1", "--batch-size", "16", "--no-progress"],
+    "convert": ["convert", "{ckpt}", "-o", "{out.h5}"],
+    "verify": ["verify", "{ckpt}", "{art}", "--inputs", "{x}"],
+    "run": ["run", "{art}", "--inputs", "{x}", "--activity", "{out.json}"],
+    "energy": ["energy", "{art}", "--inputs", "{x}", "-o", "{out.json}"],
+    "inspect": ["inspect", "{art}"],
+    "demo": ["demo", "--workdir", "{outdir}", "--epochs", "1", "--lava-samples", "1"],
+}
+CONDITIONS = ("directory", "same file as an input", "link to an input", "missing parent", "read-only directory",
+              "full disk")
+LARGE = "1000000000000"
+
+
+def _verbs():
+    parser = build_parser()
+    return parser._subparsers._group_actions[0].choices
+
+
+def _options(verb):
+    """(path options written, count options) of one verb, read from the parser."""
+    s = _verbs()[verb]
+    roles = _roles(s)
+    outputs = [(a, roles[a.dest]) for a in s._actions if roles.get(a.dest, "").startswith("output")]
+    counts = [a for a in s._actions if hasattr(a.type, "bounds")]
+    return outputs, counts
+
+
+def test_every_verb_that_writes_or_counts_has_a_base_invocation():
+    missing = [v for v in _verbs() if any(_options(v)) and v not in BASE]
+    assert not missing, f"add a quick successful invocation of {missing} to BASE"
+
+
+def _mount(where: Path, *opts) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(("size=64k",) + opts), "tmpfs", str(where)],
+                          capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def env(digits_checkpoint, tmp_path_factory):
+    d = tmp_path_factory.mktemp("contract")
+    files = {"ckpt": d / "model.pt", "art": d / "model.h5", "x": d / "x.npy"}
+    files["ckpt"].write_bytes(Path(digits_checkpoint).read_bytes())
+    convert(files["ckpt"], files["art"])
+    np.save(files["x"], np.random.default_rng(0).uniform(0, 1, (2, 8, 8)).astype(np.float32))
+    ro, full = d / "ro", d / "full"
+    mounted = _mount(ro, "ro") and _mount(full)
+    if mounted:  # fill it: any write now fails with ENOSPC
+        with contextlib.suppress(OSError), open(full / "filler", "wb") as f:
+            while True:
+                f.write(bytes(4096))
+                f.flush()
+    else:  # no mount here (not root): a read-only mode, and the file-size limit for a full disk
+        ro.mkdir(exist_ok=True)
+        ro.chmod(0o555)
+    yield {"dir": d, "files": files, "ro": ro, "full": full, "mounted": mounted}
+    for m in (ro, full):
+        subprocess.run(["umount", str(m)], capture_output=True)
+
+
+def _digest(paths) -> dict:
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+def _argv(verb, env, out: Path | None, replace: str | None = None, extra=()) -> tuple[list, list]:
+    """The base invocation with OUT at ``out`` (for the output option ``replace``) and extra args;
+    returns (argv, the input files it names)."""
+    argv, inputs = [], []
+    for a in BASE[verb]:
+        if a.startswith("{out"):
+            a = str(out) if out is not None else str(env["dir"] / ("fresh" + a[4:-1]))
+        elif a.startswith("{"):
+            inputs.append(env["files"][a[1:-1]])
+            a = str(env["files"][a[1:-1]])
+        argv.append(a)
+    return argv + list(extra), inputs
+
+
+def _check(verb, argv, inputs, out: Path | None, expect: int | None, env, full_disk=False):
+    before, existed = _digest(inputs), out is not None and (out.exists() or out.is_symlink())
+    err = io.StringIO()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stderr(err))
+        stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+        if full_disk and not env["mounted"]:
+            soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))
+            stack.callback(resource.setrlimit, resource.RLIMIT_FSIZE, (soft, hard))
+        code = main(argv)
+    lines = err.getvalue().strip().splitlines()
+    assert code in (0, 2) and code == (code if expect is None else expect), (argv, err.getvalue()[-800:])
+    assert _digest(inputs) == before, f"an input changed: {argv}"
+    if code == 2:
+        assert len(lines) == 1 and lines[0].startswith(f"lmuneuro {verb}: error: "), (argv, err.getvalue()[-800:])
+        assert out is None or existed or not out.exists(), f"an output was left behind: {argv}"
+    else:
+        _valid_output(verb, out)
+    leftovers = list(env["dir"].rglob(".*.tmp")) + (list(out.parent.glob(".*.tmp")) if out is not None else [])
+    assert not leftovers, f"temporary files left: {leftovers}"
+
+
+def _out_flag(verb):
+    outputs, _ = _options(verb)
+    return outputs[0][0].option_strings[0] if outputs else None
+
+
+def _valid_output(verb, out: Path | None):
+    """An exit 0 wrote what it should: a loadable checkpoint, artifact, report or demo folder."""
+    if out is None:
+        return
+    from lmuneuro.artifact import read_artifact
+    from lmuneuro.checkpoint import load_checkpoint
+
+    if verb == "train":
+        assert load_checkpoint(out).config.num_classes == 10
+    elif verb == "convert":
+        assert len(read_artifact(out).layers) > 0
+    elif verb in ("run", "energy"):
+        assert isinstance(json.loads(out.read_text()), dict)
+    elif verb == "demo":
+        assert json.loads((out / "demo.json").read_text())["lava_samples"] == 1
+
+
+def _path_cases():
+    for verb in BASE:
+        outputs, _ = _options(verb)
+        for action, role in outputs:
+            for cond in CONDITIONS:
+                yield pytest.param(verb, role, cond, id=f"{verb}-{action.dest}-{cond.replace(' ', '-')}")
+
+
+@pytest.mark.parametrize("verb,role,condition", list(_path_cases()))
+def test_output_paths(env, tmp_path, verb, role, condition):
+    d = tmp_path
+    argv_inputs = _argv(verb, env, None)[1]
+    targets: list[tuple[Path, int | None]] = []  # (out, expected exit or None: either is allowed)
+    if condition == "directory":
+        (d / "adir").mkdir()
+        targets = [(d / "adir", 0 if role == "output-dir" else 2)]
+        if role == "output-dir":  # the wrong kind for a folder output is a file
+            (d / "afile").write_text("x")
+            targets.append((d / "afile", 2))
+    elif condition == "same file as an input":
+        targets = [(p, 2) for p in argv_inputs]
+    elif condition == "link to an input":
+        for i, p in enumerate(argv_inputs):
+            (d / f"link{i}").symlink_to(p)
+            targets.append((d / f"link{i}", 2))
+    elif condition == "missing parent":
+        targets = [(d / "missing" / "sub" / "out", 0)]
+    elif condition == "read-only directory":
+        targets = [(env["ro"] / "sub" / "out", 2 if env["mounted"] else None)]
+    else:
+        targets = [(env["full"] / "out", 2)]
+    for out, expect in targets:
+        if role == "output" and expect == 0:
+            out = out.with_suffix({"train": ".pt", "convert": ".h5"}.get(verb, ".json"))
+        argv, inputs = _argv(verb, env, out)
+        _check(verb, argv, inputs, out, expect, env, full_disk=condition == "full disk")
+        assert not (d / "missing").exists() or expect == 0
+        TRIED["paths"] = TRIED.get("paths", 0) + 1
+
+
+def _count_cases():
+    for verb in BASE:
+        _, counts = _options(verb)
+        for action in counts:
+            for value in ("0", "-1", LARGE):
+                yield pytest.param(verb, action.option_strings[0], value, id=f"{verb}{action.option_strings[0]}={value}")
+
+
+@pytest.mark.parametrize("verb,flag,value", list(_count_cases()))
+def test_counts(env, verb, flag, value):
+    action = next(a for a in _options(verb)[1] if flag in a.option_strings)
+    lo, hi = action.type.bounds
+    valid = (lo <= float(value) <= hi) and not (float(value) == lo and "above" in _bound_words(action))
+    argv, inputs = _argv(verb, env, None)
+    if flag in argv:  # the base invocation sets it: replace its value
+        argv[argv.index(flag) + 1] = value
+    else:
+        argv += [flag, value]
+    out = Path(argv[argv.index(_out_flag(verb)) + 1]) if _out_flag(verb) else None
+    _check(verb, argv, inputs, out, 0 if valid else 2, env)
+    if out is not None and out.is_file():
+        out.unlink()
+    TRIED["counts"] = TRIED.get("counts", 0) + 1
+
+
+def _bound_words(action) -> str:
+    try:
+        action.type(str(action.type.bounds[0]))
+        return ""
+    except Exception as e:  # noqa: BLE001 - argparse.ArgumentTypeError: its wording says open or closed
+        return str(e)
