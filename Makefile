@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 NODEPS := lava-nc==0.10.0 lava-dl==0.6.0
 NODEPS_SDIST := norse==1.1.0
 
-.PHONY: install test test-slow fuzz demo keywords bench constraints clean
+.PHONY: install test test-slow style fuzz demo keywords bench constraints clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"need Python 3.11, $(PYTHON) is {sys.version.split()[0]}"'
@@ -24,8 +24,15 @@ $(STAMP): $(PY) pyproject.toml constraints.txt Makefile
 
 install: $(STAMP)
 
+# code style first (ruff: lint and format, settings in pyproject.toml; `make style` applies it)
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -m "not slow"
+
+style: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 test-slow: install
 	$(PY) -m pytest -q -m slow

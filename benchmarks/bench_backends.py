@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import psutil
 import torch
-
 from common import median_time, parse_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -33,10 +32,14 @@ from lmuneuro.artifact import read_artifact  # noqa: E402
 from lmuneuro.convert import convert  # noqa: E402
 from lmuneuro.converters.reference import to_reference_state_dict  # noqa: E402
 from lmuneuro.emulator import run as emulate  # noqa: E402
-from lmuneuro.lava.network import process_classes, run as lava_run  # noqa: E402
+from lmuneuro.lava.network import process_classes  # noqa: E402
+from lmuneuro.lava.network import run as lava_run
 
-PRESETS = {"digits": "spiking-lmuformer-digits", "keywords": "spiking-lmuformer-keywords",
-           "scv2": "spiking-lmuformer-scv2"}
+PRESETS = {
+    "digits": "spiking-lmuformer-digits",
+    "keywords": "spiking-lmuformer-keywords",
+    "scv2": "spiking-lmuformer-scv2",
+}
 
 
 class PeakMemory:
@@ -87,15 +90,25 @@ def artifact(name: str, spec: str | None, tmp: Path) -> tuple[Path, int]:
 
 def main():
     def extra(ap):
-        ap.add_argument("--models", nargs="+", default=["digits", "keywords", "scv2"],
-                        help="digits, keywords, scv2, or NAME=CHECKPOINT")
+        ap.add_argument(
+            "--models",
+            nargs="+",
+            default=["digits", "keywords", "scv2"],
+            help="digits, keywords, scv2, or NAME=CHECKPOINT",
+        )
         ap.add_argument("--lava-samples", type=int, default=3)
 
     args = parse_args(__doc__, extra)
-    print(f"Lava's processes per model; {args.lava_samples} samples on lava-sim, emulator at batch 1; "
-          f"{args.threads} threads")
-    print(f"\n{'model':10s} {'processes':>9s} {'steps':>6s} {'lava s/sample':>13s} {'first (compile)':>15s} "
-          f"{'peak PSS MiB':>12s} {'emulator s/sample':>17s} {'ratio':>7s}")
+    print(
+        f"Lava's processes per model; {args.lava_samples} samples on lava-sim, emulator at batch "
+        "1; "
+        f"{args.threads} threads"
+    )
+    print(
+        f"\n{'model':10s} {'processes':>9s} {'steps':>6s} {'lava s/sample':>13s} "
+        f"{'first (compile)':>15s} "
+        f"{'peak PSS MiB':>12s} {'emulator s/sample':>17s} {'ratio':>7s}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for spec in args.models:
             name, _, path = spec.partition("=")
@@ -112,9 +125,14 @@ def main():
                 res = lava_run(net, x)
                 per = (time.perf_counter() - t - first) / max(len(x) - 1, 1)  # one compile less
             emu = median_time(lambda: emulate(net, x[:1]), args.repeats)
-            assert np.array_equal(res.logits, emulate(net, x).logits)  # the same network, the same numbers
-            print(f"{name:10s} {count:9d} {net.delay + steps:6d} {per:13.2f} {first:15.1f} {mem.peak:12.0f} "
-                  f"{emu:17.4f} {per / emu:6.0f}x")
+            assert np.array_equal(
+                res.logits, emulate(net, x).logits
+            )  # the same network, the same numbers
+            print(
+                f"{name:10s} {count:9d} {net.delay + steps:6d} {per:13.2f} {first:15.1f} "
+                f"{mem.peak:12.0f} "
+                f"{emu:17.4f} {per / emu:6.0f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import median_time, parse_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -33,11 +32,17 @@ def main():
     args = parse_args(__doc__)
     model = calibrated("spiking-lmuformer-scv2")
     x = np.random.default_rng(0).standard_normal((args.batch, 128, 128)).astype(np.float32)
-    print(f"spiking-lmuformer-scv2, batch {args.batch} x 128 steps, {args.threads} threads, median of {args.repeats}")
+    print(
+        f"spiking-lmuformer-scv2, batch {args.batch} x 128 steps, {args.threads} threads, median "
+        f"of {args.repeats}"
+    )
     print(f"\n{'':42s} {'seconds':>9s} {'clips/s':>9s} {'vs float':>9s}")
     with torch.no_grad():
         t_float = median_time(lambda: model(torch.from_numpy(x)), args.repeats)
-    print(f"{'float model (PyTorch, ours)':42s} {t_float:9.3f} {args.batch / t_float:9.1f} {1.0:8.2f}x")
+    print(
+        f"{'float model (PyTorch, ours)':42s} {t_float:9.3f} {args.batch / t_float:9.1f} "
+        f"{1.0:8.2f}x"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "ref.pth"
         torch.save(to_reference_state_dict(model), ckpt)
@@ -48,8 +53,11 @@ def main():
             t_convert = time.perf_counter() - t
             net = read_artifact(art)
             t_emu = median_time(lambda: run(net, x), args.repeats)
-            print(f"{f'emulator, {sets} weight set(s), {len(net.synapses)} processes':42s} {t_emu:9.3f} "
-                  f"{args.batch / t_emu:9.1f} {t_float / t_emu:8.2f}x   (convert: {t_convert:.1f} s)")
+            print(
+                f"{f'emulator, {sets} weight set(s), {len(net.synapses)} processes':42s} "
+                f"{t_emu:9.3f} "
+                f"{args.batch / t_emu:9.1f} {t_float / t_emu:8.2f}x   (convert: {t_convert:.1f} s)"
+            )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ rows into processes of similar magnitude (``convert --exponent-classes N``), mea
 Prints, per N: synapse processes, synapses, the largest weight error of a layer, top-1 agreement
 between the float model and the emulator and the mean per-layer spike mismatch.
 
-    .venv/bin/python benchmarks/bench_exponent_classes.py CHECKPOINT --dataset digits [--classes 1 2 4 8]
+    .venv/bin/python benchmarks/bench_exponent_classes.py CHECKPOINT --dataset digits [--classes 1 2
+    4 8]
 
 Give a trained checkpoint and its dataset (or --inputs a .npy of features for an untrained one).
 """
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import parse_args
+
 from lmuneuro import load_checkpoint
 from lmuneuro.artifact import read_artifact
 from lmuneuro.convert import convert
@@ -36,14 +37,22 @@ def main():
 
     args = parse_args(__doc__, extra)
     model = load_checkpoint(args.checkpoint).model
-    x, _ = load_inputs(dataset=args.dataset, inputs=args.inputs, data_dir=args.data_dir, samples=args.samples,
-                       n_features=model.config.in_features)
+    x, _ = load_inputs(
+        dataset=args.dataset,
+        inputs=args.inputs,
+        data_dir=args.data_dir,
+        samples=args.samples,
+        n_features=model.config.in_features,
+    )
     with torch.no_grad(), model.recording() as rec:
         float_pred = model(torch.from_numpy(x)).argmax(-1).numpy()
     float_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
     print(f"{args.checkpoint}: {len(x)} samples")
-    print(f"\n{'classes':>7s} {'processes':>9s} {'synapses':>10s} {'max weight err':>14s} {'agreement':>9s} "
-          f"{'spike mismatch':>14s}")
+    print(
+        f"\n{'classes':>7s} {'processes':>9s} {'synapses':>10s} {'max weight err':>14s} "
+        f"{'agreement':>9s} "
+        f"{'spike mismatch':>14s}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.classes:
             art = Path(tmp) / f"c{n}.h5"
@@ -51,9 +60,11 @@ def main():
             net = read_artifact(art)
             res = run(net, x, record=True)
             mismatch = np.mean([np.mean(res.spikes[k] != float_spikes[k]) for k in res.spikes])
-            print(f"{n:7d} {len(net.synapses):9d} {sum(s.synapses for s in net.synapses):10,d} "
-                  f"{max(r['weight_error'] for r in report['layers']):14.2e} "
-                  f"{np.mean(res.logits.argmax(-1) == float_pred):9.2%} {mismatch:14.4%}")
+            print(
+                f"{n:7d} {len(net.synapses):9d} {sum(s.synapses for s in net.synapses):10,d} "
+                f"{max(r['weight_error'] for r in report['layers']):14.2e} "
+                f"{np.mean(res.logits.argmax(-1) == float_pred):9.2%} {mismatch:14.4%}"
+            )
 
 
 if __name__ == "__main__":

@@ -30,11 +30,16 @@ from lmuneuro.lava import network  # noqa: E402
 
 
 def _lava_children(me: psutil.Process) -> int:
-    return sum("multiprocessing.resource_tracker" not in " ".join(c.cmdline()) for c in me.children(recursive=True))
+    return sum(
+        "multiprocessing.resource_tracker" not in " ".join(c.cmdline())
+        for c in me.children(recursive=True)
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--chunk", type=int, default=network.CHUNK)
     args = ap.parse_args()
@@ -45,22 +50,32 @@ def main() -> None:
     alive, logits = [], []
     t0 = time.perf_counter()
     for i in range(0, args.samples, args.chunk):
-        logits.append(network.run(net, x[i:i + args.chunk], chunk=args.chunk).logits)
+        logits.append(network.run(net, x[i : i + args.chunk], chunk=args.chunk).logits)
         rss.append(me.memory_info().rss)
         alive.append(_lava_children(me))
-        print(f"  {min(i + args.chunk, args.samples):5d} samples  rss {rss[-1] / 2**20:7.1f} MiB  "
-              f"Lava processes alive {alive[-1]}", flush=True)
+        print(
+            f"  {min(i + args.chunk, args.samples):5d} samples  rss {rss[-1] / 2**20:7.1f} MiB  "
+            f"Lava processes alive {alive[-1]}",
+            flush=True,
+        )
     seconds = time.perf_counter() - t0
     same = np.array_equal(np.concatenate(logits), emulate(net, x).logits)
     mib = np.array(rss) / 2**20
     later = mib[1:]
-    slope = np.polyfit(np.arange(len(later) - 1), later[1:], 1)[0] if len(later) > 2 else float("nan")
-    rows = [("samples (chunks)", f"{args.samples} ({len(later)})"), ("seconds", f"{seconds:.0f}"),
-            ("seconds per sample", f"{seconds / args.samples:.3f}"), ("RSS before the run", f"{mib[0]:.1f} MiB"),
-            ("RSS after the first chunk", f"{mib[1]:.1f} MiB"), ("RSS after the last chunk", f"{mib[-1]:.1f} MiB"),
-            ("growth per chunk after the first", f"{slope:+.2f} MiB"),
-            ("Lava processes alive after any chunk", f"{max(alive)}"),
-            ("logits equal the emulator's", "yes" if same else "NO")]
+    slope = (
+        np.polyfit(np.arange(len(later) - 1), later[1:], 1)[0] if len(later) > 2 else float("nan")
+    )
+    rows = [
+        ("samples (chunks)", f"{args.samples} ({len(later)})"),
+        ("seconds", f"{seconds:.0f}"),
+        ("seconds per sample", f"{seconds / args.samples:.3f}"),
+        ("RSS before the run", f"{mib[0]:.1f} MiB"),
+        ("RSS after the first chunk", f"{mib[1]:.1f} MiB"),
+        ("RSS after the last chunk", f"{mib[-1]:.1f} MiB"),
+        ("growth per chunk after the first", f"{slope:+.2f} MiB"),
+        ("Lava processes alive after any chunk", f"{max(alive)}"),
+        ("logits equal the emulator's", "yes" if same else "NO"),
+    ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

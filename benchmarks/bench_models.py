@@ -10,8 +10,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-
 from common import median_time, parse_args, train_step
+
 from lmuneuro.models import LegendreMemory, build_model, get_preset
 
 
@@ -53,14 +53,23 @@ def stream_fps(preset: str, batch: int, frames: int) -> float:
 
 def main():
     args = parse_args(__doc__)
-    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, median of {args.repeats}")
-    print(f"\n{'training step (fwd+bwd; model: +Adam)':44s} {'steps':>5s} {'FFT s':>8s} {'recurrent s':>12s} {'ratio':>7s}")
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, median of "
+        f"{args.repeats}"
+    )
+    print(
+        f"\n{'training step (fwd+bwd; model: +Adam)':44s} {'steps':>5s} {'FFT s':>8s} "
+        f"{'recurrent s':>12s} {'ratio':>7s}"
+    )
     for what, fn in (("model", train_step_time), ("LMU memory only", memory_step_time)):
         for preset in ("spiking-lmuformer-scv2", "spiking-lmuformer-psmnist"):
             steps = get_preset(preset).seq_len
             fft = fn(preset, args.batch, True, args.repeats)
             rec = fn(preset, args.batch, False, args.repeats)
-            print(f"{preset + ' (' + what + ')':44s} {steps:5d} {fft:8.3f} {rec:12.3f} {rec / fft:6.2f}x")
+            print(
+                f"{preset + ' (' + what + ')':44s} {steps:5d} {fft:8.3f} {rec:12.3f} "
+                f"{rec / fft:6.2f}x"
+            )
     print(f"\n{'streaming step API':44s} {'batch':>5s} {'frames/s':>10s}")
     for preset in ("spiking-lmuformer-scv2", "lmuformer-scv2"):
         for batch in (1, args.batch):

@@ -22,7 +22,8 @@ def median_time(fn, repeats: int) -> float:
 
 
 def train_step(model, x, y_onehot, after=None):
-    """One reference-recipe step (BCE on one-hot targets, Adam 2.5e-3, betas 0.95/0.999) as a callable."""
+    """One reference-recipe step (BCE on one-hot targets, Adam 2.5e-3, betas 0.95/0.999) as a
+    callable."""
     opt = torch.optim.Adam(model.parameters(), lr=2.5e-3, betas=(0.95, 0.999))
 
     def run():
@@ -38,7 +39,9 @@ def train_step(model, x, y_onehot, after=None):
 
 def parse_args(doc: str, extra=None) -> argparse.Namespace:
     """The benchmarks' common options (--threads, --repeats, --batch); torch gets the threads."""
-    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)

@@ -19,6 +19,10 @@ def import_checkpoint(obj, preset=None, what="checkpoint"):
             return imp.load(obj, preset=preset, what=what)
     if isinstance(obj, dict):
         keys = [str(k) for k in list(obj)[:4]]
-        raise CheckpointError(f"{what}: unknown checkpoint layout (not lmuneuro, not the reference "
-                              f"implementation); first keys: {', '.join(keys) or '(none)'}")
-    raise CheckpointError(f"{what}: unknown checkpoint layout: a {type(obj).__name__}, not a state_dict")
+        raise CheckpointError(
+            f"{what}: unknown checkpoint layout (not lmuneuro, not the reference "
+            f"implementation); first keys: {', '.join(keys) or '(none)'}"
+        )
+    raise CheckpointError(
+        f"{what}: unknown checkpoint layout: a {type(obj).__name__}, not a state_dict"
+    )

@@ -17,7 +17,13 @@ import re
 import numpy as np
 import torch
 
-from lmuneuro.checkpoint import Checkpoint, CheckpointError, check_preset, key_mismatch, validate_state_dict
+from lmuneuro.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    check_preset,
+    key_mismatch,
+    validate_state_dict,
+)
 from lmuneuro.models import ModelConfig, build_model, legendre_state_space
 
 PREFIX = "module."
@@ -27,7 +33,7 @@ _OURS = re.compile(r"^(block\.\d+\.attn\.lmu\.)memory\.(A|B|H|fft_H)$")
 
 def _strip(obj: dict) -> dict:
     if obj and all(isinstance(k, str) and k.startswith(PREFIX) for k in obj):
-        return {k[len(PREFIX):]: v for k, v in obj.items()}
+        return {k[len(PREFIX) :]: v for k, v in obj.items()}
     return obj
 
 
@@ -35,7 +41,9 @@ def detect(obj) -> bool:
     if not isinstance(obj, dict) or not obj or "format" in obj:
         return False
     keys = _strip(obj)
-    return any(k in keys for k in ("patch_embed.proj_conv.weight", "patch_embed.conv_layers.0.0.weight"))
+    return any(
+        k in keys for k in ("patch_embed.proj_conv.weight", "patch_embed.conv_layers.0.0.weight")
+    )
 
 
 def to_ours(name: str) -> str:
@@ -49,9 +57,13 @@ def to_reference(name: str) -> str:
 def _shape(sd, key, what, ndim: int):
     t = sd.get(key)
     if not isinstance(t, torch.Tensor):
-        raise CheckpointError(f"{what}: checkpoint lacks tensor {key} (needed to read the model's sizes)")
+        raise CheckpointError(
+            f"{what}: checkpoint lacks tensor {key} (needed to read the model's sizes)"
+        )
     if t.dim() != ndim:
-        raise CheckpointError(f"{what}: {key} has shape {tuple(t.shape)}, expected {ndim} dimensions")
+        raise CheckpointError(
+            f"{what}: {key} has shape {tuple(t.shape)}, expected {ndim} dimensions"
+        )
     return tuple(t.shape)
 
 
@@ -71,9 +83,19 @@ def infer_config(sd: dict, what: str = "checkpoint") -> ModelConfig:
     memory_size, seq_len = _shape(sd, "block.0.attn.lmu.H", what, 2)
     hidden = _shape(sd, "block.0.mlp.fc1_conv.weight", what, 3)[0]
     num_classes = _shape(sd, "head.weight", what, 2)[0]
-    return ModelConfig(spiking=spiking, in_features=in_features, num_classes=num_classes, dim=dim, depth=depth,
-                       mlp_ratio=hidden / dim, memory_size=memory_size, theta=float(seq_len), seq_len=seq_len,
-                       embed_layers=embed_layers, kernel_size=k)
+    return ModelConfig(
+        spiking=spiking,
+        in_features=in_features,
+        num_classes=num_classes,
+        dim=dim,
+        depth=depth,
+        mlp_ratio=hidden / dim,
+        memory_size=memory_size,
+        theta=float(seq_len),
+        seq_len=seq_len,
+        embed_layers=embed_layers,
+        kernel_size=k,
+    )
 
 
 def _check_memory(sd: dict, cfg: ModelConfig, what: str) -> None:
@@ -82,8 +104,10 @@ def _check_memory(sd: dict, cfg: ModelConfig, what: str) -> None:
     if isinstance(a, torch.Tensor) and tuple(a.shape) == (memory_size, memory_size):
         want = legendre_state_space(memory_size, cfg.theta)[0]
         if not np.allclose(a.double().numpy(), want, rtol=1e-4, atol=1e-6):
-            raise CheckpointError(f"{what}: stored LMU matrix A is not the Legendre memory of size "
-                                  f"{memory_size} with theta={cfg.theta:g} that the reference builds")
+            raise CheckpointError(
+                f"{what}: stored LMU matrix A is not the Legendre memory of size "
+                f"{memory_size} with theta={cfg.theta:g} that the reference builds"
+            )
 
 
 def load(obj: dict, preset: str | None = None, what: str = "checkpoint") -> Checkpoint:
@@ -98,12 +122,18 @@ def load(obj: dict, preset: str | None = None, what: str = "checkpoint") -> Chec
     model = build_model(cfg)
     mismatch = key_mismatch([to_reference(k) for k in model.state_dict()], list(sd))
     if mismatch:
-        raise CheckpointError(f"{what}: reference state_dict does not match a "
-                              f"{'spiking ' if cfg.spiking else ''}LMUFormer: {mismatch}")
+        raise CheckpointError(
+            f"{what}: reference state_dict does not match a "
+            f"{'spiking ' if cfg.spiking else ''}LMUFormer: {mismatch}"
+        )
     ours = {to_ours(k): v for k, v in sd.items()}
     validate_state_dict(model, ours, what)
     model.load_state_dict(ours)
-    info = dataset_info("speech-commands") if cfg.num_classes == 35 and cfg.in_features == 128 else None
+    info = (
+        dataset_info("speech-commands")
+        if cfg.num_classes == 35 and cfg.in_features == 128
+        else None
+    )
     classes = list(info["classes"]) if info else [str(i) for i in range(cfg.num_classes)]
     features = info.get("features") if info else None
     return Checkpoint(model.eval(), cfg, preset, features, classes, {}, None, "reference")

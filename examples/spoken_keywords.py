@@ -17,18 +17,32 @@ from lmuneuro.demo import KEYWORDS, run_demo
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--workdir", default="runs/keywords", help="outputs; the clips go to WORKDIR/data")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--workdir", default="runs/keywords", help="outputs; the clips go to WORKDIR/data"
+    )
     p.add_argument("--per-word", type=int, default=200, help="clips synthesised per keyword")
     p.add_argument("--epochs", type=int, default=20, help="training epochs")
-    p.add_argument("--lava-samples", type=int, default=10, help="test clips also run on Lava (about 3 s each)")
+    p.add_argument(
+        "--lava-samples", type=int, default=10, help="test clips also run on Lava (about 3 s each)"
+    )
     args = p.parse_args()
     data = Path(args.workdir) / "data"
     if not (data / "train.npz").is_file() or not (data / "test.npz").is_file():
         counts = synthesize(data, per_word=args.per_word)
-        print(f"synthesised {counts['train']} training and {counts['test']} test clips (unseen voices) in {data}")
-    run_demo(args.workdir, epochs=args.epochs, lava_samples=args.lava_samples, recipe=KEYWORDS, data_dir=str(data))
+        print(
+            f"synthesised {counts['train']} training and {counts['test']} test clips (unseen "
+            f"voices) in {data}"
+        )
+    run_demo(
+        args.workdir,
+        epochs=args.epochs,
+        lava_samples=args.lava_samples,
+        recipe=KEYWORDS,
+        data_dir=str(data),
+    )
 
 
 if __name__ == "__main__":

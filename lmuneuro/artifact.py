@@ -43,8 +43,21 @@ import numpy as np
 from .files import check_budget, write_output
 from .fixedpoint import Formats, quantize_input
 
-__all__ = ["Neurons", "Synapse", "FixedNetwork", "INPUT", "GATE", "GATE_KINDS", "gate_pattern", "lava_weights",
-           "ArtifactError", "write_artifact", "read_artifact", "validate", "FORMAT_VERSION"]
+__all__ = [
+    "Neurons",
+    "Synapse",
+    "FixedNetwork",
+    "INPUT",
+    "GATE",
+    "GATE_KINDS",
+    "gate_pattern",
+    "lava_weights",
+    "ArtifactError",
+    "write_artifact",
+    "read_artifact",
+    "validate",
+    "FORMAT_VERSION",
+]
 
 INPUT, GATE = "input", "gate"
 GATE_KINDS = ("outside", "end")
@@ -61,8 +74,12 @@ class Neurons:
     vth: int  # mantissa: spike when v > vth << vth_shift
     bias_mant: np.ndarray  # (size,) int
     bias_exp: np.ndarray  # (size,) int: bias = bias_mant << bias_exp state units
-    v_init: int = 0  # v before the first step of a run (a layer's: low enough that its bias cannot fire it)
-    lag: int | None = None  # LIFReset: hardware step of float time 0 in each sample; None: a relay (LIF)
+    v_init: int = (
+        0  # v before the first step of a run (a layer's: low enough that its bias cannot fire it)
+    )
+    lag: int | None = (
+        None  # LIFReset: hardware step of float time 0 in each sample; None: a relay (LIF)
+    )
     scale: float = 0.0  # state units per float unit (reports; 0 for relays)
 
     @property
@@ -84,7 +101,9 @@ class Synapse:
     weight_exp: int
     delay: int = 0
     sparse: bool = False
-    rel_error: float = 0.0  # of the quantised weights (all sets of one float matrix) against the float ones
+    rel_error: float = (
+        0.0  # of the quantised weights (all sets of one float matrix) against the float ones
+    )
 
     @property
     def lava_class(self) -> str:
@@ -115,7 +134,9 @@ class FixedNetwork:
     head_bias: np.ndarray
     formats: Formats = field(default_factory=Formats)
     meta: dict = field(default_factory=dict)
-    checksum: str = ""  # the file's checksum, set by read_artifact: names the network in run records
+    checksum: str = (
+        ""  # the file's checksum, set by read_artifact: names the network in run records
+    )
 
     @property
     def input_channels(self) -> int:
@@ -141,7 +162,8 @@ class FixedNetwork:
 
     @property
     def delay(self) -> int:
-        """Algorithmic delay in steps: frame t's contribution reaches the read-out at step t + delay."""
+        """Algorithmic delay in steps: frame t's contribution reaches the read-out at step t +
+        delay."""
         return self.population(self.readout).lag
 
 
@@ -165,7 +187,11 @@ def gate_pattern(channels: list[tuple[int, str]], steps: int, period: int) -> np
     arrival = (np.arange(period) + 1) % period
     out = np.zeros((len(channels), period), np.int8)
     for c, (lag, kind) in enumerate(channels):
-        out[c] = (arrival == (lag + steps) % period) if kind == "end" else ~((arrival >= lag) & (arrival < lag + steps))
+        out[c] = (
+            (arrival == (lag + steps) % period)
+            if kind == "end"
+            else ~((arrival >= lag) & (arrival < lag + steps))
+        )
     return out
 
 
@@ -179,7 +205,10 @@ class ArtifactError(ValueError):
 
 
 def _datasets(net: FixedNetwork) -> dict[str, np.ndarray]:
-    out = {"head/weight": np.asarray(net.head_weight, np.float32), "head/bias": np.asarray(net.head_bias, np.float32)}
+    out = {
+        "head/weight": np.asarray(net.head_weight, np.float32),
+        "head/bias": np.asarray(net.head_bias, np.float32),
+    }
     for i, p in enumerate(net.populations):
         out[f"neurons/{i}/bias_mant"] = np.asarray(p.bias_mant, np.int16)
         out[f"neurons/{i}/bias_exp"] = np.asarray(p.bias_exp, np.int16)
@@ -201,14 +230,42 @@ def _digest(arrays: dict[str, np.ndarray], attrs: dict) -> str:
 def _structure(net: FixedNetwork) -> dict:
     """Every scalar that defines the network (checksummed together with the arrays): one entry per
     Lava process, named by its class."""
-    return {"input": {"size": net.input_size, "frac_bits": net.input_frac_bits, "bits": net.input_bits,
-                      "max": net.input_max},
-            "gate": [[int(lag), kind] for lag, kind in net.gate_channels],
-            "neurons": [{"name": p.name, "class": p.lava_class, "size": p.size, "du": p.du, "dv": p.dv,
-                         "vth": p.vth, "v_init": p.v_init, "lag": p.lag, "scale": p.scale} for p in net.populations],
-            "synapses": [{"class": s.lava_class, "src": s.src, "dst": s.dst, "weight_exp": s.weight_exp,
-                          "delay": s.delay, "rel_error": s.rel_error} for s in net.synapses],
-            "readout": net.readout, "formats": net.formats.to_dict()}
+    return {
+        "input": {
+            "size": net.input_size,
+            "frac_bits": net.input_frac_bits,
+            "bits": net.input_bits,
+            "max": net.input_max,
+        },
+        "gate": [[int(lag), kind] for lag, kind in net.gate_channels],
+        "neurons": [
+            {
+                "name": p.name,
+                "class": p.lava_class,
+                "size": p.size,
+                "du": p.du,
+                "dv": p.dv,
+                "vth": p.vth,
+                "v_init": p.v_init,
+                "lag": p.lag,
+                "scale": p.scale,
+            }
+            for p in net.populations
+        ],
+        "synapses": [
+            {
+                "class": s.lava_class,
+                "src": s.src,
+                "dst": s.dst,
+                "weight_exp": s.weight_exp,
+                "delay": s.delay,
+                "rel_error": s.rel_error,
+            }
+            for s in net.synapses
+        ],
+        "readout": net.readout,
+        "formats": net.formats.to_dict(),
+    }
 
 
 def write_artifact(path, net: FixedNetwork) -> None:
@@ -217,8 +274,13 @@ def write_artifact(path, net: FixedNetwork) -> None:
     arrays, structure = _datasets(net), _structure(net)
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
-        f.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, structure=json.dumps(structure),
-                       meta=json.dumps(net.meta), checksum=_digest(arrays, structure))
+        f.attrs.update(
+            format=FORMAT,
+            format_version=FORMAT_VERSION,
+            structure=json.dumps(structure),
+            meta=json.dumps(net.meta),
+            checksum=_digest(arrays, structure),
+        )
         for k, a in arrays.items():
             f.create_dataset(k, data=a)
     write_output(path, buf.getvalue())
@@ -235,7 +297,10 @@ def _expected(structure: dict) -> dict[str, tuple[tuple | None, np.dtype]]:
     for j, e in enumerate(structure["synapses"]):
         if str(e["src"]) not in sizes or str(e["dst"]) not in sizes:
             raise ValueError(f"synapse {j} connects populations the structure does not define")
-        out[f"synapse/{j}/weight"] = ((sizes[str(e["dst"])], sizes[str(e["src"])]), np.dtype(np.int16))
+        out[f"synapse/{j}/weight"] = (
+            (sizes[str(e["dst"])], sizes[str(e["src"])]),
+            np.dtype(np.int16),
+        )
     readout = str(structure["readout"])
     if readout not in sizes:
         raise ValueError(f"the read-out {readout!r} is not a population")
@@ -254,8 +319,12 @@ def _datasets_of(f: h5py.File) -> dict[str, h5py.Dataset]:
             path = prefix + name
             link = group.get(name, getlink=True)
             if not isinstance(link, h5py.HardLink):
-                kind = {"SoftLink": "a soft link", "ExternalLink": "an external link"}.get(type(link).__name__, "a link")
-                raise ArtifactError(f"{path} is {kind}; lmuneuro writes none and does not follow them")
+                kind = {"SoftLink": "a soft link", "ExternalLink": "an external link"}.get(
+                    type(link).__name__, "a link"
+                )
+                raise ArtifactError(
+                    f"{path} is {kind}; lmuneuro writes none and does not follow them"
+                )
             obj = group[name]
             if isinstance(obj, h5py.Group):
                 todo.append((path + "/", obj))
@@ -273,8 +342,10 @@ def _check_layout(f: h5py.File, structure: dict, file_size: int) -> dict[str, h5
     expected, found = _expected(structure), _datasets_of(f)
     if set(found) != set(expected):
         extra, missing = sorted(set(found) - set(expected)), sorted(set(expected) - set(found))
-        raise ArtifactError(f"dataset {(extra or missing)[0]} is {'not part' if extra else 'missing from'} "
-                            "the structure the artifact declares")
+        raise ArtifactError(
+            f"dataset {(extra or missing)[0]} is {'not part' if extra else 'missing from'} "
+            "the structure the artifact declares"
+        )
     bias, weight = found["head/bias"].shape, found["head/weight"].shape
     classes = bias if len(bias) == 1 else weight[:1]
     total = 0
@@ -282,20 +353,35 @@ def _check_layout(f: h5py.File, structure: dict, file_size: int) -> dict[str, h5
         shape, dtype = expected[name]
         shape = tuple(classes[0] if n is None and classes else n for n in shape)
         if d.dtype != dtype or d.shape != shape:
-            raise ArtifactError(f"dataset {name} declares {d.dtype} {d.shape}; the structure implies {dtype} {shape}")
+            raise ArtifactError(
+                f"dataset {name} declares {d.dtype} {d.shape}; the structure implies {dtype} "
+                f"{shape}"
+            )
         if d.is_virtual:
             raise ArtifactError(f"dataset {name} is a virtual dataset; lmuneuro writes none")
         plist = d.id.get_create_plist()
-        storage = [what for what, bad in (("chunked", plist.get_layout() not in (h5py.h5d.CONTIGUOUS, h5py.h5d.COMPACT)),
-                                          ("compressed or filtered", plist.get_nfilters() > 0),
-                                          ("in an external file", plist.get_external_count() > 0)) if bad]
+        storage = [
+            what
+            for what, bad in (
+                ("chunked", plist.get_layout() not in (h5py.h5d.CONTIGUOUS, h5py.h5d.COMPACT)),
+                ("compressed or filtered", plist.get_nfilters() > 0),
+                ("in an external file", plist.get_external_count() > 0),
+            )
+            if bad
+        ]
         if storage:
-            raise ArtifactError(f"dataset {name} is stored {' and '.join(storage)}; lmuneuro writes none such")
+            raise ArtifactError(
+                f"dataset {name} is stored {' and '.join(storage)}; lmuneuro writes none such"
+            )
         if d.id.get_storage_size() != d.nbytes:
-            raise ArtifactError(f"dataset {name} declares {d.nbytes:,} bytes and stores {d.id.get_storage_size():,}")
+            raise ArtifactError(
+                f"dataset {name} declares {d.nbytes:,} bytes and stores {d.id.get_storage_size():,}"
+            )
         total += d.nbytes
     if total > file_size:
-        raise ArtifactError(f"its datasets declare {total:,} bytes, more than the file's {file_size:,}")
+        raise ArtifactError(
+            f"its datasets declare {total:,} bytes, more than the file's {file_size:,}"
+        )
     return found
 
 
@@ -315,10 +401,15 @@ def read_artifact(path) -> FixedNetwork:
                 raise ArtifactError(f"{where}: not an lmuneuro artifact")
             version = f.attrs.get("format_version")
             if version != FORMAT_VERSION:
-                hint = ("it was written by an earlier lmuneuro: convert its checkpoint again with lmuneuro convert"
-                        if isinstance(version, (int, np.integer)) and version < FORMAT_VERSION
-                        else f"this lmuneuro reads version {FORMAT_VERSION}")
-                raise ArtifactError(f"{where}: artifact format version {version} is not supported; {hint}")
+                hint = (
+                    "it was written by an earlier lmuneuro: convert its checkpoint again with "
+                    "lmuneuro convert"
+                    if isinstance(version, (int, np.integer)) and version < FORMAT_VERSION
+                    else f"this lmuneuro reads version {FORMAT_VERSION}"
+                )
+                raise ArtifactError(
+                    f"{where}: artifact format version {version} is not supported; {hint}"
+                )
             structure, meta = json.loads(f.attrs["structure"]), json.loads(f.attrs["meta"])
             try:
                 found = _check_layout(f, structure, size)
@@ -328,17 +419,32 @@ def read_artifact(path) -> FixedNetwork:
             checksum = f.attrs.get("checksum")
     except ArtifactError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError, IndexError) as e:
+    except (
+        OSError,
+        KeyError,
+        ValueError,
+        TypeError,
+        RuntimeError,
+        AttributeError,
+        IndexError,
+    ) as e:
         # h5py: RuntimeError on damaged trees; the rest: a structure of the wrong shape
-        raise ArtifactError(f"{where}: unreadable artifact ({(str(e) or type(e).__name__).splitlines()[0][:160]})") from None
+        raise ArtifactError(
+            f"{where}: unreadable artifact ({(str(e) or type(e).__name__).splitlines()[0][:160]})"
+        ) from None
     try:
         if _digest(arrays, structure) != checksum:
-            raise ArtifactError(f"{where}: checksum mismatch: the artifact was modified or damaged after conversion")
+            raise ArtifactError(
+                f"{where}: checksum mismatch: the artifact was modified or damaged after conversion"
+            )
         net = _network(arrays, structure, meta, checksum)
     except ArtifactError:
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
-        raise ArtifactError(f"{where}: malformed artifact ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})") from None
+        raise ArtifactError(
+            f"{where}: malformed artifact ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:120] if str(e) else ''})"
+        ) from None
     validate(net, where)
     return net
 
@@ -357,35 +463,71 @@ def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwor
         lag = None if e["lag"] is None else _int(e["lag"])
         if e["class"] != ("LIF" if lag is None else "LIFReset"):
             raise ValueError(f"neurons {e['name']!r}: class {e['class']!r} does not fit lag {lag}")
-        pops.append(Neurons(str(e["name"]), _int(e["size"]), _int(e["du"]), _int(e["dv"]), _int(e["vth"]),
-                            arrays[f"neurons/{i}/bias_mant"].astype(np.int64),
-                            arrays[f"neurons/{i}/bias_exp"].astype(np.int64), _int(e["v_init"]), lag,
-                            float(e["scale"])))
+        pops.append(
+            Neurons(
+                str(e["name"]),
+                _int(e["size"]),
+                _int(e["du"]),
+                _int(e["dv"]),
+                _int(e["vth"]),
+                arrays[f"neurons/{i}/bias_mant"].astype(np.int64),
+                arrays[f"neurons/{i}/bias_exp"].astype(np.int64),
+                _int(e["v_init"]),
+                lag,
+                float(e["scale"]),
+            )
+        )
     syns = []
     for j, e in enumerate(structure["synapses"]):
-        s = Synapse(str(e["src"]), str(e["dst"]), arrays[f"synapse/{j}/weight"], _int(e["weight_exp"]),
-                    _int(e["delay"]), e["class"].endswith("Sparse"), float(e["rel_error"]))
+        s = Synapse(
+            str(e["src"]),
+            str(e["dst"]),
+            arrays[f"synapse/{j}/weight"],
+            _int(e["weight_exp"]),
+            _int(e["delay"]),
+            e["class"].endswith("Sparse"),
+            float(e["rel_error"]),
+        )
         if e["class"] != s.lava_class:
             raise ValueError(f"synapse {s.name}: class {e['class']!r} does not fit its delay")
         syns.append(s)
     gate = [(_int(lag), str(kind)) for lag, kind in structure["gate"]]
     inp = structure["input"]
-    return FixedNetwork(_int(inp["size"]), _int(inp["frac_bits"]), _int(inp["bits"]), _int(inp["max"]), gate, pops, syns,
-                        str(structure["readout"]), arrays["head/weight"], arrays["head/bias"],
-                        Formats.from_dict(structure["formats"]), meta, str(checksum))
+    return FixedNetwork(
+        _int(inp["size"]),
+        _int(inp["frac_bits"]),
+        _int(inp["bits"]),
+        _int(inp["max"]),
+        gate,
+        pops,
+        syns,
+        str(structure["readout"]),
+        arrays["head/weight"],
+        arrays["head/bias"],
+        Formats.from_dict(structure["formats"]),
+        meta,
+        str(checksum),
+    )
 
 
 def validate(net: FixedNetwork, where: str = "artifact") -> None:
     """Shapes, sources, order and ranges consistent with Lava's processes and the recorded number
     formats, else one-line ArtifactError. (Whether sums fit the chip's widths is ``limits``.)"""
     fmt = net.formats
-    if (not 0 < net.input_bits <= fmt.message_bits_max or net.input_size < 1
-            or not 0 < net.input_max < 2 ** (net.input_bits - 1)):
-        raise ArtifactError(f"{where}: input of {net.input_size} features in {net.input_bits} bits does not fit "
-                            f"graded spikes of {fmt.message_bits_max} bits")
+    if (
+        not 0 < net.input_bits <= fmt.message_bits_max
+        or net.input_size < 1
+        or not 0 < net.input_max < 2 ** (net.input_bits - 1)
+    ):
+        raise ArtifactError(
+            f"{where}: input of {net.input_size} features in {net.input_bits} bits does not fit "
+            f"graded spikes of {fmt.message_bits_max} bits"
+        )
     for lag, kind in net.gate_channels:
         if kind not in GATE_KINDS or lag < 0:
-            raise ArtifactError(f"{where}: gate channel ({lag}, {kind!r}) is not one of {GATE_KINDS} at a step >= 0")
+            raise ArtifactError(
+                f"{where}: gate channel ({lag}, {kind!r}) is not one of {GATE_KINDS} at a step >= 0"
+            )
     sizes = {INPUT: net.input_channels, GATE: len(net.gate_channels)}
     order = {}
     for i, p in enumerate(net.populations):
@@ -393,28 +535,51 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
             raise ArtifactError(f"{where}: population name {p.name!r} is used twice")
         unity = 2**fmt.decay_bits
         bm, be = np.asarray(p.bias_mant), np.asarray(p.bias_exp)
-        if (p.size < 1 or not (0 <= p.du < unity and 0 <= p.dv < unity and 0 <= p.vth < 2**fmt.vth_mant_bits)
-                or bm.shape != (p.size,) or be.shape != (p.size,) or np.abs(bm).max() > fmt.bias_mant_max
-                or be.min() < 0 or be.max() > fmt.bias_exp_max or abs(p.v_init) >= fmt.state_max
-                or (p.lag is not None and p.lag < 1)):
+        if (
+            p.size < 1
+            or not (0 <= p.du < unity and 0 <= p.dv < unity and 0 <= p.vth < 2**fmt.vth_mant_bits)
+            or bm.shape != (p.size,)
+            or be.shape != (p.size,)
+            or np.abs(bm).max() > fmt.bias_mant_max
+            or be.min() < 0
+            or be.max() > fmt.bias_exp_max
+            or abs(p.v_init) >= fmt.state_max
+            or (p.lag is not None and p.lag < 1)
+        ):
             raise ArtifactError(f"{where}: {p.name}: neuron parameters outside Loihi's ranges")
         sizes[p.name], order[p.name] = p.size, i
     for s in net.synapses:
         if s.dst not in order or s.src not in sizes or order.get(s.src, -1) > order[s.dst]:
-            raise ArtifactError(f"{where}: synapse {s.name} connects {s.src!r} to {s.dst!r}: not defined, or "
-                                "read before it is defined")
+            raise ArtifactError(
+                f"{where}: synapse {s.name} connects {s.src!r} to {s.dst!r}: not defined, or "
+                "read before it is defined"
+            )
         w = np.asarray(s.weights)
         if w.ndim != 2 or w.shape != (sizes[s.dst], sizes[s.src]):
-            raise ArtifactError(f"{where}: synapse {s.name}: weights {w.shape} do not fit {sizes[s.dst]} x "
-                                f"{sizes[s.src]} neurons")
+            raise ArtifactError(
+                f"{where}: synapse {s.name}: weights {w.shape} do not fit {sizes[s.dst]} x "
+                f"{sizes[s.src]} neurons"
+            )
         if not np.array_equal(lava_weights(w), w):
-            raise ArtifactError(f"{where}: synapse {s.name}: weights are not 8-bit values as Lava uses them")
-        if not (fmt.weight_exp_min <= s.weight_exp <= fmt.weight_exp_max and 0 <= s.delay <= fmt.delay_max):
-            raise ArtifactError(f"{where}: synapse {s.name}: weight_exp {s.weight_exp} or delay {s.delay} outside "
-                                f"[{fmt.weight_exp_min}, {fmt.weight_exp_max}] and [0, {fmt.delay_max}]")
+            raise ArtifactError(
+                f"{where}: synapse {s.name}: weights are not 8-bit values as Lava uses them"
+            )
+        if not (
+            fmt.weight_exp_min <= s.weight_exp <= fmt.weight_exp_max
+            and 0 <= s.delay <= fmt.delay_max
+        ):
+            raise ArtifactError(
+                f"{where}: synapse {s.name}: weight_exp {s.weight_exp} or delay {s.delay} outside "
+                f"[{fmt.weight_exp_min}, {fmt.weight_exp_max}] and [0, {fmt.delay_max}]"
+            )
     readout = next((p for p in net.populations if p.name == net.readout), None)
-    if (readout is None or not readout.is_layer or np.asarray(net.head_weight).ndim != 2
-            or net.head_weight.shape[1] != readout.size or np.shape(net.head_bias) != net.head_weight.shape[:1]):
+    if (
+        readout is None
+        or not readout.is_layer
+        or np.asarray(net.head_weight).ndim != 2
+        or net.head_weight.shape[1] != readout.size
+        or np.shape(net.head_bias) != net.head_weight.shape[:1]
+    ):
         raise ArtifactError(f"{where}: the read-out does not fit its layer {net.readout!r}")
     if max(p.lag for p in net.layers) != readout.lag:
         raise ArtifactError(f"{where}: the read-out layer {net.readout!r} is not the last")

@@ -9,7 +9,8 @@ import importlib.util
 import numpy as np
 
 from .artifact import GATE, INPUT, FixedNetwork, gate_pattern
-from .emulator import EmulatorResult, run as emulate
+from .emulator import EmulatorResult
+from .emulator import run as emulate
 from .limits import violations
 
 __all__ = ["BACKENDS", "BackendUnavailable", "loihi2_missing", "run_backend", "activity"]
@@ -27,17 +28,33 @@ def loihi2_missing() -> str | None:
     from .lava.compat import ensure_lava
 
     ensure_lava()
-    missing = [m for m in ("nxcore", "lava.magma.compiler.subcompilers.nc") if importlib.util.find_spec(m) is None]
+    missing = [
+        m
+        for m in ("nxcore", "lava.magma.compiler.subcompilers.nc")
+        if importlib.util.find_spec(m) is None
+    ]
     if not missing:
         return None
-    return (f"--backend loihi2 needs Intel's Loihi 2 extension for Lava (missing: {', '.join(missing)}; "
-            "available to Intel Neuromorphic Research Community members with a board); "
-            "run the same graph bit-accurately with --backend lava-sim, or fast with --backend emulator")
+    return (
+        "--backend loihi2 needs Intel's Loihi 2 extension for Lava (missing: "
+        f"{', '.join(missing)}; "
+        "available to Intel Neuromorphic Research Community members with a board); "
+        "run the same graph bit-accurately with --backend lava-sim, or fast with --backend emulator"
+    )
 
 
-def run_backend(net: FixedNetwork, x: np.ndarray, backend: str, *, record: bool = False,
-                progress: bool = False, batch: int = 64, floating: bool = False) -> EmulatorResult:
-    """Run ``net`` on features x (samples, steps, features); ``floating``: Lava's floating_pt models.
+def run_backend(
+    net: FixedNetwork,
+    x: np.ndarray,
+    backend: str,
+    *,
+    record: bool = False,
+    progress: bool = False,
+    batch: int = 64,
+    floating: bool = False,
+) -> EmulatorResult:
+    """Run ``net`` on features x (samples, steps, features); ``floating``: Lava's floating_pt
+    models.
     A network that breaks a chip limit (``limits``) is refused: no backend would compute it as
     converted."""
     if floating and backend != "lava-sim":
@@ -46,19 +63,27 @@ def run_backend(net: FixedNetwork, x: np.ndarray, backend: str, *, record: bool 
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     broken = violations(net)
     if broken:
-        raise ValueError(f"the network breaks {len(broken)} chip limit(s), first {broken[0]} (lmuneuro inspect lists them)")
+        raise ValueError(
+            f"the network breaks {len(broken)} chip limit(s), first {broken[0]} (lmuneuro inspect "
+            "lists them)"
+        )
     if backend == "emulator":
-        parts = [emulate(net, x[i:i + batch], record=record) for i in range(0, len(x), batch)]
-        return EmulatorResult(np.concatenate([r.logits for r in parts]), np.concatenate([r.per_step for r in parts]),
-                              {k: np.concatenate([r.spikes[k] for r in parts]) for k in parts[0].spikes},
-                              {k: np.concatenate([r.spike_counts[k] for r in parts]) for k in parts[0].spike_counts})
+        parts = [emulate(net, x[i : i + batch], record=record) for i in range(0, len(x), batch)]
+        return EmulatorResult(
+            np.concatenate([r.logits for r in parts]),
+            np.concatenate([r.per_step for r in parts]),
+            {k: np.concatenate([r.spikes[k] for r in parts]) for k in parts[0].spikes},
+            {k: np.concatenate([r.spike_counts[k] for r in parts]) for k in parts[0].spike_counts},
+        )
     from .lava.network import run as lava_run
 
     if backend == "loihi2":
         why = loihi2_missing()
         if why:
             raise BackendUnavailable(why)
-    return lava_run(net, x, record=record, progress=progress, hardware=backend == "loihi2", floating=floating)
+    return lava_run(
+        net, x, record=record, progress=progress, hardware=backend == "loihi2", floating=floating
+    )
 
 
 def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarray]) -> dict:
@@ -72,21 +97,42 @@ def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarra
     period = net.delay + steps
     q, _ = net.quantize_input(x)
     gate = gate_pattern(net.gate_channels, steps, period).sum(axis=1)
-    counts = {INPUT: (q != 0).sum(axis=1),  # graded messages per input channel
-              GATE: np.broadcast_to(gate, (samples, len(gate))), **spike_counts}
+    counts = {
+        INPUT: (q != 0).sum(axis=1),  # graded messages per input channel
+        GATE: np.broadcast_to(gate, (samples, len(gate))),
+        **spike_counts,
+    }
     layers = []
     for p in net.populations:
         binary = graded = 0.0
         for s in net.inputs_of(p.name):
-            events = float((counts[s.src] @ (np.asarray(s.weights) != 0).sum(axis=0)).sum() / samples)
+            events = float(
+                (counts[s.src] @ (np.asarray(s.weights) != 0).sum(axis=0)).sum() / samples
+            )
             if s.src == INPUT:
                 graded += events
             else:
                 binary += events
-        layers.append({"layer": p.name, "class": p.lava_class, "neurons": p.size,
-                       "spikes": float(spike_counts[p.name].sum() / samples),
-                       "synaptic_events": binary, "graded_events": graded, "neuron_updates": p.size * period})
-    sources = {INPUT: {"graded_messages": float(counts[INPUT].sum() / samples)},
-               GATE: {"spikes": int(gate.sum())}}
-    return {"artifact_checksum": net.checksum, "samples": samples, "steps": steps, "steps_per_sample": period,
-            "layers": layers, "sources": sources}
+        layers.append(
+            {
+                "layer": p.name,
+                "class": p.lava_class,
+                "neurons": p.size,
+                "spikes": float(spike_counts[p.name].sum() / samples),
+                "synaptic_events": binary,
+                "graded_events": graded,
+                "neuron_updates": p.size * period,
+            }
+        )
+    sources = {
+        INPUT: {"graded_messages": float(counts[INPUT].sum() / samples)},
+        GATE: {"spikes": int(gate.sum())},
+    }
+    return {
+        "artifact_checksum": net.checksum,
+        "samples": samples,
+        "steps": steps,
+        "steps_per_sample": period,
+        "layers": layers,
+        "sources": sources,
+    }

@@ -27,8 +27,16 @@ from .models import ModelConfig, build_model, get_preset
 FORMAT = "lmuneuro-checkpoint"
 FORMAT_VERSION = 1
 
-__all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "load_model", "save_checkpoint",
-           "validate_state_dict", "key_mismatch", "check_preset"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "load_checkpoint",
+    "load_model",
+    "save_checkpoint",
+    "validate_state_dict",
+    "key_mismatch",
+    "check_preset",
+]
 
 
 class CheckpointError(ValueError):
@@ -47,12 +55,18 @@ class Checkpoint:
     source_format: str = FORMAT
 
 
-def save_checkpoint(path, model, *, preset=None, features=None, classes=(), metrics=None,
-                    train_state=None) -> None:
+def save_checkpoint(
+    path, model, *, preset=None, features=None, classes=(), metrics=None, train_state=None
+) -> None:
     payload = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "preset": preset,
-        "config": model.config.to_dict(), "state_dict": model.state_dict(),
-        "features": features, "classes": list(classes), "metrics": metrics or {},
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "preset": preset,
+        "config": model.config.to_dict(),
+        "state_dict": model.state_dict(),
+        "features": features,
+        "classes": list(classes),
+        "metrics": metrics or {},
         "train_state": train_state,
     }
     buf = io.BytesIO()
@@ -61,7 +75,8 @@ def save_checkpoint(path, model, *, preset=None, features=None, classes=(), metr
 
 
 def _tensor_bytes(obj, depth: int = 0) -> int:
-    """Bytes the tensors in a loaded payload declare (a stride-0 view declares far more than it holds)."""
+    """Bytes the tensors in a loaded payload declare (a stride-0 view declares far more than it
+    holds)."""
     if isinstance(obj, torch.Tensor):
         return obj.numel() * obj.element_size()
     if depth > 32:
@@ -80,26 +95,46 @@ def _read(path) -> object:
     try:
         # torch decompresses a member to the size its zip entry declares before checking it
         if check_zip(path) is None:
-            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (not the zip archive that "
-                                  "torch.save writes since PyTorch 1.6)")
+            raise CheckpointError(
+                f"{path}: not a readable PyTorch checkpoint (not the zip archive that "
+                "torch.save writes since PyTorch 1.6)"
+            )
         obj = torch.load(path, map_location="cpu", weights_only=True)
         check_budget(_tensor_bytes(obj), f"{path} (its tensors)")
         return obj
     except pickle.UnpicklingError as e:
         culprit = next((ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln), None)
         if culprit:
-            raise CheckpointError(f"{path}: refused: unpickling it would run code or build objects other "
-                                  f"than tensors ({culprit[:160]})") from None
-        first = next((ln.strip() for ln in str(e).splitlines() if "Unsupported" in ln), type(e).__name__)
+            raise CheckpointError(
+                f"{path}: refused: unpickling it would run code or build objects other "
+                f"than tensors ({culprit[:160]})"
+            ) from None
+        first = next(
+            (ln.strip() for ln in str(e).splitlines() if "Unsupported" in ln), type(e).__name__
+        )
         raise CheckpointError(f"{path}: corrupt checkpoint ({first[:160]})") from None
     except CheckpointError:
         raise
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError,
-            AttributeError, IndexError, UnicodeDecodeError, NotImplementedError, MemoryError) as e:
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        UnicodeDecodeError,
+        NotImplementedError,
+        MemoryError,
+    ) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         if first.startswith(str(path)):
             raise CheckpointError(first) from None
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first[:200]})") from None
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint ({first[:200]})"
+        ) from None
 
 
 def validate_state_dict(model: torch.nn.Module, state: dict, what: str = "checkpoint") -> None:
@@ -115,7 +150,9 @@ def validate_state_dict(model: torch.nn.Module, state: dict, what: str = "checkp
         if not isinstance(t, torch.Tensor):
             raise CheckpointError(f"{what}: {k} is a {type(t).__name__}, not a tensor")
         if tuple(t.shape) != tuple(ref.shape):
-            raise CheckpointError(f"{what}: {k} has shape {tuple(t.shape)}, the model expects {tuple(ref.shape)}")
+            raise CheckpointError(
+                f"{what}: {k} has shape {tuple(t.shape)}, the model expects {tuple(ref.shape)}"
+            )
         if (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
             raise CheckpointError(f"{what}: {k} contains NaN or Inf values")
 
@@ -169,8 +206,17 @@ def load_checkpoint(path, preset: str | None = None) -> Checkpoint:
         raise CheckpointError(f"{path}: {e}") from None
 
 
-_SIZES = ("spiking", "in_features", "num_classes", "dim", "depth", "memory_size", "seq_len", "embed_layers",
-          "kernel_size")
+_SIZES = (
+    "spiking",
+    "in_features",
+    "num_classes",
+    "dim",
+    "depth",
+    "memory_size",
+    "seq_len",
+    "embed_layers",
+    "kernel_size",
+)
 
 
 def _check_sizes(cfg: ModelConfig, state: dict, what: str) -> None:
@@ -179,23 +225,37 @@ def _check_sizes(cfg: ModelConfig, state: dict, what: str) -> None:
     from lmuneuro.converters.reference import infer_config, to_reference
 
     try:
-        held = infer_config({to_reference(k): v for k, v in state.items() if isinstance(k, str)}, what)
+        held = infer_config(
+            {to_reference(k): v for k, v in state.items() if isinstance(k, str)}, what
+        )
     except CheckpointError:
         raise
     except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{what}: tensors of an unexpected shape ({str(e).splitlines()[0][:120]})") from None
-    diff = [f"{f}={getattr(cfg, f)} (tensors: {getattr(held, f)})" for f in _SIZES if getattr(cfg, f) != getattr(held, f)]
+        raise CheckpointError(
+            f"{what}: tensors of an unexpected shape ({str(e).splitlines()[0][:120]})"
+        ) from None
+    diff = [
+        f"{f}={getattr(cfg, f)} (tensors: {getattr(held, f)})"
+        for f in _SIZES
+        if getattr(cfg, f) != getattr(held, f)
+    ]
     if int(cfg.dim * cfg.mlp_ratio) != int(held.dim * held.mlp_ratio):
-        diff.append(f"hidden={int(cfg.dim * cfg.mlp_ratio)} (tensors: {int(held.dim * held.mlp_ratio)})")
+        diff.append(
+            f"hidden={int(cfg.dim * cfg.mlp_ratio)} (tensors: {int(held.dim * held.mlp_ratio)})"
+        )
     if diff:
-        raise CheckpointError(f"{what}: config does not describe its tensors: {', '.join(diff[:4])}")
+        raise CheckpointError(
+            f"{what}: config does not describe its tensors: {', '.join(diff[:4])}"
+        )
 
 
 def _native(obj: dict, preset, what) -> Checkpoint:
     version = obj.get("format_version")
     if version != FORMAT_VERSION:
-        raise CheckpointError(f"{what}: checkpoint format version {version!r} is not supported "
-                              f"(this lmuneuro reads version {FORMAT_VERSION})")
+        raise CheckpointError(
+            f"{what}: checkpoint format version {version!r} is not supported "
+            f"(this lmuneuro reads version {FORMAT_VERSION})"
+        )
     for key, typ in (("config", dict), ("state_dict", dict)):
         if not isinstance(obj.get(key), typ):
             raise CheckpointError(f"{what}: checkpoint has no valid {key!r}")
@@ -206,15 +266,31 @@ def _native(obj: dict, preset, what) -> Checkpoint:
     model.load_state_dict(obj["state_dict"])
     classes = obj.get("classes") or []
     if not isinstance(classes, list) or (classes and len(classes) != cfg.num_classes):
-        raise CheckpointError(f"{what}: {len(classes) if isinstance(classes, list) else 'no list of'} "
-                              f"class names for {cfg.num_classes} classes")
-    for key, types in (("preset", (str, type(None))), ("features", (dict, type(None))), ("metrics", (dict, type(None))),
-                       ("train_state", (dict, type(None)))):
+        raise CheckpointError(
+            f"{what}: {len(classes) if isinstance(classes, list) else 'no list of'} "
+            f"class names for {cfg.num_classes} classes"
+        )
+    for key, types in (
+        ("preset", (str, type(None))),
+        ("features", (dict, type(None))),
+        ("metrics", (dict, type(None))),
+        ("train_state", (dict, type(None))),
+    ):
         if not isinstance(obj.get(key), types):
-            raise CheckpointError(f"{what}: {key} is a {type(obj.get(key)).__name__}, expected "
-                                  f"{' or '.join(t.__name__ for t in types).replace('NoneType', 'nothing')}")
-    return Checkpoint(model.eval(), cfg, obj.get("preset"), obj.get("features"), [str(c) for c in classes],
-                      obj.get("metrics") or {}, obj.get("train_state"), FORMAT)
+            raise CheckpointError(
+                f"{what}: {key} is a {type(obj.get(key)).__name__}, expected "
+                f"{' or '.join(t.__name__ for t in types).replace('NoneType', 'nothing')}"
+            )
+    return Checkpoint(
+        model.eval(),
+        cfg,
+        obj.get("preset"),
+        obj.get("features"),
+        [str(c) for c in classes],
+        obj.get("metrics") or {},
+        obj.get("train_state"),
+        FORMAT,
+    )
 
 
 def load_model(path, preset: str | None = None) -> torch.nn.Module:

@@ -23,16 +23,21 @@ class _Parser(argparse.ArgumentParser):
 def _number(kind: type, lo, hi, *, open_lo: bool = False):
     """An argparse type for a count or a size: ``kind`` within [lo, hi] (lo excluded with
     ``open_lo``), checked when the arguments are parsed."""
+
     def parse(text: str):
         try:
             v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                             f"got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
         if not (lo < v if open_lo else lo <= v) or not v <= hi:  # also refuses NaN
-            raise argparse.ArgumentTypeError(f"must be {'above' if open_lo else 'at least'} {lo:,} and at most "
-                                             f"{hi:,}, got {text}")
+            raise argparse.ArgumentTypeError(
+                f"must be {'above' if open_lo else 'at least'} {lo:,} and at most "
+                f"{hi:,}, got {text}"
+            )
         return v
+
     parse.bounds = (lo, hi)  # the command-line contract test reads these
     return parse
 
@@ -62,21 +67,39 @@ def _cmd_presets(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"{'preset':28s} {'params':>10s}  spiking  dim  depth  memory  theta  steps  in  classes")
+        print(
+            f"{'preset':28s} {'params':>10s}  spiking  dim  depth  memory  theta  steps  in  "
+            "classes"
+        )
         for r in rows:
-            print(f"{r['preset']:28s} {r['parameters']:>10,d}  {str(r['spiking']):7s} {r['dim']:4d} {r['depth']:6d} "
-                  f"{r['memory_size']:7d} {r['theta']:6g} {r['seq_len']:6d} {r['in_features']:3d} {r['num_classes']:8d}")
+            print(
+                f"{r['preset']:28s} {r['parameters']:>10,d}  {str(r['spiking']):7s} {r['dim']:4d} "
+                f"{r['depth']:6d} "
+                f"{r['memory_size']:7d} {r['theta']:6g} {r['seq_len']:6d} {r['in_features']:3d} "
+                f"{r['num_classes']:8d}"
+            )
     return 0
 
 
 def _cmd_train(args) -> int:
     from .train import TrainConfig, train
 
-    cfg = TrainConfig(preset=args.preset, dataset=args.dataset, output=args.output, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-                      data_dir=args.data_dir, resume=args.resume, num_workers=args.workers,
-                      max_batches=args.max_batches, augment=not args.no_augment,
-                      head_lr_scale=args.head_lr_scale)
+    cfg = TrainConfig(
+        preset=args.preset,
+        dataset=args.dataset,
+        output=args.output,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        data_dir=args.data_dir,
+        resume=args.resume,
+        num_workers=args.workers,
+        max_batches=args.max_batches,
+        augment=not args.no_augment,
+        head_lr_scale=args.head_lr_scale,
+    )
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     final = train(cfg, log=log, progress=not args.no_progress)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
@@ -92,22 +115,38 @@ def _cmd_convert(args) -> int:
     from .convert import convert
 
     out = args.output
-    r = convert(args.checkpoint, out, target=args.target, preset=args.preset, input_range=args.input_range,
-                vth_mant=args.vth_mant, weight_sets=args.weight_sets, exponent_classes=args.exponent_classes,
-                lmu_mapping=args.lmu_mapping)
+    r = convert(
+        args.checkpoint,
+        out,
+        target=args.target,
+        preset=args.preset,
+        input_range=args.input_range,
+        vth_mant=args.vth_mant,
+        weight_sets=args.weight_sets,
+        exponent_classes=args.exponent_classes,
+        lmu_mapping=args.lmu_mapping,
+    )
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"{'population':30s} {'class':8s} {'neurons':>8s} {'synapses':>10s} {'procs':>5s} {'cores':>5s} "
-          f"{'lag':>4s} {'vth':>5s} {'weight err':>10s}")
+    print(
+        f"{'population':30s} {'class':8s} {'neurons':>8s} {'synapses':>10s} {'procs':>5s} "
+        f"{'cores':>5s} "
+        f"{'lag':>4s} {'vth':>5s} {'weight err':>10s}"
+    )
     for row in r["layers"]:
         lag = "" if row["lag"] is None else str(row["lag"])
-        print(f"{row['layer']:30s} {row['class']:8s} {row['neurons']:8d} {row['synapses']:10,d} {row['processes']:5d} "
-              f"{row['cores']:5d} {lag:>4s} {row['vth_mant']:5d} {row['weight_error']:10.2%}")
+        print(
+            f"{row['layer']:30s} {row['class']:8s} {row['neurons']:8d} {row['synapses']:10,d} "
+            f"{row['processes']:5d} "
+            f"{row['cores']:5d} {lag:>4s} {row['vth_mant']:5d} {row['weight_error']:10.2%}"
+        )
     relays = sum(row["lag"] is None for row in r["layers"])
-    print(f"wrote {out}: {len(r['layers']) - relays} LIF layers and {relays} relay population(s) as "
-          f"{r['processes']} Lava processes on {r['cores']} {r['target']} neuro-cores, "
-          f"algorithmic delay {r['delay_steps']} steps")
+    print(
+        f"wrote {out}: {len(r['layers']) - relays} LIF layers and {relays} relay population(s) as "
+        f"{r['processes']} Lava processes on {r['cores']} {r['target']} neuro-cores, "
+        f"algorithmic delay {r['delay_steps']} steps"
+    )
     print(f"SHA-256 {r['sha256']} (pin it with --expect-sha256 where the artifact is used)")
     return 0
 
@@ -115,28 +154,49 @@ def _cmd_convert(args) -> int:
 def _cmd_verify(args) -> int:
     from .verify import verify
 
-    r = verify(args.checkpoint, args.artifact, dataset=args.dataset, inputs=args.inputs, data_dir=args.data_dir,
-               samples=args.samples)
+    r = verify(
+        args.checkpoint,
+        args.artifact,
+        dataset=args.dataset,
+        inputs=args.inputs,
+        data_dir=args.data_dir,
+        samples=args.samples,
+    )
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"{'population':30s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} {'weight err':>10s} "
-          f"{'SynOps float':>12s} {'SynOps fixed':>12s}")
+    print(
+        f"{'population':30s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} "
+        f"{'weight err':>10s} "
+        f"{'SynOps float':>12s} {'SynOps fixed':>12s}"
+    )
     for row in r["layers"]:
-        spikes = (f"{row['rate_float']:10.4f} {row['rate_fixed']:10.4f} {row['mismatch']:9.2%}" if "mismatch" in row
-                  else f"{'(relay)':>31s}")
-        print(f"{row['layer']:30s} {spikes} {row['weight_error']:10.2%} {row['synops_float']:12,.0f} "
-              f"{row['synops_fixed']:12,.0f}")
+        spikes = (
+            f"{row['rate_float']:10.4f} {row['rate_fixed']:10.4f} {row['mismatch']:9.2%}"
+            if "mismatch" in row
+            else f"{'(relay)':>31s}"
+        )
+        print(
+            f"{row['layer']:30s} {spikes} {row['weight_error']:10.2%} {row['synops_float']:12,.0f} "
+            f"{row['synops_fixed']:12,.0f}"
+        )
     line = f"{r['samples']} samples: top-1 agreement float vs fixed {r['agreement']:.2%}"
     if "accuracy_float" in r:
         line += f"; accuracy float {r['accuracy_float']:.2%}, fixed {r['accuracy_fixed']:.2%}"
     print(line)
     if r["inputs_clipped"]:
-        print(f"inputs: {r['inputs_clipped']:,} values beyond the artifact's input range were clipped "
-              f"(convert --input-range sets it)")
+        print(
+            f"inputs: {r['inputs_clipped']:,} values beyond the artifact's input range were "
+            "clipped "
+            f"(convert --input-range sets it)"
+        )
     fd = r["first_divergence"]
-    print("spikes identical in every layer" if fd is None else
-          f"first divergence: {fd['layer']}, sample {fd['sample']}, step {fd['step']}, neuron {fd['neuron']}")
+    print(
+        "spikes identical in every layer"
+        if fd is None
+        else f"first divergence: {fd['layer']}, sample {fd['sample']}, step {fd['step']}, neuron "
+        f"{fd['neuron']}"
+    )
     return 0
 
 
@@ -150,7 +210,9 @@ def _cmd_energy(args) -> int:
 
     fmt = "json" if args.json else args.format
     if fmt is None:
-        fmt = {".json": "json", ".html": "html"}.get(Path(args.output).suffix if args.output else "", "table")
+        fmt = {".json": "json", ".html": "html"}.get(
+            Path(args.output).suffix if args.output else "", "table"
+        )
     if fmt == "html" and not args.output:
         raise ValueError("--format html needs -o FILE")
     profile = load_profile(args.profile)  # a bad profile fails before any run
@@ -158,12 +220,23 @@ def _cmd_energy(args) -> int:
     if args.activity:
         act = read_activity(args.activity, net)
     else:
-        x, _ = load_inputs(dataset=args.dataset, inputs=args.inputs, data_dir=args.data_dir, samples=args.samples,
-                           n_features=net.input_size)
-        res = run_backend(net, x, args.backend, record=args.backend != "emulator", progress=fmt != "json")
+        x, _ = load_inputs(
+            dataset=args.dataset,
+            inputs=args.inputs,
+            data_dir=args.data_dir,
+            samples=args.samples,
+            n_features=net.input_size,
+        )
+        res = run_backend(
+            net, x, args.backend, record=args.backend != "emulator", progress=fmt != "json"
+        )
         act = activity(net, x, res.spike_counts)
     r = report(net, act, profile, step_us=args.step_us)
-    text = {"json": lambda: json.dumps(r, indent=2), "table": lambda: format_table(r), "html": lambda: render_html(r)}[fmt]()
+    text = {
+        "json": lambda: json.dumps(r, indent=2),
+        "table": lambda: format_table(r),
+        "html": lambda: render_html(r),
+    }[fmt]()
     if args.output:
         write_output(args.output, text)
         print(f"{fmt} report written to {args.output}", file=sys.stderr)
@@ -179,42 +252,79 @@ def _cmd_run(args) -> int:
     from .verify import load_inputs
 
     net = read_artifact(args.artifact)
-    x, y = load_inputs(dataset=args.dataset, inputs=args.inputs, data_dir=args.data_dir, samples=args.samples,
-                       n_features=net.input_size)
+    x, y = load_inputs(
+        dataset=args.dataset,
+        inputs=args.inputs,
+        data_dir=args.data_dir,
+        samples=args.samples,
+        n_features=net.input_size,
+    )
     t = time.perf_counter()
-    res = run_backend(net, x, args.backend, record=args.activity is not None,
-                      progress=not args.json, floating=args.float)
+    res = run_backend(
+        net,
+        x,
+        args.backend,
+        record=args.activity is not None,
+        progress=not args.json,
+        floating=args.float,
+    )
     seconds = time.perf_counter() - t
     pred = res.logits.argmax(-1)
-    report = {"artifact": args.artifact, "backend": args.backend + (" (floating_pt)" if args.float else ""),
-              "samples": int(len(x)), "seconds": seconds,
-              "samples_per_second": len(x) / seconds, "delay_steps": net.delay, "predictions": pred.tolist(),
-              "inputs_clipped": net.quantize_input(x)[1]}
+    report = {
+        "artifact": args.artifact,
+        "backend": args.backend + (" (floating_pt)" if args.float else ""),
+        "samples": int(len(x)),
+        "seconds": seconds,
+        "samples_per_second": len(x) / seconds,
+        "delay_steps": net.delay,
+        "predictions": pred.tolist(),
+        "inputs_clipped": net.quantize_input(x)[1],
+    }
     if y is not None:
         report["accuracy"] = float((pred == y).mean())
     if args.per_step:
         steps = x.shape[1]
         fractions = sorted({max(1, round(steps * k / 10)) for k in range(1, 11)})
-        curve = [{"steps_seen": s, "fraction": s / steps,
-                  **({"accuracy": float((res.per_step[:, s - 1].argmax(-1) == y).mean())} if y is not None else {}),
-                  "agreement_with_final": float((res.per_step[:, s - 1].argmax(-1) == pred).mean())}
-                 for s in fractions]
+        curve = [
+            {
+                "steps_seen": s,
+                "fraction": s / steps,
+                **(
+                    {"accuracy": float((res.per_step[:, s - 1].argmax(-1) == y).mean())}
+                    if y is not None
+                    else {}
+                ),
+                "agreement_with_final": float((res.per_step[:, s - 1].argmax(-1) == pred).mean()),
+            }
+            for s in fractions
+        ]
         report["per_step"] = curve
     if args.activity:
         act = activity(net, x, res.spike_counts)
         write_output(args.activity, json.dumps({"backend": args.backend, **act}, indent=2))
         report["activity"] = args.activity
     if args.json:
-        print(json.dumps({k: v for k, v in report.items() if k != "predictions" or args.predictions}, indent=2))
+        print(
+            json.dumps(
+                {k: v for k, v in report.items() if k != "predictions" or args.predictions},
+                indent=2,
+            )
+        )
         return 0
     line = f"{report['backend']}: {len(x)} samples in {seconds:.2f} s ({len(x) / seconds:.1f}/s)"
     print(line + (f", accuracy {report['accuracy']:.2%}" if y is not None else ""))
     for row in report.get("per_step", []):
         acc = f"accuracy {row['accuracy']:.2%}, " if "accuracy" in row else ""
-        print(f"  after {row['steps_seen']:4d} steps ({row['fraction']:4.0%}): {acc}same as final {row['agreement_with_final']:.2%}")
+        print(
+            f"  after {row['steps_seen']:4d} steps ({row['fraction']:4.0%}): {acc}same as final "
+            f"{row['agreement_with_final']:.2%}"
+        )
     if report["inputs_clipped"]:
-        print(f"inputs: {report['inputs_clipped']:,} values beyond the artifact's input range were clipped "
-              f"(convert --input-range sets it)")
+        print(
+            f"inputs: {report['inputs_clipped']:,} values beyond the artifact's input range were "
+            "clipped "
+            f"(convert --input-range sets it)"
+        )
     if args.activity:
         print(f"activity written to {args.activity}")
     return 0
@@ -230,14 +340,23 @@ def _cmd_inspect(args) -> int:
         print(f"{args.artifact}: Lava processes")
         for p in r["processes"]:
             print(f"  {p['count']:5d}  {p['module']}.{p['class']}")
-        print(f"{'population':30s} {'class':8s} {'neurons':>8s} {'synapses':>10s} {'procs':>5s} {'cores':>5s}")
+        print(
+            f"{'population':30s} {'class':8s} {'neurons':>8s} {'synapses':>10s} {'procs':>5s} "
+            f"{'cores':>5s}"
+        )
         for row in r["layers"]:
-            print(f"{row['layer']:30s} {row['class']:8s} {row['neurons']:8d} {row['synapses']:10,d} {row['processes']:5d} "
-                  f"{row['cores']:5d}")
+            print(
+                f"{row['layer']:30s} {row['class']:8s} {row['neurons']:8d} {row['synapses']:10,d} "
+                f"{row['processes']:5d} "
+                f"{row['cores']:5d}"
+            )
         d = r["largest_delay"]
-        print(f"neuro-cores {r['cores']} on {r['profile']}; largest synaptic delay {d['steps']} steps ({d['process']}); "
-              f"weight exponents {r['weight_exp_range'][0]} to {r['weight_exp_range'][1]}; "
-              f"algorithmic delay {r['algorithmic_delay']} steps")
+        print(
+            f"neuro-cores {r['cores']} on {r['profile']}; largest synaptic delay {d['steps']} "
+            f"steps ({d['process']}); "
+            f"weight exponents {r['weight_exp_range'][0]} to {r['weight_exp_range'][1]}; "
+            f"algorithmic delay {r['algorithmic_delay']} steps"
+        )
         print("limits (the tightest place of each):")
         for v in r["tightest"]:
             print(f"  {'ok  ' if v['ok'] else 'FAIL'} {v['text']}, margin {v['margin']:,.0f}")
@@ -255,103 +374,200 @@ def _cmd_demo(args) -> int:
 
 def _add_artifact(s: argparse.ArgumentParser) -> None:
     _path(s, "artifact", role="input", help="the artifact lmuneuro convert wrote (.h5)")
-    s.add_argument("--expect-sha256", metavar="HEX",
-                   help="refuse the artifact unless its SHA-256 is this one (convert prints it): the checksum inside "
-                        "an artifact shows damage, not who made it")
+    s.add_argument(
+        "--expect-sha256",
+        metavar="HEX",
+        help="refuse the artifact unless its SHA-256 is this one (convert prints it): the checksum "
+        "inside "
+        "an artifact shows damage, not who made it",
+    )
 
 
 def _add_inputs(s: argparse.ArgumentParser, activity: bool = False) -> None:
     src = s.add_mutually_exclusive_group(required=True)
     if activity:
-        _path(src, "--activity", role="input", metavar="FILE", help="activity recorded by lmuneuro run --activity")
-    src.add_argument("--dataset", help="use this dataset's test split (digits, speech-commands, ...)")
+        _path(
+            src,
+            "--activity",
+            role="input",
+            metavar="FILE",
+            help="activity recorded by lmuneuro run --activity",
+        )
+    src.add_argument(
+        "--dataset", help="use this dataset's test split (digits, speech-commands, ...)"
+    )
     _path(src, "--inputs", role="input", help=".npy float array (samples, steps, features)")
     _path(s, "--data-dir", role="input-dir", help="dataset folder where the dataset needs one")
     s.add_argument("--samples", type=COUNT, help="use the first N samples")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="lmuneuro", description="Spiking LMUFormer: train in PyTorch, deploy to Loihi 2.")
+    p = _Parser(
+        prog="lmuneuro", description="Spiking LMUFormer: train in PyTorch, deploy to Loihi 2."
+    )
     p.add_argument("--version", action="version", version=f"lmuneuro {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    s = sub.add_parser("presets", help="list the named model configurations",
-                       description="List the named model presets with their parameter counts.")
+    s = sub.add_parser(
+        "presets",
+        help="list the named model configurations",
+        description="List the named model presets with their parameter counts.",
+    )
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_cmd_presets)
 
     s = sub.add_parser(
-        "train", help="train a model and write a checkpoint",
-        description="Train a preset on a dataset with the reference recipe (Adam lr 2.5e-3, betas 0.95/0.999, "
-                    "x0.85 every 10 epochs from epoch 10, BCE on one-hot targets; on speech-commands also its mixup, "
-                    "SpecAugment and noise). The checkpoint is "
-                    "rewritten after every epoch; --resume continues an interrupted run. For several GPUs "
-                    "run it under torchrun (DistributedDataParallel).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "train",
+        help="train a model and write a checkpoint",
+        description="Train a preset on a dataset with the reference recipe (Adam lr 2.5e-3, betas "
+        "0.95/0.999, "
+        "x0.85 every 10 epochs from epoch 10, BCE on one-hot targets; on speech-commands also its "
+        "mixup, "
+        "SpecAugment and noise). The checkpoint is "
+        "rewritten after every epoch; --resume continues an interrupted run. For several GPUs "
+        "run it under torchrun (DistributedDataParallel).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     s.add_argument("--preset", required=True, help="model preset (see `lmuneuro presets`)")
-    s.add_argument("--dataset", required=True, help="digits | digits-pixels | speech-commands | spoken-keywords")
-    _path(s, "-o", "--output", role="output", required=True,
-          help="checkpoint to write (.pt); missing folders are created")
-    _path(s, "--data-dir", role="input-dir", help="dataset folder (speech-commands: the extracted SCv2 folder; spoken-keywords: the folder make keywords writes)")
+    s.add_argument(
+        "--dataset",
+        required=True,
+        help="digits | digits-pixels | speech-commands | spoken-keywords",
+    )
+    _path(
+        s,
+        "-o",
+        "--output",
+        role="output",
+        required=True,
+        help="checkpoint to write (.pt); missing folders are created",
+    )
+    _path(
+        s,
+        "--data-dir",
+        role="input-dir",
+        help="dataset folder (speech-commands: the extracted SCv2 folder; spoken-keywords: the "
+        "folder make keywords writes)",
+    )
     s.add_argument("--epochs", type=EPOCHS, default=20, help="passes over the training set")
-    s.add_argument("--batch-size", type=_number(int, 1, 2**20), default=128, help="samples per optimizer step")
-    s.add_argument("--lr", type=_number(float, 0.0, 10.0, open_lo=True), default=2.5e-3,
-                   help="Adam learning rate before the step decay")
-    s.add_argument("--head-lr-scale", type=_number(float, 0.0, 1e6, open_lo=True), default=1.0,
-                   help="the classifier head's learning rate is --lr times this; a spiking head reads spike "
-                        "rates of a few per cent and on long sequences (audio) learns its scale slowly "
-                        "at 1 (the reference's recipe): 10 speeds it up")
-    s.add_argument("--seed", type=_number(int, 0, 2**32 - 1), default=0, help="seeds initial weights, shuffling and augmentation")
+    s.add_argument(
+        "--batch-size", type=_number(int, 1, 2**20), default=128, help="samples per optimizer step"
+    )
+    s.add_argument(
+        "--lr",
+        type=_number(float, 0.0, 10.0, open_lo=True),
+        default=2.5e-3,
+        help="Adam learning rate before the step decay",
+    )
+    s.add_argument(
+        "--head-lr-scale",
+        type=_number(float, 0.0, 1e6, open_lo=True),
+        default=1.0,
+        help="the classifier head's learning rate is --lr times this; a spiking head reads spike "
+        "rates of a few per cent and on long sequences (audio) learns its scale slowly "
+        "at 1 (the reference's recipe): 10 speeds it up",
+    )
+    s.add_argument(
+        "--seed",
+        type=_number(int, 0, 2**32 - 1),
+        default=0,
+        help="seeds initial weights, shuffling and augmentation",
+    )
     s.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    s.add_argument("--workers", type=_number(int, 0, 256), default=0,
-                   help="data-loader worker processes (0: load in the main process)")
+    s.add_argument(
+        "--workers",
+        type=_number(int, 0, 256),
+        default=0,
+        help="data-loader worker processes (0: load in the main process)",
+    )
     s.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
     s.add_argument("--max-batches", type=COUNT, help="limit batches per epoch (smoke runs)")
-    s.add_argument("--no-augment", action="store_true",
-                   help="speech-commands: no mixup 0.6 / SpecAugment 48+48 / noise (the reference's recipe)")
+    s.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="speech-commands: no mixup 0.6 / SpecAugment 48+48 / noise (the reference's recipe)",
+    )
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--json", action="store_true", help="print the final metrics as JSON on stdout")
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser(
-        "convert", help="a trained spiking checkpoint -> a fixed-point Loihi 2 artifact (.h5)",
-        description="Fold BatchNorms into synapses, map every LIF onto Lava's LIFReset (the reference's >= "
-                    "threshold becomes Loihi's > exactly; biases as neuron biases), quantise each weight matrix as one "
-                    "or two 8-bit synapse processes with one weight exponent each (Dense, DelayDense, Sparse, "
-                    "DelaySparse), schedule the non-causal convolutions with delays, read the LMU memory's taps from "
-                    "a relay line, size every layer so that all its sums fit the chip's 16-bit a_in and a_out, "
-                    "check the target's cores, neurons and synapses and write one self-describing HDF5 file: one "
-                    "entry per Lava process.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "convert",
+        help="a trained spiking checkpoint -> a fixed-point Loihi 2 artifact (.h5)",
+        description="Fold BatchNorms into synapses, map every LIF onto Lava's LIFReset (the "
+        "reference's >= "
+        "threshold becomes Loihi's > exactly; biases as neuron biases), quantise each weight "
+        "matrix as one "
+        "or two 8-bit synapse processes with one weight exponent each (Dense, DelayDense, Sparse, "
+        "DelaySparse), schedule the non-causal convolutions with delays, read the LMU memory's "
+        "taps from "
+        "a relay line, size every layer so that all its sums fit the chip's 16-bit a_in and a_out, "
+        "check the target's cores, neurons and synapses and write one self-describing HDF5 file: "
+        "one "
+        "entry per Lava process.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
     _path(s, "--target", role="input", default="loihi2", help="hardware profile name or .toml path")
-    _path(s, "-o", "--output", role="output",
-          help="artifact to write (default: the checkpoint's name with .h5); missing folders are created")
+    _path(
+        s,
+        "-o",
+        "--output",
+        role="output",
+        help="artifact to write (default: the checkpoint's name with .h5); missing folders are "
+        "created",
+    )
     s.add_argument("--preset", help="check the checkpoint against this preset")
-    s.add_argument("--input-range", type=_number(float, 0.0, 1e6, open_lo=True),
-                   help="largest |feature| value to represent (default: from the checkpoint's features)")
-    s.add_argument("--weight-sets", type=int, choices=(1, 2), default=2,
-                   help="8-bit synapse processes per weight matrix: 2 gives about 15-bit weights for twice the "
-                        "synapse memory and synaptic operations")
-    s.add_argument("--exponent-classes", type=_number(int, 1, 16), default=1, metavar="N",
-                   help="split each weight matrix's rows into up to N processes of similar magnitude, each with "
-                        "its own weight exponent (Lava has one per process); 1: one process per matrix and set")
-    s.add_argument("--vth-mant", type=_number(int, 1, INT_MAX), default=VTH_MANT_DEFAULT,
-                   help="finest threshold mantissa (state resolution: 1/(64 vth_mant) of the threshold); "
-                        "lowered for a layer whose largest possible input would not fit the 16-bit a_in")
-    s.add_argument("--lmu-mapping", choices=("fir", "recurrent"), default="fir",
-                   help="the LMU memory as its impulse response's taps, read from a relay line of its input "
-                        "neuron (fir); recurrent (graded integrators holding the state) cannot be built from "
-                        "Loihi 2's standard processes and is refused")
+    s.add_argument(
+        "--input-range",
+        type=_number(float, 0.0, 1e6, open_lo=True),
+        help="largest |feature| value to represent (default: from the checkpoint's features)",
+    )
+    s.add_argument(
+        "--weight-sets",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="8-bit synapse processes per weight matrix: 2 gives about 15-bit weights for twice "
+        "the "
+        "synapse memory and synaptic operations",
+    )
+    s.add_argument(
+        "--exponent-classes",
+        type=_number(int, 1, 16),
+        default=1,
+        metavar="N",
+        help="split each weight matrix's rows into up to N processes of similar magnitude, each "
+        "with "
+        "its own weight exponent (Lava has one per process); 1: one process per matrix and set",
+    )
+    s.add_argument(
+        "--vth-mant",
+        type=_number(int, 1, INT_MAX),
+        default=VTH_MANT_DEFAULT,
+        help="finest threshold mantissa (state resolution: 1/(64 vth_mant) of the threshold); "
+        "lowered for a layer whose largest possible input would not fit the 16-bit a_in",
+    )
+    s.add_argument(
+        "--lmu-mapping",
+        choices=("fir", "recurrent"),
+        default="fir",
+        help="the LMU memory as its impulse response's taps, read from a relay line of its input "
+        "neuron (fir); recurrent (graded integrators holding the state) cannot be built from "
+        "Loihi 2's standard processes and is refused",
+    )
     s.add_argument("--json", action="store_true", help="the conversion report as JSON")
     s.set_defaults(func=_cmd_convert)
 
     s = sub.add_parser(
-        "verify", help="float model vs fixed-point emulator on the same inputs",
-        description="Run the float model and the artifact's bit-accurate emulator on the same inputs and "
-                    "report top-1 agreement, accuracy of each, per-layer spike rates and the first layer "
-                    "where spikes diverge.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "verify",
+        help="float model vs fixed-point emulator on the same inputs",
+        description="Run the float model and the artifact's bit-accurate emulator on the same "
+        "inputs and "
+        "report top-1 agreement, accuracy of each, per-layer spike rates and the first layer "
+        "where spikes diverge.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _path(s, "checkpoint", role="input")
     _add_artifact(s)
     _add_inputs(s)
@@ -359,74 +575,144 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_verify)
 
     s = sub.add_parser(
-        "run", help="run an artifact on the emulator, Lava's simulator or Loihi 2",
-        description="Run a converted network. emulator: the batched NumPy emulator of Lava's fixed-point "
-                    "arithmetic (fast, bit-exact); lava-sim: the Lava process graph on Lava's bit-accurate CPU "
-                    "simulator (Loihi2SimCfg fixed_pt), sample after sample; loihi2: the same graph on a Loihi 2 "
-                    "board (needs Intel's Lava extension).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "run",
+        help="run an artifact on the emulator, Lava's simulator or Loihi 2",
+        description="Run a converted network. emulator: the batched NumPy emulator of Lava's "
+        "fixed-point "
+        "arithmetic (fast, bit-exact); lava-sim: the Lava process graph on Lava's bit-accurate CPU "
+        "simulator (Loihi2SimCfg fixed_pt), sample after sample; loihi2: the same graph on a Loihi "
+        "2 "
+        "board (needs Intel's Lava extension).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _add_artifact(s)
     s.add_argument("--backend", choices=("emulator", "lava-sim", "loihi2"), default="emulator")
     _add_inputs(s)
-    s.add_argument("--per-step", action="store_true",
-                   help="accuracy against the fraction of the sequence seen (streaming read-out)")
-    s.add_argument("--float", action="store_true",
-                   help="lava-sim: run Lava's floating_pt models (the same network without rounding)")
-    _path(s, "--activity", role="output", metavar="FILE",
-          help="write per-layer spikes and synaptic events per sample (JSON)")
-    s.add_argument("--predictions", action="store_true", help="with --json: include every prediction")
+    s.add_argument(
+        "--per-step",
+        action="store_true",
+        help="accuracy against the fraction of the sequence seen (streaming read-out)",
+    )
+    s.add_argument(
+        "--float",
+        action="store_true",
+        help="lava-sim: run Lava's floating_pt models (the same network without rounding)",
+    )
+    _path(
+        s,
+        "--activity",
+        role="output",
+        metavar="FILE",
+        help="write per-layer spikes and synaptic events per sample (JSON)",
+    )
+    s.add_argument(
+        "--predictions", action="store_true", help="with --json: include every prediction"
+    )
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_run)
 
     s = sub.add_parser(
-        "energy", help="per-layer synaptic operations and energy on a hardware profile",
-        description="Count what the converted network does per sample (spikes, synaptic events = spikes x "
-                    "their non-zero synapses, neuron updates, routed messages, the real-valued MACs that remain) "
-                    "from a run's measured activity, and price it with a hardware profile's constants "
-                    "(hardware_profiles/: loihi2, loihi1, cmos45-snn, cmos45-ann, or a .toml path). Also counts "
-                    "the same network as a non-spiking ANN (PyTorch's FLOP counter) for the SNN/ANN comparison "
-                    "the LMUFormer paper makes. Give --activity from lmuneuro run, or inputs to run now.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "energy",
+        help="per-layer synaptic operations and energy on a hardware profile",
+        description="Count what the converted network does per sample (spikes, synaptic events = "
+        "spikes x "
+        "their non-zero synapses, neuron updates, routed messages, the real-valued MACs that "
+        "remain) "
+        "from a run's measured activity, and price it with a hardware profile's constants "
+        "(hardware_profiles/: loihi2, loihi1, cmos45-snn, cmos45-ann, or a .toml path). Also "
+        "counts "
+        "the same network as a non-spiking ANN (PyTorch's FLOP counter) for the SNN/ANN comparison "
+        "the LMUFormer paper makes. Give --activity from lmuneuro run, or inputs to run now.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _add_artifact(s)
-    _path(s, "--profile", role="input", default="loihi2", help="hardware profile name or .toml path")
+    _path(
+        s, "--profile", role="input", default="loihi2", help="hardware profile name or .toml path"
+    )
     _add_inputs(s, activity=True)
-    s.add_argument("--backend", choices=("emulator", "lava-sim"), default="emulator",
-                   help="with --dataset/--inputs: where to run (identical counts; lava-sim is slower)")
-    s.add_argument("--step-us", type=_number(float, 0.0, 1e9, open_lo=True), help="time per step for static energy (default: the profile's)")
-    s.add_argument("--format", choices=("table", "json", "html"),
-                   help="default: from the -o suffix (.json, .html), else table")
-    _path(s, "-o", "--output", role="output",
-          help="write the report here instead of printing it (html needs a file); missing folders are created")
+    s.add_argument(
+        "--backend",
+        choices=("emulator", "lava-sim"),
+        default="emulator",
+        help="with --dataset/--inputs: where to run (identical counts; lava-sim is slower)",
+    )
+    s.add_argument(
+        "--step-us",
+        type=_number(float, 0.0, 1e9, open_lo=True),
+        help="time per step for static energy (default: the profile's)",
+    )
+    s.add_argument(
+        "--format",
+        choices=("table", "json", "html"),
+        help="default: from the -o suffix (.json, .html), else table",
+    )
+    _path(
+        s,
+        "-o",
+        "--output",
+        role="output",
+        help="write the report here instead of printing it (html needs a file); missing folders "
+        "are created",
+    )
     s.add_argument("--json", action="store_true", help="same as --format json")
     s.set_defaults(func=_cmd_energy)
 
     s = sub.add_parser(
-        "inspect", help="the Lava processes an artifact deploys and every chip limit with its margin",
-        description="Print every Lava process class the network instantiates (module and class, with counts), "
-                    "neuro-cores per population, the largest synaptic delay, the weight-exponent range and each "
-                    "chip limit (a_out and a_in widths, delays, payload bits, cores, neurons, synapses) at its "
-                    "tightest place with its margin. Exit 2 with one line per violated limit.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "inspect",
+        help="the Lava processes an artifact deploys and every chip limit with its margin",
+        description="Print every Lava process class the network instantiates (module and class, "
+        "with counts), "
+        "neuro-cores per population, the largest synaptic delay, the weight-exponent range and "
+        "each "
+        "chip limit (a_out and a_in widths, delays, payload bits, cores, neurons, synapses) at its "
+        "tightest place with its margin. Exit 2 with one line per violated limit.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _add_artifact(s)
-    _path(s, "--profile", role="input", help="hardware profile for the resource limits (default: the artifact's target)")
-    s.add_argument("--steps", type=_number(int, 1, 10**7), help="frames per sample (default: the trained length)")
-    s.add_argument("--json", action="store_true", help="the report as JSON (key processes: module, class, count)")
+    _path(
+        s,
+        "--profile",
+        role="input",
+        help="hardware profile for the resource limits (default: the artifact's target)",
+    )
+    s.add_argument(
+        "--steps",
+        type=_number(int, 1, 10**7),
+        help="frames per sample (default: the trained length)",
+    )
+    s.add_argument(
+        "--json",
+        action="store_true",
+        help="the report as JSON (key processes: module, class, count)",
+    )
     s.set_defaults(func=_cmd_inspect)
 
-    s = sub.add_parser("demo", help="the end-to-end demo on built-in data (no download)",
-                       description="The whole pipeline on the built-in digits: train the small spiking preset, "
-                                   "convert it for Loihi 2, run it on the emulator and on Lava's bit-accurate "
-                                   "simulator, print float vs fixed-point vs Lava accuracy and write the energy report.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    _path(s, "--workdir", role="output-dir", default="runs/demo", help="folder for the outputs (created if missing)")
+    s = sub.add_parser(
+        "demo",
+        help="the end-to-end demo on built-in data (no download)",
+        description="The whole pipeline on the built-in digits: train the small spiking preset, "
+        "convert it for Loihi 2, run it on the emulator and on Lava's bit-accurate "
+        "simulator, print float vs fixed-point vs Lava accuracy and write the energy report.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _path(
+        s,
+        "--workdir",
+        role="output-dir",
+        default="runs/demo",
+        help="folder for the outputs (created if missing)",
+    )
     s.add_argument("--epochs", type=EPOCHS, default=40, help="training epochs")
-    s.add_argument("--lava-samples", type=COUNT, default=30, help="test samples to run on Lava's simulator")
+    s.add_argument(
+        "--lava-samples", type=COUNT, default=30, help="test samples to run on Lava's simulator"
+    )
     s.set_defaults(func=_cmd_demo)
     return p
 
 
 def check_paths(args, roles: dict[str, str]) -> None:
-    """Every output against every input, and a pinned artifact's SHA-256, before the command runs."""
+    """Every output against every input, and a pinned artifact's SHA-256, before the command
+    runs."""
     from .files import check_output, check_sha256
 
     if getattr(args, "expect_sha256", None) is not None:
@@ -434,7 +720,11 @@ def check_paths(args, roles: dict[str, str]) -> None:
 
     if args.command == "convert" and args.output is None:
         args.output = str(Path(args.checkpoint).with_suffix(".h5"))
-    inputs = [getattr(args, d) for d, r in roles.items() if r.startswith("input") and getattr(args, d) is not None]
+    inputs = [
+        getattr(args, d)
+        for d, r in roles.items()
+        if r.startswith("input") and getattr(args, d) is not None
+    ]
     for dest, role in roles.items():
         if role.startswith("output") and getattr(args, dest) is not None:
             check_output(getattr(args, dest), inputs, directory=role == "output-dir")
@@ -444,7 +734,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)  # before any heavy import: --help answers at once
-    except SystemExit as e:  # --help, --version, or one line for a bad argument: a code, as from a command
+    except (
+        SystemExit
+    ) as e:  # --help, --version, or one line for a bad argument: a code, as from a command
         return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
     from .backends import BackendUnavailable
     from .checkpoint import CheckpointError
@@ -453,8 +745,11 @@ def main(argv=None) -> int:
         check_paths(args, _roles(parser._subparsers._group_actions[0].choices[args.command]))
         return args.func(args)
     except (CheckpointError, BackendUnavailable, ValueError, OSError, FloatingPointError) as e:
-        print(f"lmuneuro {args.command}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
-              file=sys.stderr)
+        print(
+            f"lmuneuro {args.command}: error: "
+            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     except MemoryError:
         print(f"lmuneuro {args.command}: error: out of memory", file=sys.stderr)

@@ -31,16 +31,35 @@ from . import __version__
 from .artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, write_artifact
 from .checkpoint import load_checkpoint
 from .files import check_output, sha256
-from .fixedpoint import (LAVA, VTH_MANT_DEFAULT, Formats, decays, input_format, input_limit, population_scale,
-                         quantize_bias, split_rows, split_weights)
+from .fixedpoint import (
+    LAVA,
+    VTH_MANT_DEFAULT,
+    Formats,
+    decays,
+    input_format,
+    input_limit,
+    population_scale,
+    quantize_bias,
+    split_rows,
+    split_weights,
+)
 from .graph import Graph, Population, from_model
 from .limits import a_out_range, input_payload, regions, resources, violations
 from .profiles import Profile, load_profile
 
-__all__ = ["quantize_graph", "map_to_cores", "convert", "ConversionError", "LINE_TAPS", "VTH_MANT_MIN",
-           "LMU_MAPPINGS"]
+__all__ = [
+    "quantize_graph",
+    "map_to_cores",
+    "convert",
+    "ConversionError",
+    "LINE_TAPS",
+    "VTH_MANT_MIN",
+    "LMU_MAPPINGS",
+]
 
-LINE_TAPS = 4  # a group of this many taps or more from one source reads a relay line: fewer processes
+LINE_TAPS = (
+    4  # a group of this many taps or more from one source reads a relay line: fewer processes
+)
 VTH_MANT_MIN = 64  # below this a layer's state is too coarse to be worth converting
 LMU_MAPPINGS = ("fir", "recurrent")
 
@@ -69,13 +88,16 @@ class _Conn:
 
 
 def _relay_neurons(name: str, size: int, fmt: Formats) -> Neurons:
-    """A relay: no memory of u or v, threshold 0, so one unit of input fires it and nothing else does."""
+    """A relay: no memory of u or v, threshold 0, so one unit of input fires it and nothing else
+    does."""
     unity = 2**fmt.decay_bits
     zeros = np.zeros(size, np.int64)
     return Neurons(name, size, unity - 1, unity - 1, 0, zeros, zeros, 0, None)
 
 
-def _wiring(src: str, dst: str, rows: np.ndarray, cols: np.ndarray, shape: tuple, delay: int, w: int) -> Synapse:
+def _wiring(
+    src: str, dst: str, rows: np.ndarray, cols: np.ndarray, shape: tuple, delay: int, w: int
+) -> Synapse:
     weights = np.zeros(shape, np.int16)
     weights[rows, cols] = w
     return Synapse(src, dst, weights, 0, delay, sparse=True)
@@ -104,7 +126,9 @@ class _Relays:
             prev = self.delayed(src, hops - 1)
             name, n = f"{src}.delay{hops * (self.fmt.delay_max + 1)}", self.sizes[src]
             self._add(prev, _relay_neurons(name, n, self.fmt))
-            self.synapses.append(_wiring(prev, name, np.arange(n), np.arange(n), (n, n), self.fmt.delay_max, 1))
+            self.synapses.append(
+                _wiring(prev, name, np.arange(n), np.arange(n), (n, n), self.fmt.delay_max, 1)
+            )
             self._delayed[key] = name
         return self._delayed[key]
 
@@ -114,8 +138,10 @@ class _Relays:
         name, n = f"{src}.line", self.sizes[src]
         size = length * n
         self._add(src, _relay_neurons(name, size, self.fmt))
-        self.synapses += [_wiring(src, name, np.arange(n), np.arange(n), (size, n), 0, 1),
-                          _wiring(name, name, np.arange(n, size), np.arange(size - n), (size, size), 0, 1)]
+        self.synapses += [
+            _wiring(src, name, np.arange(n), np.arange(n), (size, n), 0, 1),
+            _wiring(name, name, np.arange(n, size), np.arange(size - n), (size, size), 0, 1),
+        ]
         self.kills.append((name, self.lags[src]))
         return name
 
@@ -148,21 +174,34 @@ def _connections(graph: Graph, lags: dict, relays: _Relays) -> dict[str, list[_C
                     if d == 0:
                         conns.append(_Conn(g.src, 0, w, lags[g.src] + 1 - lags[p.name]))
                     else:
-                        on_line[:, (d - 1) * n:d * n] += w
-                conns.append(_Conn(line_of[g.src], 0, on_line, 0))  # emptied by the gate: within the window
+                        on_line[:, (d - 1) * n : d * n] += w
+                conns.append(
+                    _Conn(line_of[g.src], 0, on_line, 0)
+                )  # emptied by the gate: within the window
                 continue
             for w, d in zip(g.weights, delays):
                 hops = d // (fmt.delay_max + 1)
                 if hops and g.src == INPUT:
-                    raise ConversionError(f"layer {p.name}: the graded input would need a delay of {d} steps; "
-                                          f"the target's synapses hold at most {fmt.delay_max} and relays carry spikes only")
-                conns.append(_Conn(relays.delayed(g.src, hops), d - hops * (fmt.delay_max + 1), w,
-                                   lags[g.src] + 1 + d - lags[p.name]))
+                    raise ConversionError(
+                        f"layer {p.name}: the graded input would need a delay of {d} steps; "
+                        f"the target's synapses hold at most {fmt.delay_max} and relays carry "
+                        "spikes only"
+                    )
+                conns.append(
+                    _Conn(
+                        relays.delayed(g.src, hops),
+                        d - hops * (fmt.delay_max + 1),
+                        w,
+                        lags[g.src] + 1 + d - lags[p.name],
+                    )
+                )
         out[p.name] = conns
     return out
 
 
-def _processes(c: np.ndarray, src: str, dst: str, delay: int, fmt: Formats, sets: int, classes: int) -> list[Synapse]:
+def _processes(
+    c: np.ndarray, src: str, dst: str, delay: int, fmt: Formats, sets: int, classes: int
+) -> list[Synapse]:
     """The synapse processes for float targets c (n_dst, n_src; activation units per payload
     unit): per exponent class (a sparse process for a subset of rows) and weight set."""
     out, groups = [], split_rows(c, classes, fmt)
@@ -196,8 +235,20 @@ def _rounding(s: Synapse) -> Synapse:
     return s
 
 
-def _layer(p: Population, conns: list[_Conn], lag: int, delay: int, channel: int, n_channels: int, vth_mant: int,
-           frac: int, input_max: int, fmt: Formats, sets: int, classes: int) -> tuple[Neurons, list[Synapse]]:
+def _layer(
+    p: Population,
+    conns: list[_Conn],
+    lag: int,
+    delay: int,
+    channel: int,
+    n_channels: int,
+    vth_mant: int,
+    frac: int,
+    input_max: int,
+    fmt: Formats,
+    sets: int,
+    classes: int,
+) -> tuple[Neurons, list[Synapse]]:
     """A layer at threshold mantissa ``vth_mant``: its LIFReset, its processes and the gate's
     inhibition outside its window; ``_Scale`` when something does not fit the target's widths."""
     scale = population_scale(p.v_th, vth_mant, fmt)
@@ -206,16 +257,32 @@ def _layer(p: Population, conns: list[_Conn], lag: int, delay: int, channel: int
     for c in conns:
         graded = c.src == INPUT
         try:
-            made = _processes(c.weights * unit / (2.0**frac if graded else 1), c.src, p.name, c.delay, fmt, sets, classes)
+            made = _processes(
+                c.weights * unit / (2.0**frac if graded else 1),
+                c.src,
+                p.name,
+                c.delay,
+                fmt,
+                sets,
+                classes,
+            )
         except ValueError as e:  # beyond the largest exponent
             raise _Scale(str(e)) from None
         if graded:
             made = [_rounding(s) for s in made]
         for s in made:
-            lo, hi = a_out_range(s.weights, s.weight_exp, input_payload(c.weights.shape[1], input_max) if graded else None)
+            lo, hi = a_out_range(
+                s.weights,
+                s.weight_exp,
+                input_payload(c.weights.shape[1], input_max) if graded else None,
+            )
             if lo.min() < fmt.a_min or hi.max() > fmt.a_max:
-                raise _Scale(f"a process from {c.src} can deliver {max(hi.max(), -lo.min()):,.0f} activation "
-                             f"units, beyond the {fmt.activation_bits}-bit a_out", _fit(lo, hi, fmt))
+                raise _Scale(
+                    f"a process from {c.src} can deliver {max(hi.max(), -lo.min()):,.0f} "
+                    "activation "
+                    f"units, beyond the {fmt.activation_bits}-bit a_out",
+                    _fit(lo, hi, fmt),
+                )
             parts.append((lo, hi, c.offset, False))
         syns += made
     try:
@@ -231,26 +298,50 @@ def _layer(p: Population, conns: list[_Conn], lag: int, delay: int, channel: int
     top = 2**fmt.weight_bits - 1
     e = max(0, fmt.weight_exp_min, math.ceil(math.log2(need.max() / top)))  # >= 0: exact, no floor
     if e > fmt.weight_exp_max:
-        raise _Scale(f"silencing it outside its window takes {need.max():,.0f} activation units of inhibition",
-                     top * 2.0**fmt.weight_exp_max / need.max())
+        raise _Scale(
+            f"silencing it outside its window takes {need.max():,.0f} activation units of "
+            "inhibition",
+            top * 2.0**fmt.weight_exp_max / need.max(),
+        )
     inhibit = np.zeros((p.size, n_channels), np.int16)
     inhibit[:, channel] = -np.ceil(need / 2.0**e)
     gate = Synapse(GATE, p.name, inhibit, e, 0, sparse=True)
     parts.append((*a_out_range(inhibit, e, None), True, True))
     for region, (lo, hi) in regions(parts, delay).items():
         if max(-lo.min(), hi.max()) * 2**fmt.activation_shift >= fmt.state_max:
-            raise _Scale(f"its u can reach {max(-lo.min(), hi.max()) * 2**fmt.activation_shift:,.0f} state units "
-                         f"{'in' if region == 'window' else region} its window, beyond {fmt.state_bits} bits",
-                         fmt.state_max / 2**fmt.activation_shift / max(-lo.min(), hi.max()))
+            raise _Scale(
+                f"its u can reach {max(-lo.min(), hi.max()) * 2**fmt.activation_shift:,.0f} state "
+                "units "
+                f"{'in' if region == 'window' else region} its window, beyond {fmt.state_bits} "
+                "bits",
+                fmt.state_max / 2**fmt.activation_shift / max(-lo.min(), hi.max()),
+            )
         if lo.min() < fmt.a_min or hi.max() > fmt.a_max:
-            raise _Scale(f"its a_in can reach [{lo.min():,.0f}, {hi.max():,.0f}] activation units "
-                         f"{'in' if region == 'window' else region} its window, beyond {fmt.activation_bits} bits", _fit(lo, hi, fmt))
+            raise _Scale(
+                f"its a_in can reach [{lo.min():,.0f}, {hi.max():,.0f}] activation units "
+                f"{'in' if region == 'window' else region} its window, beyond "
+                f"{fmt.activation_bits} bits",
+                _fit(lo, hi, fmt),
+            )
     du, dv = decays(p.tau, fmt)
     v_init = -(fmt.state_max - 1)
-    if np.trunc(v_init * (2**fmt.decay_bits - dv) / 2**fmt.decay_bits) + bias.max() > vth_mant * 2**fmt.vth_shift:
+    if (
+        np.trunc(v_init * (2**fmt.decay_bits - dv) / 2**fmt.decay_bits) + bias.max()
+        > vth_mant * 2**fmt.vth_shift
+    ):
         raise _Scale("its bias could fire it at the first step of a run, before the gate arrives")
-    neurons = Neurons(p.name, p.size, du, dv, vth_mant, bias_mant.astype(np.int64), bias_exp.astype(np.int64),
-                      v_init, lag, scale)
+    neurons = Neurons(
+        p.name,
+        p.size,
+        du,
+        dv,
+        vth_mant,
+        bias_mant.astype(np.int64),
+        bias_exp.astype(np.int64),
+        v_init,
+        lag,
+        scale,
+    )
     return neurons, syns + [gate]
 
 
@@ -259,7 +350,9 @@ def _fit(lo: np.ndarray, hi: np.ndarray, fmt: Formats) -> float:
     return min(fmt.a_max / max(hi.max(), 1), fmt.a_min / min(lo.min(), -1))
 
 
-def _input_frac_bits(p: Population, max_abs: float, bits: int, vth_mant: int, fmt: Formats, sets: int) -> int:
+def _input_frac_bits(
+    p: Population, max_abs: float, bits: int, vth_mant: int, fmt: Formats, sets: int
+) -> int:
     """Fraction bits of the graded input that balance its rounding against the weights' (a finely
     resolved input needs small weights, which the exponent floor resolves coarsely): the
     expected squared drive error ``|W|^2 (r^2 E[x^2] + 4^-frac / 12)`` for inputs uniform in
@@ -267,7 +360,9 @@ def _input_frac_bits(p: Population, max_abs: float, bits: int, vth_mant: int, fm
     best = None
     for frac in range(input_format(max_abs, bits), -1, -1):
         err = 0.0
-        unit = population_scale(p.v_th, vth_mant, fmt) / (p.tau * 2**fmt.activation_shift * 2.0**frac)
+        unit = population_scale(p.v_th, vth_mant, fmt) / (
+            p.tau * 2**fmt.activation_shift * 2.0**frac
+        )
         for g in p.inputs:
             if g.src != INPUT:
                 continue
@@ -282,18 +377,32 @@ def _input_frac_bits(p: Population, max_abs: float, bits: int, vth_mant: int, fm
     return best[1]
 
 
-def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16, vth_mant: int = VTH_MANT_DEFAULT,
-                   fmt: Formats = LAVA, weight_sets: int = 2, exponent_classes: int = 1) -> FixedNetwork:
+def quantize_graph(
+    graph: Graph,
+    *,
+    input_max_abs: float,
+    input_bits: int = 16,
+    vth_mant: int = VTH_MANT_DEFAULT,
+    fmt: Formats = LAVA,
+    weight_sets: int = 2,
+    exponent_classes: int = 1,
+) -> FixedNetwork:
     """The network of Lava processes for ``graph``; ``input_max_abs`` bounds the features'
     magnitude; every weight is the sum of up to ``weight_sets`` 8-bit processes, and the rows of
     a weight matrix are split into up to ``exponent_classes`` processes of similar magnitude.
     ``vth_mant`` is the finest state resolution tried (module docstring: scaling)."""
     if input_bits > fmt.message_bits_max:
-        raise ConversionError(f"the graded input needs {input_bits}-bit payloads; the target carries at most "
-                              f"{fmt.message_bits_max}")
-    frac = input_max = None  # chosen for the first layer that reads the input, at its final threshold mantissa
+        raise ConversionError(
+            f"the graded input needs {input_bits}-bit payloads; the target carries at most "
+            f"{fmt.message_bits_max}"
+        )
+    frac = input_max = (
+        None  # chosen for the first layer that reads the input, at its final threshold mantissa
+    )
     lags = _schedule(graph)
-    relays = _Relays({INPUT: graph.input_size, **{p.name: p.size for p in graph.populations}}, lags, fmt)
+    relays = _Relays(
+        {INPUT: graph.input_size, **{p.name: p.size for p in graph.populations}}, lags, fmt
+    )
     conns = _connections(graph, lags, relays)
     channels = sorted({lags[p.name] for p in graph.populations})
     delay = lags[graph.populations[-1].name]
@@ -307,17 +416,32 @@ def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16, 
                 frac = _input_frac_bits(p, input_max_abs, input_bits, mant, fmt, weight_sets)
                 input_max = input_limit(input_max_abs, frac, input_bits)
             try:
-                layers[p.name], syns[p.name] = _layer(p, conns[p.name], lags[p.name], delay, channels.index(lags[p.name]),
-                                                      len(gate), mant, frac, input_max, fmt, weight_sets,
-                                                      exponent_classes)
+                layers[p.name], syns[p.name] = _layer(
+                    p,
+                    conns[p.name],
+                    lags[p.name],
+                    delay,
+                    channels.index(lags[p.name]),
+                    len(gate),
+                    mant,
+                    frac,
+                    input_max,
+                    fmt,
+                    weight_sets,
+                    exponent_classes,
+                )
                 break
             except _Scale as e:
                 if mant <= VTH_MANT_MIN:
-                    raise ConversionError(f"layer {p.name}: {e}, even at threshold mantissa {mant}") from None
+                    raise ConversionError(
+                        f"layer {p.name}: {e}, even at threshold mantissa {mant}"
+                    ) from None
                 mant = max(VTH_MANT_MIN, min(mant - 1, int(mant * min(e.shrink, 1.0))))
     for k, (line, _) in enumerate(relays.kills):
         n = relays.sizes[line]
-        relays.synapses.append(_wiring(GATE, line, np.arange(n), np.full(n, len(channels) + k), (n, len(gate)), 0, -2))
+        relays.synapses.append(
+            _wiring(GATE, line, np.arange(n), np.full(n, len(channels) + k), (n, len(gate)), 0, -2)
+        )
     pops: list[Neurons] = []
 
     def place(name):  # a source, then the relays that copy it
@@ -332,9 +456,19 @@ def quantize_graph(graph: Graph, *, input_max_abs: float, input_bits: int = 16, 
     by_dst = {}
     for s in relays.synapses + [s for p in graph.populations for s in syns[p.name]]:
         by_dst.setdefault(s.dst, []).append(s)
-    return FixedNetwork(graph.input_size, frac, input_bits, input_max, gate, pops, [s for p in pops for s in by_dst.get(p.name, [])],
-                        graph.populations[-1].name, graph.head_weight.astype(np.float32),
-                        graph.head_bias.astype(np.float32), fmt)
+    return FixedNetwork(
+        graph.input_size,
+        frac,
+        input_bits,
+        input_max,
+        gate,
+        pops,
+        [s for p in pops for s in by_dst.get(p.name, [])],
+        graph.populations[-1].name,
+        graph.head_weight.astype(np.float32),
+        graph.head_bias.astype(np.float32),
+        fmt,
+    )
 
 
 def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
@@ -349,46 +483,84 @@ def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
 DEFAULT_INPUT_RANGE = {"digits": 1.0, "kaldi-fbank": 2.0}
 
 
-def convert(checkpoint, output, *, target: str = "loihi2", preset: str | None = None,
-            input_range: float | None = None, vth_mant: int = VTH_MANT_DEFAULT, weight_sets: int = 2,
-            exponent_classes: int = 1, lmu_mapping: str = "fir") -> dict:
+def convert(
+    checkpoint,
+    output,
+    *,
+    target: str = "loihi2",
+    preset: str | None = None,
+    input_range: float | None = None,
+    vth_mant: int = VTH_MANT_DEFAULT,
+    weight_sets: int = 2,
+    exponent_classes: int = 1,
+    lmu_mapping: str = "fir",
+) -> dict:
     """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report."""
     check_output(output, [checkpoint, target])
     if lmu_mapping not in LMU_MAPPINGS:
-        raise ConversionError(f"unknown LMU mapping {lmu_mapping!r}; choose one of {', '.join(LMU_MAPPINGS)}")
+        raise ConversionError(
+            f"unknown LMU mapping {lmu_mapping!r}; choose one of {', '.join(LMU_MAPPINGS)}"
+        )
     profile = load_profile(target)
     if profile.kind != "neuromorphic":
         raise ConversionError(f"target {profile.name!r} is not a neuromorphic chip")
     if lmu_mapping == "recurrent":
-        raise ConversionError(f"the recurrent LMU mapping cannot be built from {profile.name}'s standard processes "
-                              "(its 24-bit state would pass through 16-bit Dense outputs and has no per-sample "
-                              "reset; docs/fixed-point.md section 6): use --lmu-mapping fir")
+        raise ConversionError(
+            f"the recurrent LMU mapping cannot be built from {profile.name}'s standard processes "
+            "(its 24-bit state would pass through 16-bit Dense outputs and has no per-sample "
+            "reset; docs/fixed-point.md section 6): use --lmu-mapping fir"
+        )
     if not 1 <= exponent_classes <= 16:
         raise ConversionError(f"exponent classes must be between 1 and 16, got {exponent_classes}")
     ck = load_checkpoint(checkpoint, preset=preset)
     if not ck.config.spiking:
-        raise ConversionError("only spiking models map onto Loihi's LIF neurons; this checkpoint is the non-spiking LMUFormer")
+        raise ConversionError(
+            "only spiking models map onto Loihi's LIF neurons; this checkpoint is the non-spiking "
+            "LMUFormer"
+        )
     fmt = Formats.from_dict(profile.precision)  # complete: load_profile checks every field
     if input_range is None:
         input_range = DEFAULT_INPUT_RANGE.get((ck.features or {}).get("kind"), 4.0)
     if not 0 < vth_mant < 2**fmt.vth_mant_bits:
-        raise ConversionError(f"threshold mantissa {vth_mant} is outside {profile.name}'s vth_mant_bits "
-                              f"{fmt.vth_mant_bits} (1..{2**fmt.vth_mant_bits - 1})")
+        raise ConversionError(
+            f"threshold mantissa {vth_mant} is outside {profile.name}'s vth_mant_bits "
+            f"{fmt.vth_mant_bits} (1..{2**fmt.vth_mant_bits - 1})"
+        )
     try:
-        net = quantize_graph(from_model(ck.model), input_max_abs=input_range, vth_mant=vth_mant, fmt=fmt,
-                             weight_sets=weight_sets, exponent_classes=exponent_classes)
+        net = quantize_graph(
+            from_model(ck.model),
+            input_max_abs=input_range,
+            vth_mant=vth_mant,
+            fmt=fmt,
+            weight_sets=weight_sets,
+            exponent_classes=exponent_classes,
+        )
     except ConversionError:
         raise
     except ValueError as e:
         raise ConversionError(str(e)) from None
     layers = map_to_cores(net, profile)
-    net.meta = {"created_by": f"lmuneuro {__version__}", "source_sha256": sha256(checkpoint),
-                "source_format": ck.source_format, "preset": ck.preset, "target": profile.name,
-                "quantization": {"vth_mant": vth_mant, "input_range": input_range, "input_bits": net.input_bits,
-                                 "input_frac_bits": net.input_frac_bits, "weight_sets": weight_sets,
-                                 "exponent_classes": exponent_classes, "lmu_mapping": lmu_mapping},
-                "classes": ck.classes, "features": ck.features, "delay_steps": net.delay,
-                "cores": sum(r["cores"] for r in layers), "processes": sum(r["processes"] for r in layers),
-                "config": ck.config.to_dict()}
+    net.meta = {
+        "created_by": f"lmuneuro {__version__}",
+        "source_sha256": sha256(checkpoint),
+        "source_format": ck.source_format,
+        "preset": ck.preset,
+        "target": profile.name,
+        "quantization": {
+            "vth_mant": vth_mant,
+            "input_range": input_range,
+            "input_bits": net.input_bits,
+            "input_frac_bits": net.input_frac_bits,
+            "weight_sets": weight_sets,
+            "exponent_classes": exponent_classes,
+            "lmu_mapping": lmu_mapping,
+        },
+        "classes": ck.classes,
+        "features": ck.features,
+        "delay_steps": net.delay,
+        "cores": sum(r["cores"] for r in layers),
+        "processes": sum(r["processes"] for r in layers),
+        "config": ck.config.to_dict(),
+    }
     write_artifact(output, net)
     return {"output": str(output), "sha256": sha256(output), **net.meta, "layers": layers}

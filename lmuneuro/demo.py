@@ -20,20 +20,37 @@ from .energy import render_html, report
 from .files import write_output
 from .train import TrainConfig, train
 
-DIGITS = {"preset": "spiking-lmuformer-digits", "dataset": "digits", "batch_size": 64, "head_lr_scale": 1.0}
+DIGITS = {
+    "preset": "spiking-lmuformer-digits",
+    "dataset": "digits",
+    "batch_size": 64,
+    "head_lr_scale": 1.0,
+}
 # 128-step audio: a spiking head learns its scale slowly at the reference's learning rate (train.py)
-KEYWORDS = {"preset": "spiking-lmuformer-keywords", "dataset": "spoken-keywords", "batch_size": 32,
-            "head_lr_scale": 10.0}
+KEYWORDS = {
+    "preset": "spiking-lmuformer-keywords",
+    "dataset": "spoken-keywords",
+    "batch_size": 32,
+    "head_lr_scale": 10.0,
+}
 
 
 def _same_spikes(a, b) -> bool:
     """Every layer's spikes in its window, every population's count and every logit, equal."""
-    return (np.array_equal(a.logits, b.logits) and all(np.array_equal(a.spikes[k], v) for k, v in b.spikes.items())
-            and all(np.array_equal(a.spike_counts[k], v) for k, v in b.spike_counts.items()))
+    return (
+        np.array_equal(a.logits, b.logits)
+        and all(np.array_equal(a.spikes[k], v) for k, v in b.spikes.items())
+        and all(np.array_equal(a.spike_counts[k], v) for k, v in b.spike_counts.items())
+    )
 
 
-def run_demo(workdir: str = "runs/demo", epochs: int = 40, lava_samples: int = 30, recipe: dict = DIGITS,
-             data_dir: str | None = None) -> dict:
+def run_demo(
+    workdir: str = "runs/demo",
+    epochs: int = 40,
+    lava_samples: int = 30,
+    recipe: dict = DIGITS,
+    data_dir: str | None = None,
+) -> dict:
     """Returns the figures it printed (accuracies, agreement, energy) as a dict."""
     torch.set_num_threads(max(1, torch.get_num_threads()))
     work = Path(workdir)
@@ -41,14 +58,26 @@ def run_demo(workdir: str = "runs/demo", epochs: int = 40, lava_samples: int = 3
     preset, dataset = recipe["preset"], recipe["dataset"]
     t0 = time.perf_counter()
     print(f"[1/5] training {preset} on {dataset} for {epochs} epochs -> {ckpt}")
-    train(TrainConfig(preset=preset, dataset=dataset, output=str(ckpt), epochs=epochs, data_dir=data_dir,
-                      batch_size=recipe["batch_size"], head_lr_scale=recipe["head_lr_scale"]))
+    train(
+        TrainConfig(
+            preset=preset,
+            dataset=dataset,
+            output=str(ckpt),
+            epochs=epochs,
+            data_dir=data_dir,
+            batch_size=recipe["batch_size"],
+            head_lr_scale=recipe["head_lr_scale"],
+        )
+    )
 
     print(f"[2/5] converting for Loihi 2 -> {art}")
     conv = convert(ckpt, art, target="loihi2")
     net = read_artifact(art)
-    print(f"      {len(net.layers)} LIF layers as {conv['processes']} of Lava's chip processes on {conv['cores']} "
-          f"neuro-cores, algorithmic delay {net.delay} steps")
+    print(
+        f"      {len(net.layers)} LIF layers as {conv['processes']} of Lava's chip processes on "
+        f"{conv['cores']} "
+        f"neuro-cores, algorithmic delay {net.delay} steps"
+    )
 
     test = get_dataset(dataset, "test", data_dir=data_dir)
     x, y = (t.numpy() for t in test.tensors)
@@ -59,34 +88,62 @@ def run_demo(workdir: str = "runs/demo", epochs: int = 40, lava_samples: int = 3
     emu_pred = emu.logits.argmax(-1)
 
     n = min(lava_samples, len(x))
-    print(f"[4/5] Lava's bit-accurate simulator (Loihi2SimCfg fixed_pt, Lava's own processes) on the first {n} samples")
+    print(
+        "[4/5] Lava's bit-accurate simulator (Loihi2SimCfg fixed_pt, Lava's own processes) on the "
+        f"first {n} samples"
+    )
     lava = run_backend(net, x[:n], "lava-sim", record=True, progress=True)
     lava_pred = lava.logits.argmax(-1)
 
     acc = lambda p, k=len(x): float((p[:k] == y[:k]).mean())  # noqa: E731
-    figures = {"samples": len(x), "accuracy_float": acc(float_pred), "accuracy_fixed": acc(emu_pred),
-               "agreement_float_fixed": float((float_pred == emu_pred).mean()), "lava_samples": n,
-               "accuracy_float_lava_subset": acc(float_pred, n), "accuracy_fixed_lava_subset": acc(emu_pred, n),
-               "accuracy_lava": acc(lava_pred, n),
-               "lava_equals_emulator": _same_spikes(lava, run_backend(net, x[:n], "emulator", record=True))}
-    print(f"      accuracy on {len(x)} samples: float {figures['accuracy_float']:.2%}, fixed point "
-          f"{figures['accuracy_fixed']:.2%} (top-1 agreement {figures['agreement_float_fixed']:.2%})")
-    print(f"      accuracy on the first {n}: float {figures['accuracy_float_lava_subset']:.2%}, fixed point "
-          f"{figures['accuracy_fixed_lava_subset']:.2%}, Lava {figures['accuracy_lava']:.2%}; every spike of every "
-          f"population on Lava {'equals' if figures['lava_equals_emulator'] else 'DIFFERS FROM'} the emulator's")
+    figures = {
+        "samples": len(x),
+        "accuracy_float": acc(float_pred),
+        "accuracy_fixed": acc(emu_pred),
+        "agreement_float_fixed": float((float_pred == emu_pred).mean()),
+        "lava_samples": n,
+        "accuracy_float_lava_subset": acc(float_pred, n),
+        "accuracy_fixed_lava_subset": acc(emu_pred, n),
+        "accuracy_lava": acc(lava_pred, n),
+        "lava_equals_emulator": _same_spikes(
+            lava, run_backend(net, x[:n], "emulator", record=True)
+        ),
+    }
+    print(
+        f"      accuracy on {len(x)} samples: float {figures['accuracy_float']:.2%}, fixed point "
+        f"{figures['accuracy_fixed']:.2%} (top-1 agreement {figures['agreement_float_fixed']:.2%})"
+    )
+    print(
+        f"      accuracy on the first {n}: float {figures['accuracy_float_lava_subset']:.2%}, "
+        "fixed point "
+        f"{figures['accuracy_fixed_lava_subset']:.2%}, Lava {figures['accuracy_lava']:.2%}; every "
+        "spike of every "
+        f"population on Lava {'equals' if figures['lava_equals_emulator'] else 'DIFFERS FROM'} the "
+        "emulator's"
+    )
 
     print(f"[5/5] energy per sample on Loihi 2 -> {html}")
     r = report(net, activity(net, x, emu.spike_counts), "loihi2")
     write_output(html, render_html(r))
     lo, hi = r["energy_range_pj"]
     a = r["ann"]
-    figures.update(energy_uj=r["energy_total_pj"] / 1e6, synops=r["totals"]["synops"], ann_macs=a["macs"],
-                   energy_ratio_45nm=a["energy_ratio_45nm"])
-    print(f"      {r['totals']['synops']:,.0f} SynOps, {r['energy_total_pj'] / 1e6:.2f} uJ "
-          f"(range {lo / 1e6:.2f}-{hi / 1e6:.2f} uJ, {r['energy_pj']['static'] / r['energy_total_pj']:.0%} static); "
-          f"as an ANN {a['macs']:,} MACs; at 45 nm the SNN needs {a['energy_ratio_45nm']:.2f}x the ANN's energy")
+    figures.update(
+        energy_uj=r["energy_total_pj"] / 1e6,
+        synops=r["totals"]["synops"],
+        ann_macs=a["macs"],
+        energy_ratio_45nm=a["energy_ratio_45nm"],
+    )
+    print(
+        f"      {r['totals']['synops']:,.0f} SynOps, {r['energy_total_pj'] / 1e6:.2f} uJ "
+        f"(range {lo / 1e6:.2f}-{hi / 1e6:.2f} uJ, "
+        f"{r['energy_pj']['static'] / r['energy_total_pj']:.0%} static); "
+        f"as an ANN {a['macs']:,} MACs; at 45 nm the SNN needs {a['energy_ratio_45nm']:.2f}x the "
+        "ANN's energy"
+    )
     write_output(work / "demo.json", json.dumps(figures, indent=2))
     where = f" --data-dir {data_dir}" if data_dir else ""
-    print(f"done in {time.perf_counter() - t0:.0f} s; outputs in {work}/ "
-          f"(lmuneuro energy {art} --dataset {dataset}{where} for the full table)")
+    print(
+        f"done in {time.perf_counter() - t0:.0f} s; outputs in {work}/ "
+        f"(lmuneuro energy {art} --dataset {dataset}{where} for the full table)"
+    )
     return figures

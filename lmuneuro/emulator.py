@@ -42,11 +42,17 @@ def check_formats(net: FixedNetwork) -> None:
     mine, lava = net.formats.to_dict(), LAVA.to_dict()
     arithmetic = ("state_bits", "decay_bits", "vth_shift", "activation_shift")
     wrong = [k for k in arithmetic if mine[k] != lava[k]]
-    wrong += [k for k in lava if k not in arithmetic and k != "weight_exp_min" and mine[k] > lava[k]]
+    wrong += [
+        k for k in lava if k not in arithmetic and k != "weight_exp_min" and mine[k] > lava[k]
+    ]
     wrong += ["weight_exp_min"] if mine["weight_exp_min"] < lava["weight_exp_min"] else []
     if wrong:
-        raise ValueError(f"the artifact's number formats are not Lava's ({', '.join(f'{k} {mine[k]}' for k in wrong)}, "
-                         f"Lava: {', '.join(str(lava[k]) for k in wrong)}): its target is not Loihi 2 as Lava computes it")
+        raise ValueError(
+            "the artifact's number formats are not Lava's "
+            f"({', '.join(f'{k} {mine[k]}' for k in wrong)}, "
+            f"Lava: {', '.join(str(lava[k]) for k in wrong)}): its target is not Loihi 2 as Lava "
+            "computes it"
+        )
 
 
 def dense_accumulate(w: np.ndarray, weight_exp: int, s: np.ndarray) -> np.ndarray:
@@ -92,10 +98,13 @@ def lif_step(u, v, a_in, du: int, dv: int, bias, vth: int):
 
 @dataclass
 class EmulatorResult:
-    logits: np.ndarray  # (batch, classes): head applied to the time-mean of the read-out layer's spikes
+    logits: (
+        np.ndarray
+    )  # (batch, classes): head applied to the time-mean of the read-out layer's spikes
     per_step: np.ndarray  # (batch, steps, classes): the same over each prefix of the sequence
     spikes: dict  # layer -> (batch, steps, n) bool in its float-time window (when asked for)
-    spike_counts: dict  # population (layers and relays) -> (batch, n) spikes per neuron over the sample's steps
+    # population (layers and relays) -> (batch, n) spikes per neuron over the sample's steps
+    spike_counts: dict
 
 
 def _blocks(syns: list[Synapse]) -> list[tuple[list[Synapse], np.ndarray, int]]:
@@ -110,7 +119,9 @@ def _blocks(syns: list[Synapse]) -> list[tuple[list[Synapse], np.ndarray, int]]:
     for group in groups.values():
         e_min = min(s.weight_exp for s in group)
         if len(group) > 1 and sum(s.weight_exp < 0 for s in group) <= 1:
-            w = sum(np.asarray(s.weights, np.float64).T * 2.0 ** (s.weight_exp - e_min) for s in group)
+            w = sum(
+                np.asarray(s.weights, np.float64).T * 2.0 ** (s.weight_exp - e_min) for s in group
+            )
             out.append((group, w, e_min))
         else:
             out += [([s], np.asarray(s.weights, np.float64).T, s.weight_exp) for s in group]
@@ -131,10 +142,12 @@ def _fan_out(syns: list[Synapse], sig: np.ndarray):
     w = np.concatenate([b for _, b, _ in blocks], axis=1)  # (n_src, sum n_dst)
     exact32 = np.abs(sig).max() * np.abs(w).sum(axis=0).max() < 2**24
     dtype = np.float32 if exact32 else np.float64
-    acc = (sig[live].reshape(-1, n_src).astype(dtype, copy=False) @ w.astype(dtype)).reshape(len(live), batch, -1)
+    acc = (sig[live].reshape(-1, n_src).astype(dtype, copy=False) @ w.astype(dtype)).reshape(
+        len(live), batch, -1
+    )
     col = 0
     for group, b, e in blocks:
-        part = acc[:, :, col:col + b.shape[1]]  # a view: scaled in place, each block once
+        part = acc[:, :, col : col + b.shape[1]]  # a view: scaled in place, each block once
         col += b.shape[1]
         part *= dtype(2.0**e)  # a power of two: exact
         if e < 0:
@@ -182,29 +195,38 @@ def _population(p: Neurons, a: np.ndarray, own: list[Synapse]) -> np.ndarray:
 def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResult:
     """Run the network on real-valued features x (batch, steps, input_size), all samples at once.
     Populations in the artifact's order (sources first): each one's LIF over the steps, then the
-    processes that read it for the whole run at once (one matrix product per source, ``_fan_out``)."""
+    processes that read it for the whole run at once (one matrix product per source,
+    ``_fan_out``)."""
     check_formats(net)
     q, _ = net.quantize_input(x)
     batch, steps = q.shape[:2]
     total = net.delay + steps
-    sig = {INPUT: np.zeros((total, batch, net.input_channels)),
-           GATE: gate_pattern(net.gate_channels, steps, total).T[:, None, :].astype(np.float64)}
+    sig = {
+        INPUT: np.zeros((total, batch, net.input_channels)),
+        GATE: gate_pattern(net.gate_channels, steps, total).T[:, None, :].astype(np.float64),
+    }
     sig[INPUT][:steps] = np.swapaxes(q, 0, 1)
     readers: dict[str, list[Synapse]] = {}
-    reach = {p.name: 0.0 for p in net.populations}  # the largest |a_in| each population's readers can bring
+    reach = {
+        p.name: 0.0 for p in net.populations
+    }  # the largest |a_in| each population's readers can bring
     for syn in net.synapses:
         if syn.src != syn.dst:  # a relay line's own processes run inside its time loop
             readers.setdefault(syn.src, []).append(syn)
             lo, hi = process_range(net, syn)
             reach[syn.dst] += max(-lo.min(), hi.max())
     # a_in, filled by the sources: float32 holds it exactly where the chip's 16-bit limits hold
-    pending = {p.name: np.zeros((total, batch, p.size), np.float32 if reach[p.name] < 2**24 else np.float64)
-               for p in net.populations}
+    pending = {
+        p.name: np.zeros(
+            (total, batch, p.size), np.float32 if reach[p.name] < 2**24 else np.float64
+        )
+        for p in net.populations
+    }
 
     def emit(src: str) -> None:
         for dst, at, part in _fan_out(readers.get(src, []), sig[src]):
             if len(at) and at[-1] - at[0] == len(at) - 1:  # consecutive steps: a slice, no gather
-                pending[dst][at[0]:at[-1] + 1] += part
+                pending[dst][at[0] : at[-1] + 1] += part
             else:
                 pending[dst][at] += part
 
@@ -212,12 +234,18 @@ def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> EmulatorResul
     emit(GATE)
     counts = {}
     for p in net.populations:
-        sig[p.name] = _population(p, pending.pop(p.name), [s for s in net.inputs_of(p.name) if s.src == p.name])
+        sig[p.name] = _population(
+            p, pending.pop(p.name), [s for s in net.inputs_of(p.name) if s.src == p.name]
+        )
         counts[p.name] = sig[p.name].sum(axis=0).astype(np.int64)
         emit(p.name)
     head = net.population(net.readout)
-    logits, per_step = readout(net, np.swapaxes(sig[head.name][head.lag:head.lag + steps], 0, 1))
-    spikes = {p.name: np.swapaxes(sig[p.name][p.lag:p.lag + steps], 0, 1) > 0 for p in net.layers} if record else {}
+    logits, per_step = readout(net, np.swapaxes(sig[head.name][head.lag : head.lag + steps], 0, 1))
+    spikes = (
+        {p.name: np.swapaxes(sig[p.name][p.lag : p.lag + steps], 0, 1) > 0 for p in net.layers}
+        if record
+        else {}
+    )
     return EmulatorResult(logits, per_step, spikes, counts)
 
 

@@ -40,7 +40,8 @@ class EnergyError(ValueError):
 
 
 def ann_macs(config: dict, steps: int) -> dict:
-    """MACs per sample of the model ``config`` describes, run as a dense network on ``steps`` frames:
+    """MACs per sample of the model ``config`` describes, run as a dense network on ``steps``
+    frames:
     total, per top-level module, and the LMU memory's recurrent form that the FFT hides."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -54,18 +55,37 @@ def ann_macs(config: dict, steps: int) -> dict:
         model(torch.zeros(1, steps, cfg.in_features))
     flops = counter.get_flop_counts()
     # one row per block part (attn, mlp of each block), one per other top-level module
-    names = [f"{n}.{i}.{sub}" for n, child in model.named_children() if isinstance(child, torch.nn.ModuleList)
-             for i, item in enumerate(child) for sub, _ in item.named_children()]
-    names += [n for n, child in model.named_children() if not isinstance(child, torch.nn.ModuleList)]
+    names = [
+        f"{n}.{i}.{sub}"
+        for n, child in model.named_children()
+        if isinstance(child, torch.nn.ModuleList)
+        for i, item in enumerate(child)
+        for sub, _ in item.named_children()
+    ]
+    names += [
+        n for n, child in model.named_children() if not isinstance(child, torch.nn.ModuleList)
+    ]
     top = type(model).__name__
-    by_module = {n: macs for n in sorted(names) if (macs := sum(flops.get(f"{top}.{n}", {}).values()) // 2)}
+    by_module = {
+        n: macs for n in sorted(names) if (macs := sum(flops.get(f"{top}.{n}", {}).values()) // 2)
+    }
     m = cfg.memory_size
-    return {"macs": counter.get_total_flops() // 2, "by_module": by_module,
-            "memory_recurrent_macs": cfg.depth * (m * m + m) * steps,
-            "parameters": sum(p.numel() for p in model.parameters())}
+    return {
+        "macs": counter.get_total_flops() // 2,
+        "by_module": by_module,
+        "memory_recurrent_macs": cfg.depth * (m * m + m) * steps,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
-_ACTIVITY_LAYER = ("layer", "neurons", "spikes", "synaptic_events", "graded_events", "neuron_updates")
+_ACTIVITY_LAYER = (
+    "layer",
+    "neurons",
+    "spikes",
+    "synaptic_events",
+    "graded_events",
+    "neuron_updates",
+)
 
 
 def read_activity(path, net: FixedNetwork) -> dict:
@@ -76,8 +96,14 @@ def read_activity(path, net: FixedNetwork) -> dict:
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise EnergyError(f"{where}: not a readable activity file ({str(e).splitlines()[0]})") from None
-    if not isinstance(act, dict) or not isinstance(act.get("layers"), list) or not isinstance(act.get("sources"), dict):
+        raise EnergyError(
+            f"{where}: not a readable activity file ({str(e).splitlines()[0]})"
+        ) from None
+    if (
+        not isinstance(act, dict)
+        or not isinstance(act.get("layers"), list)
+        or not isinstance(act.get("sources"), dict)
+    ):
         raise EnergyError(f"{where}: not an activity file (write one with lmuneuro run --activity)")
     if act.get("artifact_checksum") != net.checksum:
         raise EnergyError(f"{where}: recorded from another artifact (checksum differs)")
@@ -87,8 +113,15 @@ def read_activity(path, net: FixedNetwork) -> dict:
     for r in act["layers"]:
         for k in _ACTIVITY_LAYER[1:]:
             v = r.get(k)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v) or v < 0:
-                raise EnergyError(f"{where}: {r['layer']}.{k} must be a non-negative number, got {v!r}")
+            if (
+                not isinstance(v, (int, float))
+                or isinstance(v, bool)
+                or not np.isfinite(v)
+                or v < 0
+            ):
+                raise EnergyError(
+                    f"{where}: {r['layer']}.{k} must be a non-negative number, got {v!r}"
+                )
     for k in ("samples", "steps", "steps_per_sample"):
         if not isinstance(act.get(k), int) or act[k] < 1:
             raise EnergyError(f"{where}: field {k} must be a positive integer, got {act.get(k)!r}")
@@ -105,20 +138,30 @@ def _layer_ops(row: dict, profile: Profile) -> dict[str, dict]:
     if profile.kind == "cmos":
         return {"synaptic": {"accumulate": row["synaptic_events"], "mac": row["graded_events"]}}
     fired = row["spikes"]
-    return {"synaptic": {"synaptic_op": row["synaptic_events"] + row["graded_events"]},
-            "neuron": {"neuron_update_active": fired, "neuron_update_idle": row["neuron_updates"] - fired},
-            "routing": {"spike_route": fired}}
+    return {
+        "synaptic": {"synaptic_op": row["synaptic_events"] + row["graded_events"]},
+        "neuron": {
+            "neuron_update_active": fired,
+            "neuron_update_idle": row["neuron_updates"] - fired,
+        },
+        "routing": {"spike_route": fired},
+    }
 
 
-def report(net: FixedNetwork, act: dict, profile: Profile | str, *, step_us: float | None = None) -> dict:
-    """Per-layer and total operations and energy (pJ per sample) of activity ``act`` under ``profile``."""
+def report(
+    net: FixedNetwork, act: dict, profile: Profile | str, *, step_us: float | None = None
+) -> dict:
+    """Per-layer and total operations and energy (pJ per sample) of activity ``act`` under
+    ``profile``."""
     profile = load_profile(profile) if isinstance(profile, str) else profile
     if step_us is not None and not step_us > 0:
         raise EnergyError(f"the time per step must be positive, got {step_us}")
     steps, period = act["steps"], act["steps_per_sample"]
     ann = ann_macs(net.meta["config"], steps) if "config" in net.meta else None
     head_macs = int(np.asarray(net.head_weight).size)
-    cores = {r["layer"]: r for r in resources(net, profile)} if profile.kind == "neuromorphic" else {}
+    cores = (
+        {r["layer"]: r for r in resources(net, profile)} if profile.kind == "neuromorphic" else {}
+    )
     weight_bits = profile.precision.get("weight_bits", 8)
     components = ("synaptic", "neuron", "routing")
     layers, totals = [], {c: [0.0, 0.0, 0.0] for c in (*components, "host", "static")}
@@ -129,87 +172,150 @@ def report(net: FixedNetwork, act: dict, profile: Profile | str, *, step_us: flo
             for i, which in enumerate(("value", "low", "high")):
                 totals[c][i] += _range(ops.get(c, {}), profile, which)
         synapses = int(sum(np.count_nonzero(s.weights) for s in net.inputs_of(row["layer"])))
-        layers.append({**{k: row[k] for k in _ACTIVITY_LAYER}, "rate": row["spikes"] / (row["neurons"] * period),
-                       "synops": row["synaptic_events"] + row["graded_events"], "synapses": synapses,
-                       "synapse_memory_bytes": synapses * weight_bits // 8,
-                       **({"cores": cores[row["layer"]]["cores"]} if cores else {}),
-                       "energy_pj": energy, "energy_total_pj": sum(energy.values())})
+        layers.append(
+            {
+                **{k: row[k] for k in _ACTIVITY_LAYER},
+                "rate": row["spikes"] / (row["neurons"] * period),
+                "synops": row["synaptic_events"] + row["graded_events"],
+                "synapses": synapses,
+                "synapse_memory_bytes": synapses * weight_bits // 8,
+                **({"cores": cores[row["layer"]]["cores"]} if cores else {}),
+                "energy_pj": energy,
+                "energy_total_pj": sum(energy.values()),
+            }
+        )
     src = act["sources"]
     messages = src[INPUT]["graded_messages"] + src[GATE]["spikes"]
     if profile.kind == "neuromorphic":
         for i, which in enumerate(("value", "low", "high")):
             totals["routing"][i] += messages * getattr(profile.energy["spike_route"], which)
     if profile.kind == "cmos":
-        totals["host"] = [head_macs * getattr(profile.energy["mac"], w) for w in ("value", "low", "high")]
+        totals["host"] = [
+            head_macs * getattr(profile.energy["mac"], w) for w in ("value", "low", "high")
+        ]
     step = profile.step_us
     if "static_power" in profile.energy:
         p, t = profile.energy["static_power"], step
         us = [step_us] * 3 if step_us is not None else [t.value, t.low, t.high]
         # W x us = 1e6 pJ
-        totals["static"] = [getattr(p, w) * u * period * 1e6 for w, u in zip(("value", "low", "high"), us)]
+        totals["static"] = [
+            getattr(p, w) * u * period * 1e6 for w, u in zip(("value", "low", "high"), us)
+        ]
     total = [sum(totals[c][i] for c in totals) for i in range(3)]
     for r in layers:
         r["share"] = r["energy_total_pj"] / total[0] if total[0] else 0.0
     synops = sum(r["synops"] for r in layers)
-    out = {"artifact_checksum": net.checksum, "profile": profile.name, "profile_description": profile.description,
-           "kind": profile.kind, "samples": act["samples"], "steps": steps, "steps_per_sample": period,
-           "delay_steps": net.delay, "layers": layers, "sources": src,
-           "totals": {"spikes": sum(r["spikes"] for r in layers), "synops": synops,
-                      "binary_synops": sum(r["synaptic_events"] for r in layers),
-                      "graded_synops": sum(r["graded_events"] for r in layers),
-                      "neuron_updates": sum(r["neuron_updates"] for r in layers), "messages_routed":
-                      sum(r["spikes"] for r in layers) + messages, "head_macs": head_macs,
-                      "synapses": sum(r["synapses"] for r in layers),
-                      "synapse_memory_bytes": sum(r["synapse_memory_bytes"] for r in layers),
-                      **({"cores": sum(r["cores"] for r in layers)} if cores else {})},
-           "energy_pj": {c: v[0] for c, v in totals.items()}, "energy_total_pj": total[0],
-           "energy_range_pj": [total[1], total[2]],
-           "constants": {q: vars(c) for q, c in profile.energy.items()},
-           "step_us": step_us if step_us is not None else (step.value if step else None)}
+    out = {
+        "artifact_checksum": net.checksum,
+        "profile": profile.name,
+        "profile_description": profile.description,
+        "kind": profile.kind,
+        "samples": act["samples"],
+        "steps": steps,
+        "steps_per_sample": period,
+        "delay_steps": net.delay,
+        "layers": layers,
+        "sources": src,
+        "totals": {
+            "spikes": sum(r["spikes"] for r in layers),
+            "synops": synops,
+            "binary_synops": sum(r["synaptic_events"] for r in layers),
+            "graded_synops": sum(r["graded_events"] for r in layers),
+            "neuron_updates": sum(r["neuron_updates"] for r in layers),
+            "messages_routed": sum(r["spikes"] for r in layers) + messages,
+            "head_macs": head_macs,
+            "synapses": sum(r["synapses"] for r in layers),
+            "synapse_memory_bytes": sum(r["synapse_memory_bytes"] for r in layers),
+            **({"cores": sum(r["cores"] for r in layers)} if cores else {}),
+        },
+        "energy_pj": {c: v[0] for c, v in totals.items()},
+        "energy_total_pj": total[0],
+        "energy_range_pj": [total[1], total[2]],
+        "constants": {q: vars(c) for q, c in profile.energy.items()},
+        "step_us": step_us if step_us is not None else (step.value if step else None),
+    }
     if ann is not None:
         out["ann"] = _ann_comparison(ann, synops, out["totals"]["graded_synops"], head_macs)
         if profile.runs == "ann":  # price the ANN, not the spikes
-            out["layers"] = [{"layer": k, "macs": v, "energy_pj": {"mac": v * profile.energy["mac"].value},
-                              "energy_total_pj": v * profile.energy["mac"].value,
-                              "share": v / ann["macs"] if ann["macs"] else 0.0} for k, v in ann["by_module"].items()]
+            out["layers"] = [
+                {
+                    "layer": k,
+                    "macs": v,
+                    "energy_pj": {"mac": v * profile.energy["mac"].value},
+                    "energy_total_pj": v * profile.energy["mac"].value,
+                    "share": v / ann["macs"] if ann["macs"] else 0.0,
+                }
+                for k, v in ann["by_module"].items()
+            ]
             e = [ann["macs"] * getattr(profile.energy["mac"], w) for w in ("value", "low", "high")]
-            out["energy_pj"], out["energy_total_pj"], out["energy_range_pj"] = {"mac": e[0]}, e[0], e[1:]
+            out["energy_pj"], out["energy_total_pj"], out["energy_range_pj"] = (
+                {"mac": e[0]},
+                e[0],
+                e[1:],
+            )
     out["assumptions"] = _assumptions(out, profile)
     return out
 
 
 def _ann_comparison(ann: dict, synops: float, graded: float, head_macs: int) -> dict:
-    """The paper's convention: SNN = accumulates x 0.9 pJ + remaining MACs x 4.6 pJ, ANN = MACs x 4.6 pJ
+    """The paper's convention: SNN = accumulates x 0.9 pJ + remaining MACs x 4.6 pJ, ANN = MACs x
+    4.6 pJ
     (45 nm, Horowitz 2014), from the bundled cmos45 profiles."""
     snn, cmos = load_profile("cmos45-snn").energy, load_profile("cmos45-ann").energy
     snn_pj = (synops - graded) * snn["accumulate"].value + (graded + head_macs) * snn["mac"].value
     ann_pj = ann["macs"] * cmos["mac"].value
-    return {**ann, "snn_synops": synops, "snn_pj_45nm": snn_pj, "ann_pj_45nm": ann_pj,
-            "synops_per_mac": synops / ann["macs"] if ann["macs"] else None,
-            "energy_ratio_45nm": snn_pj / ann_pj if ann_pj else None}
+    return {
+        **ann,
+        "snn_synops": synops,
+        "snn_pj_45nm": snn_pj,
+        "ann_pj_45nm": ann_pj,
+        "synops_per_mac": synops / ann["macs"] if ann["macs"] else None,
+        "energy_ratio_45nm": snn_pj / ann_pj if ann_pj else None,
+    }
 
 
 def _assumptions(r: dict, profile: Profile) -> list[str]:
-    lines = [f"{r['samples']} samples, {r['steps']} steps each plus {r['delay_steps']} steps of pipeline delay; "
-             "figures per sample."]
+    lines = [
+        f"{r['samples']} samples, {r['steps']} steps each plus {r['delay_steps']} steps of "
+        "pipeline delay; "
+        "figures per sample."
+    ]
     if profile.kind == "neuromorphic":
-        lines += ["Every neuron is updated every step; updates that fire are priced as active, the rest idle.",
-                  "One routed message per spike, per graded input message and per gate spike; hops between cores "
-                  "not modelled.",
-                  "Relay neurons (the LMU memory's delay line) and the gate's inhibition are priced as the chip's "
-                  "own work.",
-                  f"The read-out head ({r['totals']['head_macs']} MACs) runs on the host: not in the chip energy."]
+        lines += [
+            "Every neuron is updated every step; updates that fire are priced as active, the rest "
+            "idle.",
+            "One routed message per spike, per graded input message and per gate spike; hops "
+            "between cores "
+            "not modelled.",
+            "Relay neurons (the LMU memory's delay line) and the gate's inhibition are priced as "
+            "the chip's "
+            "own work.",
+            f"The read-out head ({r['totals']['head_macs']} MACs) runs on the host: not in the "
+            "chip energy.",
+        ]
         if "static_power" in profile.energy:
-            lines.append(f"Static energy at {r['step_us']:g} us per step (range from the profile's timing.step).")
+            lines.append(
+                f"Static energy at {r['step_us']:g} us per step (range from the profile's "
+                "timing.step)."
+            )
     elif profile.runs == "snn":
-        lines += ["Binary spikes cost an accumulate per synaptic event; graded input events and the head cost MACs.",
-                  "Neuron updates, routing and memory access are not priced (the SNN literature's convention)."]
+        lines += [
+            "Binary spikes cost an accumulate per synaptic event; graded input events and the head "
+            "cost MACs.",
+            "Neuron updates, routing and memory access are not priced (the SNN literature's "
+            "convention).",
+        ]
     else:
-        lines += ["The same network as a non-spiking ANN: every synapse a MAC every step (PyTorch's FLOP counter).",
-                  "The LMU memory (FFT in the reference) is not a MAC; its recurrent form would add "
-                  f"{r['ann']['memory_recurrent_macs']:,} MACs."]
-    lines += [f"{q}: {c['value']:g} {c['unit']} (range {c['low']:g}-{c['high']:g}), {c['source']}"
-              for q, c in r["constants"].items()]
+        lines += [
+            "The same network as a non-spiking ANN: every synapse a MAC every step (PyTorch's FLOP "
+            "counter).",
+            "The LMU memory (FFT in the reference) is not a MAC; its recurrent form would add "
+            f"{r['ann']['memory_recurrent_macs']:,} MACs.",
+        ]
+    lines += [
+        f"{q}: {c['value']:g} {c['unit']} (range {c['low']:g}-{c['high']:g}), {c['source']}"
+        for q, c in r["constants"].items()
+    ]
     return lines
 
 
@@ -224,12 +330,33 @@ def _rows(r: dict) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the per-layer table (shared by the terminal and HTML reports)."""
     if "macs" in r["layers"][0]:
         return ["module", "MACs", "energy", "share"], [
-            [x["layer"], f"{x['macs']:,d}", _si(x["energy_total_pj"]), f"{x['share']:.1%}"] for x in r["layers"]]
-    rows = [[x["layer"], str(x["neurons"]), f"{x['spikes']:.1f}", f"{x['rate']:.3f}", f"{x['synops']:,.0f}",
-             _si(x["energy_total_pj"]), f"{x['share']:.1%}"] for x in r["layers"]]
+            [x["layer"], f"{x['macs']:,d}", _si(x["energy_total_pj"]), f"{x['share']:.1%}"]
+            for x in r["layers"]
+        ]
+    rows = [
+        [
+            x["layer"],
+            str(x["neurons"]),
+            f"{x['spikes']:.1f}",
+            f"{x['rate']:.3f}",
+            f"{x['synops']:,.0f}",
+            _si(x["energy_total_pj"]),
+            f"{x['share']:.1%}",
+        ]
+        for x in r["layers"]
+    ]
     t = r["totals"]
-    rows.append(["total", "", f"{t['spikes']:.1f}", "", f"{t['synops']:,.0f}",
-                 _si(sum(x["energy_total_pj"] for x in r["layers"])), f"{sum(x['share'] for x in r['layers']):.1%}"])
+    rows.append(
+        [
+            "total",
+            "",
+            f"{t['spikes']:.1f}",
+            "",
+            f"{t['synops']:,.0f}",
+            _si(sum(x["energy_total_pj"] for x in r["layers"])),
+            f"{sum(x['share'] for x in r['layers']):.1%}",
+        ]
+    )
     return ["layer", "neurons", "spikes", "rate", "SynOps", "energy", "share"], rows
 
 
@@ -238,13 +365,19 @@ def _summary(r: dict) -> list[str]:
     lo, hi = r["energy_range_pj"]
     out = [f"energy per sample: {_si(r['energy_total_pj'])} (range {_si(lo)} - {_si(hi)}): {parts}"]
     if "cores" in r["totals"]:
-        out.append(f"neuro-cores: {r['totals']['cores']}; synapses {r['totals']['synapses']:,} "
-                   f"({r['totals']['synapse_memory_bytes']:,} bytes)")
+        out.append(
+            f"neuro-cores: {r['totals']['cores']}; synapses {r['totals']['synapses']:,} "
+            f"({r['totals']['synapse_memory_bytes']:,} bytes)"
+        )
     if "ann" in r:
         a = r["ann"]
-        out.append(f"same network as an ANN: {a['macs'] / 1e9:.4g} G MACs, {a['parameters']:,} parameters; "
-                   f"SNN {a['snn_synops'] / 1e9:.4g} G SynOps ({a['synops_per_mac']:.3g} per MAC); at 45 nm "
-                   f"{_si(a['snn_pj_45nm'])} vs {_si(a['ann_pj_45nm'])} ({a['energy_ratio_45nm']:.3g}x)")
+        out.append(
+            f"same network as an ANN: {a['macs'] / 1e9:.4g} G MACs, {a['parameters']:,} "
+            "parameters; "
+            f"SNN {a['snn_synops'] / 1e9:.4g} G SynOps ({a['synops_per_mac']:.3g} per MAC); at 45 "
+            "nm "
+            f"{_si(a['snn_pj_45nm'])} vs {_si(a['ann_pj_45nm'])} ({a['energy_ratio_45nm']:.3g}x)"
+        )
     return out
 
 
@@ -252,8 +385,12 @@ def format_table(r: dict) -> str:
     """The terminal report: one row per layer, totals, the ANN comparison, the assumptions."""
     header, rows = _rows(r)
     widths = [max(len(c) for c in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
+
+    def line(cells):
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
     out = [f"energy per sample on {r['profile']} ({r['profile_description']})", "", line(header)]
     out += [line(c) for c in rows] + [""] + _summary(r)
     out += ["", "assumptions:"] + [f"  - {x}" for x in r["assumptions"]]
@@ -285,22 +422,43 @@ def _chart_png(labels, series: dict[str, list], title: str, xlabel: str) -> str:
 
 
 def render_html(r: dict) -> str:
-    """A self-contained HTML report: the table, energy per layer (stacked by component), spike rates."""
+    """A self-contained HTML report: the table, energy per layer (stacked by component), spike
+    rates."""
     names = [x["layer"] for x in r["layers"]]
     components = list(r["layers"][0]["energy_pj"])
     energy = {c: [x["energy_pj"][c] / 1e3 for x in r["layers"]] for c in components}
     charts = [(_chart_png(names, energy, "energy per layer", "nJ per sample"), "energy per layer")]
     if "rate" in r["layers"][0]:
-        charts.append((_chart_png(names, {"rate": [x["rate"] for x in r["layers"]]}, "spike rate",
-                                  "spikes per neuron per step"), "spike rate per layer"))
-    imgs = "\n".join(f'<p><img alt="{alt}" src="data:image/png;base64,{png}"></p>' for png, alt in charts)
+        charts.append(
+            (
+                _chart_png(
+                    names,
+                    {"rate": [x["rate"] for x in r["layers"]]},
+                    "spike rate",
+                    "spikes per neuron per step",
+                ),
+                "spike rate per layer",
+            )
+        )
+    imgs = "\n".join(
+        f'<p><img alt="{alt}" src="data:image/png;base64,{png}"></p>' for png, alt in charts
+    )
     header, cells = _rows(r)
-    rows = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in header) + "</tr>" + "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
+    rows = (
+        "<tr>"
+        + "".join(f"<th>{html.escape(c)}</th>" for c in header)
+        + "</tr>"
+        + "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells
+        )
+    )
     summary = "".join(f"<p>{html.escape(line)}</p>" for line in _summary(r))
     notes = "".join(f"<li>{html.escape(line)}</li>" for line in r["assumptions"])
     title = f"Energy per sample on {html.escape(r['profile'])}"
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>lmuneuro: {title}</title></head><body>"
-            f"<h1>{title}</h1><p>{html.escape(r['profile_description'])}</p>"
-            f"<table border='1' cellspacing='0' cellpadding='3'>{rows}</table>{summary}{imgs}"
-            f"<h2>Assumptions and constants</h2><ul>{notes}</ul></body></html>\n")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>lmuneuro: "
+        f"{title}</title></head><body>"
+        f"<h1>{title}</h1><p>{html.escape(r['profile_description'])}</p>"
+        f"<table border='1' cellspacing='0' cellpadding='3'>{rows}</table>{summary}{imgs}"
+        f"<h2>Assumptions and constants</h2><ul>{notes}</ul></body></html>\n"
+    )

@@ -23,15 +23,38 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["OutputError", "read_budget", "check_budget", "check_output", "write_output", "read_text", "read_arrays",
-           "check_zip", "sha256", "check_sha256", "TEXT_LIMIT"]
+__all__ = [
+    "OutputError",
+    "read_budget",
+    "check_budget",
+    "check_output",
+    "write_output",
+    "read_text",
+    "read_arrays",
+    "check_zip",
+    "sha256",
+    "check_sha256",
+    "TEXT_LIMIT",
+]
 
 # what np.load raises on damaged .npy / .npz files (pickles are refused: allow_pickle=False); it
 # parses a .npy header with tokenize and ast, whose errors are not ValueErrors
-_NUMPY_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, TypeError, SyntaxError,
-                 tokenize.TokenError, MemoryError)
+_NUMPY_ERRORS = (
+    OSError,
+    ValueError,
+    EOFError,
+    KeyError,
+    zipfile.BadZipFile,
+    zlib.error,
+    TypeError,
+    SyntaxError,
+    tokenize.TokenError,
+    MemoryError,
+)
 _BUDGET_CAP = 4 * 2**30
-TEXT_LIMIT = 16 * 2**20  # profiles and activity files are kilobytes; JSON/TOML parse to ~10x their size
+TEXT_LIMIT = (
+    16 * 2**20
+)  # profiles and activity files are kilobytes; JSON/TOML parse to ~10x their size
 
 
 class OutputError(ValueError):
@@ -43,10 +66,13 @@ def _gib(n: int) -> str:
 
 
 def read_budget() -> int:
-    """Bytes that reading one input may allocate: 4 GiB or half the memory available now, the smaller."""
+    """Bytes that reading one input may allocate: 4 GiB or half the memory available now, the
+    smaller."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
-            avail = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+            avail = next(
+                int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")
+            )
     except (OSError, StopIteration, ValueError, IndexError):
         try:
             avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -59,10 +85,14 @@ def check_budget(nbytes: int, what: str) -> None:
     """``what`` declares ``nbytes``: refuse it if reading it would exceed the budget."""
     budget = read_budget()
     if nbytes > budget:
-        raise ValueError(f"{what}: declares {_gib(nbytes)}, more than the {_gib(budget)} budget for reading one input")
+        raise ValueError(
+            f"{what}: declares {_gib(nbytes)}, more than the {_gib(budget)} budget for reading one "
+            "input"
+        )
 
 
 # ------------------------------------------------------------------------------------------ writes
+
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
@@ -77,21 +107,28 @@ def _stat(path) -> os.stat_result | None:
 
 def check_output(path, inputs=(), *, directory: bool = False) -> None:
     """Refuse, before any work, an output that would replace an input, is a directory (or, with
-    ``directory``, a file), or cannot be created. Missing parent folders are created by the write."""
+    ``directory``, a file), or cannot be created. Missing parent folders are created by the
+    write."""
     p = Path(path)
     if str(path) == "" or "\0" in str(path):
         raise OutputError(f"{path!r}: not a usable output path")
     st = _stat(p)
     if st is not None:
         if directory != stat.S_ISDIR(st.st_mode):
-            raise OutputError(f"{p}: is {'not ' if directory else ''}a directory; give "
-                              f"{'a folder' if directory else 'a file name'} to write")
+            raise OutputError(
+                f"{p}: is {'not ' if directory else ''}a directory; give "
+                f"{'a folder' if directory else 'a file name'} to write"
+            )
         for src in inputs:
             if src is None:
                 continue
             s = _stat(src)
-            if s is not None and (_same_file(st, s) or (stat.S_ISDIR(s.st_mode) and _inside(p, src))):
-                raise OutputError(f"{p}: is an input of this command ({src}); writing it would destroy that input")
+            if s is not None and (
+                _same_file(st, s) or (stat.S_ISDIR(s.st_mode) and _inside(p, src))
+            ):
+                raise OutputError(
+                    f"{p}: is an input of this command ({src}); writing it would destroy that input"
+                )
     elif p.is_symlink():
         raise OutputError(f"{p}: is a broken link; give a file name to write")
     ancestor = p if (st is not None and directory) else p.parent
@@ -101,7 +138,9 @@ def check_output(path, inputs=(), *, directory: bool = False) -> None:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise OutputError(f"{p}: {ancestor} is not a directory")
-    if not os.access(ancestor, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+    if not os.access(
+        ancestor, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids
+    ):
         raise OutputError(f"{p}: {ancestor} is not writable")
 
 
@@ -162,6 +201,7 @@ def write_output(path, data: bytes | str) -> None:
 
 # ------------------------------------------------------------------------------------------- reads
 
+
 def _size(path) -> int:
     try:
         st = os.stat(path)
@@ -190,8 +230,10 @@ def check_sha256(path, expected: str) -> None:
     _size(path)
     got = sha256(path)
     if got != want:
-        raise ValueError(f"{path}: SHA-256 {got[:16]}... differs from the expected {want[:16]}...: not the file "
-                         "that was pinned")
+        raise ValueError(
+            f"{path}: SHA-256 {got[:16]}... differs from the expected {want[:16]}...: not the file "
+            "that was pinned"
+        )
 
 
 def read_text(path, limit: int = TEXT_LIMIT) -> str:
@@ -199,7 +241,9 @@ def read_text(path, limit: int = TEXT_LIMIT) -> str:
     not name the file: the caller says what the file was meant to be."""
     size = _size(path)
     if size > limit:
-        raise ValueError(f"{_gib(size)}, far larger than such a file can be (at most {_gib(limit)})")
+        raise ValueError(
+            f"{_gib(size)}, far larger than such a file can be (at most {_gib(limit)})"
+        )
     return Path(path).read_bytes()[:limit].decode("utf-8")
 
 
@@ -208,13 +252,18 @@ def _npy_declared(f, what: str) -> tuple[int, int]:
     try:
         start = f.tell()
         version = np.lib.format.read_magic(f)
-        header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
-                  np.lib.format.read_array_header_2_0)(f, max_header_size=10000)
+        header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )(f, max_header_size=10000)
         shape, _, dtype = header
         return int(np.prod(shape, dtype=object)) * dtype.itemsize, f.tell() - start
     except _NUMPY_ERRORS as e:
-        raise ValueError(f"{what}: not a readable NumPy file ({(str(e) or type(e).__name__).splitlines()[0][:120]})") \
-            from None
+        raise ValueError(
+            f"{what}: not a readable NumPy file "
+            f"({(str(e) or type(e).__name__).splitlines()[0][:120]})"
+        ) from None
 
 
 def _check_declared(declared: int, held: int, what: str) -> None:
@@ -269,4 +318,3 @@ def read_arrays(path, keys: tuple[str, ...] = ()):
         if msg.startswith(str(path)):
             raise ValueError(msg) from None
         raise ValueError(f"{path}: not a readable NumPy file ({msg[:120]})") from None
-

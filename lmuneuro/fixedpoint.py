@@ -30,8 +30,21 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-__all__ = ["Formats", "LAVA", "QuantizedWeights", "quantize_weights", "split_weights", "split_rows",
-           "quantize_bias", "population_scale", "input_format", "input_limit", "quantize_input", "decays", "VTH_MANT_DEFAULT"]
+__all__ = [
+    "Formats",
+    "LAVA",
+    "QuantizedWeights",
+    "quantize_weights",
+    "split_weights",
+    "split_rows",
+    "quantize_bias",
+    "population_scale",
+    "input_format",
+    "input_limit",
+    "quantize_input",
+    "decays",
+    "VTH_MANT_DEFAULT",
+]
 
 VTH_MANT_DEFAULT = 4096  # S * v_th = 2^18 + 1 state units
 
@@ -145,8 +158,10 @@ def quantize_weights(c: np.ndarray, fmt: Formats = LAVA) -> QuantizedWeights:
     top = 2**fmt.weight_bits - (2 if mixed else 1)
     e_fit = math.ceil(math.log2(peak / top)) if peak > 0 else lo
     if e_fit > hi:
-        raise ValueError(f"weights up to {peak:.4g} activation units need weight_exp {e_fit}, "
-                         f"above the target's maximum {hi}")
+        raise ValueError(
+            f"weights up to {peak:.4g} activation units need weight_exp {e_fit}, "
+            f"above the target's maximum {hi}"
+        )
     best = None
     for e in sorted({min(max(e_fit - 1, lo), hi), min(max(e_fit, lo), hi)}):
         w, clipped = _mantissas(c, e, fmt)
@@ -193,7 +208,7 @@ def split_rows(c: np.ndarray, classes: int, fmt: Formats = LAVA) -> list[np.ndar
     if len(levels) <= 1:
         return [rows] if len(rows) else []
     # contiguous runs of exponent levels, cut where the gaps between levels are widest
-    cuts = np.sort(np.argsort(np.diff(levels))[::-1][:classes - 1])
+    cuts = np.sort(np.argsort(np.diff(levels))[::-1][: classes - 1])
     bounds = np.concatenate([[-np.inf], levels[cuts] + 0.5, [np.inf]])
     return [rows[(e_row > lo) & (e_row < hi)] for lo, hi in zip(bounds, bounds[1:])]
 
@@ -209,8 +224,10 @@ def quantize_bias(b: np.ndarray, fmt: Formats = LAVA) -> tuple[np.ndarray, np.nd
         exp += np.abs(np.round(b / 2.0**exp)) > mant_max
     mant = np.round(b / 2.0**exp)
     if np.abs(mant).max(initial=0) > mant_max:
-        raise ValueError(f"a bias of {np.abs(b).max():.4g} state units exceeds the target's "
-                         f"{fmt.bias_mant_bits}-bit mantissa << {exp_max}")
+        raise ValueError(
+            f"a bias of {np.abs(b).max():.4g} state units exceeds the target's "
+            f"{fmt.bias_mant_bits}-bit mantissa << {exp_max}"
+        )
     return mant.astype(np.int16), exp.astype(np.int16)
 
 

@@ -2,7 +2,8 @@
 
 This is the converter's first stage, before any quantisation: every BatchNorm is folded into the
 synapses and biases that feed a population, and every real-valued sum of the reference network
-(the residual stream, the LMU memory as the taps of its impulse response, the k-wide convolutions) becomes synapse
+(the residual stream, the LMU memory as the taps of its impulse response, the k-wide convolutions)
+becomes synapse
 groups converging on the populations that read it. A population's input at float time t is
 
     x_t = bias + sum over groups g of  sum_j  W_g[j] @ s_src(g)(t + offsets_g[j])
@@ -29,6 +30,7 @@ from .models.lmuformer import SpikingLMUFormer
 __all__ = ["Graph", "Population", "Synapses", "from_model", "simulate", "INPUT"]
 
 INPUT = "input"
+
 
 @dataclass
 class Synapses:
@@ -68,7 +70,10 @@ class _Expr:
     bias: np.ndarray
 
     def scaled(self, a: np.ndarray, c: np.ndarray) -> "_Expr":
-        return _Expr([Synapses(g.src, g.weights * a[None, :, None], g.offsets) for g in self.groups], a * self.bias + c)
+        return _Expr(
+            [Synapses(g.src, g.weights * a[None, :, None], g.offsets) for g in self.groups],
+            a * self.bias + c,
+        )
 
     def __add__(self, other: "_Expr") -> "_Expr":
         return _Expr(self.groups + other.groups, self.bias + other.bias)
@@ -93,7 +98,9 @@ def _conv(src: str, conv: torch.nn.Conv1d) -> _Expr:
 
 def _dense(src: str, weight: torch.Tensor, bias: torch.Tensor | None) -> _Expr:
     w = _np(weight)
-    return _Expr([Synapses(src, w[None], (0,))], _np(bias) if bias is not None else np.zeros(w.shape[0]))
+    return _Expr(
+        [Synapses(src, w[None], (0,))], _np(bias) if bias is not None else np.zeros(w.shape[0])
+    )
 
 
 def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
@@ -113,7 +120,12 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
     src = INPUT
     for i in range(pe.n - 1):
         conv, bn, lif_mod = pe._layer(i)
-        src = lif(f"patch_embed.{'proj_lif' + (str(i) if i else '')}", _conv(src, conv), bn, lif_mod.v_threshold)
+        src = lif(
+            f"patch_embed.{'proj_lif' + (str(i) if i else '')}",
+            _conv(src, conv),
+            bn,
+            lif_mod.v_threshold,
+        )
     conv, bn, lif_mod = pe._layer(pe.n - 1)
     x = _conv(src, conv)
     rpe = lif(f"patch_embed.proj_lif{pe.n - 1 if pe.n > 1 else ''}", x, bn, lif_mod.v_threshold)
@@ -123,14 +135,24 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
         at, mlp, p = blk.attn, blk.mlp, f"block.{b}"
         s = lif(f"{p}.attn.prev_lif", stream, at.prev_bn, at.prev_lif.v_threshold)
         cell = at.lmu
-        u = lif(f"{p}.attn.lmu.f_u", _dense(s, cell.W_u.weight, cell.W_u.bias), cell.bn_u, cell.f_u.v_threshold)
+        u = lif(
+            f"{p}.attn.lmu.f_u",
+            _dense(s, cell.W_u.weight, cell.W_u.bias),
+            cell.bn_u,
+            cell.f_u.v_threshold,
+        )
         n_taps = taps or cell.memory.seq_len
         mem = cell.memory
         # The stored taps are what the trained model used; longer responses come from A and B.
-        impulse = _np(mem.H[:, :n_taps] if n_taps <= mem.H.shape[1]
-                      else impulse_response(mem.A.double(), mem.B.double(), n_taps))
-        memory = _Expr([Synapses(u, np.moveaxis(impulse[:, :, None], 1, 0), tuple(-k for k in range(n_taps)))],
-                       np.zeros(mem.memory_size))
+        impulse = _np(
+            mem.H[:, :n_taps]
+            if n_taps <= mem.H.shape[1]
+            else impulse_response(mem.A.double(), mem.B.double(), n_taps)
+        )
+        memory = _Expr(
+            [Synapses(u, np.moveaxis(impulse[:, :, None], 1, 0), tuple(-k for k in range(n_taps)))],
+            np.zeros(mem.memory_size),
+        )
         m = lif(f"{p}.attn.lmu.f_m", memory, cell.bn_m, cell.f_m.v_threshold)
         d = cell.W_h.in_features - cell.memory.memory_size
         w_h = cell.W_h.weight
@@ -153,7 +175,7 @@ def _drive(pop: Population, spikes: dict, x: np.ndarray) -> np.ndarray:
         for w, k in zip(g.weights, g.offsets):
             lo, hi = max(0, -k), min(steps, steps - k)  # t with 0 <= t + k < steps
             if lo < hi:
-                cur[:, lo:hi] += sig[:, lo + k:hi + k] @ w.T
+                cur[:, lo:hi] += sig[:, lo + k : hi + k] @ w.T
     return cur
 
 

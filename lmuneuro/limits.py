@@ -21,10 +21,22 @@ from .artifact import GATE, INPUT, FixedNetwork
 from .fixedpoint import Formats
 from .profiles import Profile
 
-__all__ = ["a_out_range", "input_payload", "process_range", "regions", "offsets", "Limit", "check", "violations", "resources"]
+__all__ = [
+    "a_out_range",
+    "input_payload",
+    "process_range",
+    "regions",
+    "offsets",
+    "Limit",
+    "check",
+    "violations",
+    "resources",
+]
 
 
-def a_out_range(weights: np.ndarray, weight_exp: int, payload: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def a_out_range(
+    weights: np.ndarray, weight_exp: int, payload: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """(lowest, highest) output per target neuron of a process with integer ``weights`` (n_dst,
     n_src): binary spikes (``payload`` None) or graded payloads of either sign up to ``payload``
     (n_src,) per source channel."""
@@ -38,19 +50,29 @@ def a_out_range(weights: np.ndarray, weight_exp: int, payload: np.ndarray | None
     return np.floor(neg * scale), np.floor(pos * scale)
 
 
-def regions(parts: list[tuple[np.ndarray, np.ndarray, int | None, bool]], delay: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def regions(
+    parts: list[tuple[np.ndarray, np.ndarray, int | None, bool]], delay: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """A layer's a_in range per neuron in each region of a sample, ``{"window": (lo, hi),
-    "before": ..., "after": ...}``, from its processes' ``(lo, hi, offset, is_gate)``. ``offset``:
-    where a process's deliveries start relative to the layer's window (``arrival - lag``): 0 when
-    they coincide with it, < 0 when it delivers before the window (a look-ahead tap), > 0 after
-    it (a look-back tap), None when unknown (either side). The gate delivers its inhibition at
-every step outside the window and nothing inside. When a look-back tail of one
-    sample can meet the look-ahead head of the next (``max offset - min offset - 1 >= delay``, the
-    steps between samples), before and after are one region."""
+        "before": ..., "after": ...}``, from its processes' ``(lo, hi, offset, is_gate)``.
+        ``offset``:
+        where a process's deliveries start relative to the layer's window (``arrival - lag``): 0
+        when
+        they coincide with it, < 0 when it delivers before the window (a look-ahead tap), > 0 after
+        it (a look-back tap), None when unknown (either side). The gate delivers its inhibition at
+    every step outside the window and nothing inside. When a look-back tail of one
+        sample can meet the look-ahead head of the next (``max offset - min offset - 1 >= delay``,
+        the
+        steps between samples), before and after are one region."""
     size = len(parts[0][0]) if parts else 0
     sums = {r: [np.zeros(size), np.zeros(size)] for r in ("window", "before", "after")}
     known = [o for _, _, o, gate in parts if not gate and o is not None]
-    merged = max([-o for o in known if o < 0], default=0) + max([o for o in known if o > 0], default=0) - 1 >= delay
+    merged = (
+        max([-o for o in known if o < 0], default=0)
+        + max([o for o in known if o > 0], default=0)
+        - 1
+        >= delay
+    )
     for lo, hi, offset, gate in parts:
         if gate:  # it spikes at every step outside the window: its inhibition is certain
             where, hi = ("before", "after"), lo
@@ -115,7 +137,11 @@ class Limit:
 
     def describe(self) -> str:
         value = f"{self.hi:,.0f}" if self.bound_lo is None else f"[{self.lo:,.0f}, {self.hi:,.0f}]"
-        bound = f"{self.bound_hi:,.0f}" if self.bound_lo is None else f"[{self.bound_lo:,.0f}, {self.bound_hi:,.0f}]"
+        bound = (
+            f"{self.bound_hi:,.0f}"
+            if self.bound_lo is None
+            else f"[{self.bound_lo:,.0f}, {self.bound_hi:,.0f}]"
+        )
         return f"{self.where}: {self.limit}: {value} {'within' if self.ok else 'exceeds'} {bound}"
 
     @property
@@ -130,7 +156,11 @@ def input_payload(input_size: int, input_max: int) -> np.ndarray:
 
 def process_range(net: FixedNetwork, s) -> tuple[np.ndarray, np.ndarray]:
     """``a_out_range`` of one of ``net``'s synapse processes, with its source's payloads."""
-    return a_out_range(s.weights, s.weight_exp, input_payload(net.input_size, net.input_max) if s.src == INPUT else None)
+    return a_out_range(
+        s.weights,
+        s.weight_exp,
+        input_payload(net.input_size, net.input_max) if s.src == INPUT else None,
+    )
 
 
 def resources(net: FixedNetwork, profile: Profile) -> list[dict]:
@@ -142,9 +172,19 @@ def resources(net: FixedNetwork, profile: Profile) -> list[dict]:
         ins = net.inputs_of(p.name)
         synapses = sum(s.synapses for s in ins)
         cores = max(-(-p.size // res["neurons_per_core"]), -(-synapses // res["synapses_per_core"]))
-        rows.append({"layer": p.name, "class": p.lava_class, "neurons": p.size, "synapses": synapses,
-                     "processes": 1 + len(ins), "cores": cores, "lag": p.lag, "vth_mant": p.vth,
-                     "weight_error": max((s.rel_error for s in ins), default=0.0)})
+        rows.append(
+            {
+                "layer": p.name,
+                "class": p.lava_class,
+                "neurons": p.size,
+                "synapses": synapses,
+                "processes": 1 + len(ins),
+                "cores": cores,
+                "lag": p.lag,
+                "vth_mant": p.vth,
+                "weight_error": max((s.rel_error for s in ins), default=0.0),
+            }
+        )
     return rows
 
 
@@ -168,27 +208,61 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
             continue
         if p.is_layer:
             ranges = regions(parts, net.delay)
-            out += [Limit(f"a_in {bits} ({region} its window)" if region != "window" else f"a_in {bits} (in its window)",
-                          p.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max) for region, (lo, hi) in ranges.items()]
-            lo, hi = min(r[0].min() for r in ranges.values()), max(r[1].max() for r in ranges.values())
+            out += [
+                Limit(
+                    f"a_in {bits} ({region} its window)"
+                    if region != "window"
+                    else f"a_in {bits} (in its window)",
+                    p.name,
+                    lo.min(),
+                    hi.max(),
+                    fmt.a_min,
+                    fmt.a_max,
+                )
+                for region, (lo, hi) in ranges.items()
+            ]
+            lo, hi = (
+                min(r[0].min() for r in ranges.values()),
+                max(r[1].max() for r in ranges.values()),
+            )
         else:  # a relay has no window: all its processes may deliver at once
             lo, hi = sum(pt[0] for pt in parts).min(), sum(pt[1] for pt in parts).max()
             out.append(Limit(f"a_in {bits}", p.name, lo, hi, fmt.a_min, fmt.a_max))
         shift = 2**fmt.activation_shift  # u = a_in << 6 (du 4095) must not wrap around the state
-        out.append(Limit(f"u within {fmt.state_bits} bits", p.name, lo * shift, hi * shift, -(fmt.state_max - 1),
-                         fmt.state_max))
+        out.append(
+            Limit(
+                f"u within {fmt.state_bits} bits",
+                p.name,
+                lo * shift,
+                hi * shift,
+                -(fmt.state_max - 1),
+                fmt.state_max,
+            )
+        )
     if net.synapses:
         s = max(net.synapses, key=lambda s: s.delay)
         out.append(Limit("synaptic delay", s.name, 0, s.delay, None, fmt.delay_max))
-    out.append(Limit("graded input payload bits", INPUT, 0, net.input_bits, None, fmt.message_bits_max))
+    out.append(
+        Limit("graded input payload bits", INPUT, 0, net.input_bits, None, fmt.message_bits_max)
+    )
     if profile is not None:
         rows, res = resources(net, profile), profile.resources
-        for key, limit, what in (("cores", "cores_per_chip", "neuro-cores"), ("neurons", "neurons_per_chip", "neurons"),
-                                 ("synapses", "synapses_per_chip", "synapses")):
+        for key, limit, what in (
+            ("cores", "cores_per_chip", "neuro-cores"),
+            ("neurons", "neurons_per_chip", "neurons"),
+            ("synapses", "synapses_per_chip", "synapses"),
+        ):
             worst = max(rows, key=lambda r: r[key])
-            out.append(Limit(f"{what} on {res['chips']} {profile.name} chip(s) ({limit} {res[limit]:,})",
-                             f"network (largest: {worst['layer']}, {worst[key]:,})", 0, sum(r[key] for r in rows),
-                             None, res[limit] * res["chips"]))
+            out.append(
+                Limit(
+                    f"{what} on {res['chips']} {profile.name} chip(s) ({limit} {res[limit]:,})",
+                    f"network (largest: {worst['layer']}, {worst[key]:,})",
+                    0,
+                    sum(r[key] for r in rows),
+                    None,
+                    res[limit] * res["chips"],
+                )
+            )
     return out
 
 

@@ -23,11 +23,21 @@ from .fixedpoint import Formats
 
 __all__ = ["EnergyConstant", "Profile", "ProfileError", "list_profiles", "load_profile"]
 
-PRECISION = tuple(f.name for f in fields(Formats))  # the number formats and limits a converter reads
-RESOURCES = ("cores_per_chip", "neurons_per_chip", "synapses_per_chip", "neurons_per_core",
-             "synapses_per_core", "chips")
-ENERGY = {"neuromorphic": ("synaptic_op", "neuron_update_active", "neuron_update_idle", "spike_route"),
-          "cmos": ("mac", "accumulate")}
+PRECISION = tuple(
+    f.name for f in fields(Formats)
+)  # the number formats and limits a converter reads
+RESOURCES = (
+    "cores_per_chip",
+    "neurons_per_chip",
+    "synapses_per_chip",
+    "neurons_per_core",
+    "synapses_per_core",
+    "chips",
+)
+ENERGY = {
+    "neuromorphic": ("synaptic_op", "neuron_update_active", "neuron_update_idle", "spike_route"),
+    "cmos": ("mac", "accumulate"),
+}
 RUNS = ("snn", "ann")
 
 
@@ -85,14 +95,22 @@ def _constant(c, name: str, units: tuple, where: str) -> EnergyConstant:
         raise ProfileError(f"{where}: {name} must be a table with value, low, high, unit, source")
     for f in ("value", "low", "high"):
         if not isinstance(c.get(f), (int, float)) or isinstance(c.get(f), bool) or c[f] < 0:
-            raise ProfileError(f"{where}: field {name}.{f} must be a non-negative number, got {c.get(f)!r}")
+            raise ProfileError(
+                f"{where}: field {name}.{f} must be a non-negative number, got {c.get(f)!r}"
+            )
     if not c["low"] <= c["value"] <= c["high"]:
-        raise ProfileError(f"{where}: {name} needs low <= value <= high, got {c['low']}, {c['value']}, {c['high']}")
+        raise ProfileError(
+            f"{where}: {name} needs low <= value <= high, got {c['low']}, {c['value']}, {c['high']}"
+        )
     if c.get("unit") not in units:
-        raise ProfileError(f"{where}: field {name}.unit must be {' or '.join(units)}, got {c.get('unit')!r}")
+        raise ProfileError(
+            f"{where}: field {name}.unit must be {' or '.join(units)}, got {c.get('unit')!r}"
+        )
     if not isinstance(c.get("source"), str) or not c["source"].strip():
         raise ProfileError(f"{where}: {name} has no source")
-    return EnergyConstant(float(c["value"]), float(c["low"]), float(c["high"]), c["unit"], c["source"])
+    return EnergyConstant(
+        float(c["value"]), float(c["low"]), float(c["high"]), c["unit"], c["source"]
+    )
 
 
 def _energy(table, kind: str, where: str) -> tuple[dict, EnergyConstant | None]:
@@ -102,10 +120,15 @@ def _energy(table, kind: str, where: str) -> tuple[dict, EnergyConstant | None]:
     missing = [q for q in ENERGY[kind] if q not in energy]
     if missing:
         raise ProfileError(f"{where}: missing energy constant(s): {', '.join(missing)}")
-    out = {q: _constant(c, f"energy.{q}", ("W",) if q == "static_power" else ("pJ",), where) for q, c in energy.items()}
+    out = {
+        q: _constant(c, f"energy.{q}", ("W",) if q == "static_power" else ("pJ",), where)
+        for q, c in energy.items()
+    }
     step = (table.get("timing") or {}).get("step")
     if "static_power" in out and step is None:
-        raise ProfileError(f"{where}: energy.static_power needs [timing.step] (time per step in us)")
+        raise ProfileError(
+            f"{where}: energy.static_power needs [timing.step] (time per step in us)"
+        )
     return out, None if step is None else _constant(step, "timing.step", ("us",), where)
 
 
@@ -114,8 +137,10 @@ def load_profile(name_or_path: str) -> Profile:
     bundled = _bundled()
     path = bundled.get(name_or_path) or Path(name_or_path)
     if not path.is_file():
-        raise ProfileError(f"unknown hardware profile {name_or_path!r}; bundled: {', '.join(sorted(bundled))}, "
-                           "or give the path of a .toml file")
+        raise ProfileError(
+            f"unknown hardware profile {name_or_path!r}; bundled: {', '.join(sorted(bundled))}, "
+            "or give the path of a .toml file"
+        )
     where = f"profile {path}"
     try:
         text = read_text(path)
@@ -136,7 +161,14 @@ def load_profile(name_or_path: str) -> Profile:
     if runs not in RUNS:
         raise ProfileError(f"{where}: runs must be one of {', '.join(RUNS)}, got {runs!r}")
     energy, step = _energy(table, kind, where)
-    return Profile(table["name"], table["description"], kind,
-                   _ints(table, "precision", PRECISION, where) if neuro else {},
-                   _ints(table, "resources", RESOURCES, where) if neuro else {},
-                   energy, str(path), runs, step)
+    return Profile(
+        table["name"],
+        table["description"],
+        kind,
+        _ints(table, "precision", PRECISION, where) if neuro else {},
+        _ints(table, "resources", RESOURCES, where) if neuro else {},
+        energy,
+        str(path),
+        runs,
+        step,
+    )

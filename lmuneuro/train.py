@@ -18,12 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .files import check_output
 from .data import dataset_info, get_dataset
+from .files import check_output
 from .models import build_model, get_preset
+from .progress import progress_bar
 
 __all__ = ["TrainConfig", "train", "evaluate"]
 
@@ -61,7 +61,11 @@ def _device(name: str) -> torch.device:
 
 
 def _lr_factor(cfg: TrainConfig, epoch: int) -> float:
-    return cfg.lr_decay ** ((epoch - cfg.lr_start) // cfg.lr_step + 1) if epoch >= cfg.lr_start else 1.0
+    return (
+        cfg.lr_decay ** ((epoch - cfg.lr_start) // cfg.lr_step + 1)
+        if epoch >= cfg.lr_start
+        else 1.0
+    )
 
 
 @torch.no_grad()
@@ -77,7 +81,11 @@ def evaluate(model, loader, device, max_batches=None) -> dict:
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(-1) == y).sum().item()
         total += len(y)
-    return {"accuracy": correct / max(total, 1), "ce_loss": loss_sum / max(total, 1), "samples": total}
+    return {
+        "accuracy": correct / max(total, 1),
+        "ce_loss": loss_sum / max(total, 1),
+        "samples": total,
+    }
 
 
 def _seed_all(seed: int):
@@ -101,23 +109,33 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     check_output(cfg.output, [cfg.data_dir])  # before any work: never after the training
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) < 1:
-            raise ValueError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(cfg, name)}")
+            raise ValueError(
+                f"{name.replace('_', ' ')} must be at least 1, got {getattr(cfg, name)}"
+            )
     model_cfg = get_preset(cfg.preset)
     info = dataset_info(cfg.dataset)
-    if info["num_features"] != model_cfg.in_features or len(info["classes"]) != model_cfg.num_classes:
-        raise ValueError(f"preset {cfg.preset!r} takes {model_cfg.in_features} features / "
-                         f"{model_cfg.num_classes} classes; dataset {cfg.dataset!r} has "
-                         f"{info['num_features']} / {len(info['classes'])}")
+    if (
+        info["num_features"] != model_cfg.in_features
+        or len(info["classes"]) != model_cfg.num_classes
+    ):
+        raise ValueError(
+            f"preset {cfg.preset!r} takes {model_cfg.in_features} features / "
+            f"{model_cfg.num_classes} classes; dataset {cfg.dataset!r} has "
+            f"{info['num_features']} / {len(info['classes'])}"
+        )
     kw = {"data_dir": cfg.data_dir} if cfg.data_dir else {}
     train_set = get_dataset(cfg.dataset, "train", augment=cfg.augment, **kw)
     eval_set = get_dataset(cfg.dataset, info["eval_split"], **kw)
     for split, ds in (("training", train_set), ("evaluation", eval_set)):
         if len(ds) == 0:
-            raise ValueError(f"dataset {cfg.dataset!r} has an empty {split} split; there is nothing to train on")
+            raise ValueError(
+                f"dataset {cfg.dataset!r} has an empty {split} split; there is nothing to train on"
+            )
 
     _seed_all(cfg.seed)
     model = build_model(model_cfg).to(device)
-    # The head's bias starts at the prior log-odds of BCE on one-hot targets (1 / classes): otherwise
+    # The head's bias starts at the prior log-odds of BCE on one-hot targets (1 / classes):
+    # otherwise
     # the first epochs lower every logit by silencing the spikes the head reads (a spiking model on
     # long sequences never recovers from that).
     if model_cfg.num_classes > 1:
@@ -125,9 +143,14 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     if not cfg.head_lr_scale > 0:
         raise ValueError(f"head learning-rate scale must be positive, got {cfg.head_lr_scale}")
     head = {id(p) for p in model.head.parameters()}
-    opt = torch.optim.Adam([{"params": [p for p in model.parameters() if id(p) not in head], "lr_scale": 1.0},
-                            {"params": list(model.head.parameters()), "lr_scale": cfg.head_lr_scale}],
-                           lr=cfg.lr, betas=tuple(cfg.betas))
+    opt = torch.optim.Adam(
+        [
+            {"params": [p for p in model.parameters() if id(p) not in head], "lr_scale": 1.0},
+            {"params": list(model.head.parameters()), "lr_scale": cfg.head_lr_scale},
+        ],
+        lr=cfg.lr,
+        betas=tuple(cfg.betas),
+    )
     history: list[dict] = []
     start_epoch = 0
     out = Path(cfg.output)
@@ -145,11 +168,20 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     net = model
     sampler = None
     if distributed:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
         sampler = torch.utils.data.distributed.DistributedSampler(train_set, seed=cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
-                              generator=gen, num_workers=cfg.num_workers, drop_last=False)
+    train_loader = DataLoader(
+        train_set,
+        batch_size=cfg.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=gen,
+        num_workers=cfg.num_workers,
+        drop_last=False,
+    )
     eval_loader = DataLoader(eval_set, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
     n_cls = model_cfg.num_classes
 
@@ -164,19 +196,32 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
         t0 = time.perf_counter()
         seen = correct = 0
         loss_sum = 0.0
-        total = len(train_loader) if cfg.max_batches is None else min(cfg.max_batches, len(train_loader))
-        bar = tqdm(train_loader, total=total, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
-                   disable=True if not progress or rank != 0 else None,  # None: off when not a terminal
-                   unit="batch")
+        total = (
+            len(train_loader)
+            if cfg.max_batches is None
+            else min(cfg.max_batches, len(train_loader))
+        )
+        bar = progress_bar(
+            train_loader,
+            total=total,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            leave=False,
+            enabled=progress and rank == 0,
+            unit="batch",
+        )
         for i, (x, y) in enumerate(bar):
             if i >= total:
                 break
             x, y = x.to(device), y.to(device)
             logits = net(x)
-            target = y if y.is_floating_point() else F.one_hot(y, n_cls).to(logits.dtype)  # soft: mixup
+            target = (
+                y if y.is_floating_point() else F.one_hot(y, n_cls).to(logits.dtype)
+            )  # soft: mixup
             loss = F.binary_cross_entropy_with_logits(logits, target)
             if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}")
+                raise FloatingPointError(
+                    f"loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}"
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -185,19 +230,35 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
             seen += len(y)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
         ev = evaluate(model, eval_loader, device, cfg.max_batches)
-        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / max(seen, 1),
-               "train_accuracy": correct / max(seen, 1), "eval_accuracy": ev["accuracy"],
-               "eval_ce_loss": ev["ce_loss"], "seconds": time.perf_counter() - t0}
+        row = {
+            "epoch": epoch + 1,
+            "lr": opt.param_groups[0]["lr"],
+            "train_loss": loss_sum / max(seen, 1),
+            "train_accuracy": correct / max(seen, 1),
+            "eval_accuracy": ev["accuracy"],
+            "eval_ce_loss": ev["ce_loss"],
+            "seconds": time.perf_counter() - t0,
+        }
         history.append(row)
         if rank == 0:
-            log(f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
+            log(
+                f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
                 f"train acc {row['train_accuracy']:.4f}  eval acc {row['eval_accuracy']:.4f}  "
-                f"lr {row['lr']:.2e}  {row['seconds']:.1f}s")
-            save_checkpoint(out, model, preset=cfg.preset, features=info.get("features"),
-                            classes=info["classes"],
-                            metrics={"history": history, "final": row, "train_config": asdict(cfg)},
-                            train_state={"epoch": epoch, "optimizer": opt.state_dict(),
-                                         "rng": torch.get_rng_state()})
+                f"lr {row['lr']:.2e}  {row['seconds']:.1f}s"
+            )
+            save_checkpoint(
+                out,
+                model,
+                preset=cfg.preset,
+                features=info.get("features"),
+                classes=info["classes"],
+                metrics={"history": history, "final": row, "train_config": asdict(cfg)},
+                train_state={
+                    "epoch": epoch,
+                    "optimizer": opt.state_dict(),
+                    "rng": torch.get_rng_state(),
+                },
+            )
     if distributed:
         torch.distributed.destroy_process_group()
     return history[-1] if history else {}

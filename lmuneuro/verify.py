@@ -17,9 +17,11 @@ from .models import stack_records
 __all__ = ["verify", "load_inputs"]
 
 
-def load_inputs(*, dataset: str | None, inputs: str | None, data_dir=None, samples: int | None,
-                n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """(x (samples, steps, features) float32, labels or None) from a dataset's test split or a .npy."""
+def load_inputs(
+    *, dataset: str | None, inputs: str | None, data_dir=None, samples: int | None, n_features: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(x (samples, steps, features) float32, labels or None) from a dataset's test split or a
+    .npy."""
     if (dataset is None) == (inputs is None):
         raise ValueError("give exactly one of a dataset or an input array")
     if samples is not None and samples < 1:
@@ -27,10 +29,15 @@ def load_inputs(*, dataset: str | None, inputs: str | None, data_dir=None, sampl
     if inputs is not None:
         x = read_arrays(inputs)
         if x.ndim != 3 or x.shape[2] != n_features or not np.issubdtype(x.dtype, np.floating):
-            raise ValueError(f"{inputs}: expected a float array (samples, steps, {n_features}), got {x.dtype} {x.shape}")
+            raise ValueError(
+                f"{inputs}: expected a float array (samples, steps, {n_features}), got {x.dtype} "
+                f"{x.shape}"
+            )
         if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"{inputs}: holds {'no samples' if x.shape[0] == 0 else 'samples of 0 steps'}; "
-                             "there is nothing to run")
+            raise ValueError(
+                f"{inputs}: holds {'no samples' if x.shape[0] == 0 else 'samples of 0 steps'}; "
+                "there is nothing to run"
+            )
         if not np.isfinite(x).all():
             raise ValueError(f"{inputs}: contains NaN or Inf")
         return x[:samples].astype(np.float32), None
@@ -41,17 +48,26 @@ def load_inputs(*, dataset: str | None, inputs: str | None, data_dir=None, sampl
     items = [ds[i] for i in range(n)]
     x = torch.stack([a for a, _ in items]).numpy()
     if x.shape[2] != n_features:
-        raise ValueError(f"dataset {dataset!r} has {x.shape[2]} features per step, the model takes {n_features}")
+        raise ValueError(
+            f"dataset {dataset!r} has {x.shape[2]} features per step, the model takes {n_features}"
+        )
     return x, np.array([int(b) for _, b in items])
 
 
-def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, samples=None, batch=64) -> dict:
+def verify(
+    checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, samples=None, batch=64
+) -> dict:
     net = read_artifact(artifact)
     if net.meta.get("source_sha256") != sha256(checkpoint):
         raise ValueError(f"{artifact} was converted from another checkpoint than {checkpoint}")
     model = load_checkpoint(checkpoint).model
-    x, y = load_inputs(dataset=dataset, inputs=inputs, data_dir=data_dir, samples=samples,
-                       n_features=model.config.in_features)
+    x, y = load_inputs(
+        dataset=dataset,
+        inputs=inputs,
+        data_dir=data_dir,
+        samples=samples,
+        n_features=model.config.in_features,
+    )
     float_pred, fixed_pred = [], []
     counts = {p.name: np.zeros(3) for p in net.layers}  # float spikes, fixed spikes, mismatches
     # spikes per neuron over each sample's steps: the float model's for the layers (its relays
@@ -59,7 +75,7 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
     per_neuron = {k: {p.name: [] for p in net.populations} for k in ("float", "fixed")}
     first = None
     for lo in range(0, len(x), batch):
-        xb = x[lo:lo + batch]
+        xb = x[lo : lo + batch]
         with torch.no_grad(), model.recording() as rec:
             float_pred.append(model(torch.from_numpy(xb)).argmax(-1).numpy())
         f_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
@@ -67,7 +83,9 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
         fixed_pred.append(res.logits.argmax(-1))
         for p in net.populations:
             per_neuron["fixed"][p.name].append(res.spike_counts[p.name])
-            per_neuron["float"][p.name].append(f_spikes[p.name].sum(axis=1) if p.is_layer else res.spike_counts[p.name])
+            per_neuron["float"][p.name].append(
+                f_spikes[p.name].sum(axis=1) if p.is_layer else res.spike_counts[p.name]
+            )
         for p in net.layers:
             a, b = f_spikes[p.name], res.spikes[p.name]
             counts[p.name] += [a.sum(), b.sum(), (a != b).sum()]
@@ -76,24 +94,41 @@ def verify(checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, sa
                 first = {"layer": p.name, "sample": lo + s, "step": t, "neuron": k}
     float_pred, fixed_pred = np.concatenate(float_pred), np.concatenate(fixed_pred)
     steps = x.shape[1]
-    events = {k: {r["layer"]: r for r in activity(net, x, {n: np.concatenate(c) for n, c in v.items()})["layers"]}
-              for k, v in per_neuron.items()}
+    events = {
+        k: {
+            r["layer"]: r
+            for r in activity(net, x, {n: np.concatenate(c) for n, c in v.items()})["layers"]
+        }
+        for k, v in per_neuron.items()
+    }
     layers = []
     for p in net.populations:
         ins = net.inputs_of(p.name)
-        row = {"layer": p.name, "class": p.lava_class,
-               "weight_error": max((s.rel_error for s in ins), default=0.0),
-               **{f"synops_{k}": events[k][p.name]["synaptic_events"] + events[k][p.name]["graded_events"]
-                  for k in ("float", "fixed")}}
+        row = {
+            "layer": p.name,
+            "class": p.lava_class,
+            "weight_error": max((s.rel_error for s in ins), default=0.0),
+            **{
+                f"synops_{k}": events[k][p.name]["synaptic_events"]
+                + events[k][p.name]["graded_events"]
+                for k in ("float", "fixed")
+            },
+        }
         if p.is_layer:
             total = len(x) * steps * p.size
             f, q, mis = counts[p.name]
             row.update(rate_float=f / total, rate_fixed=q / total, mismatch=mis / total)
         layers.append(row)
-    report = {"checkpoint": str(checkpoint), "artifact": str(artifact), "samples": int(len(x)),
-              "inputs_clipped": net.quantize_input(x)[1],
-              "agreement": float((float_pred == fixed_pred).mean()), "first_divergence": first,
-              "delay_steps": net.delay, "layers": layers}
+    report = {
+        "checkpoint": str(checkpoint),
+        "artifact": str(artifact),
+        "samples": int(len(x)),
+        "inputs_clipped": net.quantize_input(x)[1],
+        "agreement": float((float_pred == fixed_pred).mean()),
+        "first_divergence": first,
+        "delay_steps": net.delay,
+        "layers": layers,
+    }
     if y is not None:
         report["accuracy_float"] = float((float_pred == y).mean())
         report["accuracy_fixed"] = float((fixed_pred == y).mean())

@@ -15,8 +15,13 @@ import h5py
 import numpy as np
 
 BOMB_SHAPE = (64, 8192, 8192)  # int16: 8 GiB, the shape of the report that started this
-ROLES = {"weight": "synapse/0/weight", "bias-mant": "neurons/0/bias_mant", "bias-exp": "neurons/0/bias_exp",
-         "head-weight": "head/weight", "head-bias": "head/bias"}
+ROLES = {
+    "weight": "synapse/0/weight",
+    "bias-mant": "neurons/0/bias_mant",
+    "bias-exp": "neurons/0/bias_exp",
+    "head-weight": "head/weight",
+    "head-bias": "head/bias",
+}
 
 
 def _replace(path: Path, name: str, make) -> None:
@@ -27,12 +32,16 @@ def _replace(path: Path, name: str, make) -> None:
 
 
 def _bomb(f, name, dtype, shape):
-    d = f.create_dataset(name, shape=BOMB_SHAPE, dtype=dtype, chunks=(1, 1024, 1024), compression="gzip")
+    d = f.create_dataset(
+        name, shape=BOMB_SHAPE, dtype=dtype, chunks=(1, 1024, 1024), compression="gzip"
+    )
     d[0, :1024, :1024] = 0  # one real compressed chunk; the rest reads as fill values
 
 
 def _gzip(f, name, dtype, shape):
-    f.create_dataset(name, data=np.zeros(shape, dtype), compression="gzip")  # the right shape, compressed
+    f.create_dataset(
+        name, data=np.zeros(shape, dtype), compression="gzip"
+    )  # the right shape, compressed
 
 
 def _external_link(f, name, dtype, shape):
@@ -50,7 +59,9 @@ def _virtual(f, name, dtype, shape):  # the right shape, its data in another fil
 
 
 def _external_raw(f, name, dtype, shape):  # the right shape, its bytes in another file
-    f.create_dataset(name, shape=shape, dtype=dtype, external=[("elsewhere.bin", 0, h5py.h5f.UNLIMITED)])
+    f.create_dataset(
+        name, shape=shape, dtype=dtype, external=[("elsewhere.bin", 0, h5py.h5f.UNLIMITED)]
+    )
 
 
 def artifact_variants(src: Path, out_dir: Path, roles=tuple(ROLES)) -> dict[str, Path]:
@@ -58,11 +69,15 @@ def artifact_variants(src: Path, out_dir: Path, roles=tuple(ROLES)) -> dict[str,
     role, and an external link, a soft link, a virtual dataset and external raw storage in place
     of the first weights."""
     makers = {f"art-bomb-{r}": (ROLES[r], _bomb) for r in roles}
-    makers.update({"art-external-link": (ROLES["weight"], _external_link),
-                   "art-soft-link": (ROLES["weight"], _soft_link),
-                   "art-compressed": (ROLES["weight"], _gzip),
-                   "art-virtual-dataset": (ROLES["weight"], _virtual),
-                   "art-external-storage": (ROLES["weight"], _external_raw)})
+    makers.update(
+        {
+            "art-external-link": (ROLES["weight"], _external_link),
+            "art-soft-link": (ROLES["weight"], _soft_link),
+            "art-compressed": (ROLES["weight"], _gzip),
+            "art-virtual-dataset": (ROLES["weight"], _virtual),
+            "art-external-storage": (ROLES["weight"], _external_raw),
+        }
+    )
     out = {}
     for case, (name, make) in makers.items():
         p = out_dir / f"{case}.h5"
@@ -136,7 +151,9 @@ def ckpt_legacy(path: Path) -> Path:
     """The pre-1.6 format, whose storages are allocated at their declared size before reading."""
     import torch
 
-    torch.save({"state_dict": {"head.weight": torch.zeros(4)}}, path, _use_new_zipfile_serialization=False)
+    torch.save(
+        {"state_dict": {"head.weight": torch.zeros(4)}}, path, _use_new_zipfile_serialization=False
+    )
     return path
 
 
@@ -151,18 +168,46 @@ def sparse_file(path: Path, size: int = 20 * 2**30, head: bytes = b"") -> Path:
 def minimal_artifact(path: Path) -> Path:
     """An artifact's file layout with a one-neuron network (format, version, structure, datasets);
     not a usable network (no checksum), but every name and shape is what its structure implies."""
-    structure = {"input": {"size": 1, "frac_bits": 0, "bits": 8, "max": 1}, "gate": [],
-                 "neurons": [{"name": "a", "class": "LIFReset", "size": 1, "du": 0, "dv": 0, "vth": 1, "v_init": 0,
-                              "lag": 1, "scale": 1.0}],
-                 "synapses": [{"class": "Dense", "src": "input", "dst": "a", "weight_exp": 0, "delay": 0,
-                               "rel_error": 0.0}], "readout": "a", "formats": {}}
+    structure = {
+        "input": {"size": 1, "frac_bits": 0, "bits": 8, "max": 1},
+        "gate": [],
+        "neurons": [
+            {
+                "name": "a",
+                "class": "LIFReset",
+                "size": 1,
+                "du": 0,
+                "dv": 0,
+                "vth": 1,
+                "v_init": 0,
+                "lag": 1,
+                "scale": 1.0,
+            }
+        ],
+        "synapses": [
+            {
+                "class": "Dense",
+                "src": "input",
+                "dst": "a",
+                "weight_exp": 0,
+                "delay": 0,
+                "rel_error": 0.0,
+            }
+        ],
+        "readout": "a",
+        "formats": {},
+    }
     with h5py.File(path, "w") as f:
-        f.attrs.update(format="lmuneuro-artifact", format_version=3, structure=json.dumps(structure), meta="{}",
-                       checksum="")
+        f.attrs.update(
+            format="lmuneuro-artifact",
+            format_version=3,
+            structure=json.dumps(structure),
+            meta="{}",
+            checksum="",
+        )
         f["neurons/0/bias_mant"] = np.zeros(1, np.int16)
         f["neurons/0/bias_exp"] = np.zeros(1, np.int16)
         f["synapse/0/weight"] = np.zeros((1, 2), np.int16)
         f["head/weight"] = np.zeros((2, 1), np.float32)
         f["head/bias"] = np.zeros(2, np.float32)
     return path
-

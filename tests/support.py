@@ -9,7 +9,9 @@ from lmuneuro.models import build_model, get_preset
 
 
 @torch.no_grad()
-def calibrated(preset: str, seed: int = 0, batch: int = 4, steps: int | None = None, gain: float = 2.0):
+def calibrated(
+    preset: str, seed: int = 0, batch: int = 4, steps: int | None = None, gain: float = 2.0
+):
     """A seeded model whose BatchNorms hold the statistics of random input, with BN weights x gain
     so that every LIF population fires at a few to tens of percent (random init alone fires ~0)."""
     torch.manual_seed(seed)
@@ -31,9 +33,14 @@ def calibrated(preset: str, seed: int = 0, batch: int = 4, steps: int | None = N
     return model.eval()
 
 
-
 def state_summary(state: dict) -> np.ndarray:
     """Per-tensor sums of a state_dict: identifies a fixture generator's output to a tolerance
     (a digest would also change with the CPU's float rounding)."""
-    return np.array([v.detach().double().sum().item() if not v.is_complex() else v.abs().double().sum().item()
-                     for v in state.values()])
+    return np.array(
+        [
+            v.detach().double().sum().item()
+            if not v.is_complex()
+            else v.abs().double().sum().item()
+            for v in state.values()
+        ]
+    )

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import h5py
+import hostile
 import numpy as np
 import pytest
 import torch
 
-import hostile
 from lmuneuro.convert import convert
 
 SECONDS, PEAK_MIB = 5.0, 1024
@@ -22,7 +22,8 @@ SECONDS, PEAK_MIB = 5.0, 1024
 _MEASURE = r"""
 import contextlib, io, json, resource, sys, time
 import torch, h5py, numpy  # imported before timing: the refusal is timed, not Python's start-up
-import lmuneuro.cli, lmuneuro.convert, lmuneuro.verify, lmuneuro.energy, lmuneuro.train, lmuneuro.data
+import lmuneuro.cli, lmuneuro.convert, lmuneuro.verify, lmuneuro.energy, lmuneuro.train
+import lmuneuro.data
 for name, argv in json.loads(sys.stdin.read()):
     err = io.StringIO()
     t = time.perf_counter()
@@ -30,8 +31,8 @@ for name, argv in json.loads(sys.stdin.read()):
         code = lmuneuro.cli.main(argv)
     seconds = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"case": name, "code": code, "stderr": err.getvalue(), "seconds": seconds, "peak_mib": peak}),
-          flush=True)
+    row = dict(case=name, code=code, stderr=err.getvalue(), seconds=seconds, peak_mib=peak)
+    print(json.dumps(row), flush=True)
 """
 
 
@@ -47,28 +48,66 @@ def cases(digits_checkpoint, tmp_path_factory):
     act = d / "act.json"
     out = d / "out"
     run = lambda p: ["run", str(art), "--inputs", str(p)]  # noqa: E731
-    argv = {name: ["run", str(p), "--inputs", str(x)] for name, p in hostile.artifact_variants(art, d).items()}
-    argv["art-huge-layers"] = ["run", str(hostile.artifact_declaring_huge_layers(art, d / "huge.h5")), "--inputs",
-                               str(x)]
-    argv["art-20gib"] = ["run", str(hostile.sparse_file(d / "big.h5", head=art.read_bytes())), "--inputs", str(x)]
+    argv = {
+        name: ["run", str(p), "--inputs", str(x)]
+        for name, p in hostile.artifact_variants(art, d).items()
+    }
+    argv["art-huge-layers"] = [
+        "run",
+        str(hostile.artifact_declaring_huge_layers(art, d / "huge.h5")),
+        "--inputs",
+        str(x),
+    ]
+    argv["art-20gib"] = [
+        "run",
+        str(hostile.sparse_file(d / "big.h5", head=art.read_bytes())),
+        "--inputs",
+        str(x),
+    ]
     argv["inputs-oversized.npy"] = run(hostile.npy_oversized(d / "big.npy"))
     argv["inputs-short.npy"] = run(hostile.npy_oversized(d / "short.npy", shape=(1000, 8, 8)))
     kw = d / "kw"
     kw.mkdir()
     hostile.npz_oversized(kw / "train.npz")
     hostile.npz_oversized(kw / "test.npz")
-    argv["keywords-oversized.npz"] = ["train", "--preset", "spiking-lmuformer-keywords", "--dataset",
-                                      "spoken-keywords", "--data-dir", str(kw), "-o", str(out), "--epochs", "1",
-                                      "--max-batches", "1", "--no-progress"]
+    argv["keywords-oversized.npz"] = [
+        "train",
+        "--preset",
+        "spiking-lmuformer-keywords",
+        "--dataset",
+        "spoken-keywords",
+        "--data-dir",
+        str(kw),
+        "-o",
+        str(out),
+        "--epochs",
+        "1",
+        "--max-batches",
+        "1",
+        "--no-progress",
+    ]
     ck = Path(digits_checkpoint).read_bytes()
-    for name, p in {"ckpt-zip-declares-gib": hostile.zip_declaring(ck, d / "zipdecl.pt"),
-                    "ckpt-stride0-view": hostile.ckpt_stride0(d / "stride0.pt"),
-                    "ckpt-legacy-format": hostile.ckpt_legacy(d / "legacy.pt")}.items():
+    for name, p in {
+        "ckpt-zip-declares-gib": hostile.zip_declaring(ck, d / "zipdecl.pt"),
+        "ckpt-stride0-view": hostile.ckpt_stride0(d / "stride0.pt"),
+        "ckpt-legacy-format": hostile.ckpt_legacy(d / "legacy.pt"),
+    }.items():
         argv[name] = ["convert", str(p), "-o", str(out)]
     assert lmuneuro_main(["run", str(art), "--inputs", str(x), "--activity", str(act)]) == 0
-    argv["activity-20gib"] = ["energy", str(art), "--activity", str(hostile.sparse_file(d / "big.json", head=b"{"))]
-    argv["profile-20gib"] = ["energy", str(art), "--profile", str(hostile.sparse_file(d / "big.toml")),
-                             "--activity", str(act)]
+    argv["activity-20gib"] = [
+        "energy",
+        str(art),
+        "--activity",
+        str(hostile.sparse_file(d / "big.json", head=b"{")),
+    ]
+    argv["profile-20gib"] = [
+        "energy",
+        str(art),
+        "--profile",
+        str(hostile.sparse_file(d / "big.toml")),
+        "--activity",
+        str(act),
+    ]
     return argv, out
 
 
@@ -80,8 +119,13 @@ def lmuneuro_main(argv):
 
 def test_hostile_declarations_refused_fast_and_small(cases):
     argv, out = cases
-    proc = subprocess.run([sys.executable, "-c", _MEASURE], input=json.dumps(list(argv.items())), text=True,
-                          capture_output=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE],
+        input=json.dumps(list(argv.items())),
+        text=True,
+        capture_output=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["case"] for r in rows] == list(argv)
@@ -97,8 +141,11 @@ def test_hostile_declarations_refused_fast_and_small(cases):
         FUZZED["bounded reads"] = FUZZED.get("bounded reads", 0) + 1
     assert not out.exists()
     worst = max(rows, key=lambda r: r["seconds"])
-    print(f"\n{len(rows)} hostile declarations refused; slowest {worst['case']} {worst['seconds']:.2f} s; "
-          f"peak {max(r['peak_mib'] for r in rows):.0f} MiB")
+    print(
+        f"\n{len(rows)} hostile declarations refused; slowest {worst['case']} "
+        f"{worst['seconds']:.2f} s; "
+        f"peak {max(r['peak_mib'] for r in rows):.0f} MiB"
+    )
 
 
 @pytest.mark.parametrize("role", ["weight", "head-weight"])
@@ -111,7 +158,10 @@ def test_compression_bomb_message(cases, role):
     err = io.StringIO()
     with redirect_stderr(err):
         assert lmuneuro_main(argv[f"art-bomb-{role}"]) == 2
-    assert f"declares int16 {hostile.BOMB_SHAPE}" in err.getvalue() or "declares float32" in err.getvalue()
+    assert (
+        f"declares int16 {hostile.BOMB_SHAPE}" in err.getvalue()
+        or "declares float32" in err.getvalue()
+    )
     assert "the structure implies" in err.getvalue()
 
 
@@ -119,11 +169,15 @@ def test_budget_names_the_size(tmp_path):
     from lmuneuro.files import read_arrays, read_budget
 
     assert 0 < read_budget() <= 4 * 2**30
-    with pytest.raises(ValueError, match=r"big\.npy: declares 29,802\.3 GiB, more than the .* budget"):
+    with pytest.raises(
+        ValueError, match=r"big\.npy: declares 29,802\.3 GiB, more than the .* budget"
+    ):
         read_arrays(hostile.npy_oversized(tmp_path / "big.npy"))
     with pytest.raises(ValueError, match=r"declares an array of 32,000 bytes but holds 64"):
         read_arrays(hostile.npy_oversized(tmp_path / "short.npy", shape=(1000, 8, 1)))
-    assert torch.equal(torch.from_numpy(read_arrays(_saved(tmp_path))), torch.arange(6.0).reshape(1, 2, 3))
+    assert torch.equal(
+        torch.from_numpy(read_arrays(_saved(tmp_path))), torch.arange(6.0).reshape(1, 2, 3)
+    )
 
 
 def _saved(d: Path) -> Path:

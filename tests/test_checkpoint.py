@@ -1,10 +1,10 @@
 import pytest
 import torch
+from support import calibrated
 
-from lmuneuro.converters.reference import to_reference_state_dict
 from lmuneuro import load_checkpoint, load_model
 from lmuneuro.checkpoint import CheckpointError, save_checkpoint
-from support import calibrated
+from lmuneuro.converters.reference import to_reference_state_dict
 
 PRESET = "spiking-lmuformer-digits"
 
@@ -17,8 +17,14 @@ def model():
 @pytest.fixture
 def native(tmp_path, model):
     path = tmp_path / "model.pt"
-    save_checkpoint(path, model, preset=PRESET, classes=[str(i) for i in range(10)],
-                    metrics={"history": [{"epoch": 1}]}, features={"kind": "digits-rows"})
+    save_checkpoint(
+        path,
+        model,
+        preset=PRESET,
+        classes=[str(i) for i in range(10)],
+        metrics={"history": [{"epoch": 1}]},
+        features={"kind": "digits-rows"},
+    )
     return path
 
 
@@ -63,6 +69,7 @@ def test_bad_files(tmp_path, native):
 class _Evil:
     def __reduce__(self):
         import os
+
         return (os.system, (f"touch {_Evil.marker}",))
 
 
@@ -85,18 +92,27 @@ def test_state_dict_problems_are_named(tmp_path, model):
     _expect(p, r"1 missing key\(s\), first: block.0.mlp.fc2_conv.bias")
     p = _edit(tmp_path, model, lambda sd: sd.update({"module.extra.weight": torch.zeros(1)}))
     _expect(p, r"1 unexpected key\(s\), first: extra.weight")
-    p = _edit(tmp_path, model, lambda sd: sd.update({"module.block.0.attn.proj_conv.bias": torch.zeros(3)}))
+    p = _edit(
+        tmp_path,
+        model,
+        lambda sd: sd.update({"module.block.0.attn.proj_conv.bias": torch.zeros(3)}),
+    )
     _expect(p, r"block.0.attn.proj_conv.bias has shape \(3,\), the model expects \(64,\)")
 
     def nan(sd):
         sd["module.head.weight"][0, 0] = float("nan")
+
     _expect(_edit(tmp_path, model, nan), "head.weight contains NaN or Inf")
     torch.save({"foo": torch.zeros(1)}, tmp_path / "other.pt")
     _expect(tmp_path / "other.pt", "unknown checkpoint layout .* first keys: foo")
 
 
 def test_preset_mismatch(native, tmp_path, model):
-    _expect(native, "does not match preset 'spiking-lmuformer-scv2': in_features=8", preset="spiking-lmuformer-scv2")
+    _expect(
+        native,
+        "does not match preset 'spiking-lmuformer-scv2': in_features=8",
+        preset="spiking-lmuformer-scv2",
+    )
     _expect(native, "unknown preset 'nope'", preset="nope")
 
 
@@ -104,7 +120,10 @@ def test_hostile_config_is_refused_before_allocation(tmp_path, native):
     payload = torch.load(native, weights_only=True)
     payload["config"]["dim"] = 10**9
     torch.save(payload, tmp_path / "huge.pt")
-    _expect(tmp_path / "huge.pt", r"invalid model config \(config field dim=1000000000 is outside 1..8192\)")
+    _expect(
+        tmp_path / "huge.pt",
+        r"invalid model config \(config field dim=1000000000 is outside 1..8192\)",
+    )
     payload["format_version"] = 99
     torch.save(payload, tmp_path / "future.pt")
     _expect(tmp_path / "future.pt", "format version 99 is not supported")
@@ -115,4 +134,7 @@ def test_config_must_describe_the_tensors_before_anything_is_built(tmp_path, nat
     payload = torch.load(native, weights_only=True)
     payload["config"].update(dim=8192, depth=64)
     torch.save(payload, tmp_path / "big.pt")
-    _expect(tmp_path / "big.pt", r"config does not describe its tensors: dim=8192 \(tensors: 64\), depth=64 \(tensors: 1\)")
+    _expect(
+        tmp_path / "big.pt",
+        r"config does not describe its tensors: dim=8192 \(tensors: 64\), depth=64 \(tensors: 1\)",
+    )

@@ -26,8 +26,22 @@ TRIED: dict[str, int] = {}  # kind -> cases (printed by conftest.pytest_terminal
 
 # quick successful invocations; {name} is a file of the fixture, OUT the path under test
 BASE = {
-    "train": ["train", "--preset", "spiking-lmuformer-digits", "--dataset", "digits", "-o", "{out.pt}", "--epochs",
-              "1", "--max-batches", "1", "--batch-size", "16", "--no-progress"],
+    "train": [
+        "train",
+        "--preset",
+        "spiking-lmuformer-digits",
+        "--dataset",
+        "digits",
+        "-o",
+        "{out.pt}",
+        "--epochs",
+        "1",
+        "--max-batches",
+        "1",
+        "--batch-size",
+        "16",
+        "--no-progress",
+    ],
     "convert": ["convert", "{ckpt}", "-o", "{out.h5}"],
     "verify": ["verify", "{ckpt}", "{art}", "--inputs", "{x}"],
     "run": ["run", "{art}", "--inputs", "{x}", "--activity", "{out.json}"],
@@ -35,8 +49,14 @@ BASE = {
     "inspect": ["inspect", "{art}"],
     "demo": ["demo", "--workdir", "{outdir}", "--epochs", "1", "--lava-samples", "1"],
 }
-CONDITIONS = ("directory", "same file as an input", "link to an input", "missing parent", "read-only directory",
-              "full disk")
+CONDITIONS = (
+    "directory",
+    "same file as an input",
+    "link to an input",
+    "missing parent",
+    "read-only directory",
+    "full disk",
+)
 LARGE = "1000000000000"
 
 
@@ -61,8 +81,13 @@ def test_every_verb_that_writes_or_counts_has_a_base_invocation():
 
 def _mount(where: Path, *opts) -> bool:
     where.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(("size=64k",) + opts), "tmpfs", str(where)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", ",".join(("size=64k",) + opts), "tmpfs", str(where)],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +142,22 @@ def _check(verb, argv, inputs, out: Path | None, expect: int | None, env, full_d
             stack.callback(resource.setrlimit, resource.RLIMIT_FSIZE, (soft, hard))
         code = main(argv)
     lines = err.getvalue().strip().splitlines()
-    assert code in (0, 2) and code == (code if expect is None else expect), (argv, err.getvalue()[-800:])
+    assert code in (0, 2) and code == (code if expect is None else expect), (
+        argv,
+        err.getvalue()[-800:],
+    )
     assert _digest(inputs) == before, f"an input changed: {argv}"
     if code == 2:
-        assert len(lines) == 1 and lines[0].startswith(f"lmuneuro {verb}: error: "), (argv, err.getvalue()[-800:])
+        assert len(lines) == 1 and lines[0].startswith(f"lmuneuro {verb}: error: "), (
+            argv,
+            err.getvalue()[-800:],
+        )
         assert out is None or existed or not out.exists(), f"an output was left behind: {argv}"
     else:
         _valid_output(verb, out)
-    leftovers = list(env["dir"].rglob(".*.tmp")) + (list(out.parent.glob(".*.tmp")) if out is not None else [])
+    leftovers = list(env["dir"].rglob(".*.tmp")) + (
+        list(out.parent.glob(".*.tmp")) if out is not None else []
+    )
     assert not leftovers, f"temporary files left: {leftovers}"
 
 
@@ -155,7 +188,9 @@ def _path_cases():
         outputs, _ = _options(verb)
         for action, role in outputs:
             for cond in CONDITIONS:
-                yield pytest.param(verb, role, cond, id=f"{verb}-{action.dest}-{cond.replace(' ', '-')}")
+                yield pytest.param(
+                    verb, role, cond, id=f"{verb}-{action.dest}-{cond.replace(' ', '-')}"
+                )
 
 
 @pytest.mark.parametrize("verb,role,condition", list(_path_cases()))
@@ -195,14 +230,21 @@ def _count_cases():
         _, counts = _options(verb)
         for action in counts:
             for value in ("0", "-1", LARGE):
-                yield pytest.param(verb, action.option_strings[0], value, id=f"{verb}{action.option_strings[0]}={value}")
+                yield pytest.param(
+                    verb,
+                    action.option_strings[0],
+                    value,
+                    id=f"{verb}{action.option_strings[0]}={value}",
+                )
 
 
 @pytest.mark.parametrize("verb,flag,value", list(_count_cases()))
 def test_counts(env, verb, flag, value):
     action = next(a for a in _options(verb)[1] if flag in a.option_strings)
     lo, hi = action.type.bounds
-    valid = (lo <= float(value) <= hi) and not (float(value) == lo and "above" in _bound_words(action))
+    valid = (lo <= float(value) <= hi) and not (
+        float(value) == lo and "above" in _bound_words(action)
+    )
     argv, inputs = _argv(verb, env, None)
     if flag in argv:  # the base invocation sets it: replace its value
         argv[argv.index(flag) + 1] = value

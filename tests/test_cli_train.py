@@ -21,11 +21,15 @@ def test_help_for_every_subcommand(capsys):
 
 
 def test_help_answers_without_importing_torch_or_lava():
-    code = ("import sys; from lmuneuro.cli import main\n"
-            "assert main(['convert', '--help']) == 0\n"
-            "print(sorted(m for m in ('torch', 'lava', 'h5py') if m in sys.modules))")
+    code = (
+        "import sys; from lmuneuro.cli import main\n"
+        "assert main(['convert', '--help']) == 0\n"
+        "print(sorted(m for m in ('torch', 'lava', 'h5py') if m in sys.modules))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "[]", r.stdout[-500:] + r.stderr[-500:]
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "[]", (
+        r.stdout[-500:] + r.stderr[-500:]
+    )
 
 
 def test_console_script_and_module_entry_points():
@@ -43,8 +47,23 @@ def test_presets_json(capsys):
 
 
 def _train(out, *extra):
-    return main(["train", "--preset", "spiking-lmuformer-digits", "--dataset", "digits", "-o", str(out),
-                 "--batch-size", "64", "--max-batches", "4", "--no-progress", *extra])
+    return main(
+        [
+            "train",
+            "--preset",
+            "spiking-lmuformer-digits",
+            "--dataset",
+            "digits",
+            "-o",
+            str(out),
+            "--batch-size",
+            "64",
+            "--max-batches",
+            "4",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 def test_train_writes_self_describing_checkpoint_and_resumes(tmp_path, capsys):
@@ -70,10 +89,26 @@ def test_train_writes_self_describing_checkpoint_and_resumes(tmp_path, capsys):
 
 
 def test_train_bad_input_exit_2(tmp_path, capsys):
-    assert main(["train", "--preset", "nope", "--dataset", "digits", "-o", str(tmp_path / "m.pt")]) == 2
+    assert (
+        main(["train", "--preset", "nope", "--dataset", "digits", "-o", str(tmp_path / "m.pt")])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err == "lmuneuro train: error: unknown preset 'nope'; known: " + err.split("known: ")[1]
-    assert main(["train", "--preset", "spiking-lmuformer-scv2", "--dataset", "digits", "-o", str(tmp_path / "m.pt")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "spiking-lmuformer-scv2",
+                "--dataset",
+                "digits",
+                "-o",
+                str(tmp_path / "m.pt"),
+            ]
+        )
+        == 2
+    )
     assert "takes 128 features / 35 classes; dataset 'digits' has 8 / 10" in capsys.readouterr().err
     assert main(["train", "--preset"]) == 2
     assert not list(tmp_path.iterdir())  # nothing written
@@ -83,9 +118,30 @@ def test_torchrun_distributed_training_on_cpu(tmp_path):
     """The DistributedDataParallel path, with the gloo backend on two CPU processes."""
     out = tmp_path / "ddp.pt"
     torchrun = Path(sys.executable).parent / "torchrun"
-    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "lmuneuro", "train", "--preset",
-                        "spiking-lmuformer-digits", "--dataset", "digits", "-o", str(out), "--epochs", "2",
-                        "--max-batches", "3", "--no-progress"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "lmuneuro",
+            "train",
+            "--preset",
+            "spiking-lmuformer-digits",
+            "--dataset",
+            "digits",
+            "-o",
+            str(out),
+            "--epochs",
+            "2",
+            "--max-batches",
+            "3",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-800:]
     assert r.stdout.count(f"wrote {out}") == 1  # rank 0 only
     assert [row["epoch"] for row in load_checkpoint(out).metrics["history"]] == [1, 2]
@@ -102,6 +158,40 @@ def test_head_starts_at_the_class_prior_and_takes_its_own_learning_rate(tmp_path
     bias = ck.model.head.bias.detach()
     assert torch.all((bias + torch.log(torch.tensor(9.0))).abs() <= 2.5e-2 * 1.01)
     assert _train(tmp_path / "bad.pt", "--head-lr-scale", "0") == 2
-    assert capsys.readouterr().err.strip() == ("lmuneuro train: error: argument --head-lr-scale: must be above 0.0 and "
-                                                "at most 1,000,000.0, got 0")
+    assert capsys.readouterr().err.strip() == (
+        "lmuneuro train: error: argument --head-lr-scale: must be above 0.0 and "
+        "at most 1,000,000.0, got 0"
+    )
     assert not (tmp_path / "bad.pt").exists()
+
+
+def test_progress_bars_are_quiet_when_output_is_not_a_terminal(digits_checkpoint, tmp_path):
+    """Logs of CI jobs and batch runs get the commands' lines, not redrawn bars (training and a
+    Lava run, the two long stages)."""
+    script = str(Path(sys.executable).parent / "lmuneuro")
+    art = tmp_path / "m.h5"
+    assert main(["convert", str(digits_checkpoint), "-o", str(art)]) == 0
+    for argv in (
+        [
+            "train",
+            "--preset",
+            "spiking-lmuformer-digits",
+            "--dataset",
+            "digits",
+            "-o",
+            str(tmp_path / "m.pt"),
+            "--epochs",
+            "2",
+            "--max-batches",
+            "3",
+        ],
+        ["run", str(art), "--backend", "lava-sim", "--dataset", "digits", "--samples", "2"],
+    ):
+        r = subprocess.run([script, *argv], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-500:]
+        assert "\r" not in r.stderr + r.stdout and "/s]" not in r.stderr, r.stderr[-500:]
+        assert (
+            r.stdout.count("epoch") == 2
+            if argv[0] == "train"
+            else "lava-sim: 2 samples" in r.stdout
+        )

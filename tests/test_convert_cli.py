@@ -27,7 +27,10 @@ def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
     assert report["target"] == "loihi2" and report["delay_steps"] == 12 and report["cores"] == 10
     assert report["quantization"]["lmu_mapping"] == "fir" and len(report["source_sha256"]) == 64
     rows = {r["layer"]: r for r in report["layers"]}
-    assert rows["block.0.attn.lmu.f_u.line"]["class"] == "LIF" and rows["block.0.attn.lmu.f_u.line"]["neurons"] == 7
+    assert (
+        rows["block.0.attn.lmu.f_u.line"]["class"] == "LIF"
+        and rows["block.0.attn.lmu.f_u.line"]["neurons"] == 7
+    )
     assert report["processes"] == sum(r["processes"] for r in report["layers"]) > 50
     assert all(4096 >= r["vth_mant"] >= 64 for r in report["layers"] if r["lag"])
     net = read_artifact(art)
@@ -37,27 +40,44 @@ def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
         assert {e["class"] for e in structure["neurons"]} == {"LIFReset", "LIF"}
         assert {e["class"] for e in structure["synapses"]} == {"Dense", "DelayDense", "Sparse"}
         assert f["synapse/0/weight"].ndim == 2 and f.attrs["format_version"] == 3
-    code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--dataset", "digits", "--json")
+    code, out, _ = _run(
+        capsys, "verify", str(digits_checkpoint), str(art), "--dataset", "digits", "--json"
+    )
     assert code == 0
     v = json.loads(out)
     assert v["samples"] == 360 and v["agreement"] >= 0.99
     assert v["accuracy_fixed"] >= v["accuracy_float"] - 0.005
-    assert [row["layer"] for row in v["layers"]][0] == "patch_embed.proj_lif" and v["inputs_clipped"] == 0
+    assert [row["layer"] for row in v["layers"]][0] == "patch_embed.proj_lif" and v[
+        "inputs_clipped"
+    ] == 0
     assert all(0 <= row["mismatch"] < 0.05 for row in v["layers"] if "mismatch" in row)
     x = np.random.default_rng(0).random((5, 8, 8))
     np.save(tmp_path / "x.npy", x)
-    code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy"))
+    code, out, _ = _run(
+        capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy")
+    )
     assert code == 0 and "5 samples: top-1 agreement" in out and "clipped" not in out
-    x[0, 0, :3] = [1e4, -1e4, 1.2]  # beyond the input range (+-1): clipped to it, as every bound assumes
+    x[0, 0, :3] = [
+        1e4,
+        -1e4,
+        1.2,
+    ]  # beyond the input range (+-1): clipped to it, as every bound assumes
     np.save(tmp_path / "x.npy", x)
-    code, out, _ = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy"))
+    code, out, _ = _run(
+        capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy")
+    )
     assert code == 0 and "inputs: 3 values beyond the artifact's input range were clipped" in out
 
 
 def test_recurrent_mapping_and_old_artifacts_are_refused(digits_checkpoint, tmp_path, capsys):
     art = tmp_path / "m.h5"
-    code, _, err = _run(capsys, "convert", str(digits_checkpoint), "-o", str(art), "--lmu-mapping", "recurrent")
-    assert code == 2 and "recurrent LMU mapping cannot be built from loihi2's standard processes" in err
+    code, _, err = _run(
+        capsys, "convert", str(digits_checkpoint), "-o", str(art), "--lmu-mapping", "recurrent"
+    )
+    assert (
+        code == 2
+        and "recurrent LMU mapping cannot be built from loihi2's standard processes" in err
+    )
     assert "use --lmu-mapping fir" in err and err.count("\n") == 1 and not art.exists()
     assert _run(capsys, "convert", str(digits_checkpoint), "-o", str(art))[0] == 0
     with h5py.File(art, "r+") as f:  # what an artifact of the previous format declares
@@ -79,18 +99,39 @@ def test_bad_input_exit_2_and_no_file(digits_checkpoint, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and not art.exists()
 
 
-@pytest.mark.parametrize("limit, expect", [
-    ("cores_per_chip = 2", "does not fit: network (largest: *neuro-cores on 1 loihi2 chip(s) (cores_per_chip 2): "
-                           "10 exceeds 2"),
-    ("neurons_per_chip = 100", "does not fit: network (largest: block.0.mlp.fc2_lif, 128): neurons on 1 loihi2 "
-                               "chip(s) (neurons_per_chip 100): 536 exceeds 100"),
-    ("synapses_per_chip = 100000", "synapses on 1 loihi2 chip(s) (synapses_per_chip 100,000): * exceeds 100,000"),
-    ("weight_exp_max = 7", "layer block.0.mlp.fc2_lif: weights up to *, above the target's maximum 7, even at "
-                           "threshold mantissa 64"),
-    ("activation_bits = 16", "layer patch_embed.proj_lif: *beyond the 9-bit a_out, even at threshold mantissa 64"),
-    ("delay_max = 62", "missing field precision.delay_max"),
-    ("vth_mant_bits = 17", "threshold mantissa 200000 is outside loihi2's vth_mant_bits 17 (1..131071)"),
-])
+@pytest.mark.parametrize(
+    "limit, expect",
+    [
+        (
+            "cores_per_chip = 2",
+            "does not fit: network (largest: *neuro-cores on 1 loihi2 chip(s) (cores_per_chip 2): "
+            "10 exceeds 2",
+        ),
+        (
+            "neurons_per_chip = 100",
+            "does not fit: network (largest: block.0.mlp.fc2_lif, 128): neurons on 1 loihi2 "
+            "chip(s) (neurons_per_chip 100): 536 exceeds 100",
+        ),
+        (
+            "synapses_per_chip = 100000",
+            "synapses on 1 loihi2 chip(s) (synapses_per_chip 100,000): * exceeds 100,000",
+        ),
+        (
+            "weight_exp_max = 7",
+            "layer block.0.mlp.fc2_lif: weights up to *, above the target's maximum 7, even at "
+            "threshold mantissa 64",
+        ),
+        (
+            "activation_bits = 16",
+            "layer patch_embed.proj_lif: *beyond the 9-bit a_out, even at threshold mantissa 64",
+        ),
+        ("delay_max = 62", "missing field precision.delay_max"),
+        (
+            "vth_mant_bits = 17",
+            "threshold mantissa 200000 is outside loihi2's vth_mant_bits 17 (1..131071)",
+        ),
+    ],
+)
 def test_models_that_do_not_fit(digits_checkpoint, tmp_path, capsys, limit, expect):
     """A model beyond the profile's resources or precision: one line naming the layer and the
     limit, exit 2, no artifact and no temporary file; never a silent clamp."""
@@ -100,7 +141,9 @@ def test_models_that_do_not_fit(digits_checkpoint, tmp_path, capsys, limit, expe
     key = limit.split(" = ")[0]
     profile = tmp_path / "small.toml"
     changed = {"activation_bits": "activation_bits = 9", "delay_max": ""}.get(key, limit)
-    profile.write_text("\n".join(changed if line.startswith(key + " ") else line for line in text.splitlines()))
+    profile.write_text(
+        "\n".join(changed if line.startswith(key + " ") else line for line in text.splitlines())
+    )
     ckpt, extra = digits_checkpoint, []
     if key == "weight_exp_max":  # weights far beyond 8 bits x 2^7
         obj = torch.load(digits_checkpoint, weights_only=True)
@@ -110,8 +153,12 @@ def test_models_that_do_not_fit(digits_checkpoint, tmp_path, capsys, limit, expe
     elif key == "vth_mant_bits":
         extra = ["--vth-mant", "200000"]
     art = tmp_path / "out.h5"
-    code, _, err = _run(capsys, "convert", str(ckpt), "-o", str(art), "--target", str(profile), *extra)
-    assert code == 2 and all(part in err for part in expect.split("*")) and err.count("\n") == 1, err
+    code, _, err = _run(
+        capsys, "convert", str(ckpt), "-o", str(art), "--target", str(profile), *extra
+    )
+    assert code == 2 and all(part in err for part in expect.split("*")) and err.count("\n") == 1, (
+        err
+    )
     assert not art.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out.h5")]
 
 
@@ -119,7 +166,9 @@ def test_modified_artifact_and_wrong_inputs(digits_checkpoint, tmp_path, capsys)
     art = tmp_path / "m.h5"
     assert _run(capsys, "convert", str(digits_checkpoint), "-o", str(art))[0] == 0
     np.save(tmp_path / "bad.npy", np.zeros((2, 8, 7)))
-    code, _, err = _run(capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "bad.npy"))
+    code, _, err = _run(
+        capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "bad.npy")
+    )
     assert code == 2 and "expected a float array (samples, steps, 8)" in err
     with h5py.File(art, "r+") as f:
         f["synapse/0/weight"][0, 0] += 2
@@ -127,7 +176,11 @@ def test_modified_artifact_and_wrong_inputs(digits_checkpoint, tmp_path, capsys)
     assert code == 2 and "checksum mismatch" in err
     other = tmp_path / "other.pt"
     torch.manual_seed(1)
-    save_checkpoint(other, build_model(get_preset("spiking-lmuformer-digits")), preset="spiking-lmuformer-digits")
+    save_checkpoint(
+        other,
+        build_model(get_preset("spiking-lmuformer-digits")),
+        preset="spiking-lmuformer-digits",
+    )
     assert _run(capsys, "convert", str(digits_checkpoint), "-o", str(tmp_path / "n.h5"))[0] == 0
     code, _, err = _run(capsys, "verify", str(other), str(tmp_path / "n.h5"), "--dataset", "digits")
     assert code == 2 and "was converted from another checkpoint" in err
@@ -166,6 +219,8 @@ def test_convert_refuses_bad_checkpoints(digits_checkpoint, tmp_path, capsys, mo
         bad.write_bytes(open(digits_checkpoint, "rb").read()[:5000])
         expect = "bad.pt"
     out = tmp_path / "bad.h5"
-    code, _, err = _run(capsys, "convert", str(bad), "-o", str(out), *(["--preset", preset] if preset else []))
+    code, _, err = _run(
+        capsys, "convert", str(bad), "-o", str(out), *(["--preset", preset] if preset else [])
+    )
     assert code == 2 and expect in err and err.count("\n") == 1, err
     assert not out.exists() and not (tmp_path / "pwned").exists()

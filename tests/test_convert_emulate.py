@@ -19,16 +19,30 @@ def test_schedule_lags_delays_and_processes():
     net = quantize_graph(from_model(calibrated("spiking-lmuformer-digits")), input_max_abs=1.0)
     lags = {p.name: p.lag for p in net.layers}
     # every k=3 hop looks one frame ahead: +2 steps (latency + look-ahead); pointwise hops +1
-    assert lags == {"patch_embed.proj_lif": 2, "patch_embed.proj_lif1": 4, "block.0.attn.prev_lif": 6,
-                    "block.0.attn.lmu.f_u": 7, "block.0.attn.lmu.f_m": 8, "block.0.attn.lmu.f_h": 9,
-                    "block.0.mlp.fc1_lif": 10, "block.0.mlp.fc2_lif": 11, "head_lif": 12}
+    assert lags == {
+        "patch_embed.proj_lif": 2,
+        "patch_embed.proj_lif1": 4,
+        "block.0.attn.prev_lif": 6,
+        "block.0.attn.lmu.f_u": 7,
+        "block.0.attn.lmu.f_m": 8,
+        "block.0.attn.lmu.f_h": 9,
+        "block.0.mlp.fc1_lif": 10,
+        "block.0.mlp.fc2_lif": 11,
+        "head_lif": 12,
+    }
     assert net.delay == 12
     first = net.inputs_of("patch_embed.proj_lif")
     # the taps at offsets -1, 0, +1 are delays 2, 1, 0, each two 8-bit processes (a coarse and a
     # fine exponent), then the gate's inhibition
     assert [(s.src, s.lava_class, s.delay) for s in first] == [
-        (INPUT, "DelayDense", 2), (INPUT, "DelayDense", 2), (INPUT, "DelayDense", 1), (INPUT, "DelayDense", 1),
-        (INPUT, "Dense", 0), (INPUT, "Dense", 0), (GATE, "Sparse", 0)]
+        (INPUT, "DelayDense", 2),
+        (INPUT, "DelayDense", 2),
+        (INPUT, "DelayDense", 1),
+        (INPUT, "DelayDense", 1),
+        (INPUT, "Dense", 0),
+        (INPUT, "Dense", 0),
+        (GATE, "Sparse", 0),
+    ]
     assert first[1].weight_exp < first[0].weight_exp
     # the LMU memory's 8 taps: tap 0 from f_u itself, taps 1..7 from a line of 7 relays, emptied by
     # the gate when f_u's sample is over
@@ -36,30 +50,58 @@ def test_schedule_lags_delays_and_processes():
     assert line.lava_class == "LIF" and line.size == 7 and line.vth == 0
     assert [s.src for s in net.inputs_of(line.name)] == ["block.0.attn.lmu.f_u", line.name, GATE]
     assert net.gate_channels[-1] == (7, "end")
-    assert {s.src for s in net.inputs_of("block.0.attn.lmu.f_m")} == {"block.0.attn.lmu.f_u", line.name, GATE}
+    assert {s.src for s in net.inputs_of("block.0.attn.lmu.f_m")} == {
+        "block.0.attn.lmu.f_u",
+        line.name,
+        GATE,
+    }
     assert all(s.delay <= 62 for s in net.synapses) and all(v.ok for v in check(net))
 
 
 def test_gate_pattern_by_hand():
     # 3 frames, period 5: a spike at step s arrives at s + 1. A layer of lag 2 computes its
-    # frames at steps 2, 3, 4: silenced at arrivals 0 and 1, so spikes at steps 4 (-> 0) and 0 (-> 1).
+    # frames at steps 2, 3, 4: silenced at arrivals 0 and 1, so spikes at steps 4 (-> 0) and 0 (->
+    # 1).
     # A line whose source has lag 1 is emptied at step 1 + 3 = 4: a spike at step 3.
-    assert gate_pattern([(2, "outside"), (1, "end")], 3, 5).tolist() == [[1, 0, 0, 0, 1], [0, 0, 0, 1, 0]]
+    assert gate_pattern([(2, "outside"), (1, "end")], 3, 5).tolist() == [
+        [1, 0, 0, 0, 1],
+        [0, 0, 0, 1, 0],
+    ]
 
 
 def test_inhibition_and_bounds_by_hand():
     """Layer b (lag 3) reads a (lag 2) at offset 0: S = 64 * 4096 + 1 = 262,145 state units per
     float unit, so weights 1.0 and -0.5 are 2048.0078 and -1024.0039 activation units: 128 and
     -64 at exponent 4, and a fine set for the rest. Its only input arrives inside its window, and
-    its bias is 0, so one unit of inhibition (weight -1, exponent 0) silences it before and after."""
-    graph = Graph(1, [Population("a", 1, 1.0, 2.0, np.array([0.5]), [Synapses(INPUT, np.array([[[0.25]], [[0.5]], [[-0.125]]]), (-1, 0, 1))]),
-                      Population("b", 2, 1.0, 2.0, np.zeros(2), [Synapses("a", np.array([[[1.0], [-0.5]]]), (0,))])],
-                  np.ones((1, 2)), np.zeros(1))
+    its bias is 0, so one unit of inhibition (weight -1, exponent 0) silences it before and
+    after."""
+    graph = Graph(
+        1,
+        [
+            Population(
+                "a",
+                1,
+                1.0,
+                2.0,
+                np.array([0.5]),
+                [Synapses(INPUT, np.array([[[0.25]], [[0.5]], [[-0.125]]]), (-1, 0, 1))],
+            ),
+            Population(
+                "b", 2, 1.0, 2.0, np.zeros(2), [Synapses("a", np.array([[[1.0], [-0.5]]]), (0,))]
+            ),
+        ],
+        np.ones((1, 2)),
+        np.zeros(1),
+    )
     net = quantize_graph(graph, input_max_abs=1.0)
     coarse, fine, gate = net.inputs_of("b")
-    assert coarse.weights.tolist() == [[128], [-64]] and coarse.weight_exp == 4 and fine.weight_exp < 0
+    assert (
+        coarse.weights.tolist() == [[128], [-64]] and coarse.weight_exp == 4 and fine.weight_exp < 0
+    )
     column = net.gate_channels.index((3, "outside"))
-    assert gate.src == GATE and gate.weights[:, column].tolist() == [-1, -1] and gate.weight_exp == 0
+    assert (
+        gate.src == GATE and gate.weights[:, column].tolist() == [-1, -1] and gate.weight_exp == 0
+    )
     assert np.count_nonzero(gate.weights) == 2  # one channel per layer
     b = net.population("b")
     assert (b.lag, b.vth, b.bias_mant.tolist()) == (3, 4096, [0, 0])
@@ -69,9 +111,17 @@ def test_inhibition_and_bounds_by_hand():
     a = net.population("a")
     assert (a.bias_mant.tolist(), a.bias_exp.tolist()) == ([2048], [5])
     ins = net.inputs_of("a")
-    payload = input_payload(net.input_size, net.input_max)  # the feature's, and the rounding channel's 1
-    parts = [(*a_out_range(s.weights, s.weight_exp, None if s.src == GATE else payload),
-              {2: 1, 1: 0, 0: -1}.get(s.delay) if s.src != GATE else 0, s.src == GATE) for s in ins]
+    payload = input_payload(
+        net.input_size, net.input_max
+    )  # the feature's, and the rounding channel's 1
+    parts = [
+        (
+            *a_out_range(s.weights, s.weight_exp, None if s.src == GATE else payload),
+            {2: 1, 1: 0, 0: -1}.get(s.delay) if s.src != GATE else 0,
+            s.src == GATE,
+        )
+        for s in ins
+    ]
     r = regions(parts[:-1], net.delay)
     need = max(r["before"][1][0], r["after"][1][0]) + 1024 + 1
     gate = ins[-1]
@@ -92,8 +142,13 @@ def test_no_spike_outside_the_sequence(tmp_path):
     from lmuneuro.train import TrainConfig, train
 
     ckpt = tmp_path / "early.pt"
-    train(TrainConfig(preset="spiking-lmuformer-digits", dataset="digits", output=str(ckpt), epochs=3),
-          log=lambda *a: None, progress=False)
+    train(
+        TrainConfig(
+            preset="spiking-lmuformer-digits", dataset="digits", output=str(ckpt), epochs=3
+        ),
+        log=lambda *a: None,
+        progress=False,
+    )
     net = quantize_graph(from_model(load_checkpoint(ckpt).model), input_max_abs=1.0)
     x = get_dataset("digits", "test").tensors[0].numpy()
     res = run(net, x, record=True)
@@ -112,9 +167,13 @@ def test_fixed_point_tracks_the_float_model(digits_checkpoint):
     fixed_pred = res.logits.argmax(-1)
     agreement = (float_pred == fixed_pred).mean()
     acc_float, acc_fixed = (float_pred == y.numpy()).mean(), (fixed_pred == y.numpy()).mean()
-    print(f"digits: agreement {agreement:.4f}, accuracy float {acc_float:.4f} fixed {acc_fixed:.4f}")
+    print(
+        f"digits: agreement {agreement:.4f}, accuracy float {acc_float:.4f} fixed {acc_fixed:.4f}"
+    )
     assert agreement >= 0.99 and acc_fixed >= acc_float - 0.005
-    assert res.spike_counts["head_lif"].sum() > 0.05 * 360 * 8 * 64  # a live network, not a silent one
+    assert (
+        res.spike_counts["head_lif"].sum() > 0.05 * 360 * 8 * 64
+    )  # a live network, not a silent one
     assert res.per_step.shape == (360, 8, 10) and np.allclose(res.per_step[:, -1], res.logits)
 
 
@@ -130,7 +189,9 @@ def test_scv2_reference_layout_weights_agree_on_random_inputs(tmp_path):
     model = calibrated("spiking-lmuformer-scv2")
     with torch.no_grad(), model.recording() as rec:  # centre the read-out: predictions that vary
         model(torch.randn(16, 128, 128))  # from sample to sample, as a trained model's do
-        model.head.bias.copy_(-model.head.weight @ stack_records(rec)["head_lif"][0].mean(dim=(0, 1)))
+        model.head.bias.copy_(
+            -model.head.weight @ stack_records(rec)["head_lif"][0].mean(dim=(0, 1))
+        )
     torch.save(to_reference_state_dict(model), tmp_path / "ref.pth")
     report = convert(tmp_path / "ref.pth", tmp_path / "scv2.h5", input_range=4.0)
     assert report["source_format"] == "reference" and report["delay_steps"] == 16
@@ -152,8 +213,10 @@ def test_scv2_reference_layout_weights_agree_on_random_inputs(tmp_path):
         spikes[name] = {k: s.numpy() > 0 for k, (s, _) in stack_records(rec).items()}
     for layer, fixed in res.spikes.items():
         f, n = spikes["float"][layer], spikes["noisy"][layer]
-        print(f"{layer:28s} rate {f.mean():.3f}  fixed vs float {np.mean(fixed != f):.4f}  "
-              f"float+noise vs float {np.mean(n != f):.4f}")
+        print(
+            f"{layer:28s} rate {f.mean():.3f}  fixed vs float {np.mean(fixed != f):.4f}  "
+            f"float+noise vs float {np.mean(n != f):.4f}"
+        )
         assert np.mean(fixed != f) <= 2 * np.mean(n != f) + 0.005, layer
 
 
@@ -169,9 +232,16 @@ def test_relays_for_delays_beyond_the_chip(digits_checkpoint):
     graph = from_model(load_checkpoint(digits_checkpoint).model)
     direct = quantize_graph(graph, input_max_abs=1.0)
     relayed = quantize_graph(graph, input_max_abs=1.0, fmt=dataclasses.replace(LAVA, delay_max=2))
-    relays = [p for p in relayed.populations if not p.is_layer and p.name.split(".")[-1].startswith("delay")]
+    relays = [
+        p
+        for p in relayed.populations
+        if not p.is_layer and p.name.split(".")[-1].startswith("delay")
+    ]
     assert len(relays) >= 2 and max(s.delay for s in relayed.synapses) == 2
-    assert {p.name for p in relays} >= {"patch_embed.proj_lif.delay3", "patch_embed.proj_lif.delay6"}
+    assert {p.name for p in relays} >= {
+        "patch_embed.proj_lif.delay3",
+        "patch_embed.proj_lif.delay6",
+    }
     assert {s.lava_class for s in relayed.synapses} >= {"DelaySparse"}
     x = get_dataset("digits", "test").tensors[0].numpy()
     a, b = run(direct, x, record=True), run(relayed, x, record=True)

@@ -44,7 +44,7 @@ def test_one_frame_by_hand():
     the first sample replicated, symmetric Hann window, 512-point power spectrum, mel filters."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(SR // 2) * 0.1
-    frame = x[3 * 160: 3 * 160 + 400].copy()
+    frame = x[3 * 160 : 3 * 160 + 400].copy()
     frame -= frame.mean()
     frame = frame - 0.97 * np.concatenate([[frame[0]], frame[:-1]])
     frame *= 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 399)
@@ -78,7 +78,11 @@ def test_speech_commands_splits_labels_features(sc_folder):
     train = SpeechCommands(sc_folder, "train")
     val, test = SpeechCommands(sc_folder, "validation"), SpeechCommands(sc_folder, "test")
     assert (len(train), len(val), len(test)) == (3, 2, 1)
-    assert sorted(p.relative_to(sc_folder).as_posix() for p, _ in train.items) == ["go/a.wav", "no/a.wav", "yes/a.wav"]
+    assert sorted(p.relative_to(sc_folder).as_posix() for p, _ in train.items) == [
+        "go/a.wav",
+        "no/a.wav",
+        "yes/a.wav",
+    ]
     x, y = test[0]
     assert x.shape == (128, 128) and CLASSES[y] == "yes" and CLASSES.index("yes") == 28
     assert len(CLASSES) == 35 and CLASSES[0] == "backward"
@@ -109,8 +113,27 @@ def test_train_on_a_speech_commands_folder(sc_folder, tmp_path):
     from lmuneuro.cli import main
 
     out = tmp_path / "scv2.pt"
-    assert main(["train", "--preset", "spiking-lmuformer-scv2", "--dataset", "speech-commands", "--data-dir",
-                 str(sc_folder), "-o", str(out), "--epochs", "1", "--batch-size", "4", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "spiking-lmuformer-scv2",
+                "--dataset",
+                "speech-commands",
+                "--data-dir",
+                str(sc_folder),
+                "-o",
+                str(out),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     ck = load_checkpoint(out)
     assert ck.classes == CLASSES and ck.features["target_length"] == 128
     assert ck.metrics["history"][0]["epoch"] == 1
@@ -120,9 +143,14 @@ def test_augmentation(sc_folder):
     from lmuneuro.data.speech_commands import Augment
 
     plain = SpeechCommands(sc_folder, "train")
-    off = SpeechCommands(sc_folder, "train", augment=Augment(mixup=0.0, freq_mask=0, time_mask=0, noise=False))
+    off = SpeechCommands(
+        sc_folder, "train", augment=Augment(mixup=0.0, freq_mask=0, time_mask=0, noise=False)
+    )
     x, y = off[0]
-    assert torch.allclose(x, plain[0][0], atol=1e-6) and y.tolist() == np.eye(35, dtype=np.float32)[plain[0][1]].tolist()
+    assert (
+        torch.allclose(x, plain[0][0], atol=1e-6)
+        and y.tolist() == np.eye(35, dtype=np.float32)[plain[0][1]].tolist()
+    )
     full = SpeechCommands(sc_folder, "train", augment=Augment(mixup=1.0))
     torch.manual_seed(0)
     labels = [full[0][1] for _ in range(20)]
@@ -132,22 +160,33 @@ def test_augmentation(sc_folder):
     torch.manual_seed(0)
     first = full[0][0]
     torch.manual_seed(0)
-    assert torch.equal(full[0][0], first)  # seeded from torch: reproducible, distinct per loader worker
+    assert torch.equal(
+        full[0][0], first
+    )  # seeded from torch: reproducible, distinct per loader worker
 
 
 def test_spoken_keywords_synthesis_split_and_loader(tmp_path, monkeypatch):
-    """The data set's logic with a stand-in voice (a tone per word), so it runs without espeak-ng."""
+    """The data set's logic with a stand-in voice (a tone per word): it runs without espeak-ng."""
     from lmuneuro.data import keywords as kw
 
     freq = {w: 300.0 + 150 * i for i, w in enumerate(kw.CLASSES)}
     spoken = []
     monkeypatch.setattr(kw.shutil, "which", lambda name: "/usr/bin/espeak-ng")
-    monkeypatch.setattr(kw, "_speak", lambda word, voice, speed, pitch: spoken.append(voice) or _tone(freq[word], 0.4))
+    monkeypatch.setattr(
+        kw,
+        "_speak",
+        lambda word, voice, speed, pitch: spoken.append(voice) or _tone(freq[word], 0.4),
+    )
     counts = kw.synthesize(tmp_path, per_word=6, progress=False)
     assert counts["train"] + counts["test"] == 60 and counts["test"] > 0
-    train, test = get_dataset("spoken-keywords", "train", data_dir=tmp_path), kw.load_keywords(tmp_path, "test")
+    train, test = (
+        get_dataset("spoken-keywords", "train", data_dir=tmp_path),
+        kw.load_keywords(tmp_path, "test"),
+    )
     assert len(train) == counts["train"] and train.tensors[0].shape[1:] == (128, 128)
-    assert sorted(torch.cat([train.tensors[1], test.tensors[1]]).tolist()) == sorted(list(range(10)) * 6)
+    assert sorted(torch.cat([train.tensors[1], test.tensors[1]]).tolist()) == sorted(
+        list(range(10)) * 6
+    )
     assert {a for v in spoken for a in [v.split("+")[0]]} <= set(kw.ACCENTS)
     # The word sits at a random offset in one second of noise at 20-40 dB SNR.
     rng = np.random.default_rng(0)
@@ -155,8 +194,8 @@ def test_spoken_keywords_synthesis_split_and_loader(tmp_path, monkeypatch):
     clip = kw._clip(speech, rng)
     assert clip.shape == (SR,) and np.abs(clip).max() <= 1.0
     start = int(np.argmax(np.abs(clip) > 0.2))
-    noise = np.concatenate([clip[:max(start - 10, 0)], clip[start + len(speech) + 10:]])
-    signal_power = np.mean(clip[start + 10:start + len(speech) - 10] ** 2)
+    noise = np.concatenate([clip[: max(start - 10, 0)], clip[start + len(speech) + 10 :]])
+    signal_power = np.mean(clip[start + 10 : start + len(speech) - 10] ** 2)
     assert 18 < 10 * np.log10(signal_power / np.mean(noise**2)) < 42
 
 
@@ -165,7 +204,9 @@ def test_spoken_keywords_errors(tmp_path, monkeypatch):
 
     with pytest.raises(ValueError, match="needs --data-dir"):
         get_dataset("spoken-keywords", "train")
-    with pytest.raises(FileNotFoundError, match="train.npz is missing: synthesise the data set first"):
+    with pytest.raises(
+        FileNotFoundError, match="train.npz is missing: synthesise the data set first"
+    ):
         kw.load_keywords(tmp_path, "train")
     with pytest.raises(ValueError, match="splits 'train' and 'test', not 'validation'"):
         kw.load_keywords(tmp_path, "validation")

@@ -17,7 +17,9 @@ def test_dense_weight_rules_by_hand():
     w = lava_weights(np.array([[127, -87, 300, -300, 1]]))
     assert dense_accumulate(w, 3, s).tolist() == [[(126 - 88 + 0) * 8]]
     assert dense_accumulate(w, -3, s).tolist() == [[(126 - 88) >> 3]]  # floor: 38 >> 3 = 4
-    assert dense_accumulate(np.array([[-5]]), -1, np.array([[1]])).tolist() == [[-3]]  # floor, not truncation
+    assert dense_accumulate(np.array([[-5]]), -1, np.array([[1]])).tolist() == [
+        [-3]
+    ]  # floor, not truncation
 
 
 def _lava_run(src_data, weights, weight_exp, lif_kwargs, steps):
@@ -58,8 +60,13 @@ def test_dense_and_lif_match_lava_bit_for_bit(case):
         weights = rng.integers(150, 256, (n_out, n_in))
         weight_exp, du, dv, vth = 6, 0, 0, 131071
         bias_mant, bias_exp = np.zeros(n_out, dtype=int), np.zeros(n_out, dtype=int)
-    got = _lava_run(spikes_in, weights, weight_exp,
-                    dict(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp), steps)
+    got = _lava_run(
+        spikes_in,
+        weights,
+        weight_exp,
+        dict(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp),
+        steps,
+    )
 
     w = lava_weights(weights)
     bias = bias_mant << bias_exp
@@ -93,11 +100,17 @@ def test_every_synapse_process_matches_lava_bit_for_bit(graded):
 
     rng = np.random.default_rng(11)
     n_in, n_out, steps = 7, 5, 20
-    data = (rng.integers(-2**15, 2**15, (n_in, steps)) if graded else rng.random((n_in, steps)) < 0.5).astype(np.int32)
+    data = (
+        rng.integers(-(2**15), 2**15, (n_in, steps)) if graded else rng.random((n_in, steps)) < 0.5
+    ).astype(np.int32)
     mixed = lava_weights(rng.integers(-256, 256, (n_out, n_in)))
     sparse = mixed * (rng.random((n_out, n_in)) < 0.5)
-    entries = [Synapse("s", "p", mixed, -3), Synapse("s", "p", mixed, -5, delay=4),
-               Synapse("s", "p", sparse, -7, sparse=True), Synapse("s", "p", lava_weights(np.abs(sparse)), 2, delay=3, sparse=True)]
+    entries = [
+        Synapse("s", "p", mixed, -3),
+        Synapse("s", "p", mixed, -5, delay=4),
+        Synapse("s", "p", sparse, -7, sparse=True),
+        Synapse("s", "p", lava_weights(np.abs(sparse)), 2, delay=3, sparse=True),
+    ]
     src = RingBuffer(data=data)
     procs, mons = [], []
     for e in entries:
@@ -115,5 +128,7 @@ def test_every_synapse_process_matches_lava_bit_for_bit(graded):
     signal = data.T[:, None, :].astype(np.float64)  # (steps, batch 1, n_in)
     for e, lava in zip(entries, got):
         mine = _deliver(e, signal)[:, 0]
-        assert np.array_equal(mine, lava), f"{e.lava_class} differs first at step {np.argwhere(mine != lava)[0]}"
+        assert np.array_equal(mine, lava), (
+            f"{e.lava_class} differs first at step {np.argwhere(mine != lava)[0]}"
+        )
         assert np.abs(lava).max() > 0 and (lava != 0).sum() > steps // 2

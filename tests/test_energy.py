@@ -17,17 +17,25 @@ from lmuneuro.models import get_preset
 
 
 def test_paper_anchors_parameters_and_ann_macs():
-    spiking, ann = (ann_macs(get_preset(p).to_dict(), 128) for p in ("spiking-lmuformer-scv2", "lmuformer-scv2"))
+    spiking, ann = (
+        ann_macs(get_preset(p).to_dict(), 128) for p in ("spiking-lmuformer-scv2", "lmuformer-scv2")
+    )
     assert spiking["parameters"] == 1_689_894 and ann["parameters"] == 1_621_796
     print(f"non-spiking SCv2: {ann['macs'] / 1e9:.4f} G MACs per clip (paper 0.189 G)")
     assert abs(ann["macs"] / 0.189e9 - 1) < 0.10
-    assert ann["memory_recurrent_macs"] == (256 * 256 + 256) * 128  # reported apart, not in the FLOP count
+    assert (
+        ann["memory_recurrent_macs"] == (256 * 256 + 256) * 128
+    )  # reported apart, not in the FLOP count
     # hand count of the digits preset: every conv/linear weight once per step, 8 steps
     d = ann_macs(get_preset("spiking-lmuformer-digits").to_dict(), 8)
     embed = 8 * 64 * 3 + 64 * 64 * 3 + 64 * 64 * 3  # two k=3 convs and the rpe conv
     attn = 64 + (16 + 64) * 64 + 64 * 64  # W_u, W_h, proj
-    assert d["by_module"] == {"patch_embed": embed * 8, "block.0.attn": attn * 8, "block.0.mlp": 2 * 64 * 128 * 8,
-                              "head": 64 * 10 * 8}
+    assert d["by_module"] == {
+        "patch_embed": embed * 8,
+        "block.0.attn": attn * 8,
+        "block.0.mlp": 2 * 64 * 128 * 8,
+        "head": 64 * 10 * 8,
+    }
     assert d["macs"] == sum(d["by_module"].values())
 
 
@@ -38,14 +46,27 @@ def _tiny() -> FixedNetwork:
     a = Neurons("a", 2, 4095, 2048, 64, zeros(2), zeros(2), 0, 1, 1.0)
     b = Neurons("b", 1, 4095, 2048, 64, zeros(1), zeros(1), 0, 2, 1.0)
     # non-zeros per input channel: 2, 1, 2, and none from the rounding channel (exponent 0: exact)
-    syns = [Synapse(INPUT, "a", np.array([[1, 0, 2, 0], [0, 0, 3, 0]], np.int16), 0),
-            Synapse(INPUT, "a", np.array([[4, 0, 0, 0], [0, 5, 0, 0]], np.int16), 0, delay=1),
-            Synapse(GATE, "a", np.array([[-9, 0], [-9, 0]], np.int16), 0, sparse=True),
-            Synapse("a", "b", np.array([[7, -3]], np.int16), 0),
-            Synapse("a", "b", np.array([[1, 0]], np.int16), -8),
-            Synapse(GATE, "b", np.array([[0, -9]], np.int16), 0, sparse=True)]
-    return FixedNetwork(3, 4, 8, 127, [(1, "outside"), (2, "outside")], [a, b], syns, "b",
-                        np.ones((4, 1), np.float32), np.zeros(4, np.float32), checksum="tiny")
+    syns = [
+        Synapse(INPUT, "a", np.array([[1, 0, 2, 0], [0, 0, 3, 0]], np.int16), 0),
+        Synapse(INPUT, "a", np.array([[4, 0, 0, 0], [0, 5, 0, 0]], np.int16), 0, delay=1),
+        Synapse(GATE, "a", np.array([[-9, 0], [-9, 0]], np.int16), 0, sparse=True),
+        Synapse("a", "b", np.array([[7, -3]], np.int16), 0),
+        Synapse("a", "b", np.array([[1, 0]], np.int16), -8),
+        Synapse(GATE, "b", np.array([[0, -9]], np.int16), 0, sparse=True),
+    ]
+    return FixedNetwork(
+        3,
+        4,
+        8,
+        127,
+        [(1, "outside"), (2, "outside")],
+        [a, b],
+        syns,
+        "b",
+        np.ones((4, 1), np.float32),
+        np.zeros(4, np.float32),
+        checksum="tiny",
+    )
 
 
 def test_hand_worked_counts_and_energy():
@@ -59,23 +80,38 @@ def test_hand_worked_counts_and_energy():
     a, b = act["layers"]
     # the gate: a (lag 1) is silenced at arrivals 4 and 0 of each period of 5, b (lag 2) at 0 and 1
     assert act["sources"]["gate"]["spikes"] == 4 and act["steps_per_sample"] == 5
-    assert act["sources"]["input"]["graded_messages"] == (3 + 1) / 2 + 3  # and the rounding channel's 3
-    assert a["graded_events"] == (3 * 2 + 1 * 2) / 2  # messages x non-zero synapses of their channel
+    assert (
+        act["sources"]["input"]["graded_messages"] == (3 + 1) / 2 + 3
+    )  # and the rounding channel's 3
+    assert (
+        a["graded_events"] == (3 * 2 + 1 * 2) / 2
+    )  # messages x non-zero synapses of their channel
     assert a["synaptic_events"] == 2 * 2  # the gate: 2 spikes x 2 synapses
-    # b: set 1 has 1 synapse from each a neuron, set 2 one from a[0]: (3+1)+(0+2) + (3+0); the gate 2 x 1
+    # b: set 1 has 1 synapse from each a neuron, set 2 one from a[0]: (3+1)+(0+2) + (3+0); the gate
+    # 2 x 1
     assert b["synaptic_events"] == ((3 + 1) + (0 + 2) + 3) / 2 + 2 and b["graded_events"] == 0
     assert (a["spikes"], b["spikes"], a["neuron_updates"], b["neuron_updates"]) == (3.0, 1.5, 10, 5)
 
-    snn = report(net, act, "cmos45-snn")  # the paper's convention: 0.9 pJ per accumulate, 4.6 per MAC
+    snn = report(
+        net, act, "cmos45-snn"
+    )  # the paper's convention: 0.9 pJ per accumulate, 4.6 per MAC
     assert snn["layers"][0]["energy_total_pj"] == pytest.approx(4 * 0.9 + 4 * 4.6)
     assert snn["layers"][1]["energy_total_pj"] == pytest.approx(6.5 * 0.9)
-    assert snn["energy_total_pj"] == pytest.approx(4 * 0.9 + 4 * 4.6 + 6.5 * 0.9 + 4 * 4.6)  # + head 4 MACs
+    assert snn["energy_total_pj"] == pytest.approx(
+        4 * 0.9 + 4 * 4.6 + 6.5 * 0.9 + 4 * 4.6
+    )  # + head 4 MACs
     loihi = report(net, act, "loihi2", step_us=10)
     la = loihi["layers"][0]["energy_pj"]
     assert la["synaptic"] == pytest.approx(8 * 23.6)
-    assert la["neuron"] == pytest.approx(3 * 81 + 7 * 52) and la["routing"] == pytest.approx(3 * 3.5)
-    assert loihi["energy_pj"]["static"] == pytest.approx(0.25 * 10e-6 * 5 * 1e12)  # W x s x steps, in pJ
-    assert loihi["energy_pj"]["routing"] == pytest.approx((3 + 1.5 + 5 + 4) * 3.5)  # spikes + sources
+    assert la["neuron"] == pytest.approx(3 * 81 + 7 * 52) and la["routing"] == pytest.approx(
+        3 * 3.5
+    )
+    assert loihi["energy_pj"]["static"] == pytest.approx(
+        0.25 * 10e-6 * 5 * 1e12
+    )  # W x s x steps, in pJ
+    assert loihi["energy_pj"]["routing"] == pytest.approx(
+        (3 + 1.5 + 5 + 4) * 3.5
+    )  # spikes + sources
     lo, hi = loihi["energy_range_pj"]
     assert lo < loihi["energy_total_pj"] < hi
     assert "ann" not in loihi  # a hand-made network has no model config to count as an ANN
@@ -104,29 +140,54 @@ def test_counts_agree_across_torch_emulator_and_lava(digits_checkpoint, artifact
     # emulator and Lava: the same report, every number
     reports = {}
     for backend in ("emulator", "lava-sim"):
-        code, out, _ = _run(capsys, "energy", artifact, "--dataset", "digits", "--samples", 4, "--backend", backend,
-                            "--json")
+        code, out, _ = _run(
+            capsys,
+            "energy",
+            artifact,
+            "--dataset",
+            "digits",
+            "--samples",
+            4,
+            "--backend",
+            backend,
+            "--json",
+        )
         assert code == 0
         reports[backend] = json.loads(out)
-    assert reports["emulator"] == reports["lava-sim"] and reports["emulator"]["totals"]["synops"] > 1000
-    # the float torch model: counted by the same function; exactly equal where its spikes are the fixed-point ones
+    assert (
+        reports["emulator"] == reports["lava-sim"]
+        and reports["emulator"]["totals"]["synops"] > 1000
+    )
+    # the float torch model: counted by the same function; exactly equal where its spikes are the
+    # fixed-point ones
     net, model = read_artifact(artifact), load_checkpoint(digits_checkpoint).model
     x = get_dataset("digits", "test").tensors[0].numpy()
     with torch.no_grad(), model.recording() as rec:
         model(torch.from_numpy(x))
     f_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
     emu = run(net, x, record=True)
-    same = np.logical_and.reduce([(f_spikes[n] == emu.spikes[n]).all(axis=(1, 2)) for n in emu.spikes])
+    same = np.logical_and.reduce(
+        [(f_spikes[n] == emu.spikes[n]).all(axis=(1, 2)) for n in emu.spikes]
+    )
     assert same.sum() > len(x) / 3
-    relays = {p.name for p in net.populations if not p.is_layer}  # the float model has none: the emulator's
-    counts = lambda spikes, keep: {**{n: s[keep].sum(axis=1) for n, s in spikes.items()},  # noqa: E731
-                                   **{n: emu.spike_counts[n][keep] for n in relays}}
-    assert activity(net, x[same], counts(f_spikes, same)) == activity(net, x[same], {
-        n: c[same] for n, c in emu.spike_counts.items()})
+    relays = {p.name for p in net.populations if not p.is_layer}  # the float model has none
+
+    def counts(spikes, keep):  # the float model's layers, the emulator's relays
+        return {
+            **{n: s[keep].sum(axis=1) for n, s in spikes.items()},
+            **{n: emu.spike_counts[n][keep] for n in relays},
+        }
+
+    assert activity(net, x[same], counts(f_spikes, same)) == activity(
+        net, x[same], {n: c[same] for n, c in emu.spike_counts.items()}
+    )
     everything = np.ones(len(x), bool)
     t, e = (activity(net, x, c)["layers"] for c in (counts(f_spikes, everything), emu.spike_counts))
     diff = max(abs(a["synaptic_events"] / b["synaptic_events"] - 1) for a, b in zip(t, e))
-    print(f"{same.sum()}/{len(x)} samples with identical spikes; SynOps float vs fixed differ by at most {diff:.2%}")
+    print(
+        f"{same.sum()}/{len(x)} samples with identical spikes; SynOps float vs fixed differ by at "
+        f"most {diff:.2%}"
+    )
     assert diff < 0.02
 
 
@@ -149,15 +210,25 @@ class _Html(HTMLParser):
 
 def test_table_json_and_html_reports(artifact, tmp_path, capsys):
     act = tmp_path / "run.json"
-    assert main(["run", str(artifact), "--dataset", "digits", "--samples", "20", "--activity", str(act)]) == 0
+    assert (
+        main(
+            ["run", str(artifact), "--dataset", "digits", "--samples", "20", "--activity", str(act)]
+        )
+        == 0
+    )
     capsys.readouterr()
     code, out, _ = _run(capsys, "energy", artifact, "--activity", act)
     assert code == 0
     assert "block.0.mlp.fc1_lif" in out and "energy per sample:" in out and "neuro-cores:" in out
     assert "same network as an ANN: 0.0004193 G MACs, 53,933 parameters" in out and "Davies" in out
-    code, out, _ = _run(capsys, "energy", artifact, "--activity", act, "--profile", "cmos45-ann", "--json")
+    code, out, _ = _run(
+        capsys, "energy", artifact, "--activity", act, "--profile", "cmos45-ann", "--json"
+    )
     r = json.loads(out)
-    assert r["energy_total_pj"] == pytest.approx(419328 * 4.6) and r["layers"][0]["layer"] == "block.0.attn"
+    assert (
+        r["energy_total_pj"] == pytest.approx(419328 * 4.6)
+        and r["layers"][0]["layer"] == "block.0.attn"
+    )
 
     page = tmp_path / "report.html"
     code, _, err = _run(capsys, "energy", artifact, "--activity", act, "-o", page)
@@ -175,17 +246,27 @@ def test_table_json_and_html_reports(artifact, tmp_path, capsys):
 
 def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
     act = tmp_path / "run.json"
-    assert main(["run", str(artifact), "--dataset", "digits", "--samples", "3", "--activity", str(act)]) == 0
+    assert (
+        main(
+            ["run", str(artifact), "--dataset", "digits", "--samples", "3", "--activity", str(act)]
+        )
+        == 0
+    )
     good = json.loads(act.read_text())
     profile = tmp_path / "p.toml"
     from lmuneuro.profiles import load_profile
 
-    profile.write_text(open(load_profile("loihi2").path).read().replace("[timing.step]", "[timing.stp]"))
+    profile.write_text(
+        open(load_profile("loihi2").path).read().replace("[timing.step]", "[timing.stp]")
+    )
     cases = [
         ({**good, "artifact_checksum": "0" * 64}, [], "recorded from another artifact"),
         ({**good, "layers": good["layers"][:-1]}, [], "layers do not match the artifact's"),
-        ({**good, "layers": [{**good["layers"][0], "spikes": -1}] + good["layers"][1:]}, [],
-         "patch_embed.proj_lif.spikes must be a non-negative number"),
+        (
+            {**good, "layers": [{**good["layers"][0], "spikes": -1}] + good["layers"][1:]},
+            [],
+            "patch_embed.proj_lif.spikes must be a non-negative number",
+        ),
         (good, ["--profile", profile], "energy.static_power needs [timing.step]"),
         (good, ["--format", "html"], "--format html needs -o FILE"),
         (good, ["--step-us", "0"], "argument --step-us: must be above 0.0"),
@@ -194,8 +275,15 @@ def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
         bad = tmp_path / f"bad{i}.json"
         bad.write_text(json.dumps(content))
         out = tmp_path / f"out{i}.json"
-        code, _, err = _run(capsys, "energy", artifact, "--activity", bad, *extra,
-                            *([] if "html" in extra else ["-o", out]))
+        code, _, err = _run(
+            capsys,
+            "energy",
+            artifact,
+            "--activity",
+            bad,
+            *extra,
+            *([] if "html" in extra else ["-o", out]),
+        )
         assert code == 2 and msg in err and err.count("\n") == 1, err
         assert not out.exists()
     (tmp_path / "junk.json").write_bytes(b"\x00\xff")

@@ -4,13 +4,25 @@ import numpy as np
 import pytest
 
 from lmuneuro.artifact import lava_weights
-from lmuneuro.fixedpoint import (LAVA, Formats, decays, input_format, input_limit, population_scale, quantize_bias,
-                                 quantize_input, quantize_weights, split_rows, split_weights)
+from lmuneuro.fixedpoint import (
+    LAVA,
+    Formats,
+    decays,
+    input_format,
+    input_limit,
+    population_scale,
+    quantize_bias,
+    quantize_input,
+    quantize_weights,
+    split_rows,
+    split_weights,
+)
 from lmuneuro.profiles import load_profile
 
 
 def test_threshold_scale_turns_ge_into_gt():
-    # v_th = 1.0, vth_mant = 1024: S = 65537. h = 1.0 exactly -> v = 65537 > 1024 << 6 = 65536: spike,
+    # v_th = 1.0, vth_mant = 1024: S = 65537. h = 1.0 exactly -> v = 65537 > 1024 << 6 = 65536:
+    # spike,
     # as the reference's >=; h one state unit lower -> v = 65536: no spike.
     s = population_scale(1.0, 1024)
     assert s == 65537.0
@@ -28,14 +40,20 @@ def test_decays():
 
 def test_formats_come_from_the_profile():
     fmt = Formats.from_dict(load_profile("loihi2").precision)
-    assert fmt == LAVA and (fmt.a_min, fmt.a_max, fmt.state_max, fmt.delay_max) == (-32768, 32767, 2**23, 62)
+    assert fmt == LAVA and (fmt.a_min, fmt.a_max, fmt.state_max, fmt.delay_max) == (
+        -32768,
+        32767,
+        2**23,
+        62,
+    )
     assert (fmt.bias_mant_max, fmt.bias_exp_max, fmt.exp_range) == (4095, 7, (-8, 7))
     with pytest.raises(ValueError, match="lack delay_max"):
         Formats.from_dict({k: v for k, v in LAVA.to_dict().items() if k != "delay_max"})
 
 
 def test_quantize_weights_by_hand():
-    # one-signed: peak 1000 -> e = ceil(log2(1000 / 255)) = 2: 1000/4 = 250, 10/4 = 2.5 -> 2 (round half even)
+    # one-signed: peak 1000 -> e = ceil(log2(1000 / 255)) = 2: 1000/4 = 250, 10/4 = 2.5 -> 2 (round
+    # half even)
     q = quantize_weights(np.array([[1000.0, 10.0]]))
     assert q.weight_exp == 2 and q.w_mant.tolist() == [[250, 2]] and q.clipped == 0
     # mixed signs: even integers only (Lava drops the LSB); peak 100 -> e = ceil(log2(100/254)) = -1
@@ -48,7 +66,8 @@ def test_quantize_weights_by_hand():
     c = np.concatenate([np.full(50, 3.0), [256.0]])[None, :]
     q = quantize_weights(c)
     assert q.weight_exp == 0 and q.clipped == 1 and q.w_mant[0, -1] == 255
-    # one exponent per process: a row of small weights shares the large row's step (4): 3 -> 4, 1 -> 0
+    # one exponent per process: a row of small weights shares the large row's step (4): 3 -> 4, 1 ->
+    # 0
     q = quantize_weights(np.array([[1000.0, 10.0], [3.0, 1.0]]))
     assert q.weight_exp == 2 and q.w_mant[1].tolist() == [1, 0]
     with pytest.raises(ValueError, match="need weight_exp 9, above the target's maximum 7"):
@@ -63,7 +82,9 @@ def test_split_weights_by_hand():
     hi, lo = split_weights(c, sets=2)
     assert hi.w_mant.tolist() == [[200, -6, 2]] and lo.w_mant.tolist() == [[0, 0, -77]]
     assert lo.weight_exp == -8 and np.array_equal(lava_weights(lo.w_mant), lo.w_mant)
-    assert abs(hi.rel_error - 0.00078125 / np.linalg.norm(c)) < 1e-15 and hi.rel_error == lo.rel_error
+    assert (
+        abs(hi.rel_error - 0.00078125 / np.linalg.norm(c)) < 1e-15 and hi.rel_error == lo.rel_error
+    )
     # exact after one set: no second set; sets=1 is quantize_weights
     assert len(split_weights(np.array([[100.0, 4.0]]), sets=2)) == 1
     assert split_weights(c, sets=1)[0].rel_error == quantize_weights(c).rel_error
@@ -74,12 +95,20 @@ def test_split_weights_by_hand():
 
 
 def test_split_rows_by_exponent():
-    # best exponents per row: ceil(log2(peak / 255)): 1000 -> 2, 900 -> 2, 3 -> -6, 1 -> -7, 0: no synapses
+    # best exponents per row: ceil(log2(peak / 255)): 1000 -> 2, 900 -> 2, 3 -> -6, 1 -> -7, 0: no
+    # synapses
     c = np.array([[1000.0], [900.0], [3.0], [1.0], [0.0]])
     assert [r.tolist() for r in split_rows(c, 1)] == [[0, 1, 2, 3, 4]]
-    assert [r.tolist() for r in split_rows(c, 2)] == [[2, 3], [0, 1]]  # cut at the widest gap (-6 .. 2)
+    assert [r.tolist() for r in split_rows(c, 2)] == [
+        [2, 3],
+        [0, 1],
+    ]  # cut at the widest gap (-6 .. 2)
     assert [r.tolist() for r in split_rows(c, 3)] == [[3], [2], [0, 1]]
-    assert [r.tolist() for r in split_rows(c, 9)] == [[3], [2], [0, 1]]  # never more than the levels
+    assert [r.tolist() for r in split_rows(c, 9)] == [
+        [3],
+        [2],
+        [0, 1],
+    ]  # never more than the levels
 
 
 def test_bias_by_hand():
@@ -93,7 +122,13 @@ def test_bias_by_hand():
 
 def test_input_format():
     # |x| <= max_abs must fit: 1.0 * 2^15 = 32768 would not, so 1.0 gets 14 fraction bits
-    assert input_format(0.99, 16) == 15 and input_format(1.0, 16) == 14 and input_format(1.5, 8) == 6
-    assert input_limit(1.0, 14) == 16384 and input_limit(0.99, 15) == 32441 and input_limit(1.0, 15) == 32767
+    assert (
+        input_format(0.99, 16) == 15 and input_format(1.0, 16) == 14 and input_format(1.5, 8) == 6
+    )
+    assert (
+        input_limit(1.0, 14) == 16384
+        and input_limit(0.99, 15) == 32441
+        and input_limit(1.0, 15) == 32767
+    )
     q, clipped = quantize_input(np.array([0.5, -1.0, 1.0, 3.0, -1.01]), 14, input_limit(1.0, 14))
     assert q.tolist() == [8192, -16384, 16384, 16384, -16384] and clipped == 2

@@ -17,14 +17,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lmuneuro.cli import main
-from lmuneuro.converters.reference import to_reference_state_dict
 from lmuneuro.convert import convert
+from lmuneuro.converters.reference import to_reference_state_dict
 from lmuneuro.data.speech_commands import SpeechCommands
 from lmuneuro.profiles import load_profile
 
 FUZZED = {}  # kind -> mutations tried (printed by conftest.pytest_terminal_summary)
-SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None,
-                print_blob=False)
+SETTINGS = dict(
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+    print_blob=False,
+)
 # make test runs a tenth of the mutations; make fuzz (LMUNEURO_FUZZ_SCALE=10) all of them
 SCALE = float(os.environ.get("LMUNEURO_FUZZ_SCALE", "1"))
 
@@ -39,14 +44,19 @@ class Files(dict):
     def __repr__(self):
         return "Files(...)"
 
+
 _position = st.floats(0, 1, exclude_max=True)
-_edits = st.lists(st.one_of(
-    st.tuples(st.just("flip"), _position, st.integers(0, 7)),
-    st.tuples(st.just("set"), _position, st.integers(0, 255)),
-    st.tuples(st.just("truncate"), _position),
-    st.tuples(st.just("delete"), _position, st.integers(1, 64)),
-    st.tuples(st.just("insert"), _position, st.binary(min_size=1, max_size=16)),
-), min_size=1, max_size=4)
+_edits = st.lists(
+    st.one_of(
+        st.tuples(st.just("flip"), _position, st.integers(0, 7)),
+        st.tuples(st.just("set"), _position, st.integers(0, 255)),
+        st.tuples(st.just("truncate"), _position),
+        st.tuples(st.just("delete"), _position, st.integers(1, 64)),
+        st.tuples(st.just("insert"), _position, st.binary(min_size=1, max_size=16)),
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 def mutate(data: bytes, edits) -> bytes:
@@ -60,7 +70,7 @@ def mutate(data: bytes, edits) -> bytes:
         elif op == "truncate":
             del b[i:]
         elif op == "delete":
-            del b[i:i + arg[0]]
+            del b[i : i + arg[0]]
         elif op == "insert":
             b[i:i] = arg[0]
     return bytes(b)
@@ -75,7 +85,9 @@ def run_cli(kind: str, argv: list, outputs=()) -> int:
     lines = err.getvalue().strip().splitlines()
     assert code in (0, 2), (code, err.getvalue()[-500:])
     if code == 2:
-        assert len(lines) == 1 and lines[0].startswith(f"lmuneuro {argv[0]}: error: "), err.getvalue()[-500:]
+        assert len(lines) == 1 and lines[0].startswith(f"lmuneuro {argv[0]}: error: "), (
+            err.getvalue()[-500:]
+        )
         assert not [p for p in outputs if Path(p).exists()], "an output file was left behind"
     for p in outputs:
         Path(p).unlink(missing_ok=True)
@@ -88,14 +100,39 @@ def files(digits_checkpoint, tmp_path_factory):
     art = d / "model.h5"
     convert(digits_checkpoint, art, target="loihi2")
     np.save(d / "x.npy", np.random.default_rng(0).uniform(0, 1, (2, 8, 8)).astype(np.float32))
-    assert run_cli("setup", ["run", art, "--backend", "emulator", "--inputs", d / "x.npy", "--activity", d / "act.json"]) == 0
+    assert (
+        run_cli(
+            "setup",
+            [
+                "run",
+                art,
+                "--backend",
+                "emulator",
+                "--inputs",
+                d / "x.npy",
+                "--activity",
+                d / "act.json",
+            ],
+        )
+        == 0
+    )
     ck = torch.load(digits_checkpoint, weights_only=True)
     from lmuneuro import load_model
 
     torch.save(to_reference_state_dict(load_model(digits_checkpoint)), d / "reference.pth")
-    return Files({"dir": d, "native": Path(digits_checkpoint).read_bytes(), "payload": ck, "artifact": art.read_bytes(),
-            "reference": (d / "reference.pth").read_bytes(), "act": (d / "act.json").read_text(),
-            "profile": (Path(load_profile("loihi2").path)).read_text(), "art_path": art, "x": d / "x.npy"})
+    return Files(
+        {
+            "dir": d,
+            "native": Path(digits_checkpoint).read_bytes(),
+            "payload": ck,
+            "artifact": art.read_bytes(),
+            "reference": (d / "reference.pth").read_bytes(),
+            "act": (d / "act.json").read_text(),
+            "profile": (Path(load_profile("loihi2").path)).read_text(),
+            "art_path": art,
+            "x": d / "x.npy",
+        }
+    )
 
 
 def _case(files, name: str, data) -> Path:
@@ -109,16 +146,37 @@ def _case(files, name: str, data) -> Path:
 def test_fuzz_checkpoint_bytes(files, edits, layout):
     ck = _case(files, "ck.pt", mutate(files[layout], edits))
     out = files["dir"] / "out.h5"
-    run_cli(f"checkpoint bytes ({layout})", ["convert", ck, "--target", "loihi2", "-o", out, "--json"], [out])
+    run_cli(
+        f"checkpoint bytes ({layout})",
+        ["convert", ck, "--target", "loihi2", "-o", out, "--json"],
+        [out],
+    )
 
 
-_values = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=True),
-                    st.text(max_size=8), st.just({}), st.just([]), st.sampled_from([0, 1, -1, 8192, 10**9]))
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.just({}),
+    st.just([]),
+    st.sampled_from([0, 1, -1, 8192, 10**9]),
+)
 _tensors = st.one_of(
-    st.builds(lambda s, v: torch.full(s, v), st.lists(st.integers(0, 5), max_size=3).map(tuple),
-              st.sampled_from([0.0, 1.0, float("nan"), float("inf"), -1e38])),
-    st.builds(lambda s: torch.zeros(s, dtype=torch.int64), st.lists(st.integers(0, 5), max_size=3).map(tuple)),
-    st.just(torch.zeros(0)), st.just("not a tensor"), st.none())
+    st.builds(
+        lambda s, v: torch.full(s, v),
+        st.lists(st.integers(0, 5), max_size=3).map(tuple),
+        st.sampled_from([0.0, 1.0, float("nan"), float("inf"), -1e38]),
+    ),
+    st.builds(
+        lambda s: torch.zeros(s, dtype=torch.int64),
+        st.lists(st.integers(0, 5), max_size=3).map(tuple),
+    ),
+    st.just(torch.zeros(0)),
+    st.just("not a tensor"),
+    st.none(),
+)
 
 
 @settings(max_examples=examples(50), **SETTINGS)
@@ -131,7 +189,9 @@ def test_fuzz_checkpoint_contents(files, data):
         if where == "top":
             payload[data.draw(st.sampled_from(list(payload) + ["extra"]))] = data.draw(_values)
         elif where == "config" and isinstance(payload.get("config"), dict):
-            payload["config"][data.draw(st.sampled_from(list(payload["config"]) + ["bogus"]))] = data.draw(_values)
+            payload["config"][data.draw(st.sampled_from(list(payload["config"]) + ["bogus"]))] = (
+                data.draw(_values)
+            )
         elif isinstance(payload.get("state_dict"), dict):
             sd = payload["state_dict"]
             key = data.draw(st.sampled_from(sorted(sd) + ["bogus.weight"]))
@@ -150,23 +210,39 @@ def test_fuzz_checkpoint_contents(files, data):
 def test_fuzz_artifact_bytes(files, edits):
     art = _case(files, "art.h5", mutate(files["artifact"], edits))
     act = files["dir"] / "fuzz_act.json"
-    run_cli("artifact bytes", ["run", art, "--backend", "emulator", "--inputs", files["x"], "--activity", act], [act])
+    run_cli(
+        "artifact bytes",
+        ["run", art, "--backend", "emulator", "--inputs", files["x"], "--activity", act],
+        [act],
+    )
 
 
 def _text_edits():
-    return st.lists(st.tuples(_position, st.integers(0, 40), st.text(max_size=12)), min_size=1, max_size=3)
+    return st.lists(
+        st.tuples(_position, st.integers(0, 40), st.text(max_size=12)), min_size=1, max_size=3
+    )
 
 
 def _edit_text(text: str, edits) -> str:
     for pos, cut, new in edits:
         i = int(pos * len(text))
-        text = text[:i] + new + text[i + cut:]
+        text = text[:i] + new + text[i + cut :]
     return text
 
 
 @settings(max_examples=examples(150), **SETTINGS)
-@given(edits=_text_edits(), numbers=st.lists(st.tuples(_position, st.sampled_from(
-    ["0", "-1", "1e400", "nan", "inf", "-0.0", "99999999999999999999", '"x"', "[]"])), max_size=2))
+@given(
+    edits=_text_edits(),
+    numbers=st.lists(
+        st.tuples(
+            _position,
+            st.sampled_from(
+                ["0", "-1", "1e400", "nan", "inf", "-0.0", "99999999999999999999", '"x"', "[]"]
+            ),
+        ),
+        max_size=2,
+    ),
+)
 def test_fuzz_profile_and_activity(files, edits, numbers):
     text = _edit_text(files["profile"], edits)
     for pos, value in numbers:  # replace one value after an '=' with a hostile one
@@ -178,8 +254,22 @@ def test_fuzz_profile_and_activity(files, edits, numbers):
     prof = _case(files, "profile.toml", text)
     act = _case(files, "act.json", _edit_text(files["act"], edits) if numbers else files["act"])
     out = files["dir"] / "report.json"
-    run_cli("profile + activity", ["energy", files["art_path"], "--profile", prof, "--activity", act,
-                                   "--format", "json", "-o", out], [out])
+    run_cli(
+        "profile + activity",
+        [
+            "energy",
+            files["art_path"],
+            "--profile",
+            prof,
+            "--activity",
+            act,
+            "--format",
+            "json",
+            "-o",
+            out,
+        ],
+        [out],
+    )
 
 
 @settings(max_examples=examples(60), **SETTINGS)
@@ -193,13 +283,32 @@ def test_fuzz_inputs_and_keyword_folder(files, edits, which):
     else:
         buf = io.BytesIO()
         rng = np.random.default_rng(0)
-        np.savez_compressed(buf, x=rng.uniform(-1, 1, (3, 128, 128)).astype(np.float32), y=np.array([0, 1, 9]))
+        np.savez_compressed(
+            buf, x=rng.uniform(-1, 1, (3, 128, 128)).astype(np.float32), y=np.array([0, 1, 9])
+        )
         (d / "train.npz").write_bytes(mutate(buf.getvalue(), edits))
         (d / "test.npz").write_bytes(buf.getvalue())
         out = files["dir"] / "kw.pt"
-        run_cli("keyword folder", ["train", "--preset", "spiking-lmuformer-keywords", "--dataset", "spoken-keywords",
-                                   "--data-dir", d, "-o", out, "--epochs", "1", "--max-batches", "1",
-                                   "--no-progress"], [out])
+        run_cli(
+            "keyword folder",
+            [
+                "train",
+                "--preset",
+                "spiking-lmuformer-keywords",
+                "--dataset",
+                "spoken-keywords",
+                "--data-dir",
+                d,
+                "-o",
+                out,
+                "--epochs",
+                "1",
+                "--max-batches",
+                "1",
+                "--no-progress",
+            ],
+            [out],
+        )
 
 
 @settings(max_examples=examples(60), **SETTINGS)
@@ -212,10 +321,23 @@ def test_fuzz_speech_commands_folder(tmp_path_factory, edits, listing):
     d = tmp_path_factory.mktemp("sc")
     (d / "yes").mkdir()
     buf = io.BytesIO()
-    sf.write(buf, np.random.default_rng(0).uniform(-0.5, 0.5, 16000), 16000, format="WAV", subtype="PCM_16")
+    sf.write(
+        buf,
+        np.random.default_rng(0).uniform(-0.5, 0.5, 16000),
+        16000,
+        format="WAV",
+        subtype="PCM_16",
+    )
     (d / "yes" / "a.wav").write_bytes(mutate(buf.getvalue(), edits))
-    lines = {"ok": "yes/a.wav", "missing file": "yes/b.wav", "outside": "../../etc/passwd", "garbage": "\x00\xff"}
-    (d / "testing_list.txt").write_text(lines[listing] + "\n", encoding="utf-8", errors="surrogateescape")
+    lines = {
+        "ok": "yes/a.wav",
+        "missing file": "yes/b.wav",
+        "outside": "../../etc/passwd",
+        "garbage": "\x00\xff",
+    }
+    (d / "testing_list.txt").write_text(
+        lines[listing] + "\n", encoding="utf-8", errors="surrogateescape"
+    )
     (d / "validation_list.txt").write_text("")
     FUZZED["speech-commands folder"] = FUZZED.get("speech-commands folder", 0) + 1
     try:
@@ -238,16 +360,37 @@ def test_corpus(files, tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     path, kind = CORPUS / name, name.split("-")[0]
     out = tmp_path / "out"
-    argv = {"ckpt": ["convert", path, "-o", out],
-            "art": ["run", path, "--backend", "emulator", "--inputs", files["x"]],
-            "inputs": ["run", files["art_path"], "--backend", "emulator", "--inputs", path, "--activity", out],
-            "profile": ["energy", files["art_path"], "--profile", path, "--activity", _case(files, "a.json", files["act"]),
-                        "-o", out],
-            "activity": ["energy", files["art_path"], "--activity", path, "-o", out]}[kind]
+    argv = {
+        "ckpt": ["convert", path, "-o", out],
+        "art": ["run", path, "--backend", "emulator", "--inputs", files["x"]],
+        "inputs": [
+            "run",
+            files["art_path"],
+            "--backend",
+            "emulator",
+            "--inputs",
+            path,
+            "--activity",
+            out,
+        ],
+        "profile": [
+            "energy",
+            files["art_path"],
+            "--profile",
+            path,
+            "--activity",
+            _case(files, "a.json", files["act"]),
+            "-o",
+            out,
+        ],
+        "activity": ["energy", files["art_path"], "--activity", path, "-o", out],
+    }[kind]
     err = io.StringIO()
     with redirect_stderr(err), redirect_stdout(io.StringIO()):
         code = main([str(a) for a in argv])
     FUZZED["corpus"] = FUZZED.get("corpus", 0) + 1
     lines = err.getvalue().strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"lmuneuro {argv[0]}: error: "), err.getvalue()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"lmuneuro {argv[0]}: error: "), (
+        err.getvalue()
+    )
     assert name in lines[0] and not out.exists() and not (tmp_path / "corpus-pwned").exists()

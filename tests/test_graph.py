@@ -4,10 +4,10 @@ as 128 temporal taps) reproduces the PyTorch model spike for spike."""
 import numpy as np
 import pytest
 import torch
+from support import calibrated
 
 from lmuneuro.graph import INPUT, from_model, simulate
 from lmuneuro.models import build_model, get_preset, stack_records
-from support import calibrated
 
 
 def _float64(model):
@@ -18,7 +18,9 @@ def _float64(model):
     return model
 
 
-@pytest.mark.parametrize("preset,steps", [("spiking-lmuformer-digits", 8), ("spiking-lmuformer-scv2", 128)])
+@pytest.mark.parametrize(
+    "preset,steps", [("spiking-lmuformer-digits", 8), ("spiking-lmuformer-scv2", 128)]
+)
 def test_graph_reproduces_every_spike_and_the_logits(preset, steps):
     model = _float64(calibrated(preset))
     torch.manual_seed(5)
@@ -37,13 +39,26 @@ def test_graph_reproduces_every_spike_and_the_logits(preset, steps):
 
 def test_graph_structure_of_the_scv2_model():
     graph = from_model(build_model(get_preset("spiking-lmuformer-scv2")).eval())
-    groups = {p.name: [(g.src, g.weights.shape, min(g.offsets), max(g.offsets)) for g in p.inputs]
-              for p in graph.populations}
+    groups = {
+        p.name: [(g.src, g.weights.shape, min(g.offsets), max(g.offsets)) for g in p.inputs]
+        for p in graph.populations
+    }
     assert groups["patch_embed.proj_lif"] == [(INPUT, (3, 256, 128), -1, 1)]
-    assert graph.population("patch_embed.proj_lif").bias.shape == (256,)  # the folded BatchNorm's shift
-    assert groups["block.0.attn.lmu.f_m"][0] == ("block.0.attn.lmu.f_u", (128, 512, 1), -127, 0)  # FIR taps
+    assert graph.population("patch_embed.proj_lif").bias.shape == (
+        256,
+    )  # the folded BatchNorm's shift
+    assert groups["block.0.attn.lmu.f_m"][0] == (
+        "block.0.attn.lmu.f_u",
+        (128, 512, 1),
+        -127,
+        0,
+    )  # FIR taps
     # residual sums: the head reads the embedding (conv3, rpe), the LMU block, the channel mixer
-    assert [g[0] for g in groups["head_lif"]] == ["patch_embed.proj_lif2", "patch_embed.proj_lif3",
-                                                  "block.0.attn.lmu.f_h", "block.0.mlp.fc2_lif"]
+    assert [g[0] for g in groups["head_lif"]] == [
+        "patch_embed.proj_lif2",
+        "patch_embed.proj_lif3",
+        "block.0.attn.lmu.f_h",
+        "block.0.mlp.fc2_lif",
+    ]
     assert graph.population("block.0.attn.prev_lif").v_th == 0.5
     assert graph.head_weight.shape == (35, 256)

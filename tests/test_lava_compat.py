@@ -20,6 +20,7 @@ def test_shim_is_idempotent_and_narrow():
     assert a.x == ByteEncoder() and a.x is not b.x  # a fresh encoder per instance
     # Other code keeps Python 3.11's dataclass rules.
     with pytest.raises(ValueError, match="mutable default"):
+
         @dataclasses.dataclass
         class Bad:
             x: ByteEncoder = ByteEncoder()
@@ -27,9 +28,11 @@ def test_shim_is_idempotent_and_narrow():
 
 def test_lava_imports_after_the_start_method_is_fixed():
     # In a fresh interpreter: fix the start method first, as data loaders and test runners do.
-    code = ("import multiprocessing; multiprocessing.get_context(); "
-            "from lmuneuro.lava.compat import ensure_lava; ensure_lava(); "
-            "import lava.proc.dense.process; print('ok')")
+    code = (
+        "import multiprocessing; multiprocessing.get_context(); "
+        "from lmuneuro.lava.compat import ensure_lava; ensure_lava(); "
+        "import lava.proc.dense.process; print('ok')"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-500:]
 

@@ -35,7 +35,9 @@ def test_lava_simulation_equals_the_emulator_bit_for_bit(digits_net):
     assert sum(s.sum() for s in emu.spikes.values()) > 5000  # a network that is doing something
     assert emu.spike_counts["block.0.attn.lmu.f_u.line"].sum() > 0  # the relay line carried spikes
     assert np.array_equal(lava.per_step, emu.per_step)
-    assert {k: v.tolist() for k, v in lava.spike_counts.items()} == {k: v.tolist() for k, v in emu.spike_counts.items()}
+    assert {k: v.tolist() for k, v in lava.spike_counts.items()} == {
+        k: v.tolist() for k, v in emu.spike_counts.items()
+    }
 
 
 def test_only_lavas_standard_processes(digits_net):
@@ -47,10 +49,16 @@ def test_only_lavas_standard_processes(digits_net):
     from lmuneuro.lava.procs.process import LmuNetwork
 
     classes = process_classes(digits_net)
-    assert {m for m, _ in classes} <= {"lava.proc.lif.process", "lava.proc.dense.process", "lava.proc.sparse.process",
-                                       "lava.proc.io.source"}
+    assert {m for m, _ in classes} <= {
+        "lava.proc.lif.process",
+        "lava.proc.dense.process",
+        "lava.proc.sparse.process",
+        "lava.proc.io.source",
+    }
     assert classes[("lava.proc.io.source", "RingBuffer")] == 1
-    assert sum(n for (_, c), n in classes.items() if c in CHIP_CLASSES) == len(digits_net.populations) + len(digits_net.synapses)
+    assert sum(n for (_, c), n in classes.items() if c in CHIP_CLASSES) == len(
+        digits_net.populations
+    ) + len(digits_net.synapses)
     lmu = LmuNetwork(net=digits_net, steps=8)
     lmu.compile(run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
     models = {type(p).__name__: p.model_class for p in lmu.procs.members}
@@ -82,13 +90,15 @@ def test_network_process_with_ports_streams_samples(digits_net):
     lmu.spikes_out.connect(sink.a_in)
     try:
         for _ in range(3):
-            lmu.run(condition=RunSteps(num_steps=period), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+            lmu.run(
+                condition=RunSteps(num_steps=period), run_cfg=Loihi2SimCfg(select_tag="fixed_pt")
+            )
         out = sink.data.get().T.reshape(3, period, 64)
     finally:
         lmu.stop()
-    logits, _ = readout(digits_net, out[:, digits_net.delay:] > 0)
+    logits, _ = readout(digits_net, out[:, digits_net.delay :] > 0)
     assert np.array_equal(logits, emulate(digits_net, x).logits)
-    assert out[:, :digits_net.delay].sum() == 0  # nothing leaves before the pipeline's delay
+    assert out[:, : digits_net.delay].sum() == 0  # nothing leaves before the pipeline's delay
 
 
 def test_scv2_reference_layout_on_lava_equals_the_emulator(tmp_path):
@@ -108,7 +118,9 @@ def test_scv2_reference_layout_on_lava_equals_the_emulator(tmp_path):
     lava, emu = run(net, x, record=True), emulate(net, x, record=True)
     assert first_mismatch(lava, emu) is None, first_mismatch(lava, emu)
     assert all(s.sum() > 0 for s in emu.spikes.values())
-    assert {k: v.tolist() for k, v in lava.spike_counts.items()} == {k: v.tolist() for k, v in emu.spike_counts.items()}
+    assert {k: v.tolist() for k, v in lava.spike_counts.items()} == {
+        k: v.tolist() for k, v in emu.spike_counts.items()
+    }
     assert np.array_equal(lava.per_step, emu.per_step)
 
 
@@ -119,8 +131,12 @@ def test_floating_point_models_run_the_same_network(digits_net):
     lava_float = run(digits_net, x, floating=True)
     emu = emulate(digits_net, x)
     agree = (lava_float.logits.argmax(-1) == emu.logits.argmax(-1)).mean()
-    print(f"floating_pt vs fixed_pt: {agree:.2%} of 12 predictions, logits max |diff| "
-          f"{np.abs(lava_float.logits - emu.logits).max():.3f}")
+    print(
+        f"floating_pt vs fixed_pt: {agree:.2%} of 12 predictions, logits max |diff| "
+        f"{np.abs(lava_float.logits - emu.logits).max():.3f}"
+    )
     assert agree >= 10 / 12
     diff = np.abs(lava_float.logits - emu.logits)
-    assert 0 < diff.max() and diff.mean() < 0.05 * np.abs(emu.logits).mean()  # really without rounding, and close
+    assert (
+        0 < diff.max() and diff.mean() < 0.05 * np.abs(emu.logits).mean()
+    )  # really without rounding, and close

@@ -65,9 +65,15 @@ def test_module_records_spikes_and_potentials():
 def test_norse_lif_box_fires_strictly_above_threshold():
     """Why the neuron is our own: norse's lif_box charges the same way but fires on '>'."""
     import norse.torch.functional.lif_box as norse_lif
-    p = norse_lif.LIFBoxParameters(tau_mem_inv=torch.tensor(500.0), v_leak=torch.tensor(0.0),
-                                   v_th=torch.tensor(1.0), v_reset=torch.tensor(0.0))
-    z, _ = norse_lif.lif_box_feed_forward_step(torch.tensor([2.0]), norse_lif.LIFBoxFeedForwardState(v=torch.zeros(1)),
-                                               p, dt=0.001)
+
+    p = norse_lif.LIFBoxParameters(
+        tau_mem_inv=torch.tensor(500.0),
+        v_leak=torch.tensor(0.0),
+        v_th=torch.tensor(1.0),
+        v_reset=torch.tensor(0.0),
+    )
+    z, _ = norse_lif.lif_box_feed_forward_step(
+        torch.tensor([2.0]), norse_lif.LIFBoxFeedForwardState(v=torch.zeros(1)), p, dt=0.001
+    )
     assert z.item() == 0.0  # h = 1.0 exactly: norse is silent ...
     assert lif_sequence(torch.tensor([2.0]), 1.0, 2.0).item() == 1.0  # ... the reference spikes

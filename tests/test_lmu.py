@@ -21,7 +21,9 @@ def test_continuous_matrices_by_hand_then_zoh():
 def test_zoh_closed_form(d, theta):
     q = np.arange(d)
     r = (2 * q + 1) / theta
-    a_c = np.array([[r[i] * (-1.0 if i < j else (-1.0) ** (i - j + 1)) for j in range(d)] for i in range(d)])
+    a_c = np.array(
+        [[r[i] * (-1.0 if i < j else (-1.0) ** (i - j + 1)) for j in range(d)] for i in range(d)]
+    )
     b_c = (r * (-1.0) ** q)[:, None]
     a_d = expm(a_c)
     b_d = np.linalg.solve(a_c, (a_d - np.eye(d)) @ b_c)  # A^-1 (e^A - I) B

@@ -1,11 +1,13 @@
 import pytest
 import torch
-
-from lmuneuro.models import PRESETS, ModelConfig, build_model, get_preset, stack_records
 from support import calibrated
 
+from lmuneuro.models import PRESETS, ModelConfig, build_model, get_preset, stack_records
 
-@pytest.mark.parametrize("preset,count", [("spiking-lmuformer-scv2", 1_689_894), ("lmuformer-scv2", 1_621_796)])
+
+@pytest.mark.parametrize(
+    "preset,count", [("spiking-lmuformer-scv2", 1_689_894), ("lmuformer-scv2", 1_621_796)]
+)
 def test_paper_parameter_counts(preset, count):
     assert sum(p.numel() for p in build_model(get_preset(preset)).parameters()) == count
 
@@ -20,9 +22,13 @@ def test_presets_build_and_configs_roundtrip():
     with pytest.raises(ValueError, match="unknown model config field"):
         ModelConfig.from_dict({"dimm": 3})
     # configs come from untrusted files: types and sizes are checked before anything is allocated
-    for bad, msg in [({"dim": "256"}, "dim must be int"), ({"dim": 10**9}, r"dim=1000000000 is outside 1..8192"),
-                     ({"spiking": 1}, "spiking must be bool"), ({"theta": float("nan")}, "theta=nan must be positive"),
-                     ({"kernel_size": 4}, "kernel_size must be odd")]:
+    for bad, msg in [
+        ({"dim": "256"}, "dim must be int"),
+        ({"dim": 10**9}, r"dim=1000000000 is outside 1..8192"),
+        ({"spiking": 1}, "spiking must be bool"),
+        ({"theta": float("nan")}, "theta=nan must be positive"),
+        ({"kernel_size": 4}, "kernel_size must be odd"),
+    ]:
         with pytest.raises(ValueError, match=msg):
             ModelConfig.from_dict({**get_preset("spiking-lmuformer-digits").to_dict(), **bad})
 
@@ -54,7 +60,9 @@ def test_spiking_stream_equals_parallel_exactly_in_float64():
     for name, (s, _) in rec_p.items():
         assert torch.equal(s, rec_s[name][0]), name
         rates[name] = s.mean().item()
-    assert len(rates) == 11 and all(r > 0.001 for r in rates.values()), rates  # every population is active
+    assert len(rates) == 11 and all(r > 0.001 for r in rates.values()), (
+        rates
+    )  # every population is active
     assert torch.allclose(par, stm, rtol=0, atol=1e-12)
 
 

@@ -14,7 +14,9 @@ def test_bundled_profiles_load_with_sources():
     assert load_profile("cmos45-snn").energy["accumulate"].value == 0.9
     assert (load_profile("cmos45-snn").runs, load_profile("cmos45-ann").runs) == ("snn", "ann")
     step = p.step_us
-    assert step.low < step.value < step.high and "assumption" in step.source  # no public figure: a range
+    assert (
+        step.low < step.value < step.high and "assumption" in step.source
+    )  # no public figure: a range
 
 
 def _variant(tmp_path, old, new):
@@ -28,13 +30,21 @@ def test_user_profile_by_path_and_errors(tmp_path):
     assert load_profile(_variant(tmp_path, 'name = "loihi2"', 'name = "mine"')).name == "mine"
     cases = [
         ("weight_bits = 8 ", "", "missing field precision.weight_bits"),
-        ("weight_bits = 8 ", 'weight_bits = "8" ', r"precision.weight_bits must be an integer, got '8'"),
+        (
+            "weight_bits = 8 ",
+            'weight_bits = "8" ',
+            r"precision.weight_bits must be an integer, got '8'",
+        ),
         ("value = 23.6", "value = 30.0", r"energy.synaptic_op needs low <= value <= high"),
         ('unit = "pJ"', 'unit = "mJ"', r"energy.synaptic_op.unit must be pJ, got 'mJ'"),
         ('unit = "W"', 'unit = "pJ"', r"energy.static_power.unit must be W, got 'pJ'"),
         ('unit = "us"', 'unit = "ms"', r"timing.step.unit must be us, got 'ms'"),
         ("[timing.step]", "[timing.stp]", r"energy.static_power needs \[timing.step\]"),
-        ('kind = "neuromorphic"', 'kind = "neuromorphic"\nruns = "cnn"', "runs must be one of snn, ann, got 'cnn'"),
+        (
+            'kind = "neuromorphic"',
+            'kind = "neuromorphic"\nruns = "cnn"',
+            "runs must be one of snn, ann, got 'cnn'",
+        ),
         ('kind = "neuromorphic"', 'kind = "quantum"', "kind must be one of"),
         ("[resources]", "[resources", "not valid TOML"),
     ]
@@ -42,5 +52,7 @@ def test_user_profile_by_path_and_errors(tmp_path):
         with pytest.raises(ProfileError, match=msg) as e:
             load_profile(_variant(tmp_path, old, new))
         assert "custom.toml" in str(e.value) and "\n" not in str(e.value)
-    with pytest.raises(ProfileError, match="unknown hardware profile 'loihi3'; bundled: cmos45-ann"):
+    with pytest.raises(
+        ProfileError, match="unknown hardware profile 'loihi3'; bundled: cmos45-ann"
+    ):
         load_profile("loihi3")

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support import calibrated, state_summary
 
 from lmuneuro import load_checkpoint
 from lmuneuro.converters.reference import to_reference_state_dict
-from support import calibrated, state_summary
 
 FIXTURE = np.load(Path(__file__).parent / "fixtures" / "reference_scv2_logits.npz")
 CASES = [("spiking", "spiking-lmuformer-scv2"), ("nonspiking", "lmuformer-scv2")]
@@ -24,15 +24,23 @@ CASES = [("spiking", "spiking-lmuformer-scv2"), ("nonspiking", "lmuformer-scv2")
 @pytest.mark.parametrize("kind,preset", CASES)
 def test_reference_checkpoint_reproduces_reference_logits(tmp_path, kind, preset):
     model = calibrated(preset, seed=0)
-    assert np.allclose(state_summary(model.state_dict()), FIXTURE[f"{kind}_state_summary"], rtol=1e-4, atol=1e-3), \
-        "the fixture generator (tests/support.py: calibrated) drifted from the one the fixture was made with"
+    assert np.allclose(
+        state_summary(model.state_dict()), FIXTURE[f"{kind}_state_summary"], rtol=1e-4, atol=1e-3
+    ), (
+        "the fixture generator (tests/support.py: calibrated) drifted from the one the fixture was "
+        "made with"
+    )
     path = tmp_path / "best_model.pth"
     torch.save(to_reference_state_dict(model), path)
     torch.manual_seed(1)
     x = torch.randn(2, 128, 128)
 
     ck = load_checkpoint(path, preset=preset)
-    assert ck.source_format == "reference" and len(ck.classes) == 35 and ck.features["num_mel_bins"] == 128
+    assert (
+        ck.source_format == "reference"
+        and len(ck.classes) == 35
+        and ck.features["num_mel_bins"] == 128
+    )
     with torch.no_grad():
         logits, per_step = ck.model(x).numpy(), ck.model(x, per_step=True).numpy()
     ref, ref_steps = FIXTURE[f"{kind}_logits"], FIXTURE[f"{kind}_logits_all_seq"]
@@ -40,4 +48,7 @@ def test_reference_checkpoint_reproduces_reference_logits(tmp_path, kind, preset
     assert np.abs(per_step - ref_steps).max() <= 1e-4 * np.abs(ref_steps).max()
     # Same operations in the same order on the same buffers: bit-identical on the machine that
     # made the fixture (another CPU may round convolutions differently, hence the tolerance).
-    print(f"{kind}: bit-identical to the reference: {np.array_equal(logits, ref) and np.array_equal(per_step, ref_steps)}")
+    print(
+        f"{kind}: bit-identical to the reference: "
+        f"{np.array_equal(logits, ref) and np.array_equal(per_step, ref_steps)}"
+    )

@@ -28,8 +28,11 @@ def digits_artifact(digits_checkpoint, tmp_path_factory):
 def _children() -> set:
     """This process's children, less multiprocessing's resource tracker (one per Python process,
     started with the first shared memory, it ends with its parent)."""
-    return {p.pid for p in psutil.Process().children(recursive=True)
-            if "multiprocessing.resource_tracker" not in " ".join(p.cmdline())}
+    return {
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if "multiprocessing.resource_tracker" not in " ".join(p.cmdline())
+    }
 
 
 def test_lava_runs_in_chunks_and_every_process_ends(digits_artifact):
@@ -40,7 +43,9 @@ def test_lava_runs_in_chunks_and_every_process_ends(digits_artifact):
     chunked = network.run(net, x, record=True, chunk=2)  # three graphs, one after the other
     assert _children() == before
     assert np.array_equal(whole.logits, chunked.logits)
-    assert all(np.array_equal(whole.spike_counts[n], chunked.spike_counts[n]) for n in whole.spike_counts)
+    assert all(
+        np.array_equal(whole.spike_counts[n], chunked.spike_counts[n]) for n in whole.spike_counts
+    )
     with pytest.raises(ValueError, match="nothing to run: 0 samples"):
         network.run(net, x[:0])
 
@@ -72,9 +77,20 @@ def test_ctrl_c_ends_the_run_and_all_of_lavas_processes(digits_artifact, tmp_pat
     """As a terminal does: SIGINT to the whole process group, while Lava forks its actors or
     once the samples are running."""
     activity = tmp_path / "run.json"
-    cmd = [str(Path(sys.executable).parent / "lmuneuro"), "run", str(digits_artifact), "--backend", "lava-sim",
-           "--dataset", "digits", "--activity", str(activity)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    cmd = [
+        str(Path(sys.executable).parent / "lmuneuro"),
+        "run",
+        str(digits_artifact),
+        "--backend",
+        "lava-sim",
+        "--dataset",
+        "digits",
+        "--activity",
+        str(activity),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     session = proc.pid
     try:
         deadline = time.monotonic() + 120
@@ -90,7 +106,11 @@ def test_ctrl_c_ends_the_run_and_all_of_lavas_processes(digits_artifact, tmp_pat
         if proc.poll() is None:
             os.killpg(session, signal.SIGKILL)
     assert proc.returncode == 130
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and "lava-sim:" not in line]
+    lines = [
+        line
+        for line in err.replace("\r", "\n").splitlines()
+        if line.strip() and "lava-sim:" not in line
+    ]
     assert lines == ["lmuneuro run: interrupted"], err[-2000:]
     assert not activity.exists()
     deadline = time.monotonic() + 10  # the resource tracker ends once it sees its parent gone
@@ -120,10 +140,23 @@ def test_train_interrupted_by_ctrl_c_resumes_without_losing_epochs(tmp_path):
 
     lmuneuro = str(Path(sys.executable).parent / "lmuneuro")
     out = tmp_path / "model.pt"
-    args = ["train", "--preset", "spiking-lmuformer-digits", "--dataset", "digits", "--batch-size", "16",
-            "--no-progress"]
-    proc = subprocess.Popen([lmuneuro, *args, "-o", str(out), "--epochs", "40"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    args = [
+        "train",
+        "--preset",
+        "spiking-lmuformer-digits",
+        "--dataset",
+        "digits",
+        "--batch-size",
+        "16",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        [lmuneuro, *args, "-o", str(out), "--epochs", "40"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while not out.exists():  # the first epoch has been written
@@ -135,19 +168,33 @@ def test_train_interrupted_by_ctrl_c_resumes_without_losing_epochs(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "lmuneuro train: interrupted", err[-2000:]
+    assert (
+        proc.returncode == 130 and err.strip().splitlines()[-1] == "lmuneuro train: interrupted"
+    ), err[-2000:]
     finished = [r["epoch"] for r in load_checkpoint(out).metrics["history"]]
     assert finished and finished == list(range(1, len(finished) + 1)) and finished[-1] < 40
-    assert not [p for p in tmp_path.iterdir() if p.name != "model.pt"], "a temporary file was left behind"
+    assert not [p for p in tmp_path.iterdir() if p.name != "model.pt"], (
+        "a temporary file was left behind"
+    )
     target = finished[-1] + 1
-    resumed = subprocess.run([lmuneuro, *args, "-o", str(out), "--epochs", str(target), "--resume"],
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [lmuneuro, *args, "-o", str(out), "--epochs", str(target), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     history = load_checkpoint(out).metrics["history"]
     assert [r["epoch"] for r in history] == list(range(1, target + 1))
     straight = tmp_path / "straight.pt"
-    assert subprocess.run([lmuneuro, *args, "-o", str(straight), "--epochs", str(target)],
-                          capture_output=True, timeout=300).returncode == 0
+    assert (
+        subprocess.run(
+            [lmuneuro, *args, "-o", str(straight), "--epochs", str(target)],
+            capture_output=True,
+            timeout=300,
+        ).returncode
+        == 0
+    )
     a, b = load_checkpoint(straight).model.state_dict(), load_checkpoint(out).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -176,7 +223,9 @@ def test_write_output_is_whole_or_nothing(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(files.os, "fsync", full)
-    with pytest.raises(files.OutputError, match=r"^cannot write .*out\.bin: No space left on device$"):
+    with pytest.raises(
+        files.OutputError, match=r"^cannot write .*out\.bin: No space left on device$"
+    ):
         files.write_output(out, b"third")
     assert out.read_bytes() == b"first" and list(out.parent.iterdir()) == [out]
 
@@ -190,10 +239,15 @@ def test_check_output_refuses_what_would_destroy_an_input(tmp_path):
     (data / "train.npz").write_bytes(b"y")
     (tmp_path / "link.pt").symlink_to(src)
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
-    for out, message in [(src, "is an input of this command"), (tmp_path / "link.pt", "is an input of this command"),
-                         (tmp_path / ".." / tmp_path.name / "in.pt", "is an input of this command"),
-                         (data / "train.npz", "is an input of this command"), (data, "is a directory"),
-                         (tmp_path / "dangling", "is a broken link"), (src / "x.h5", "is not a directory")]:
+    for out, message in [
+        (src, "is an input of this command"),
+        (tmp_path / "link.pt", "is an input of this command"),
+        (tmp_path / ".." / tmp_path.name / "in.pt", "is an input of this command"),
+        (data / "train.npz", "is an input of this command"),
+        (data, "is a directory"),
+        (tmp_path / "dangling", "is a broken link"),
+        (src / "x.h5", "is not a directory"),
+    ]:
         with pytest.raises(OutputError, match=message):
             check_output(out, [src, data])
     check_output(data / "new.pt", [src, data])  # a new file beside the data is fine

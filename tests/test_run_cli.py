@@ -1,4 +1,5 @@
-"""lmuneuro run: the backends from the command line, their agreement and the activity they record."""
+"""lmuneuro run: the backends from the command line, their agreement and the activity they
+record."""
 
 import json
 
@@ -24,15 +25,36 @@ def test_lava_sim_reproduces_the_emulator(artifact, tmp_path, capsys):
     reports, acts = {}, {}
     for backend in ("emulator", "lava-sim"):
         act = tmp_path / f"{backend}.json"
-        code, out, _ = _run(capsys, "run", str(artifact), "--backend", backend, "--dataset", "digits", "--samples", "5",
-                            "--json", "--predictions", "--per-step", "--activity", str(act))
+        code, out, _ = _run(
+            capsys,
+            "run",
+            str(artifact),
+            "--backend",
+            backend,
+            "--dataset",
+            "digits",
+            "--samples",
+            "5",
+            "--json",
+            "--predictions",
+            "--per-step",
+            "--activity",
+            str(act),
+        )
         assert code == 0
         reports[backend], acts[backend] = json.loads(out), json.loads(act.read_text())
     emu, lava = reports["emulator"], reports["lava-sim"]
     assert lava["predictions"] == emu["predictions"] and lava["accuracy"] == emu["accuracy"]
-    assert lava["per_step"] == emu["per_step"] and [r["steps_seen"] for r in emu["per_step"]] == list(range(1, 9))
-    assert acts["lava-sim"]["layers"] == acts["emulator"]["layers"]  # spike and synaptic-event counts, exactly
-    assert acts["emulator"]["layers"][0]["spikes"] > 0 and acts["emulator"]["sources"]["input"]["graded_messages"] > 0
+    assert lava["per_step"] == emu["per_step"] and [
+        r["steps_seen"] for r in emu["per_step"]
+    ] == list(range(1, 9))
+    assert (
+        acts["lava-sim"]["layers"] == acts["emulator"]["layers"]
+    )  # spike and synaptic-event counts, exactly
+    assert (
+        acts["emulator"]["layers"][0]["spikes"] > 0
+        and acts["emulator"]["sources"]["input"]["graded_messages"] > 0
+    )
 
 
 def test_emulator_table_and_loihi2_message(artifact, capsys):
@@ -64,7 +86,11 @@ def test_loihi2_detection(monkeypatch):
     assert "nxcore" in loihi2_missing()
     real = importlib.util.find_spec
     present = {"nxcore", "lava.magma.compiler.subcompilers.nc"}
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name in present else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name in present else real(name, *a),
+    )
     assert loihi2_missing() is None
 
 
@@ -73,14 +99,29 @@ def test_inspect_lists_lavas_processes_and_every_limit(artifact, capsys):
     assert code == 0
     r = json.loads(out)
     classes = {(p["module"], p["class"]): p["count"] for p in r["processes"]}
-    assert set(classes) == {("lava.proc.lif.process", "LIFReset"), ("lava.proc.lif.process", "LIF"),
-                            ("lava.proc.dense.process", "Dense"), ("lava.proc.dense.process", "DelayDense"),
-                            ("lava.proc.sparse.process", "Sparse"), ("lava.proc.io.source", "RingBuffer")}
-    assert classes[("lava.proc.lif.process", "LIFReset")] == 9 and classes[("lava.proc.lif.process", "LIF")] == 1
-    assert r["largest_delay"]["steps"] == 10 and r["largest_delay"]["relays"] == ["block.0.attn.lmu.f_u.line"]
+    assert set(classes) == {
+        ("lava.proc.lif.process", "LIFReset"),
+        ("lava.proc.lif.process", "LIF"),
+        ("lava.proc.dense.process", "Dense"),
+        ("lava.proc.dense.process", "DelayDense"),
+        ("lava.proc.sparse.process", "Sparse"),
+        ("lava.proc.io.source", "RingBuffer"),
+    }
+    assert (
+        classes[("lava.proc.lif.process", "LIFReset")] == 9
+        and classes[("lava.proc.lif.process", "LIF")] == 1
+    )
+    assert r["largest_delay"]["steps"] == 10 and r["largest_delay"]["relays"] == [
+        "block.0.attn.lmu.f_u.line"
+    ]
     assert -8 <= r["weight_exp_range"][0] <= r["weight_exp_range"][1] <= 7 and r["violations"] == []
     kinds = {v["limit"].split(" (")[0] for v in r["tightest"]}
-    assert {"a_out within 16 bits", "a_in within 16 bits", "synaptic delay", "graded input payload bits"} <= kinds
+    assert {
+        "a_out within 16 bits",
+        "a_in within 16 bits",
+        "synaptic delay",
+        "graded input payload bits",
+    } <= kinds
     assert all(v["ok"] and v["margin"] >= 0 for v in r["limits"])
     assert sum(row["cores"] for row in r["layers"]) == r["cores"] == 10
     code, out, _ = _run(capsys, "inspect", str(artifact))
@@ -102,8 +143,14 @@ def test_a_network_beyond_the_chip_limits_is_refused(artifact, tmp_path, capsys)
     write_artifact(bad, net)
     code, _, err = _run(capsys, "inspect", str(bad))
     lines = err.strip().splitlines()
-    assert code == 2 and len(lines) >= 2 and all(line.startswith("lmuneuro inspect: error: head_lif") for line in lines)
-    assert any("a_out within 16 bits: [0, 4,161,536] exceeds [-32,768, 32,767]" in line for line in lines), err
+    assert (
+        code == 2
+        and len(lines) >= 2
+        and all(line.startswith("lmuneuro inspect: error: head_lif") for line in lines)
+    )
+    assert any(
+        "a_out within 16 bits: [0, 4,161,536] exceeds [-32,768, 32,767]" in line for line in lines
+    ), err
     code, _, err = _run(capsys, "run", str(bad), "--dataset", "digits", "--samples", "2")
     assert code == 2 and "breaks" in err and "chip limit(s)" in err and err.count("\n") == 1
     # arithmetic of another chip (a_in shifted by 5 into u): no Lava model computes it
@@ -111,13 +158,18 @@ def test_a_network_beyond_the_chip_limits_is_refused(artifact, tmp_path, capsys)
     net.formats = dataclasses.replace(net.formats, activation_shift=5)
     write_artifact(bad, net)
     for backend in ("emulator", "lava-sim"):
-        code, _, err = _run(capsys, "run", str(bad), "--dataset", "digits", "--samples", "2", "--backend", backend)
-        assert code == 2 and "number formats are not Lava's (activation_shift 5, Lava: 6)" in err, err
+        code, _, err = _run(
+            capsys, "run", str(bad), "--dataset", "digits", "--samples", "2", "--backend", backend
+        )
+        assert code == 2 and "number formats are not Lava's (activation_shift 5, Lava: 6)" in err, (
+            err
+        )
 
 
 def test_pinned_sha256_is_the_files_own(digits_checkpoint, tmp_path, capsys):
     """convert prints the artifact's SHA-256 (sha256sum's); --expect-sha256 accepts exactly that
-    file and refuses an altered one before reading it, even one whose inner checksum was recomputed."""
+    file and refuses an altered one before reading it, even one whose inner checksum was
+    recomputed."""
     import hashlib
 
     from lmuneuro.artifact import read_artifact, write_artifact
@@ -131,8 +183,16 @@ def test_pinned_sha256_is_the_files_own(digits_checkpoint, tmp_path, capsys):
     net.head_bias = net.head_bias + 1  # a deliberate edit, checksum recomputed by the writer
     forged = tmp_path / "forged.h5"
     write_artifact(forged, net)
-    assert _run(capsys, "run", str(forged), "--dataset", "digits", "--samples", "2")[0] == 0  # the inner checksum passes
-    code, _, err = _run(capsys, "run", str(forged), "--dataset", "digits", "--expect-sha256", pinned)
-    assert code == 2 and err.strip().startswith(f"lmuneuro run: error: {forged}: SHA-256 ") and "differs from the expected" in err
+    assert (
+        _run(capsys, "run", str(forged), "--dataset", "digits", "--samples", "2")[0] == 0
+    )  # the inner checksum passes
+    code, _, err = _run(
+        capsys, "run", str(forged), "--dataset", "digits", "--expect-sha256", pinned
+    )
+    assert (
+        code == 2
+        and err.strip().startswith(f"lmuneuro run: error: {forged}: SHA-256 ")
+        and "differs from the expected" in err
+    )
     code, _, err = _run(capsys, "energy", str(art), "--dataset", "digits", "--expect-sha256", "abc")
     assert code == 2 and "is not 64 hexadecimal digits" in err

@@ -17,16 +17,35 @@ from .speech_commands import Augment, SpeechCommands
 __all__ = ["DATASETS", "dataset_info", "get_dataset", "FeatureConfig"]
 
 DATASETS = {
-    "digits": {"num_features": MODES["rows"][1], "seq_len": MODES["rows"][0], "classes": DIGIT_CLASSES,
-               "features": {"kind": "digits", "mode": "rows", "scale": 1 / 16}, "eval_split": "test"},
-    "digits-pixels": {"num_features": MODES["pixels"][1], "seq_len": MODES["pixels"][0],
-                      "classes": DIGIT_CLASSES, "features": {"kind": "digits", "mode": "pixels", "scale": 1 / 16},
-                      "eval_split": "test"},
-    "speech-commands": {"num_features": FeatureConfig().num_mel_bins, "seq_len": FeatureConfig().target_length,
-                        "classes": SC_CLASSES, "features": FeatureConfig().to_dict(), "eval_split": "validation"},
+    "digits": {
+        "num_features": MODES["rows"][1],
+        "seq_len": MODES["rows"][0],
+        "classes": DIGIT_CLASSES,
+        "features": {"kind": "digits", "mode": "rows", "scale": 1 / 16},
+        "eval_split": "test",
+    },
+    "digits-pixels": {
+        "num_features": MODES["pixels"][1],
+        "seq_len": MODES["pixels"][0],
+        "classes": DIGIT_CLASSES,
+        "features": {"kind": "digits", "mode": "pixels", "scale": 1 / 16},
+        "eval_split": "test",
+    },
+    "speech-commands": {
+        "num_features": FeatureConfig().num_mel_bins,
+        "seq_len": FeatureConfig().target_length,
+        "classes": SC_CLASSES,
+        "features": FeatureConfig().to_dict(),
+        "eval_split": "validation",
+    },
     # synthesised with espeak-ng by lmuneuro.data.keywords.synthesize (make keywords)
-    "spoken-keywords": {"num_features": FeatureConfig().num_mel_bins, "seq_len": FeatureConfig().target_length,
-                        "classes": KEYWORD_CLASSES, "features": FeatureConfig().to_dict(), "eval_split": "test"},
+    "spoken-keywords": {
+        "num_features": FeatureConfig().num_mel_bins,
+        "seq_len": FeatureConfig().target_length,
+        "classes": KEYWORD_CLASSES,
+        "features": FeatureConfig().to_dict(),
+        "eval_split": "test",
+    },
 }
 
 
@@ -38,14 +57,19 @@ def dataset_info(name: str) -> dict:
 
 
 def get_dataset(name: str, split: str, data_dir=None, augment: bool = False):
-    """``augment``: the reference's training augmentation where the dataset has one (speech-commands)."""
+    """``augment``: the reference's training augmentation where the dataset has one
+    (speech-commands)."""
     dataset_info(name)
     if name == "speech-commands":
         if data_dir is None:
-            raise ValueError("speech-commands needs --data-dir (the extracted speech_commands_v0.02 folder)")
+            raise ValueError(
+                "speech-commands needs --data-dir (the extracted speech_commands_v0.02 folder)"
+            )
         return SpeechCommands(data_dir, split, augment=Augment() if augment else None)
     if name == "spoken-keywords":
         if data_dir is None:
-            raise ValueError("spoken-keywords needs --data-dir (the folder that make keywords synthesises)")
+            raise ValueError(
+                "spoken-keywords needs --data-dir (the folder that make keywords synthesises)"
+            )
         return load_keywords(data_dir, split)
     return digits(split, mode="rows" if name == "digits" else "pixels")

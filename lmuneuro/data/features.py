@@ -28,7 +28,9 @@ class FeatureConfig:
     frame_shift_ms: float = 10.0
     low_freq: float = 20.0
     preemphasis: float = 0.97
-    target_length: int = 128  # frames after cutting / zero-padding (padding happens before normalising)
+    target_length: int = (
+        128  # frames after cutting / zero-padding (padding happens before normalising)
+    )
     norm_mean: float = -6.845978
     norm_std: float = 5.5654526  # features are (fbank - mean) / (2 * std), as the reference
 
@@ -59,7 +61,8 @@ def mel_banks(num_bins: int, n_fft: int, sample_rate: int, low_freq: float) -> n
 
 
 def fbank(waveform: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """Log mel filter-bank energies (frames, num_mel_bins), float32, of a mono waveform in [-1, 1]."""
+    """Log mel filter-bank energies (frames, num_mel_bins), float32, of a mono waveform in [-1,
+    1]."""
     x = np.asarray(waveform, dtype=np.float64).reshape(-1)
     size = int(cfg.sample_rate * cfg.frame_length_ms * 0.001)
     shift = int(cfg.sample_rate * cfg.frame_shift_ms * 0.001)
@@ -76,10 +79,16 @@ def fbank(waveform: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndar
     return np.log(np.maximum(energies, _EPS)).astype(np.float32)
 
 
-def logmel(waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """The model's input (target_length, num_mel_bins) float32 for one clip, as the reference makes it."""
+def logmel(
+    waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig = FeatureConfig()
+) -> np.ndarray:
+    """The model's input (target_length, num_mel_bins) float32 for one clip, as the reference makes
+    it."""
     if sample_rate != cfg.sample_rate:
-        raise ValueError(f"sample rate {sample_rate} Hz, the features expect {cfg.sample_rate} Hz (resample first)")
+        raise ValueError(
+            f"sample rate {sample_rate} Hz, the features expect {cfg.sample_rate} Hz (resample "
+            "first)"
+        )
     x = np.asarray(waveform, dtype=np.float64).reshape(-1)
     fb = fbank(x - x.mean(), cfg)[: cfg.target_length]
     fb = np.pad(fb, ((0, cfg.target_length - len(fb)), (0, 0)))

@@ -18,21 +18,57 @@ from torch.utils.data import Dataset
 from .features import FeatureConfig, fbank, logmel
 
 # The reference implementation's label order (speechcommands_class_labels_indices.csv).
-CLASSES = ["backward", "follow", "five", "bed", "zero", "on", "learn", "two", "house", "tree", "dog",
-           "stop", "seven", "eight", "down", "six", "forward", "cat", "right", "visual", "four", "wow",
-           "no", "nine", "off", "three", "left", "marvin", "yes", "up", "sheila", "happy", "bird", "go",
-           "one"]
+CLASSES = [
+    "backward",
+    "follow",
+    "five",
+    "bed",
+    "zero",
+    "on",
+    "learn",
+    "two",
+    "house",
+    "tree",
+    "dog",
+    "stop",
+    "seven",
+    "eight",
+    "down",
+    "six",
+    "forward",
+    "cat",
+    "right",
+    "visual",
+    "four",
+    "wow",
+    "no",
+    "nine",
+    "off",
+    "three",
+    "left",
+    "marvin",
+    "yes",
+    "up",
+    "sheila",
+    "happy",
+    "bird",
+    "go",
+    "one",
+]
 SPLITS = {"train": None, "validation": "validation_list.txt", "test": "testing_list.txt"}
 
 
 @dataclass(frozen=True)
 class Augment:
-    """The reference recipe's training augmentation (its gsc.yml: mixup 0.6, freqm 48, timem 48, noise)."""
+    """The reference recipe's training augmentation (its gsc.yml: mixup 0.6, freqm 48, timem 48,
+    noise)."""
 
     mixup: float = 0.6  # probability that an item is mixed with a random other one
     freq_mask: int = 48  # SpecAugment: mask width drawn from [0, freq_mask) mel bins ...
     time_mask: int = 48  # ... and from [0, time_mask) frames
-    noise: bool = True  # + U(0, 1) * U(0, 1) / 10 after normalising, then a shift by [-10, 10) frames
+    noise: bool = (
+        True  # + U(0, 1) * U(0, 1) / 10 after normalising, then a shift by [-10, 10) frames
+    )
 
 
 def _mask(x: np.ndarray, width_max: int, axis: int, rng) -> None:
@@ -46,15 +82,22 @@ def _mask(x: np.ndarray, width_max: int, axis: int, rng) -> None:
 def _read_list(root: Path, name: str) -> set[str]:
     path = root / name
     if not path.is_file():
-        raise FileNotFoundError(f"{root}: missing {name} (is this the extracted speech_commands_v0.02 folder?)")
+        raise FileNotFoundError(
+            f"{root}: missing {name} (is this the extracted speech_commands_v0.02 folder?)"
+        )
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
 class SpeechCommands(Dataset):
     """Items: (features (target_length, num_mel_bins) float32 tensor, label index into CLASSES)."""
 
-    def __init__(self, data_dir, split: str = "train", features: FeatureConfig = FeatureConfig(),
-                 augment: Augment | None = None):
+    def __init__(
+        self,
+        data_dir,
+        split: str = "train",
+        features: FeatureConfig = FeatureConfig(),
+        augment: Augment | None = None,
+    ):
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
         root = Path(data_dir)
@@ -85,19 +128,25 @@ class SpeechCommands(Dataset):
         except (RuntimeError, sf.LibsndfileError) as e:
             raise ValueError(f"{path}: unreadable WAV ({str(e).splitlines()[0]})") from None
         if sr != self.features.sample_rate:
-            raise ValueError(f"{path}: sample rate {sr} Hz, expected {self.features.sample_rate} Hz")
+            raise ValueError(
+                f"{path}: sample rate {sr} Hz, expected {self.features.sample_rate} Hz"
+            )
         return wav[:, 0].astype(np.float64)
 
     def __getitem__(self, i):
         """(features, label): label is the class index, or with ``augment`` a soft label
         vector (num_classes,) float32, as mixup needs."""
         if self.augment is None:
-            return torch.from_numpy(logmel(self._wave(i), self.features.sample_rate, self.features)), self.items[i][1]
+            return torch.from_numpy(
+                logmel(self._wave(i), self.features.sample_rate, self.features)
+            ), self.items[i][1]
         return self._augmented(i)
 
     def _augmented(self, i):
         aug, cfg = self.augment, self.features
-        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))  # torch seeds each loader worker
+        rng = np.random.default_rng(
+            int(torch.randint(0, 2**31 - 1, ()))
+        )  # torch seeds each loader worker
         label = np.zeros(len(CLASSES), dtype=np.float32)
         wave = self._wave(i)
         wave -= wave.mean()
@@ -118,5 +167,7 @@ class SpeechCommands(Dataset):
         _mask(fb, aug.time_mask, 0, rng)
         x = (fb - cfg.norm_mean) / (cfg.norm_std * 2)
         if aug.noise:
-            x = np.roll(x + rng.random(x.shape) * rng.random() / 10, int(rng.integers(-10, 10)), axis=0)
+            x = np.roll(
+                x + rng.random(x.shape) * rng.random() / 10, int(rng.integers(-10, 10)), axis=0
+            )
         return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(label)

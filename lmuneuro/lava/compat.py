@@ -1,4 +1,5 @@
-"""Python 3.11 compatibility for lava-nc 0.10 (which declares Python < 3.11), installed files untouched.
+"""Python 3.11 compatibility for lava-nc 0.10 (which declares Python < 3.11), installed files
+untouched.
 
 Two problems, both handled by ``ensure_lava()``:
 
@@ -32,10 +33,14 @@ class _VarModelLoader(importlib.machinery.SourceFileLoader):
         # Always from source: a cached .pyc would skip the rewrite.
         data = self.get_data(self.path)
         if sys.version_info >= (3, 11):
-            data, n = _DEFAULT.subn(rb"\1 = __import__('dataclasses').field(default_factory=ByteEncoder)", data)
+            data, n = _DEFAULT.subn(
+                rb"\1 = __import__('dataclasses').field(default_factory=ByteEncoder)", data
+            )
             if n == 0:
-                raise ImportError(f"lmuneuro's Lava shim found no ByteEncoder defaults to fix in {self.path}: "
-                                  "this lava-nc is not the pinned 0.10.0")
+                raise ImportError(
+                    f"lmuneuro's Lava shim found no ByteEncoder defaults to fix in {self.path}: "
+                    "this lava-nc is not the pinned 0.10.0"
+                )
         return self.source_to_code(data, self.path)
 
 
@@ -62,9 +67,13 @@ def _import_message_infrastructure() -> None:
         return
     current = multiprocessing.get_start_method(allow_none=True)
     if current not in (None, "fork"):
-        raise ImportError(f"Lava's CPU runtime needs the 'fork' start method; this process uses {current!r}")
+        raise ImportError(
+            f"Lava's CPU runtime needs the 'fork' start method; this process uses {current!r}"
+        )
     original = multiprocessing.set_start_method
-    multiprocessing.set_start_method = lambda method, force=False: original(method, force=force or method == current)
+    multiprocessing.set_start_method = lambda method, force=False: original(
+        method, force=force or method == current
+    )
     try:
         importlib.import_module(name)
     finally:
@@ -79,5 +88,7 @@ def ensure_lava() -> None:
         _import_message_infrastructure()
         importlib.import_module("lava.magma.core.run_configs")
     except ModuleNotFoundError as e:
-        raise ImportError(f"Lava is not installed ({e.name} missing): run `make install` "
-                          "(lava-nc 0.10.0 and lava-dl 0.6.0, see constraints.txt)") from e
+        raise ImportError(
+            f"Lava is not installed ({e.name} missing): run `make install` "
+            "(lava-nc 0.10.0 and lava-dl 0.6.0, see constraints.txt)"
+        ) from e

@@ -23,8 +23,16 @@ from ..artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern
 from ..emulator import EmulatorResult, check_formats, readout
 from .compat import ensure_lava
 
-__all__ = ["Processes", "create_processes", "create_neurons", "create_synapse", "create_gate", "process_classes",
-           "run", "CHIP_CLASSES"]
+__all__ = [
+    "Processes",
+    "create_processes",
+    "create_neurons",
+    "create_synapse",
+    "create_gate",
+    "process_classes",
+    "run",
+    "CHIP_CLASSES",
+]
 
 # What the network is made of: Lava's standard processes with Loihi 2 neuro-core models
 # (docs/pipeline.md lists the evidence), and the host source of the gate.
@@ -46,15 +54,34 @@ def create_neurons(p: Neurons, period: int, floating: bool = False):
 
     shift = 2.0**-6 if floating else 1
     if floating:
-        params = dict(du=(p.du + 1) / 4096, dv=p.dv / 4096, vth=float(p.vth), v=p.v_init * shift,
-                      bias_mant=np.asarray(p.bias_mant, np.float64) * 2.0 ** np.asarray(p.bias_exp) * shift, bias_exp=0)
+        params = dict(
+            du=(p.du + 1) / 4096,
+            dv=p.dv / 4096,
+            vth=float(p.vth),
+            v=p.v_init * shift,
+            bias_mant=np.asarray(p.bias_mant, np.float64) * 2.0 ** np.asarray(p.bias_exp) * shift,
+            bias_exp=0,
+        )
     else:
-        params = dict(du=p.du, dv=p.dv, vth=p.vth, v=p.v_init, bias_mant=np.asarray(p.bias_mant, np.int32),
-                      bias_exp=np.asarray(p.bias_exp, np.int32))
+        params = dict(
+            du=p.du,
+            dv=p.dv,
+            vth=p.vth,
+            v=p.v_init,
+            bias_mant=np.asarray(p.bias_mant, np.int32),
+            bias_exp=np.asarray(p.bias_exp, np.int32),
+        )
     if p.lag is None:
         return LIF(shape=(p.size,), name=p.name, **params)
-    # Lava counts steps from 1: the reset falls before the update of step `lag` (0-based) of each sample
-    return LIFReset(shape=(p.size,), reset_interval=period, reset_offset=(p.lag + 1) % period, name=p.name, **params)
+    # Lava counts steps from 1: the reset falls before the update of step `lag` (0-based) of each
+    # sample
+    return LIFReset(
+        shape=(p.size,),
+        reset_interval=period,
+        reset_offset=(p.lag + 1) % period,
+        name=p.name,
+        **params,
+    )
 
 
 def create_synapse(s: Synapse, message_bits: int, floating: bool = False):
@@ -63,7 +90,11 @@ def create_synapse(s: Synapse, message_bits: int, floating: bool = False):
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.sparse.process import DelaySparse, Sparse
 
-    w = np.asarray(s.weights, np.float64) * 2.0**s.weight_exp if floating else np.asarray(s.weights, np.int32)
+    w = (
+        np.asarray(s.weights, np.float64) * 2.0**s.weight_exp
+        if floating
+        else np.asarray(s.weights, np.int32)
+    )
     params = dict(num_message_bits=message_bits, name=s.name)
     if not floating:
         params["weight_exp"] = s.weight_exp
@@ -158,7 +189,9 @@ def _end(runtime, graceful: bool) -> None:
             infra.smm.shutdown()
     if runtime._watchdog_manager is not None:
         runtime._watchdog_manager.stop()
-    runtime._is_started = runtime._is_running = False  # else its __del__ would stop() the dead actors
+    runtime._is_started = runtime._is_running = (
+        False  # else its __del__ would stop() the dead actors
+    )
 
 
 @contextlib.contextmanager
@@ -185,13 +218,21 @@ def off_chip(processes) -> list[str]:
     from lava.magma.core.resources import NeuroCore
 
     def on_chip(model) -> bool:
-        return any(isinstance(r, type) and issubclass(r, NeuroCore) for r in getattr(model, "required_resources", ()))
+        return any(
+            isinstance(r, type) and issubclass(r, NeuroCore)
+            for r in getattr(model, "required_resources", ())
+        )
 
-    return [f"{p.name} ({type(p).__name__}: {p.model_class.__name__})" for p in processes.members
-            if type(p).__name__ in CHIP_CLASSES and not on_chip(p.model_class)]
+    return [
+        f"{p.name} ({type(p).__name__}: {p.model_class.__name__})"
+        for p in processes.members
+        if type(p).__name__ in CHIP_CLASSES and not on_chip(p.model_class)
+    ]
 
 
-def _run_chunk(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bool, hardware: bool, bar) -> tuple:
+def _run_chunk(
+    net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bool, hardware: bool, bar
+) -> tuple:
     from lava.magma.core.run_conditions import RunSteps
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
@@ -201,7 +242,9 @@ def _run_chunk(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bo
     q, _ = net.quantize_input(x)
     samples, steps = q.shape[:2]
     period = net.delay + steps
-    lmu = LmuNetwork(net=net, steps=steps, floating=floating, record=samples * period if record else 0)
+    lmu = LmuNetwork(
+        net=net, steps=steps, floating=floating, record=samples * period if record else 0
+    )
     frames = np.zeros((samples, period, net.input_channels), np.int32)
     frames[:, :steps] = q
     source = Source(data=frames.reshape(-1, net.input_channels).T.copy())
@@ -217,27 +260,43 @@ def _run_chunk(net: FixedNetwork, x: np.ndarray, cfg, record: bool, floating: bo
             if hardware:
                 fallback = off_chip(lmu.procs)
                 if fallback:
-                    raise ValueError(f"{len(fallback)} process(es) got no Loihi 2 neuro-core model, first "
-                                     f"{fallback[0]}: refusing to run them on the host")
+                    raise ValueError(
+                        f"{len(fallback)} process(es) got no Loihi 2 neuro-core model, first "
+                        f"{fallback[0]}: refusing to run them on the host"
+                    )
             lmu.create_runtime(executable=executable)
         for _ in range(samples):
             lmu.run(condition=RunSteps(num_steps=period))
             bar.update()
         spikes, counts = {}, {}
-        for i, p in enumerate(net.populations if record else ()):  # Lava reads a Var one element at a time
+        for i, p in enumerate(
+            net.populations if record else ()
+        ):  # Lava reads a Var one element at a time
             s = lmu.recording(i).data.get().T.reshape(samples, period, p.size)
             counts[p.name] = (s != 0).sum(axis=1).astype(np.int64)
             if p.is_layer:
-                spikes[p.name] = s[:, p.lag:p.lag + steps] != 0
-        head = spikes[net.readout] if record else sink.data.get().T.reshape(samples, period, -1)[:, net.delay:] != 0
+                spikes[p.name] = s[:, p.lag : p.lag + steps] != 0
+        head = (
+            spikes[net.readout]
+            if record
+            else sink.data.get().T.reshape(samples, period, -1)[:, net.delay :] != 0
+        )
         graceful = True
     finally:
         _end(lmu.runtime, graceful)
     return head, spikes, counts
 
 
-def run(net: FixedNetwork | str | Path, x: np.ndarray, *, record: bool = False, progress: bool = False,
-        hardware: bool = False, floating: bool = False, chunk: int = CHUNK) -> EmulatorResult:
+def run(
+    net: FixedNetwork | str | Path,
+    x: np.ndarray,
+    *,
+    record: bool = False,
+    progress: bool = False,
+    hardware: bool = False,
+    floating: bool = False,
+    chunk: int = CHUNK,
+) -> EmulatorResult:
     """Run on Lava's bit-accurate CPU simulator (``hardware``: a Loihi 2 board through Intel's
     extension, every chip process on a neuro-core or a ValueError; ``floating``: the
     ``floating_pt`` models, the same network without rounding); returns an ``EmulatorResult``
@@ -249,17 +308,26 @@ def run(net: FixedNetwork | str | Path, x: np.ndarray, *, record: bool = False, 
         net = read_artifact(net)
     ensure_lava()
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
-    from tqdm import tqdm
+
+    from ..progress import progress_bar
 
     if chunk < 1 or len(x) == 0:
         raise ValueError(f"nothing to run: {len(x)} samples in chunks of {chunk}")
     # No select tag on a board: Intel's tutorials pass none, and "fixed_pt" can pick CPU models.
-    cfg = Loihi2HwCfg() if hardware else Loihi2SimCfg(select_tag="floating_pt" if floating else "fixed_pt")
+    cfg = (
+        Loihi2HwCfg()
+        if hardware
+        else Loihi2SimCfg(select_tag="floating_pt" if floating else "fixed_pt")
+    )
     parts = []
-    with tqdm(total=len(x), desc="loihi2" if hardware else "lava-sim", unit="sample", disable=not progress) as bar:
+    with progress_bar(
+        total=len(x), desc="loihi2" if hardware else "lava-sim", unit="sample", enabled=progress
+    ) as bar:
         for i in range(0, len(x), chunk):
             with _forgotten_after():
-                parts.append(_run_chunk(net, x[i:i + chunk], cfg, record, floating, hardware, bar))
+                parts.append(
+                    _run_chunk(net, x[i : i + chunk], cfg, record, floating, hardware, bar)
+                )
     head = np.concatenate([h for h, _, _ in parts])
     spikes = {n: np.concatenate([s[n] for _, s, _ in parts]) for n in parts[0][1]}
     counts = {n: np.concatenate([c[n] for _, _, c in parts]) for n in parts[0][2]}

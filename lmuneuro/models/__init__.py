@@ -5,6 +5,18 @@ from .lmu import LegendreMemory, impulse_response, legendre_state_space
 from .lmuformer import LMUFormer, ModelConfig, SpikingLMUFormer, build_model, stack_records
 from .presets import PRESETS, get_preset
 
-__all__ = ["LIF", "lif_sequence", "lif_step", "LegendreMemory", "impulse_response",
-           "legendre_state_space", "LMUFormer", "ModelConfig", "SpikingLMUFormer", "build_model",
-           "stack_records", "PRESETS", "get_preset"]
+__all__ = [
+    "LIF",
+    "lif_sequence",
+    "lif_step",
+    "LegendreMemory",
+    "impulse_response",
+    "legendre_state_space",
+    "LMUFormer",
+    "ModelConfig",
+    "SpikingLMUFormer",
+    "build_model",
+    "stack_records",
+    "PRESETS",
+    "get_preset",
+]

@@ -87,12 +87,17 @@ class _LIFSequence(torch.autograd.Function):
         return _to_layout(grad_h / tau, time_dim), None, None, None, None
 
 
-def lif_sequence(x: torch.Tensor, v_th: float, tau: float = 2.0, alpha: float = 4.0, time_dim: int = 0):
-    """Spikes (same shape and dtype as ``x``) of a LIF population driven by ``x`` over ``time_dim``."""
+def lif_sequence(
+    x: torch.Tensor, v_th: float, tau: float = 2.0, alpha: float = 4.0, time_dim: int = 0
+):
+    """Spikes (same shape and dtype as ``x``) of a LIF population driven by ``x`` over
+    ``time_dim``."""
     return _LIFSequence.apply(x, v_th, tau, alpha, time_dim % x.dim())
 
 
-def lif_potentials(x: torch.Tensor, v_th: float, tau: float = 2.0, time_dim: int = 0) -> torch.Tensor:
+def lif_potentials(
+    x: torch.Tensor, v_th: float, tau: float = 2.0, time_dim: int = 0
+) -> torch.Tensor:
     """The potentials h before firing (same layout as ``x``), for diagnostics."""
     with torch.no_grad():
         return _to_layout(-_lif_loop(x, v_th, tau, time_dim % x.dim()), time_dim % x.dim())
@@ -122,8 +127,12 @@ class LIF(nn.Module):
         """One frame x (batch, ...) with state v -> (spikes, next v)."""
         s, v_next = lif_step(x, v, self.v_threshold, self.tau)
         if self.record is not None:
-            self.record.append((s.unsqueeze(1).detach(), (v + (x - v) / self.tau).unsqueeze(1).detach()))
+            self.record.append(
+                (s.unsqueeze(1).detach(), (v + (x - v) / self.tau).unsqueeze(1).detach())
+            )
         return s, v_next
 
     def extra_repr(self) -> str:
-        return f"v_threshold={self.v_threshold}, tau={self.tau}, surrogate=sigmoid(alpha={self.alpha})"
+        return (
+            f"v_threshold={self.v_threshold}, tau={self.tau}, surrogate=sigmoid(alpha={self.alpha})"
+        )

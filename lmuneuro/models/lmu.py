@@ -24,7 +24,9 @@ def legendre_state_space(memory_size: int, theta: float) -> tuple[np.ndarray, np
     i, j = np.meshgrid(q, q, indexing="ij")
     a = r * np.where(i < j, -1.0, (-1.0) ** (i - j + 1))
     b = r * (-1.0) ** q
-    ad, bd, *_ = cont2discrete((a, b, np.ones((1, memory_size)), np.zeros((1,))), dt=1.0, method="zoh")
+    ad, bd, *_ = cont2discrete(
+        (a, b, np.ones((1, memory_size)), np.zeros((1,))), dt=1.0, method="zoh"
+    )
     return ad, bd
 
 

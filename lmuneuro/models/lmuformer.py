@@ -67,21 +67,39 @@ class ModelConfig:
             want = {"bool": bool, "int": int, "float": (int, float)}[f.type]
             if not isinstance(v, want) or (f.type != "bool" and isinstance(v, bool)):
                 raise ValueError(f"config field {f.name} must be {f.type}, got {v!r}")
-        limits = {"in_features": 4096, "num_classes": 100_000, "dim": 8192, "depth": 64,
-                  "memory_size": 8192, "seq_len": 1_000_000, "embed_layers": 16, "kernel_size": 31}
+        limits = {
+            "in_features": 4096,
+            "num_classes": 100_000,
+            "dim": 8192,
+            "depth": 64,
+            "memory_size": 8192,
+            "seq_len": 1_000_000,
+            "embed_layers": 16,
+            "kernel_size": 31,
+        }
         for name, hi in limits.items():
             if not 1 <= getattr(self, name) <= hi:
                 raise ValueError(f"config field {name}={getattr(self, name)} is outside 1..{hi}")
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-        for name in ("mlp_ratio", "theta", "tau", "v_threshold", "lmu_v_threshold", "surrogate_alpha"):
+        for name in (
+            "mlp_ratio",
+            "theta",
+            "tau",
+            "v_threshold",
+            "lmu_v_threshold",
+            "surrogate_alpha",
+        ):
             if not 0 < getattr(self, name) < 1e6:
-                raise ValueError(f"config field {name}={getattr(self, name)} must be positive and finite")
+                raise ValueError(
+                    f"config field {name}={getattr(self, name)} must be positive and finite"
+                )
         if int(self.dim * self.mlp_ratio) < 1:
             raise ValueError(f"mlp_ratio {self.mlp_ratio} leaves no hidden channels")
 
 
 # ---------------------------------------------------------------- per-frame helpers (streaming)
+
 
 def _bn_frame(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
@@ -120,6 +138,7 @@ def _lif_frames(lif: LIF, frames: list[torch.Tensor], state: dict, key: str) -> 
 
 # ---------------------------------------------------------------- patch embeddings
 
+
 def _conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.Conv1d:
     return nn.Conv1d(cin, cout, kernel_size=k, stride=1, padding=k // 2, bias=bias)
 
@@ -133,7 +152,9 @@ class SpikingConvEmbed(nn.Module):
         k = cfg.kernel_size
         for i in range(self.n):
             sfx = str(i) if i else ""
-            setattr(self, f"proj_conv{sfx}", _conv(cfg.in_features if i == 0 else cfg.dim, cfg.dim, k))
+            setattr(
+                self, f"proj_conv{sfx}", _conv(cfg.in_features if i == 0 else cfg.dim, cfg.dim, k)
+            )
             setattr(self, f"proj_bn{sfx}", nn.BatchNorm1d(cfg.dim))
             setattr(self, f"proj_lif{sfx}", LIF(cfg.v_threshold, cfg.tau, cfg.surrogate_alpha))
         self.rpe_conv = _conv(cfg.dim, cfg.dim, k)
@@ -141,7 +162,11 @@ class SpikingConvEmbed(nn.Module):
 
     def _layer(self, i):
         sfx = str(i) if i else ""
-        return getattr(self, f"proj_conv{sfx}"), getattr(self, f"proj_bn{sfx}"), getattr(self, f"proj_lif{sfx}")
+        return (
+            getattr(self, f"proj_conv{sfx}"),
+            getattr(self, f"proj_bn{sfx}"),
+            getattr(self, f"proj_lif{sfx}"),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, N) -> (B, dim, N)
         for i in range(self.n):
@@ -164,7 +189,9 @@ class SpikingConvEmbed(nn.Module):
                 frames = _lif_frames(lif, [_bn_frame(bn, f) for f in frames], st, f"v{i}")
         st["skip"].extend(frames)
         bn, lif = self._layer(self.n - 1)[1:]
-        r = st["rpe"].push(_lif_frames(lif, [_bn_frame(bn, f) for f in frames], st, "v_rpe"), finish)
+        r = st["rpe"].push(
+            _lif_frames(lif, [_bn_frame(bn, f) for f in frames], st, "v_rpe"), finish
+        )
         return [st["skip"].popleft() + f for f in r]
 
 
@@ -174,10 +201,17 @@ class ConvEmbed(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         k = cfg.kernel_size
-        self.conv_layers = nn.Sequential(*[
-            nn.Sequential(_conv(cfg.in_features if i == 0 else cfg.dim, cfg.dim, k), nn.ReLU(),
-                          nn.Identity(), nn.BatchNorm1d(cfg.dim))
-            for i in range(cfg.embed_layers)])
+        self.conv_layers = nn.Sequential(
+            *[
+                nn.Sequential(
+                    _conv(cfg.in_features if i == 0 else cfg.dim, cfg.dim, k),
+                    nn.ReLU(),
+                    nn.Identity(),
+                    nn.BatchNorm1d(cfg.dim),
+                )
+                for i in range(cfg.embed_layers)
+            ]
+        )
         self.rpe_conv = _conv(cfg.dim, cfg.dim, k)
         self.delay = (cfg.embed_layers + 1) * (k // 2)
 
@@ -197,6 +231,7 @@ class ConvEmbed(nn.Module):
 
 
 # ---------------------------------------------------------------- LMU cells
+
 
 class SpikingLMUCell(nn.Module):
     """u = LIF(BN(W_u s)); m = LMU(u); m_s = LIF(BN(m)); h = LIF(BN(W_h [m_s, s]))."""
@@ -221,13 +256,19 @@ class SpikingLMUCell(nn.Module):
         u, st["v_u"] = self.f_u.step(_bn_frame(self.bn_u, self.W_u(s)), st["v_u"])
         st["m"] = self.memory.step(u, st["m"])
         m, st["v_m"] = self.f_m.step(_bn_frame(self.bn_m, st["m"]), st["v_m"])
-        h, st["v_h"] = self.f_h.step(_bn_frame(self.bn_h, self.W_h(torch.cat((m, s), dim=-1))), st["v_h"])
+        h, st["v_h"] = self.f_h.step(
+            _bn_frame(self.bn_h, self.W_h(torch.cat((m, s), dim=-1))), st["v_h"]
+        )
         return h
 
     def init_state(self, batch: int, like: torch.Tensor) -> dict:
         z = lambda n: like.new_zeros(batch, n)  # noqa: E731
-        return {"v_u": z(1), "m": z(self.memory.memory_size), "v_m": z(self.memory.memory_size),
-                "v_h": z(self.W_h.out_features)}
+        return {
+            "v_u": z(1),
+            "m": z(self.memory.memory_size),
+            "v_m": z(self.memory.memory_size),
+            "v_h": z(self.W_h.out_features),
+        }
 
 
 class LMUCell(nn.Module):
@@ -254,6 +295,7 @@ class LMUCell(nn.Module):
 
 # ---------------------------------------------------------------- token mixer and channel mixer
 
+
 class SpikingLMUMixer(nn.Module):
     """prev_BN -> LIF(v_th 0.5) -> LMU cell -> proj_conv (1x1) -> proj_BN."""
 
@@ -275,8 +317,10 @@ class SpikingLMUMixer(nn.Module):
         return _bn_frame(self.proj_bn, _conv1x1_frame(self.proj_conv, self.lmu.step(s, st["lmu"])))
 
     def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        return {"v_prev": like.new_zeros(batch, self.proj_conv.in_channels),
-                "lmu": self.lmu.init_state(batch, like)}
+        return {
+            "v_prev": like.new_zeros(batch, self.proj_conv.in_channels),
+            "lmu": self.lmu.init_state(batch, like),
+        }
 
 
 class LMUMixer(nn.Module):
@@ -318,12 +362,16 @@ class SpikingChannelMixer(nn.Module):
 
     def step(self, x: torch.Tensor, st: dict) -> torch.Tensor:
         s, st["v1"] = self.fc1_lif.step(_bn_frame(self.fc1_bn, x), st["v1"])
-        s, st["v2"] = self.fc2_lif.step(_bn_frame(self.fc2_bn, _conv1x1_frame(self.fc1_conv, s)), st["v2"])
+        s, st["v2"] = self.fc2_lif.step(
+            _bn_frame(self.fc2_bn, _conv1x1_frame(self.fc1_conv, s)), st["v2"]
+        )
         return _conv1x1_frame(self.fc2_conv, s)
 
     def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        return {"v1": like.new_zeros(batch, self.fc1_conv.in_channels),
-                "v2": like.new_zeros(batch, self.fc1_conv.out_channels)}
+        return {
+            "v1": like.new_zeros(batch, self.fc1_conv.in_channels),
+            "v2": like.new_zeros(batch, self.fc1_conv.out_channels),
+        }
 
 
 class ChannelMixer(nn.Module):
@@ -370,6 +418,7 @@ class Block(nn.Module):
 
 # ---------------------------------------------------------------- whole models
 
+
 class _LMUFormerBase(nn.Module):
     config: ModelConfig
 
@@ -385,7 +434,9 @@ class _LMUFormerBase(nn.Module):
         """Frames between a frame entering ``step`` and its prediction leaving it."""
         return self.patch_embed.delay
 
-    def _readout(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, N) -> (B, C, N) features for the head
+    def _readout(
+        self, x: torch.Tensor
+    ) -> torch.Tensor:  # (B, C, N) -> (B, C, N) features for the head
         return x
 
     def forward(self, x: torch.Tensor, per_step: bool = False) -> torch.Tensor:
@@ -393,7 +444,9 @@ class _LMUFormerBase(nn.Module):
         head's per-step logits; with ``per_step``, (batch, time, classes): the prediction after
         each step from the cumulative mean of the head's input (the streaming read-out)."""
         if x.dim() != 3 or x.shape[-1] != self.config.in_features:
-            raise ValueError(f"expected input (batch, time, {self.config.in_features}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected input (batch, time, {self.config.in_features}), got {tuple(x.shape)}"
+            )
         x = self.patch_embed(x.permute(0, 2, 1).contiguous())
         for blk in self.block:
             x = blk(x)
@@ -408,10 +461,13 @@ class _LMUFormerBase(nn.Module):
     def init_state(self, batch: int, device=None, dtype=None) -> dict:
         p = next(self.parameters())
         like = torch.empty(0, device=device or p.device, dtype=dtype or p.dtype)
-        return {"embed": self.patch_embed.init_state(batch, like),
-                "blocks": [b.init_state(batch, like) for b in self.block],
-                "head": self._head_state(batch, like), "sum": like.new_zeros(batch, self.config.dim),
-                "count": 0}
+        return {
+            "embed": self.patch_embed.init_state(batch, like),
+            "blocks": [b.init_state(batch, like) for b in self.block],
+            "head": self._head_state(batch, like),
+            "sum": like.new_zeros(batch, self.config.dim),
+            "count": 0,
+        }
 
     def _head_state(self, batch, like) -> dict:
         return {}
@@ -421,7 +477,9 @@ class _LMUFormerBase(nn.Module):
 
     def _advance(self, frames: list[torch.Tensor], state: dict, finish: bool) -> torch.Tensor:
         if self.training:
-            raise RuntimeError("the step API needs eval mode (BatchNorm running statistics): call model.eval()")
+            raise RuntimeError(
+                "the step API needs eval mode (BatchNorm running statistics): call model.eval()"
+            )
         preds = []
         for x in self.patch_embed.step(frames, state["embed"], finish):
             for blk, st in zip(self.block, state["blocks"]):
@@ -445,7 +503,8 @@ class _LMUFormerBase(nn.Module):
 
     @torch.no_grad()
     def stream(self, x: torch.Tensor) -> torch.Tensor:
-        """Run a whole sequence (batch, time, features) through the step API: (batch, time, classes)."""
+        """Run a whole sequence (batch, time, features) through the step API: (batch, time,
+        classes)."""
         state = self.init_state(x.shape[0], device=x.device, dtype=x.dtype)
         preds = [self.step(x[:, t], state)[0] for t in range(x.shape[1])]
         return torch.cat(preds + [self.finish(state)], dim=1)
@@ -467,12 +526,16 @@ class _LMUFormerBase(nn.Module):
 
 def stack_records(rec: dict) -> dict:
     """{name: [(spikes, potentials), ...]} -> {name: (spikes, potentials)} joined on time."""
-    return {n: (torch.cat([s for s, _ in r], dim=1), torch.cat([h for _, h in r], dim=1))
-            for n, r in rec.items() if r}
+    return {
+        n: (torch.cat([s for s, _ in r], dim=1), torch.cat([h for _, h in r], dim=1))
+        for n, r in rec.items()
+        if r
+    }
 
 
 class SpikingLMUFormer(_LMUFormerBase):
-    """The Spiking LMUFormer: spiking conv embedding, spiking LMU block(s), BN -> LIF -> linear head."""
+    """The Spiking LMUFormer: spiking conv embedding, spiking LMU block(s), BN -> LIF -> linear
+    head."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -480,8 +543,9 @@ class SpikingLMUFormer(_LMUFormerBase):
             raise ValueError("SpikingLMUFormer needs a config with spiking=True")
         self.config = config
         self.patch_embed = SpikingConvEmbed(config)
-        self.block = nn.ModuleList(Block(SpikingLMUMixer(config), SpikingChannelMixer(config))
-                                   for _ in range(config.depth))
+        self.block = nn.ModuleList(
+            Block(SpikingLMUMixer(config), SpikingChannelMixer(config)) for _ in range(config.depth)
+        )
         self.head_bn = nn.BatchNorm1d(config.dim)
         self.head_lif = LIF(config.v_threshold, config.tau, config.surrogate_alpha)
         self.head = nn.Linear(config.dim, config.num_classes)
@@ -507,7 +571,9 @@ class LMUFormer(_LMUFormerBase):
             raise ValueError("LMUFormer needs a config with spiking=False")
         self.config = config
         self.patch_embed = ConvEmbed(config)
-        self.block = nn.ModuleList(Block(LMUMixer(config), ChannelMixer(config)) for _ in range(config.depth))
+        self.block = nn.ModuleList(
+            Block(LMUMixer(config), ChannelMixer(config)) for _ in range(config.depth)
+        )
         self.head = nn.Linear(config.dim, config.num_classes)
         self._init_weights()
 

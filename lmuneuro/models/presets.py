@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from .lmuformer import ModelConfig
 
-_SCV2 = dict(in_features=128, num_classes=35, dim=256, depth=1, mlp_ratio=4.0, theta=128.0, seq_len=128)
+_SCV2 = dict(
+    in_features=128, num_classes=35, dim=256, depth=1, mlp_ratio=4.0, theta=128.0, seq_len=128
+)
 
 PRESETS: dict[str, ModelConfig] = {
     # The paper's Speech Commands V2 models (1,689,894 and 1,621,796 parameters).
@@ -13,19 +15,54 @@ PRESETS: dict[str, ModelConfig] = {
     # Permuted sequential MNIST: one pixel per step over 784 steps (our sizing; the paper's
     # psMNIST notebook uses a different, LMU-only network).
     "spiking-lmuformer-psmnist": ModelConfig(
-        spiking=True, in_features=1, num_classes=10, dim=128, depth=1, mlp_ratio=2.0,
-        memory_size=256, theta=784.0, seq_len=784),
+        spiking=True,
+        in_features=1,
+        num_classes=10,
+        dim=128,
+        depth=1,
+        mlp_ratio=2.0,
+        memory_size=256,
+        theta=784.0,
+        seq_len=784,
+    ),
     # A small audio model for the synthesised spoken keywords (examples/spoken_keywords.py).
     "spiking-lmuformer-keywords": ModelConfig(
-        spiking=True, in_features=128, num_classes=10, dim=64, depth=1, mlp_ratio=2.0,
-        memory_size=32, theta=128.0, seq_len=128, embed_layers=2),
+        spiking=True,
+        in_features=128,
+        num_classes=10,
+        dim=64,
+        depth=1,
+        mlp_ratio=2.0,
+        memory_size=32,
+        theta=128.0,
+        seq_len=128,
+        embed_layers=2,
+    ),
     # Small models for the built-in 8x8 digits (rows as time steps): train in about a minute.
     "spiking-lmuformer-digits": ModelConfig(
-        spiking=True, in_features=8, num_classes=10, dim=64, depth=1, mlp_ratio=2.0,
-        memory_size=16, theta=8.0, seq_len=8, embed_layers=2),
+        spiking=True,
+        in_features=8,
+        num_classes=10,
+        dim=64,
+        depth=1,
+        mlp_ratio=2.0,
+        memory_size=16,
+        theta=8.0,
+        seq_len=8,
+        embed_layers=2,
+    ),
     "lmuformer-digits": ModelConfig(
-        spiking=False, in_features=8, num_classes=10, dim=64, depth=1, mlp_ratio=2.0,
-        memory_size=16, theta=8.0, seq_len=8, embed_layers=2),
+        spiking=False,
+        in_features=8,
+        num_classes=10,
+        dim=64,
+        depth=1,
+        mlp_ratio=2.0,
+        memory_size=16,
+        theta=8.0,
+        seq_len=8,
+        embed_layers=2,
+    ),
 }
 
 

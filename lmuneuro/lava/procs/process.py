@@ -42,8 +42,15 @@ class LmuNetwork(AbstractProcess):
     (``recording(i)`` after compiling, i the population's index in the artifact), 0: none.
     """
 
-    def __init__(self, *, net: FixedNetwork | str | Path, steps: int, floating: bool = False, record: int = 0,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        net: FixedNetwork | str | Path,
+        steps: int,
+        floating: bool = False,
+        record: int = 0,
+        name: str | None = None,
+    ) -> None:
         if not isinstance(net, FixedNetwork):
             net = read_artifact(net)
         if steps < 1:
