@@ -42,6 +42,7 @@ import numpy as np
 
 from .files import check_budget, write_output
 from .fixedpoint import Formats, quantize_input
+from .loihi import lava_weights
 
 __all__ = [
     "Neurons",
@@ -51,7 +52,6 @@ __all__ = [
     "GATE",
     "GATE_KINDS",
     "gate_pattern",
-    "lava_weights",
     "ArtifactError",
     "write_artifact",
     "read_artifact",
@@ -165,18 +165,6 @@ class FixedNetwork:
         """Algorithmic delay in steps: frame t's contribution reaches the read-out at step t +
         delay."""
         return self.population(self.readout).lag
-
-
-def lava_weights(w: np.ndarray) -> np.ndarray:
-    """The integer weights Lava's bit-accurate Dense and Sparse actually use for ``w``: its sign
-    mode per matrix (``lava.utils.weightutils``), clipping to 8 bits and, with mixed signs,
-    dropping the lowest bit."""
-    w = np.asarray(w).astype(np.int64)
-    if w.min(initial=0) >= 0:
-        return np.clip(w, 0, 255)
-    if w.max(initial=0) <= 0:
-        return np.clip(w, -255, 0)
-    return (np.clip(w, -256, 255) >> 1) << 1
 
 
 def gate_pattern(channels: list[tuple[int, str]], steps: int, period: int) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Running an artifact on a backend: the batched emulator, Lava's bit-accurate CPU simulator, or
-Loihi 2 hardware through Intel's Lava extension. Each returns an ``EmulatorResult``; the spikes
+Loihi 2 hardware through Intel's Lava extension. Each returns an ``RunResult``; the spikes
 per neuron it counts are what ``activity`` turns into synaptic events."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import importlib.util
 import numpy as np
 
 from .artifact import GATE, INPUT, FixedNetwork, gate_pattern
-from .emulator import EmulatorResult
 from .emulator import run as emulate
 from .limits import violations
+from .result import RunResult
 
 __all__ = ["BACKENDS", "BackendUnavailable", "loihi2_missing", "run_backend", "activity"]
 
@@ -52,7 +52,7 @@ def run_backend(
     progress: bool = False,
     batch: int = 64,
     floating: bool = False,
-) -> EmulatorResult:
+) -> RunResult:
     """Run ``net`` on features x (samples, steps, features); ``floating``: Lava's floating_pt
     models.
     A network that breaks a chip limit (``limits``) is refused: no backend would compute it as
@@ -69,7 +69,7 @@ def run_backend(
         )
     if backend == "emulator":
         parts = [emulate(net, x[i : i + batch], record=record) for i in range(0, len(x), batch)]
-        return EmulatorResult(
+        return RunResult(
             np.concatenate([r.logits for r in parts]),
             np.concatenate([r.per_step for r in parts]),
             {k: np.concatenate([r.spikes[k] for r in parts]) for k in parts[0].spikes},

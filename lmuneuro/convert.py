@@ -45,6 +45,7 @@ from .fixedpoint import (
 )
 from .graph import Graph, Population, from_model
 from .limits import a_out_range, input_payload, regions, resources, violations
+from .loihi import decay
 from .profiles import Profile, load_profile
 
 __all__ = [
@@ -325,10 +326,7 @@ def _layer(
             )
     du, dv = decays(p.tau, fmt)
     v_init = -(fmt.state_max - 1)
-    if (
-        np.trunc(v_init * (2**fmt.decay_bits - dv) / 2**fmt.decay_bits) + bias.max()
-        > vth_mant * 2**fmt.vth_shift
-    ):
+    if decay(v_init, 2**fmt.decay_bits - dv, fmt) + bias.max() > vth_mant * 2**fmt.vth_shift:
         raise _Scale("its bias could fire it at the first step of a run, before the gate arrives")
     neurons = Neurons(
         p.name,

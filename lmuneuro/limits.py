@@ -19,6 +19,7 @@ import numpy as np
 
 from .artifact import GATE, INPUT, FixedNetwork
 from .fixedpoint import Formats
+from .loihi import shift
 from .profiles import Profile
 
 __all__ = [
@@ -46,8 +47,7 @@ def a_out_range(
     else:
         pos = np.abs(w) @ np.asarray(payload, np.float64)
         neg = -pos
-    scale = 2.0**weight_exp
-    return np.floor(neg * scale), np.floor(pos * scale)
+    return shift(neg, weight_exp), shift(pos, weight_exp)
 
 
 def regions(

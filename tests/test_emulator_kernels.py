@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from lmuneuro.artifact import lava_weights
-from lmuneuro.emulator import dense_accumulate, lif_step
 from lmuneuro.lava.compat import ensure_lava
+from lmuneuro.loihi import dense_accumulate, lava_weights, lif_step
 
 
 def test_dense_weight_rules_by_hand():

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from lmuneuro.artifact import lava_weights
 from lmuneuro.fixedpoint import (
     LAVA,
     Formats,
@@ -17,6 +16,7 @@ from lmuneuro.fixedpoint import (
     split_rows,
     split_weights,
 )
+from lmuneuro.loihi import lava_weights
 from lmuneuro.profiles import load_profile
 
 

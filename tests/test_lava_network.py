@@ -76,8 +76,8 @@ def test_network_process_with_ports_streams_samples(digits_net):
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from lmuneuro.emulator import readout
     from lmuneuro.lava.procs.process import LmuNetwork
+    from lmuneuro.result import readout
 
     x = get_dataset("digits", "test").tensors[0][30:33].numpy()
     q, _ = digits_net.quantize_input(x)

@@ -20,7 +20,8 @@ import numpy as np
 import scipy.sparse
 
 from ..artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern, read_artifact
-from ..emulator import EmulatorResult, check_formats, readout
+from ..loihi import check_formats
+from ..result import RunResult, readout
 from .compat import ensure_lava
 
 __all__ = [
@@ -116,7 +117,7 @@ def create_gate(net: FixedNetwork, steps: int, period: int):
 def create_processes(net: FixedNetwork, steps: int, *, floating: bool = False) -> Processes:
     """Every process of ``net`` for samples of ``steps`` frames, connected to each other; the
     synapses that read the input are left for the caller to feed."""
-    check_formats(net)
+    check_formats(net.formats)
     period = net.delay + steps
     gate = create_gate(net, steps, period)
     pops = {p.name: create_neurons(p, period, floating) for p in net.populations}
@@ -296,10 +297,10 @@ def run(
     hardware: bool = False,
     floating: bool = False,
     chunk: int = CHUNK,
-) -> EmulatorResult:
+) -> RunResult:
     """Run on Lava's bit-accurate CPU simulator (``hardware``: a Loihi 2 board through Intel's
     extension, every chip process on a neuro-core or a ValueError; ``floating``: the
-    ``floating_pt`` models, the same network without rounding); returns an ``EmulatorResult``
+    ``floating_pt`` models, the same network without rounding); returns an ``RunResult``
     (logits, per-step predictions, and with ``record`` every layer's spikes in each sample's
     window and every population's spike count over each sample's steps, as the emulator's).
     Samples run ``chunk`` at a time, each chunk on a fresh process graph whose OS processes all
@@ -332,4 +333,4 @@ def run(
     spikes = {n: np.concatenate([s[n] for _, s, _ in parts]) for n in parts[0][1]}
     counts = {n: np.concatenate([c[n] for _, _, c in parts]) for n in parts[0][2]}
     logits, per_step = readout(net, head)
-    return EmulatorResult(logits, per_step, spikes, counts)
+    return RunResult(logits, per_step, spikes, counts)

@@ -1,0 +1,112 @@
+"""Loihi 2's integer arithmetic as lava-nc 0.10's bit-accurate (``fixed_pt``) models compute it: the
+one home of the rules that the emulator runs, the converter plans with and the limits bound.
+The number formats are ``fixedpoint.Formats`` (a profile's ``[precision]`` fields).
+
+- Weights: Lava's sign mode per matrix (``lava.utils.weightutils``): 8-bit magnitudes, and with
+  mixed signs even values in [-256, 254] (``lava_weights``).
+- A synapse process delivers ``shift(W s, weight_exp)``: ``<<`` for a positive exponent, ``>>``
+  (a floor) for a negative one, one step plus its delay later.
+- LIF, every value in units of the 24-bit state (``lif_step``):
+  ``u = wrap(decay(u, 4096 - (du + 1)) + (a_in << 6))``;
+  ``v = clip(decay(v, 4096 - dv) + u + bias, +-(2^23 - 1))``; a spike when ``v > vth << 6``, then
+  ``v = 0``, with ``decay(x, keep) = sign(x) ((|x| keep) >> 12)`` and
+  ``bias = bias_mant << bias_exp``.
+
+``tests/test_emulator_kernels.py`` checks each rule against Lava's own models, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .fixedpoint import LAVA, Formats
+
+__all__ = [
+    "check_formats",
+    "lava_weights",
+    "shift",
+    "dense_accumulate",
+    "decay",
+    "wrap",
+    "lif_step",
+]
+
+_ARITHMETIC = ("state_bits", "decay_bits", "vth_shift", "activation_shift")
+
+
+def check_formats(fmt: Formats) -> None:
+    """Lava computes in its own number formats: an artifact's arithmetic (state, decay and shift
+    widths) must be Lava's, and its limits no looser (one made for a stricter target runs as is)."""
+    mine, lava = fmt.to_dict(), LAVA.to_dict()
+    wrong = [k for k in _ARITHMETIC if mine[k] != lava[k]]
+    wrong += [k for k in lava if k not in _ARITHMETIC + ("weight_exp_min",) and mine[k] > lava[k]]
+    wrong += ["weight_exp_min"] if mine["weight_exp_min"] < lava["weight_exp_min"] else []
+    if wrong:
+        raise ValueError(
+            "the artifact's number formats are not Lava's "
+            f"({', '.join(f'{k} {mine[k]}' for k in wrong)}, "
+            f"Lava: {', '.join(str(lava[k]) for k in wrong)}): its target is not Loihi 2 as Lava "
+            "computes it"
+        )
+
+
+def lava_weights(w: np.ndarray, fmt: Formats = LAVA) -> np.ndarray:
+    """The integer weights (int64) that Lava's Dense and Sparse models use for ``w``: clipped and
+    truncated in the sign mode of the whole matrix, as ``lava.utils.weightutils`` does it."""
+    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
+
+    w = np.asarray(w).astype(np.int64)
+    mode = determine_sign_mode(w)
+    bits = fmt.weight_bits
+    return truncate_weights(clip_weights(w, mode, bits), mode, bits, bits).astype(np.int64)
+
+
+def shift(acc: np.ndarray, weight_exp: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``acc << weight_exp``, or ``acc >> -weight_exp`` (floor) for a negative exponent. Integer
+    arrays exactly; floating arrays that hold integers exactly while they stay below 2^53 (2^24 in
+    float32), in place with ``out``."""
+    acc = np.asarray(acc)
+    if np.issubdtype(acc.dtype, np.integer):
+        return acc << weight_exp if weight_exp > 0 else acc >> -weight_exp
+    out = np.multiply(acc, acc.dtype.type(2.0**weight_exp), out=out)  # a power of two: exact
+    return np.floor(out, out=out) if weight_exp < 0 else out
+
+
+def dense_accumulate(w: np.ndarray, weight_exp: int, s: np.ndarray) -> np.ndarray:
+    """a (batch, n_out) int64 of one process: effective weights w (n_out, n_in), inputs s
+    (batch, n_in) of binary spikes or graded integer payloads."""
+    return shift(np.asarray(s, dtype=np.int64) @ np.asarray(w, dtype=np.int64).T, weight_exp)
+
+
+def decay(x: np.ndarray, keep: int, fmt: Formats = LAVA) -> np.ndarray:
+    """``sign(x) ((|x| keep) >> decay_bits)``, computed as ``trunc(x keep / 2^decay_bits)`` in
+    float64: exact for states of up to 24 bits (the product stays below 2^36, the division is by a
+    power of two)."""
+    return np.trunc(np.asarray(x, dtype=np.float64) * (keep / 2**fmt.decay_bits))
+
+
+def wrap(raw: np.ndarray, fmt: Formats = LAVA) -> np.ndarray:
+    """u as Lava wraps it into the state's width: the second test sees the first's result, the fix
+    uses the raw value."""
+    top = fmt.state_max
+    if -top < raw.min(initial=0) and raw.max(initial=0) <= top:
+        return raw
+    wrapped = np.where(raw > top, raw - 2 * top, raw)
+    return np.where(wrapped <= -top, raw + 2 * top, wrapped)
+
+
+def lif_step(u, v, a_in, du: int, dv: int, bias, vth: int, fmt: Formats = LAVA):
+    """One step of a LIF population: integer-valued arrays u, v, a_in (batch, n) and per-neuron
+    integer ``bias`` (already ``bias_mant << bias_exp``). Returns (spikes bool, u, v); u and v
+    hold integers in float64 (exact: every intermediate stays far below 2^53)."""
+    unity = 2**fmt.decay_bits
+    u = wrap(
+        np.asarray(a_in, dtype=np.float64) * 2**fmt.activation_shift
+        + decay(u, unity - (du + 1), fmt),
+        fmt,
+    )
+    v = decay(v, unity - dv, fmt) + u + bias
+    np.clip(v, -fmt.state_max + 1, fmt.state_max - 1, out=v)
+    spikes = v > int(vth) * 2**fmt.vth_shift
+    v[spikes] = 0
+    return spikes, u, v
