@@ -84,7 +84,9 @@ def artifact(name: str, spec: str | None, tmp: Path) -> tuple[Path, int]:
         torch.save(to_reference_state_dict(model), ckpt)
     out = tmp / f"{name}.h5"
     # a checkpoint: its features' default range; random normal inputs: +-4
-    convert(ckpt, out, input_range=None if spec else 4.0)
+    convert(
+        ckpt, out, input_range=None if spec else 4.0, target="loihi2" if spec else "kapoho-point"
+    )
     return out, steps
 
 

@@ -49,7 +49,7 @@ def main():
         for sets in (1, 2):
             art = Path(tmp) / f"scv2-{sets}.h5"
             t = time.perf_counter()
-            convert(ckpt, art, input_range=4.0, weight_sets=sets)
+            convert(ckpt, art, input_range=4.0, weight_sets=sets, target="kapoho-point")
             t_convert = time.perf_counter() - t
             net = read_artifact(art)
             t_emu = median_time(lambda: run(net, x), args.repeats)

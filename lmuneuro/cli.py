@@ -125,27 +125,31 @@ def _cmd_convert(args) -> int:
         weight_sets=args.weight_sets,
         exponent_classes=args.exponent_classes,
         lmu_mapping=args.lmu_mapping,
+        chips=args.chips,
     )
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
     print(
         f"{'population':30s} {'class':8s} {'neurons':>8s} {'synapses':>10s} {'procs':>5s} "
-        f"{'cores':>5s} "
-        f"{'lag':>4s} {'vth':>5s} {'weight err':>10s}"
+        f"{'cores':>5s} {'chips':>5s} {'lag':>4s} {'vth':>5s} {'weight err':>10s}"
     )
     for row in r["layers"]:
         lag = "" if row["lag"] is None else str(row["lag"])
+        chips = "-".join(str(c) for c in sorted({row["chips"][0], row["chips"][-1]}))
         print(
             f"{row['layer']:30s} {row['class']:8s} {row['neurons']:8d} {row['synapses']:10,d} "
-            f"{row['processes']:5d} "
-            f"{row['cores']:5d} {lag:>4s} {row['vth_mant']:5d} {row['weight_error']:10.2%}"
+            f"{row['processes']:5d} {row['cores']:5d} {chips:>5s} {lag:>4s} {row['vth_mant']:5d} "
+            f"{row['weight_error']:10.2%}"
         )
     relays = sum(row["lag"] is None for row in r["layers"])
+    use = ", ".join(
+        f"chip {u['chip']} {u['cores']} cores ({u['fraction']:.0%})" for u in r["chip_use"]
+    )
     print(
         f"wrote {out}: {len(r['layers']) - relays} LIF layers and {relays} relay population(s) as "
-        f"{r['processes']} Lava processes on {r['cores']} {r['target']} neuro-cores, "
-        f"algorithmic delay {r['delay_steps']} steps"
+        f"{r['processes']} Lava processes on {r['cores']} neuro-cores of {r['chips']} "
+        f"{r['target']} chip(s) ({use}), algorithmic delay {r['delay_steps']} steps"
     )
     print(f"SHA-256 {r['sha256']} (pin it with --expect-sha256 where the artifact is used)")
     return 0
@@ -231,7 +235,7 @@ def _cmd_energy(args) -> int:
             net, x, args.backend, record=args.backend != "emulator", progress=fmt != "json"
         )
         act = activity(net, x, res.spike_counts)
-    r = report(net, act, profile, step_us=args.step_us)
+    r = report(net, act, profile, step_us=args.step_us, frame_ms=args.frame_ms)
     text = {
         "json": lambda: json.dumps(r, indent=2),
         "table": lambda: format_table(r),
@@ -352,7 +356,8 @@ def _cmd_inspect(args) -> int:
             )
         d = r["largest_delay"]
         print(
-            f"neuro-cores {r['cores']} on {r['profile']}; largest synaptic delay {d['steps']} "
+            f"neuro-cores {r['cores']} on {r['chips']} {r['profile']} chip(s); largest synaptic "
+            f"delay {d['steps']} "
             f"steps ({d['process']}); "
             f"weight exponents {r['weight_exp_range'][0]} to {r['weight_exp_range'][1]}; "
             f"algorithmic delay {r['algorithmic_delay']} steps"
@@ -556,6 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
         "neuron (fir); recurrent (graded integrators holding the state) cannot be built from "
         "Loihi 2's standard processes and is refused",
     )
+    s.add_argument(
+        "--chips",
+        type=_number(int, 1, 1024),
+        help="use at most N of the target board's chips (default: all; loihi2 is one chip, "
+        "kapoho-point eight)",
+    )
     s.add_argument("--json", action="store_true", help="the conversion report as JSON")
     s.set_defaults(func=_cmd_convert)
 
@@ -639,7 +650,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--step-us",
         type=_number(float, 0.0, 1e9, open_lo=True),
-        help="time per step for static energy (default: the profile's)",
+        help="time per step for the back-to-back static energy (default: the profile's measured "
+        "one)",
+    )
+    s.add_argument(
+        "--frame-ms",
+        type=_number(float, 0.0, 1e6, open_lo=True),
+        help="time per input frame for the real-time static energy (one step per frame; default: "
+        "the features' frame shift, 10 ms for speech features)",
     )
     s.add_argument(
         "--format",

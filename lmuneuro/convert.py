@@ -469,12 +469,18 @@ def quantize_graph(
     )
 
 
-def map_to_cores(net: FixedNetwork, profile: Profile) -> list[dict]:
+def map_to_cores(net: FixedNetwork, profile: Profile, board_chips: int | None = None) -> list[dict]:
     """Per population its neurons, synapses, processes and neuro-cores (``limits.resources``);
     ConversionError, naming the largest population and the limit, when the network needs more
-    cores, neurons or synapses than the target has."""
+    cores, neurons or synapses than the target has (with a hint at boards when the target is
+    one chip: ``board_chips``, the target's own count before any ``--chips``)."""
     for line in violations(net, profile):
-        raise ConversionError(f"the model does not fit: {line}")
+        hint = (
+            " (a board of several chips is a target too: --target kapoho-point)"
+            if "neuro-cores on" in line and (board_chips or profile.resources["chips"]) == 1
+            else ""
+        )
+        raise ConversionError(f"the model does not fit: {line}{hint}")
     return resources(net, profile)
 
 
@@ -492,8 +498,10 @@ def convert(
     weight_sets: int = 2,
     exponent_classes: int = 1,
     lmu_mapping: str = "fir",
+    chips: int | None = None,
 ) -> dict:
-    """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report."""
+    """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report.
+    ``chips``: use at most this many of the target board's chips."""
     check_output(output, [checkpoint, target])
     if lmu_mapping not in LMU_MAPPINGS:
         raise ConversionError(
@@ -502,6 +510,8 @@ def convert(
     profile = load_profile(target)
     if profile.kind != "neuromorphic":
         raise ConversionError(f"target {profile.name!r} is not a neuromorphic chip")
+    board_chips = profile.resources["chips"]
+    profile = profile.with_chips(chips)
     if lmu_mapping == "recurrent":
         raise ConversionError(
             f"the recurrent LMU mapping cannot be built from {profile.name}'s standard processes "
@@ -537,7 +547,7 @@ def convert(
         raise
     except ValueError as e:
         raise ConversionError(str(e)) from None
-    layers = map_to_cores(net, profile)
+    layers = map_to_cores(net, profile, board_chips)
     net.meta = {
         "created_by": f"lmuneuro {__version__}",
         "source_sha256": sha256(checkpoint),
@@ -557,8 +567,25 @@ def convert(
         "features": ck.features,
         "delay_steps": net.delay,
         "cores": sum(r["cores"] for r in layers),
+        "chips": 1 + max(c for r in layers for c in r["chips"]),
         "processes": sum(r["processes"] for r in layers),
         "config": ck.config.to_dict(),
     }
     write_artifact(output, net)
-    return {"output": str(output), "sha256": sha256(output), **net.meta, "layers": layers}
+    per_chip = profile.resources["cores_per_chip"]
+    cores_on = np.zeros(net.meta["chips"], int)
+    start = 0
+    for r in layers:  # the cores each chip holds (populations fill the chips in order)
+        for c in range(start, start + r["cores"]):
+            cores_on[c // per_chip] += 1
+        start += r["cores"]
+    chip_use = [
+        {"chip": i, "cores": int(n), "fraction": n / per_chip} for i, n in enumerate(cores_on)
+    ]
+    return {
+        "output": str(output),
+        "sha256": sha256(output),
+        **net.meta,
+        "chip_use": chip_use,
+        "layers": layers,
+    }

@@ -11,7 +11,12 @@ constants. Every figure is per sample. What is counted:
 - routing: one message per spike sent, per graded input message and per gate spike;
 - real-valued MACs that remain: the graded input layer (its events are multiply-accumulates on a
   CMOS target) and the read-out head (classes x neurons once per sample, on the host);
-- static energy: the profile's static power x its time per step x steps per sample.
+- chip-to-chip messages: where the network spans several chips of a board, each spike of a
+  population read on another chip is one message per such chip (``energy.interchip_message``);
+- static energy: the profile's static power per chip x the chips in use x the time a sample
+  takes, in two modes: back to back (the profile's measured time per step x steps per sample;
+  the headline figure) and real time (one step per input frame: ``frame_ms``, by default the
+  features' frame shift, x the sample's frames).
 
 The same network as a non-spiking ANN (every synapse a MAC every step) is counted by PyTorch's own
 FLOP counter on the model the artifact's config describes; the LMU memory, which the reference
@@ -149,13 +154,22 @@ def _layer_ops(row: dict, profile: Profile) -> dict[str, dict]:
 
 
 def report(
-    net: FixedNetwork, act: dict, profile: Profile | str, *, step_us: float | None = None
+    net: FixedNetwork,
+    act: dict,
+    profile: Profile | str,
+    *,
+    step_us: float | None = None,
+    frame_ms: float | None = None,
 ) -> dict:
     """Per-layer and total operations and energy (pJ per sample) of activity ``act`` under
-    ``profile``."""
+    ``profile``; ``step_us`` replaces the profile's time per step, ``frame_ms`` the features'
+    frame shift for the real-time static energy."""
     profile = load_profile(profile) if isinstance(profile, str) else profile
-    if step_us is not None and not step_us > 0:
-        raise EnergyError(f"the time per step must be positive, got {step_us}")
+    for name, v in (("time per step", step_us), ("frame time", frame_ms)):
+        if v is not None and not v > 0:
+            raise EnergyError(f"the {name} must be positive, got {v}")
+    if frame_ms is None:
+        frame_ms = (net.meta.get("features") or {}).get("frame_shift_ms")
     steps, period = act["steps"], act["steps_per_sample"]
     ann = ann_macs(net.meta["config"], steps) if "config" in net.meta else None
     head_macs = int(np.asarray(net.head_weight).size)
@@ -179,29 +193,59 @@ def report(
                 "synops": row["synaptic_events"] + row["graded_events"],
                 "synapses": synapses,
                 "synapse_memory_bytes": synapses * weight_bits // 8,
-                **({"cores": cores[row["layer"]]["cores"]} if cores else {}),
+                **(
+                    {"cores": cores[row["layer"]]["cores"], "chips": cores[row["layer"]]["chips"]}
+                    if cores
+                    else {}
+                ),
                 "energy_pj": energy,
                 "energy_total_pj": sum(energy.values()),
             }
         )
     src = act["sources"]
     messages = src[INPUT]["graded_messages"] + src[GATE]["spikes"]
+    chips_used, interchip = 1, 0.0
     if profile.kind == "neuromorphic":
         for i, which in enumerate(("value", "low", "high")):
             totals["routing"][i] += messages * getattr(profile.energy["spike_route"], which)
+        chips_used = 1 + max(c for r in cores.values() for c in r["chips"])
+        interchip = _interchip(net, act, cores)
+        if interchip:
+            if "interchip_message" not in profile.energy:
+                raise EnergyError(
+                    f"profile {profile.name} has no energy.interchip_message to price the "
+                    f"messages between the {chips_used} chips the network spans"
+                )
+            for i, which in enumerate(("value", "low", "high")):
+                totals["routing"][i] += interchip * getattr(
+                    profile.energy["interchip_message"], which
+                )
     if profile.kind == "cmos":
         totals["host"] = [
             head_macs * getattr(profile.energy["mac"], w) for w in ("value", "low", "high")
         ]
     step = profile.step_us
+    modes = {}
     if "static_power" in profile.energy:
         p, t = profile.energy["static_power"], step
         us = [step_us] * 3 if step_us is not None else [t.value, t.low, t.high]
-        # W x us = 1e6 pJ
-        totals["static"] = [
-            getattr(p, w) * u * period * 1e6 for w, u in zip(("value", "low", "high"), us)
-        ]
+        watts = [getattr(p, w) * chips_used for w in ("value", "low", "high")]
+        # W x us = 1e6 pJ; back to back, a sample takes its period of steps
+        totals["static"] = [w * u * period * 1e6 for w, u in zip(watts, us)]
+        modes["back_to_back"] = {"us_per_step": us[0], "seconds_per_sample": us[0] * period / 1e6}
+        if frame_ms is not None:  # in real time, one step per frame: a sample takes its frames
+            modes["real_time"] = {
+                "frame_ms": frame_ms,
+                "seconds_per_sample": frame_ms * steps / 1e3,
+                "static_pj": [w * frame_ms * 1e3 * steps * 1e6 for w in watts],
+            }
     total = [sum(totals[c][i] for c in totals) for i in range(3)]
+    if "back_to_back" in modes:
+        modes["back_to_back"]["static_pj"] = totals["static"]
+        modes["back_to_back"]["total_pj"] = total
+    if "real_time" in modes:
+        rt = modes["real_time"]
+        rt["total_pj"] = [total[i] - totals["static"][i] + rt["static_pj"][i] for i in range(3)]
     for r in layers:
         r["share"] = r["energy_total_pj"] / total[0] if total[0] else 0.0
     synops = sum(r["synops"] for r in layers)
@@ -223,11 +267,13 @@ def report(
             "graded_synops": sum(r["graded_events"] for r in layers),
             "neuron_updates": sum(r["neuron_updates"] for r in layers),
             "messages_routed": sum(r["spikes"] for r in layers) + messages,
+            "interchip_messages": interchip,
             "head_macs": head_macs,
             "synapses": sum(r["synapses"] for r in layers),
             "synapse_memory_bytes": sum(r["synapse_memory_bytes"] for r in layers),
-            **({"cores": sum(r["cores"] for r in layers)} if cores else {}),
+            **({"cores": sum(r["cores"] for r in layers), "chips": chips_used} if cores else {}),
         },
+        "static_modes": modes,
         "energy_pj": {c: v[0] for c, v in totals.items()},
         "energy_total_pj": total[0],
         "energy_range_pj": [total[1], total[2]],
@@ -294,10 +340,24 @@ def _assumptions(r: dict, profile: Profile) -> list[str]:
             "chip energy.",
         ]
         if "static_power" in profile.energy:
+            rt = r["static_modes"].get("real_time")
             lines.append(
-                f"Static energy at {r['step_us']:g} us per step (range from the profile's "
-                "timing.step)."
+                f"Static energy of {r['totals']['chips']} chip(s) back to back at {r['step_us']:g} "
+                "us per step (the profile's timing.step: "
+                f"{profile.step_us.source}); this is the headline figure."
+                + (
+                    f" In real time (one step per {rt['frame_ms']:g} ms frame, "
+                    f"{rt['seconds_per_sample']:g} s per sample) it is "
+                    f"{_si(rt['static_pj'][0])} per sample."
+                    if rt
+                    else " No real-time figure: the features have no frame rate (--frame-ms)."
+                )
             )
+            if r["totals"]["chips"] > 1:
+                lines.append(
+                    "Chip-to-chip messages: each spike read on another chip is one message per "
+                    "such chip (energy.interchip_message)."
+                )
     elif profile.runs == "snn":
         lines += [
             "Binary spikes cost an accumulate per synaptic event; graded input events and the head "
@@ -366,8 +426,15 @@ def _summary(r: dict) -> list[str]:
     out = [f"energy per sample: {_si(r['energy_total_pj'])} (range {_si(lo)} - {_si(hi)}): {parts}"]
     if "cores" in r["totals"]:
         out.append(
-            f"neuro-cores: {r['totals']['cores']}; synapses {r['totals']['synapses']:,} "
-            f"({r['totals']['synapse_memory_bytes']:,} bytes)"
+            f"neuro-cores: {r['totals']['cores']} on {r['totals']['chips']} chip(s); synapses "
+            f"{r['totals']['synapses']:,} ({r['totals']['synapse_memory_bytes']:,} bytes)"
+        )
+    rt = r.get("static_modes", {}).get("real_time")
+    if rt:
+        lo, hi = rt["total_pj"][1:]
+        out.append(
+            f"in real time (one step per {rt['frame_ms']:g} ms frame): {_si(rt['total_pj'][0])} "
+            f"per sample (range {_si(lo)} - {_si(hi)}), static {_si(rt['static_pj'][0])}"
         )
     if "ann" in r:
         a = r["ann"]
@@ -379,6 +446,18 @@ def _summary(r: dict) -> list[str]:
             f"{_si(a['snn_pj_45nm'])} vs {_si(a['ann_pj_45nm'])} ({a['energy_ratio_45nm']:.3g}x)"
         )
     return out
+
+
+def _interchip(net: FixedNetwork, act: dict, placed: dict) -> float:
+    """Messages per sample between chips: every spike of a population times the number of other
+    chips its readers are on (a population's chip: that of its first core)."""
+    home = {name: r["chips"][0] for name, r in placed.items()}
+    spikes = {r["layer"]: r["spikes"] for r in act["layers"]}
+    far = {}
+    for s in net.synapses:
+        if s.src in home and home[s.dst] != home[s.src]:
+            far.setdefault(s.src, set()).add(home[s.dst])
+    return float(sum(spikes[src] * len(chips) for src, chips in far.items()))
 
 
 def format_table(r: dict) -> str:

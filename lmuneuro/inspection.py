@@ -39,6 +39,7 @@ def inspect_network(
         ],
         "layers": rows,
         "cores": sum(r["cores"] for r in rows),
+        "chips": 1 + max(c for r in rows for c in r["chips"]),
         "largest_delay": {
             "steps": deepest.delay,
             "process": deepest.name,

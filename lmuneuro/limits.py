@@ -20,6 +20,7 @@ import numpy as np
 from .artifact import GATE, INPUT, FixedNetwork
 from .fixedpoint import Formats
 from .loihi import shift
+from .mapping import place
 from .profiles import Profile
 
 __all__ = [
@@ -164,22 +165,22 @@ def process_range(net: FixedNetwork, s) -> tuple[np.ndarray, np.ndarray]:
 
 
 def resources(net: FixedNetwork, profile: Profile) -> list[dict]:
-    """Neurons, synapses, processes and neuro-cores per population under the profile's per-core
-    limits (a population and the synapse processes that feed it)."""
-    res = profile.resources
+    """Neurons, synapses, processes, neuro-cores and chips per population (a population and the
+    synapse processes that feed it), placed on the profile's board by ``mapping``."""
     rows = []
-    for p in net.populations:
+    for p, at in zip(net.populations, place(net, profile.resources)):
         ins = net.inputs_of(p.name)
-        synapses = sum(s.synapses for s in ins)
-        cores = max(-(-p.size // res["neurons_per_core"]), -(-synapses // res["synapses_per_core"]))
         rows.append(
             {
                 "layer": p.name,
                 "class": p.lava_class,
                 "neurons": p.size,
-                "synapses": synapses,
+                "synapses": sum(s.synapses for s in ins),
                 "processes": 1 + len(ins),
-                "cores": cores,
+                "cores": at.cores,
+                "neurons_per_core": at.neurons_per_core,
+                "synmem_words": at.synmem_words,
+                "chips": list(at.chips),
                 "lag": p.lag,
                 "vth_mant": p.vth,
                 "weight_error": max((s.rel_error for s in ins), default=0.0),
@@ -247,6 +248,20 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
     )
     if profile is not None:
         rows, res = resources(net, profile), profile.resources
+        worst = max(rows, key=lambda r: r["synmem_words"])
+        out.append(
+            Limit(
+                "synapse memory per neuro-core "
+                f"(synmem_words_per_core {res['synmem_words_per_core']:,} words)",
+                f"{worst['layer']} at one neuron per core"
+                if worst["neurons_per_core"] == 1
+                else worst["layer"],
+                0,
+                worst["synmem_words"],
+                None,
+                res["synmem_words_per_core"],
+            )
+        )
         for key, limit, what in (
             ("cores", "cores_per_chip", "neuro-cores"),
             ("neurons", "neurons_per_chip", "neurons"),

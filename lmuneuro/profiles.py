@@ -2,8 +2,10 @@
 data), or any file a user points at. Every field is checked on load; a missing or mistyped field
 is a one-line ``ProfileError`` that names it.
 
-Schema: ``name``, ``description``, ``kind`` ("neuromorphic" or "cmos"); neuromorphic targets add
-``[precision]`` and ``[resources]`` (integers), cmos targets say which network they run
+Schema: ``name``, ``description``, ``kind`` ("neuromorphic" or "cmos"), optionally ``extends``
+(a bundled profile whose tables this one's override, field by field: a board of several chips of
+a target); neuromorphic targets add ``[precision]`` and ``[resources]`` (integers, per chip and
+per core, checked for consistency), cmos targets say which network they run
 (``runs = "snn"``: spikes cost accumulates, real-valued layers MACs; ``"ann"``: the same network
 as a non-spiking ANN, every synapse a MAC every step). Every target has ``[energy.<quantity>]``
 tables with ``value``, ``low``, ``high`` (low <= value <= high: a range where no measured figure
@@ -14,7 +16,7 @@ static power also gives ``[timing.step]`` (the time per step, unit "us", same fi
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 
@@ -27,12 +29,16 @@ PRECISION = tuple(
     f.name for f in fields(Formats)
 )  # the number formats and limits a converter reads
 RESOURCES = (
+    "chips",  # on the board
     "cores_per_chip",
     "neurons_per_chip",
     "synapses_per_chip",
     "neurons_per_core",
-    "synapses_per_core",
-    "chips",
+    "synmem_words_per_core",  # synapse memory per core and its encoding (``mapping``)
+    "synmem_word_bits",
+    "synapse_overhead_bits",
+    "axon_header_bits",
+    "delay_bits",
 )
 ENERGY = {
     "neuromorphic": ("synaptic_op", "neuron_update_active", "neuron_update_idle", "spike_route"),
@@ -66,6 +72,16 @@ class Profile:
     runs: str = "snn"  # cmos targets: the network whose operations they price
     step_us: EnergyConstant | None = None  # time per step, where static power is given
 
+    def with_chips(self, chips: int | None) -> "Profile":
+        """The same target using at most ``chips`` of its board's chips (None: all of them)."""
+        if chips is None:
+            return self
+        if not 1 <= chips <= self.resources.get("chips", 0):
+            raise ProfileError(
+                f"{self.name} has {self.resources.get('chips', 0)} chip(s); cannot use {chips}"
+            )
+        return replace(self, resources={**self.resources, "chips": chips})
+
 
 def _bundled() -> dict[str, Path]:
     folder = resources.files("lmuneuro.hardware_profiles")
@@ -87,6 +103,28 @@ def _ints(table, section: str, names, where: str) -> dict:
         if not isinstance(v, int) or isinstance(v, bool):
             raise ProfileError(f"{where}: field {section}.{n} must be an integer, got {v!r}")
         out[n] = v
+    return out
+
+
+def _resources(table, where: str) -> dict:
+    res = _ints(table, "resources", RESOURCES, where)
+    may_be_0 = ("synapse_overhead_bits", "axon_header_bits", "delay_bits")
+    bad = [k for k in RESOURCES if res[k] < (0 if k in may_be_0 else 1)]
+    if bad:
+        raise ProfileError(f"{where}: field resources.{bad[0]} must be positive, got {res[bad[0]]}")
+    if res["neurons_per_core"] > res["neurons_per_chip"]:
+        raise ProfileError(
+            f"{where}: field resources.neurons_per_core ({res['neurons_per_core']:,}) exceeds "
+            f"neurons_per_chip ({res['neurons_per_chip']:,})"
+        )
+    return res
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """``over``'s fields replace ``base``'s, table by table."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
     return out
 
 
@@ -150,6 +188,11 @@ def load_profile(name_or_path: str) -> Profile:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ProfileError(f"{where}: not valid TOML ({e})") from None
+    if "extends" in table:
+        base = table["extends"]
+        if not isinstance(base, str) or base not in bundled or bundled[base] == path:
+            raise ProfileError(f"{where}: extends must name another bundled profile, got {base!r}")
+        table = _merge(tomllib.loads(read_text(bundled[base])), table)
     for f in ("name", "description", "kind"):
         if not isinstance(table.get(f), str) or not table[f]:
             raise ProfileError(f"{where}: missing field {f}")
@@ -166,7 +209,7 @@ def load_profile(name_or_path: str) -> Profile:
         table["description"],
         kind,
         _ints(table, "precision", PRECISION, where) if neuro else {},
-        _ints(table, "resources", RESOURCES, where) if neuro else {},
+        _resources(table, where) if neuro else {},
         energy,
         str(path),
         runs,

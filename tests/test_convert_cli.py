@@ -24,7 +24,12 @@ def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
     code, out, _ = _run(capsys, "convert", str(digits_checkpoint), "-o", str(art), "--json")
     assert code == 0
     report = json.loads(out)
-    assert report["target"] == "loihi2" and report["delay_steps"] == 12 and report["cores"] == 10
+    assert (
+        report["target"] == "loihi2"
+        and report["delay_steps"] == 12
+        and report["cores"] == 16
+        and report["chips"] == 1
+    )
     assert report["quantization"]["lmu_mapping"] == "fir" and len(report["source_sha256"]) == 64
     rows = {r["layer"]: r for r in report["layers"]}
     assert (
@@ -105,13 +110,18 @@ def test_bad_input_exit_2_and_no_file(digits_checkpoint, tmp_path, capsys):
         (
             "cores_per_chip = 2",
             "does not fit: network (largest: *neuro-cores on 1 loihi2 chip(s) (cores_per_chip 2): "
-            "10 exceeds 2",
+            "16 exceeds 2 (a board of several chips is a target too: --target kapoho-point)",
+        ),
+        (
+            "synmem_words_per_core = 100",
+            "does not fit: * at one neuron per core: synapse memory per neuro-core "
+            "(synmem_words_per_core 100 words): * exceeds 100",
         ),
         (
             "neurons_per_chip = 100",
-            "does not fit: network (largest: block.0.mlp.fc2_lif, 128): neurons on 1 loihi2 "
-            "chip(s) (neurons_per_chip 100): 536 exceeds 100",
+            "field resources.neurons_per_core (8,192) exceeds neurons_per_chip (100)",
         ),
+        ("chips = 1", "field resources.chips must be positive, got 0"),
         (
             "synapses_per_chip = 100000",
             "synapses on 1 loihi2 chip(s) (synapses_per_chip 100,000): * exceeds 100,000",
@@ -140,7 +150,9 @@ def test_models_that_do_not_fit(digits_checkpoint, tmp_path, capsys, limit, expe
     text = open(load_profile("loihi2").path).read()
     key = limit.split(" = ")[0]
     profile = tmp_path / "small.toml"
-    changed = {"activation_bits": "activation_bits = 9", "delay_max": ""}.get(key, limit)
+    changed = {"activation_bits": "activation_bits = 9", "delay_max": "", "chips": "chips = 0"}.get(
+        key, limit
+    )
     profile.write_text(
         "\n".join(changed if line.startswith(key + " ") else line for line in text.splitlines())
     )

@@ -193,7 +193,9 @@ def test_scv2_reference_layout_weights_agree_on_random_inputs(tmp_path):
             -model.head.weight @ stack_records(rec)["head_lif"][0].mean(dim=(0, 1))
         )
     torch.save(to_reference_state_dict(model), tmp_path / "ref.pth")
-    report = convert(tmp_path / "ref.pth", tmp_path / "scv2.h5", input_range=4.0)
+    report = convert(
+        tmp_path / "ref.pth", tmp_path / "scv2.h5", input_range=4.0, target="kapoho-point"
+    )
     assert report["source_format"] == "reference" and report["delay_steps"] == 16
     errors = {row["layer"]: row["weight_error"] for row in report["layers"] if row["lag"]}
     print("SCv2 per-layer weight error:", {k: f"{v:.1e}" for k, v in errors.items()})

@@ -112,7 +112,7 @@ def test_scv2_reference_layout_on_lava_equals_the_emulator(tmp_path):
     from lmuneuro.converters.reference import to_reference_state_dict
 
     torch.save(to_reference_state_dict(calibrated("spiking-lmuformer-scv2")), tmp_path / "ref.pth")
-    convert(tmp_path / "ref.pth", tmp_path / "scv2.h5", input_range=4.0)
+    convert(tmp_path / "ref.pth", tmp_path / "scv2.h5", input_range=4.0, target="kapoho-point")
     net = read_artifact(tmp_path / "scv2.h5")
     x = np.random.default_rng(0).standard_normal((2, 128, 128)).astype(np.float32)
     lava, emu = run(net, x, record=True), emulate(net, x, record=True)

@@ -123,7 +123,7 @@ def test_inspect_lists_lavas_processes_and_every_limit(artifact, capsys):
         "graded input payload bits",
     } <= kinds
     assert all(v["ok"] and v["margin"] >= 0 for v in r["limits"])
-    assert sum(row["cores"] for row in r["layers"]) == r["cores"] == 10
+    assert sum(row["cores"] for row in r["layers"]) == r["cores"] == 16
     code, out, _ = _run(capsys, "inspect", str(artifact))
     assert code == 0 and "lava.proc.dense.process.DelayDense" in out and "margin" in out
 
