@@ -6,8 +6,10 @@ with ``module.``, spikingjelly LIF nodes store no state, and each LMU stores buf
 buffers live in its ``memory`` submodule. The stored buffers are kept: running the checkpoint
 with its own H and fft_H repeats the reference arithmetic exactly.
 
-Architecture and sizes are read from the tensor shapes; theta is the reference's, the length of
-the stored impulse response (its code fixes theta = seq_len = 128), and is checked against A.
+Architecture and sizes are read from the tensor shapes (``checkpoint.config_from_shapes``); theta
+is the reference's, the length of the stored impulse response (its code fixes theta = seq_len =
+128), and is checked against A. lmuneuro finds this importer through the ``lmuneuro.importers``
+entry point (pyproject.toml): native code never imports ``converters``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from lmuneuro.checkpoint import (
     Checkpoint,
     CheckpointError,
     check_preset,
+    config_from_shapes,
     key_mismatch,
     validate_state_dict,
 )
@@ -54,50 +57,6 @@ def to_reference(name: str) -> str:
     return _OURS.sub(r"\1\2", name)
 
 
-def _shape(sd, key, what, ndim: int):
-    t = sd.get(key)
-    if not isinstance(t, torch.Tensor):
-        raise CheckpointError(
-            f"{what}: checkpoint lacks tensor {key} (needed to read the model's sizes)"
-        )
-    if t.dim() != ndim:
-        raise CheckpointError(
-            f"{what}: {key} has shape {tuple(t.shape)}, expected {ndim} dimensions"
-        )
-    return tuple(t.shape)
-
-
-def infer_config(sd: dict, what: str = "checkpoint") -> ModelConfig:
-    """The model's shape read from the shapes of the tensors that the checkpoint holds (reference
-    names), so that nothing much larger than the file is ever allocated; theta is a guess."""
-    spiking = "patch_embed.proj_conv.weight" in sd
-    first = "patch_embed.proj_conv.weight" if spiking else "patch_embed.conv_layers.0.0.weight"
-    dim, in_features, k = _shape(sd, first, what, 3)
-    if spiking:
-        embed_layers = 1 + sum(f"patch_embed.proj_conv{i}.weight" in sd for i in range(1, 64))
-    else:
-        embed_layers = sum(f"patch_embed.conv_layers.{i}.0.weight" in sd for i in range(64))
-    depth = sum(f"block.{i}.attn.proj_conv.weight" in sd for i in range(64))
-    if depth == 0:
-        raise CheckpointError(f"{what}: reference checkpoint has no LMU block (block.0.attn.*)")
-    memory_size, seq_len = _shape(sd, "block.0.attn.lmu.H", what, 2)
-    hidden = _shape(sd, "block.0.mlp.fc1_conv.weight", what, 3)[0]
-    num_classes = _shape(sd, "head.weight", what, 2)[0]
-    return ModelConfig(
-        spiking=spiking,
-        in_features=in_features,
-        num_classes=num_classes,
-        dim=dim,
-        depth=depth,
-        mlp_ratio=hidden / dim,
-        memory_size=memory_size,
-        theta=float(seq_len),
-        seq_len=seq_len,
-        embed_layers=embed_layers,
-        kernel_size=k,
-    )
-
-
 def _check_memory(sd: dict, cfg: ModelConfig, what: str) -> None:
     memory_size = cfg.memory_size
     a = sd.get("block.0.attn.lmu.A")
@@ -116,7 +75,7 @@ def load(obj: dict, preset: str | None = None, what: str = "checkpoint") -> Chec
     sd = _strip(obj)
     if not all(isinstance(k, str) for k in sd):
         raise CheckpointError(f"{what}: the state_dict has non-string keys")
-    cfg = infer_config(sd, what)
+    cfg = config_from_shapes({to_ours(k): v for k, v in sd.items()}, what)
     _check_memory(sd, cfg, what)
     check_preset(cfg, preset, f"{what} (reference layout)")
     model = build_model(cfg)

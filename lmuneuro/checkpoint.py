@@ -1,4 +1,5 @@
-"""Native checkpoints: save, load, validate; foreign layouts are handed to ``lmuneuro.converters``.
+"""Native checkpoints: save, load, validate; foreign layouts are handed to the importers registered
+as ``lmuneuro.importers`` entry points (lmuneuro's own are in ``converters/``).
 
 A native checkpoint is one ``torch.save`` dict, readable with ``weights_only=True``::
 
@@ -36,6 +37,8 @@ __all__ = [
     "validate_state_dict",
     "key_mismatch",
     "check_preset",
+    "config_from_shapes",
+    "importers",
 ]
 
 
@@ -191,19 +194,81 @@ def _config_for(cfg_dict, preset: str | None, what: str) -> ModelConfig:
     return cfg
 
 
+def importers() -> dict:
+    """The importers of foreign checkpoint formats, by name: modules with ``detect(obj) -> bool``
+    and ``load(obj, preset, what) -> Checkpoint``, registered as ``lmuneuro.importers`` entry
+    points (lmuneuro's own ``converters/``, or another package's)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.load() for ep in sorted(entry_points(group="lmuneuro.importers"))}
+
+
 def load_checkpoint(path, preset: str | None = None) -> Checkpoint:
     """Read a native or foreign checkpoint (format detected from its content)."""
     obj = _read(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         return _native(obj, preset, str(path))
-    from lmuneuro import converters
-
     try:
-        return converters.import_checkpoint(obj, preset=preset, what=str(path))
+        for importer in importers().values():
+            if importer.detect(obj):
+                return importer.load(obj, preset=preset, what=str(path))
     except CheckpointError:
         raise
     except (ValueError, TypeError, KeyError, RuntimeError) as e:
         raise CheckpointError(f"{path}: {e}") from None
+    if isinstance(obj, dict):
+        keys = [str(k) for k in list(obj)[:4]]
+        raise CheckpointError(
+            f"{path}: unknown checkpoint layout (not lmuneuro, not the reference "
+            f"implementation); first keys: {', '.join(keys) or '(none)'}"
+        )
+    raise CheckpointError(
+        f"{path}: unknown checkpoint layout: a {type(obj).__name__}, not a state_dict"
+    )
+
+
+def _shape(sd, key, what, ndim: int):
+    t = sd.get(key)
+    if not isinstance(t, torch.Tensor):
+        raise CheckpointError(
+            f"{what}: checkpoint lacks tensor {key} (needed to read the model's sizes)"
+        )
+    if t.dim() != ndim:
+        raise CheckpointError(
+            f"{what}: {key} has shape {tuple(t.shape)}, expected {ndim} dimensions"
+        )
+    return tuple(t.shape)
+
+
+def config_from_shapes(sd: dict, what: str = "checkpoint") -> ModelConfig:
+    """The model's shape read from the shapes of a state_dict's tensors (lmuneuro's names), so
+    that nothing much larger than the file is ever allocated; theta is a guess (seq_len)."""
+    spiking = "patch_embed.proj_conv.weight" in sd
+    first = "patch_embed.proj_conv.weight" if spiking else "patch_embed.conv_layers.0.0.weight"
+    dim, in_features, k = _shape(sd, first, what, 3)
+    if spiking:
+        embed_layers = 1 + sum(f"patch_embed.proj_conv{i}.weight" in sd for i in range(1, 64))
+    else:
+        embed_layers = sum(f"patch_embed.conv_layers.{i}.0.weight" in sd for i in range(64))
+    depth = sum(f"block.{i}.attn.proj_conv.weight" in sd for i in range(64))
+    if depth == 0:
+        raise CheckpointError(f"{what}: checkpoint has no LMU block (block.0.attn.*)")
+    memory_size, seq_len = _shape(sd, "block.0.attn.lmu.memory.H", what, 2)
+    hidden = _shape(sd, "block.0.mlp.fc1_conv.weight", what, 3)[0]
+    num_classes = _shape(sd, "head.weight", what, 2)[0]
+    return ModelConfig(
+        spiking=spiking,
+        in_features=in_features,
+        num_classes=num_classes,
+        dim=dim,
+        depth=depth,
+        mlp_ratio=hidden / dim,
+        memory_size=memory_size,
+        theta=float(seq_len),
+        seq_len=seq_len,
+        embed_layers=embed_layers,
+        kernel_size=k,
+    )
 
 
 _SIZES = (
@@ -222,12 +287,8 @@ _SIZES = (
 def _check_sizes(cfg: ModelConfig, state: dict, what: str) -> None:
     """The config must describe the tensors the file holds before a model is built from it: a
     hostile config (dim 8192, depth 64) would otherwise allocate far more than the file contains."""
-    from lmuneuro.converters.reference import infer_config, to_reference
-
     try:
-        held = infer_config(
-            {to_reference(k): v for k, v in state.items() if isinstance(k, str)}, what
-        )
+        held = config_from_shapes({k: v for k, v in state.items() if isinstance(k, str)}, what)
     except CheckpointError:
         raise
     except (ValueError, TypeError) as e:

@@ -207,9 +207,10 @@ def _cmd_verify(args) -> int:
 def _cmd_energy(args) -> int:
     from .artifact import read_artifact
     from .backends import activity, run_backend
-    from .energy import format_table, read_activity, render_html, report
+    from .energy import read_activity, report
     from .files import write_output
     from .profiles import load_profile
+    from .rendering import format_table, render_html
     from .verify import load_inputs
 
     fmt = "json" if args.json else args.format

@@ -16,8 +16,9 @@ from .backends import activity, run_backend
 from .checkpoint import load_checkpoint
 from .convert import convert
 from .data import get_dataset
-from .energy import render_html, report
+from .energy import report
 from .files import write_output
+from .rendering import render_html
 from .train import TrainConfig, train
 
 DIGITS = {

@@ -18,16 +18,12 @@ constants. Every figure is per sample. What is counted:
   the headline figure) and real time (one step per input frame: ``frame_ms``, by default the
   features' frame shift, x the sample's frames).
 
-The same network as a non-spiking ANN (every synapse a MAC every step) is counted by PyTorch's own
-FLOP counter on the model the artifact's config describes; the LMU memory, which the reference
-computes by FFT, is not a MAC there and is reported apart in its recurrent form (M^2 + M per step).
+The same network as a non-spiking ANN is counted by ``models.macs`` on the model that the
+artifact's config describes; ``rendering`` turns the report into a table or an HTML page.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 
 import numpy as np
@@ -35,52 +31,14 @@ import numpy as np
 from .artifact import GATE, INPUT, FixedNetwork
 from .files import read_text
 from .limits import resources
+from .models.macs import ann_macs
 from .profiles import Profile, load_profile
 
-__all__ = ["EnergyError", "ann_macs", "report", "read_activity", "format_table", "render_html"]
+__all__ = ["EnergyError", "report", "read_activity"]
 
 
 class EnergyError(ValueError):
     """Activity or a request that cannot be priced; one line naming the problem."""
-
-
-def ann_macs(config: dict, steps: int) -> dict:
-    """MACs per sample of the model ``config`` describes, run as a dense network on ``steps``
-    frames:
-    total, per top-level module, and the LMU memory's recurrent form that the FFT hides."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from .models import ModelConfig, build_model
-
-    cfg = ModelConfig.from_dict(config)
-    model = build_model(cfg).eval()
-    counter = FlopCounterMode(display=False, depth=None)
-    with torch.no_grad(), counter:
-        model(torch.zeros(1, steps, cfg.in_features))
-    flops = counter.get_flop_counts()
-    # one row per block part (attn, mlp of each block), one per other top-level module
-    names = [
-        f"{n}.{i}.{sub}"
-        for n, child in model.named_children()
-        if isinstance(child, torch.nn.ModuleList)
-        for i, item in enumerate(child)
-        for sub, _ in item.named_children()
-    ]
-    names += [
-        n for n, child in model.named_children() if not isinstance(child, torch.nn.ModuleList)
-    ]
-    top = type(model).__name__
-    by_module = {
-        n: macs for n in sorted(names) if (macs := sum(flops.get(f"{top}.{n}", {}).values()) // 2)
-    }
-    m = cfg.memory_size
-    return {
-        "macs": counter.get_total_flops() // 2,
-        "by_module": by_module,
-        "memory_recurrent_macs": cfg.depth * (m * m + m) * steps,
-        "parameters": sum(p.numel() for p in model.parameters()),
-    }
 
 
 _ACTIVITY_LAYER = (
@@ -303,6 +261,18 @@ def report(
     return out
 
 
+def _interchip(net: FixedNetwork, act: dict, placed: dict) -> float:
+    """Messages per sample between chips: every spike of a population times the number of other
+    chips its readers are on (a population's chip: that of its first core)."""
+    home = {name: r["chips"][0] for name, r in placed.items()}
+    spikes = {r["layer"]: r["spikes"] for r in act["layers"]}
+    far = {}
+    for s in net.synapses:
+        if s.src in home and home[s.dst] != home[s.src]:
+            far.setdefault(s.src, set()).add(home[s.dst])
+    return float(sum(spikes[src] * len(chips) for src, chips in far.items()))
+
+
 def _ann_comparison(ann: dict, synops: float, graded: float, head_macs: int) -> dict:
     """The paper's convention: SNN = accumulates x 0.9 pJ + remaining MACs x 4.6 pJ, ANN = MACs x
     4.6 pJ
@@ -348,7 +318,7 @@ def _assumptions(r: dict, profile: Profile) -> list[str]:
                 + (
                     f" In real time (one step per {rt['frame_ms']:g} ms frame, "
                     f"{rt['seconds_per_sample']:g} s per sample) it is "
-                    f"{_si(rt['static_pj'][0])} per sample."
+                    f"{rt['static_pj'][0] / 1e6:,.0f} uJ per sample."
                     if rt
                     else " No real-time figure: the features have no frame rate (--frame-ms)."
                 )
@@ -377,167 +347,3 @@ def _assumptions(r: dict, profile: Profile) -> list[str]:
         for q, c in r["constants"].items()
     ]
     return lines
-
-
-def _si(pj: float) -> str:
-    for unit, scale in (("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
-        if abs(pj) >= scale:
-            return f"{pj / scale:.3g} {unit}"
-    return f"{pj:.3g} pJ"
-
-
-def _rows(r: dict) -> tuple[list[str], list[list[str]]]:
-    """Header and cells of the per-layer table (shared by the terminal and HTML reports)."""
-    if "macs" in r["layers"][0]:
-        return ["module", "MACs", "energy", "share"], [
-            [x["layer"], f"{x['macs']:,d}", _si(x["energy_total_pj"]), f"{x['share']:.1%}"]
-            for x in r["layers"]
-        ]
-    rows = [
-        [
-            x["layer"],
-            str(x["neurons"]),
-            f"{x['spikes']:.1f}",
-            f"{x['rate']:.3f}",
-            f"{x['synops']:,.0f}",
-            _si(x["energy_total_pj"]),
-            f"{x['share']:.1%}",
-        ]
-        for x in r["layers"]
-    ]
-    t = r["totals"]
-    rows.append(
-        [
-            "total",
-            "",
-            f"{t['spikes']:.1f}",
-            "",
-            f"{t['synops']:,.0f}",
-            _si(sum(x["energy_total_pj"] for x in r["layers"])),
-            f"{sum(x['share'] for x in r['layers']):.1%}",
-        ]
-    )
-    return ["layer", "neurons", "spikes", "rate", "SynOps", "energy", "share"], rows
-
-
-def _summary(r: dict) -> list[str]:
-    parts = ", ".join(f"{c} {_si(v)}" for c, v in r["energy_pj"].items() if v)
-    lo, hi = r["energy_range_pj"]
-    out = [f"energy per sample: {_si(r['energy_total_pj'])} (range {_si(lo)} - {_si(hi)}): {parts}"]
-    if "cores" in r["totals"]:
-        out.append(
-            f"neuro-cores: {r['totals']['cores']} on {r['totals']['chips']} chip(s); synapses "
-            f"{r['totals']['synapses']:,} ({r['totals']['synapse_memory_bytes']:,} bytes)"
-        )
-    rt = r.get("static_modes", {}).get("real_time")
-    if rt:
-        lo, hi = rt["total_pj"][1:]
-        out.append(
-            f"in real time (one step per {rt['frame_ms']:g} ms frame): {_si(rt['total_pj'][0])} "
-            f"per sample (range {_si(lo)} - {_si(hi)}), static {_si(rt['static_pj'][0])}"
-        )
-    if "ann" in r:
-        a = r["ann"]
-        out.append(
-            f"same network as an ANN: {a['macs'] / 1e9:.4g} G MACs, {a['parameters']:,} "
-            "parameters; "
-            f"SNN {a['snn_synops'] / 1e9:.4g} G SynOps ({a['synops_per_mac']:.3g} per MAC); at 45 "
-            "nm "
-            f"{_si(a['snn_pj_45nm'])} vs {_si(a['ann_pj_45nm'])} ({a['energy_ratio_45nm']:.3g}x)"
-        )
-    return out
-
-
-def _interchip(net: FixedNetwork, act: dict, placed: dict) -> float:
-    """Messages per sample between chips: every spike of a population times the number of other
-    chips its readers are on (a population's chip: that of its first core)."""
-    home = {name: r["chips"][0] for name, r in placed.items()}
-    spikes = {r["layer"]: r["spikes"] for r in act["layers"]}
-    far = {}
-    for s in net.synapses:
-        if s.src in home and home[s.dst] != home[s.src]:
-            far.setdefault(s.src, set()).add(home[s.dst])
-    return float(sum(spikes[src] * len(chips) for src, chips in far.items()))
-
-
-def format_table(r: dict) -> str:
-    """The terminal report: one row per layer, totals, the ANN comparison, the assumptions."""
-    header, rows = _rows(r)
-    widths = [max(len(c) for c in col) for col in zip(header, *rows)]
-
-    def line(cells):
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        )
-
-    out = [f"energy per sample on {r['profile']} ({r['profile_description']})", "", line(header)]
-    out += [line(c) for c in rows] + [""] + _summary(r)
-    out += ["", "assumptions:"] + [f"  - {x}" for x in r["assumptions"]]
-    return "\n".join(out)
-
-
-def _chart_png(labels, series: dict[str, list], title: str, xlabel: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(labels) + 1.4))
-    left = np.zeros(len(labels))
-    for name, values in series.items():  # stacked
-        ax.barh(range(len(labels)), values, left=left, label=name)
-        left += np.asarray(values, float)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    if len(series) > 1:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def render_html(r: dict) -> str:
-    """A self-contained HTML report: the table, energy per layer (stacked by component), spike
-    rates."""
-    names = [x["layer"] for x in r["layers"]]
-    components = list(r["layers"][0]["energy_pj"])
-    energy = {c: [x["energy_pj"][c] / 1e3 for x in r["layers"]] for c in components}
-    charts = [(_chart_png(names, energy, "energy per layer", "nJ per sample"), "energy per layer")]
-    if "rate" in r["layers"][0]:
-        charts.append(
-            (
-                _chart_png(
-                    names,
-                    {"rate": [x["rate"] for x in r["layers"]]},
-                    "spike rate",
-                    "spikes per neuron per step",
-                ),
-                "spike rate per layer",
-            )
-        )
-    imgs = "\n".join(
-        f'<p><img alt="{alt}" src="data:image/png;base64,{png}"></p>' for png, alt in charts
-    )
-    header, cells = _rows(r)
-    rows = (
-        "<tr>"
-        + "".join(f"<th>{html.escape(c)}</th>" for c in header)
-        + "</tr>"
-        + "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells
-        )
-    )
-    summary = "".join(f"<p>{html.escape(line)}</p>" for line in _summary(r))
-    notes = "".join(f"<li>{html.escape(line)}</li>" for line in r["assumptions"])
-    title = f"Energy per sample on {html.escape(r['profile'])}"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>lmuneuro: "
-        f"{title}</title></head><body>"
-        f"<h1>{title}</h1><p>{html.escape(r['profile_description'])}</p>"
-        f"<table border='1' cellspacing='0' cellpadding='3'>{rows}</table>{summary}{imgs}"
-        f"<h2>Assumptions and constants</h2><ul>{notes}</ul></body></html>\n"
-    )

@@ -138,3 +138,22 @@ def test_config_must_describe_the_tensors_before_anything_is_built(tmp_path, nat
         tmp_path / "big.pt",
         r"config does not describe its tensors: dim=8192 \(tensors: 64\), depth=64 \(tensors: 1\)",
     )
+
+
+def test_foreign_formats_come_through_entry_points_only(digits_checkpoint):
+    """Native code never imports converters/: a native checkpoint loads and converts without it,
+    and the reference importer is found as a registered ``lmuneuro.importers`` entry point."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile, os\n"
+        "from lmuneuro.convert import convert\n"
+        "from lmuneuro.checkpoint import importers\n"
+        f"convert({str(digits_checkpoint)!r}, os.path.join(tempfile.mkdtemp(), 'm.h5'))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lmuneuro.converters')))\n"
+        "print(sorted(importers()))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-800:]
+    assert r.stdout.splitlines()[-2:] == ["[]", "['reference']"]

@@ -12,8 +12,8 @@ import torch
 from lmuneuro.artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse
 from lmuneuro.backends import activity
 from lmuneuro.cli import main
-from lmuneuro.energy import ann_macs, report
-from lmuneuro.models import get_preset
+from lmuneuro.energy import report
+from lmuneuro.models import ann_macs, get_preset
 
 
 def test_paper_anchors_parameters_and_ann_macs():

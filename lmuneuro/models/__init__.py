@@ -3,6 +3,7 @@
 from .lif import LIF, lif_sequence, lif_step
 from .lmu import LegendreMemory, impulse_response, legendre_state_space
 from .lmuformer import LMUFormer, ModelConfig, SpikingLMUFormer, build_model, stack_records
+from .macs import ann_macs
 from .presets import PRESETS, get_preset
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "SpikingLMUFormer",
     "build_model",
     "stack_records",
+    "ann_macs",
     "PRESETS",
     "get_preset",
 ]
