@@ -97,7 +97,7 @@ def _read(path) -> object:
         raise CheckpointError(f"{path}: no such file")
     try:
         # torch decompresses a member to the size its zip entry declares before checking it
-        if check_zip(path) is None:
+        if not check_zip(path):
             raise CheckpointError(
                 f"{path}: not a readable PyTorch checkpoint (not the zip archive that "
                 "torch.save writes since PyTorch 1.6)"

@@ -38,7 +38,7 @@ def _number(kind: type, lo, hi, *, open_lo: bool = False):
             )
         return v
 
-    parse.bounds = (lo, hi)  # the command-line contract test reads these
+    parse.bounds, parse.open_lo = (lo, hi), open_lo  # the command-line contract test reads these
     return parse
 
 

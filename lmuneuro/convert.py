@@ -572,16 +572,10 @@ def convert(
         "config": ck.config.to_dict(),
     }
     write_artifact(output, net)
-    per_chip = profile.resources["cores_per_chip"]
-    cores_on = np.zeros(net.meta["chips"], int)
-    start = 0
-    for r in layers:  # the cores each chip holds (populations fill the chips in order)
-        for c in range(start, start + r["cores"]):
-            cores_on[c // per_chip] += 1
-        start += r["cores"]
-    chip_use = [
-        {"chip": i, "cores": int(n), "fraction": n / per_chip} for i, n in enumerate(cores_on)
-    ]
+    per_chip, total = profile.resources["cores_per_chip"], net.meta["cores"]
+    # populations fill the chips in order: every chip but the last is full
+    cores_on = [min(per_chip, total - i * per_chip) for i in range(net.meta["chips"])]
+    chip_use = [{"chip": i, "cores": n, "fraction": n / per_chip} for i, n in enumerate(cores_on)]
     return {
         "output": str(output),
         "sha256": sha256(output),

@@ -272,18 +272,16 @@ def _check_declared(declared: int, held: int, what: str) -> None:
         raise ValueError(f"{what}: declares an array of {declared:,} bytes but holds {held:,}")
 
 
-def check_zip(path, what: str | None = None) -> zipfile.ZipFile | None:
-    """Refuse a zip archive whose members declare more than the read budget in all (a compression
-    bomb); None if ``path`` is not a zip archive."""
-    what = what or str(path)
+def check_zip(path, what: str | None = None) -> bool:
+    """Whether ``path`` is a zip archive; refuse one whose members declare more than the read
+    budget in all (a compression bomb)."""
     try:
-        z = zipfile.ZipFile(path)
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return None
-    with z:
-        infos = z.infolist()
-    check_budget(sum(i.file_size for i in infos), what)
-    return z
+        return False
+    check_budget(sum(i.file_size for i in infos), what or str(path))
+    return True
 
 
 def read_arrays(path, keys: tuple[str, ...] = ()):
@@ -291,10 +289,9 @@ def read_arrays(path, keys: tuple[str, ...] = ()):
     every declared size is checked first, and any damage is a ValueError that names the file."""
     size = _size(path)
     try:
-        if zipfile.is_zipfile(path):
+        if check_zip(path):
             if not keys:
                 raise ValueError("a .npz archive, not one .npy array")
-            check_zip(path)
             with zipfile.ZipFile(path) as z:
                 names = set(z.namelist())
                 missing = [k for k in keys if f"{k}.npy" not in names]
