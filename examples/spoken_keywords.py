@@ -1,18 +1,20 @@
 """Spoken keywords end to end, nothing to download: synthesise "yes", "no", "up", "down", "left",
-"right", "on", "off", "stop", "go" with espeak-ng (48 voices, random speed and pitch, random offset,
-white noise), train the small audio preset on the Speech Commands log-mel features, convert it for
-Loihi 2, run it on the emulator and on Lava's bit-accurate simulator, write the energy report.
+"right", "on", "off", "stop", "go" with espeak-ng (lmuneuro synthesize: 76 speakers x 7 accents,
+random speed and pitch, random offset, white noise), train the small audio preset on the Speech
+Commands log-mel features, convert it for Loihi 2, run it on the emulator and on Lava's
+bit-accurate simulator, write the energy report.
 
     make keywords                  (installs espeak-ng, then runs this)
     python examples/spoken_keywords.py --workdir runs/keywords --epochs 20
 
-The test split's voices (accent + variant) are never heard in training.
+The test split's speakers (espeak-ng voice variants) are never heard in training.
 """
 
 import argparse
 from pathlib import Path
 
-from lmuneuro.data.keywords import synthesize
+from lmuneuro.data import RECIPES
+from lmuneuro.data.spoken import build
 from lmuneuro.demo import KEYWORDS, run_demo
 
 
@@ -23,19 +25,14 @@ def main() -> None:
     p.add_argument(
         "--workdir", default="runs/keywords", help="outputs; the clips go to WORKDIR/data"
     )
-    p.add_argument("--per-word", type=int, default=200, help="clips synthesised per keyword")
     p.add_argument("--epochs", type=int, default=20, help="training epochs")
     p.add_argument(
         "--lava-samples", type=int, default=10, help="test clips also run on Lava (about 3 s each)"
     )
     args = p.parse_args()
     data = Path(args.workdir) / "data"
-    if not (data / "train.npz").is_file() or not (data / "test.npz").is_file():
-        counts = synthesize(data, per_word=args.per_word)
-        print(
-            f"synthesised {counts['train']} training and {counts['test']} test clips (unseen "
-            f"voices) in {data}"
-        )
+    r = build(data, RECIPES["spoken-keywords"])  # reused when it is there and intact
+    print(f"{data}: {r['clips']} clips (test and validation speakers unseen in training)")
     run_demo(
         args.workdir,
         epochs=args.epochs,

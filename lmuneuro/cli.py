@@ -99,6 +99,8 @@ def _cmd_train(args) -> int:
         max_batches=args.max_batches,
         augment=not args.no_augment,
         head_lr_scale=args.head_lr_scale,
+        time_budget=args.time_budget,
+        init=args.init,
     )
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     final = train(cfg, log=log, progress=not args.no_progress)
@@ -371,6 +373,26 @@ def _cmd_inspect(args) -> int:
     return EXIT_BAD_INPUT if r["violations"] else 0
 
 
+def _cmd_synthesize(args) -> int:
+    from .data import RECIPES
+    from .data.spoken import build
+
+    r = build(
+        args.output,
+        RECIPES[args.dataset],
+        workers=args.workers,
+        rebuild=args.rebuild,
+        progress=not args.no_progress,
+    )
+    if args.json:
+        print(json.dumps({"dataset": args.dataset, "folder": args.output, **r}))
+    else:
+        counts = ", ".join(f"{n} {s}" for s, n in r["clips"].items())
+        what = "synthesised" if r["built"] else "checked, reused"
+        print(f"{args.output}: {what} {counts} clips in {r['seconds']:.0f} s")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -438,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--dataset",
         required=True,
-        help="digits | digits-pixels | speech-commands | spoken-keywords",
+        help="digits | digits-pixels | speech-commands | spoken-keywords | scv2-synthetic",
     )
     _path(
         s,
@@ -452,8 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
         s,
         "--data-dir",
         role="input-dir",
-        help="dataset folder (speech-commands: the extracted SCv2 folder; spoken-keywords: the "
-        "folder make keywords writes)",
+        help="dataset folder (speech-commands: the extracted SCv2 folder; spoken-keywords, "
+        "scv2-synthetic: the folder `lmuneuro synthesize` writes)",
     )
     s.add_argument("--epochs", type=EPOCHS, default=20, help="passes over the training set")
     s.add_argument(
@@ -486,7 +508,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="data-loader worker processes (0: load in the main process)",
     )
+    s.add_argument(
+        "--time-budget",
+        type=_number(float, 0.0, 1e6, open_lo=True),
+        help="minutes: start no epoch that would end after this (by the mean epoch so far), so "
+        "that as many epochs as fit are trained; --epochs still sets the learning-rate schedule's "
+        "length",
+    )
     s.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
+    _path(
+        s,
+        "--init",
+        role="input",
+        help="start from this checkpoint's weights (same preset) with a fresh optimizer",
+    )
     s.add_argument("--max-batches", type=COUNT, help="limit batches per epoch (smoke runs)")
     s.add_argument(
         "--no-augment",
@@ -705,6 +740,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="the report as JSON (key processes: module, class, count)",
     )
     s.set_defaults(func=_cmd_inspect)
+
+    s = sub.add_parser(
+        "synthesize",
+        help="synthesise a spoken-word data set with espeak-ng",
+        description="Synthesise a data set of spoken words with espeak-ng (no download): each "
+        "word in many voices, accents, speeds and pitches, at a random offset in one second of "
+        "noise, saved as 16 kHz WAV clips with a manifest of their SHA-256. Speakers are "
+        "disjoint between train, validation and test. A folder that already holds the data set "
+        "is checked and reused; a damaged one is refused unless --rebuild.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    s.add_argument(
+        "dataset",
+        choices=["spoken-keywords", "scv2-synthetic"],
+        help="spoken-keywords: 10 words x 220 clips; scv2-synthetic: the 35 Speech Commands "
+        "words x 330 clips",
+    )
+    _path(s, "-o", "--output", role="output-dir", required=True, help="the data-set folder")
+    s.add_argument(
+        "--workers",
+        type=_number(int, 1, 1024),
+        help="synthesis processes (default: one per CPU)",
+    )
+    s.add_argument(
+        "--rebuild", action="store_true", help="make the folder again when it is damaged"
+    )
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
+    s.set_defaults(func=_cmd_synthesize)
 
     s = sub.add_parser(
         "demo",

@@ -50,6 +50,8 @@ class TrainConfig:
     # A spiking head reads spike rates of a few per cent, so its weights must grow some 20x larger
     # than the rest; Adam moves every weight by about lr per step, and long sequences stall there.
     head_lr_scale: float = 1.0  # the head's learning rate is lr x this (1: the reference's recipe)
+    time_budget: float | None = None  # minutes: start no epoch that would end after it
+    init: str | None = None  # a checkpoint of the same preset to start from (fresh optimizer)
 
 
 def _device(name: str) -> torch.device:
@@ -123,7 +125,8 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
             f"{model_cfg.num_classes} classes; dataset {cfg.dataset!r} has "
             f"{info['num_features']} / {len(info['classes'])}"
         )
-    kw = {"data_dir": cfg.data_dir} if cfg.data_dir else {}
+    t_start = time.perf_counter()
+    kw = {"data_dir": cfg.data_dir, "progress": progress and rank == 0} if cfg.data_dir else {}
     train_set = get_dataset(cfg.dataset, "train", augment=cfg.augment, **kw)
     eval_set = get_dataset(cfg.dataset, info["eval_split"], **kw)
     for split, ds in (("training", train_set), ("evaluation", eval_set)):
@@ -154,6 +157,11 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     history: list[dict] = []
     start_epoch = 0
     out = Path(cfg.output)
+    if cfg.init is not None:
+        if cfg.resume:
+            raise ValueError("--init starts a new run and --resume continues one: choose one")
+        model.load_state_dict(load_checkpoint(cfg.init, preset=cfg.preset).model.state_dict())
+        log(f"starting from the weights of {cfg.init}")
     if cfg.resume and out.exists():
         ck = load_checkpoint(out, preset=cfg.preset)
         if not ck.train_state:
@@ -186,6 +194,15 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     n_cls = model_cfg.num_classes
 
     for epoch in range(start_epoch, cfg.epochs):
+        if cfg.time_budget is not None and history:
+            spent = time.perf_counter() - t_start
+            mean = sum(r["seconds"] for r in history[-3:]) / len(history[-3:])
+            if spent + mean > 60 * cfg.time_budget:
+                log(
+                    f"stopping before epoch {epoch + 1}: the time budget of "
+                    f"{cfg.time_budget:g} min would be passed"
+                )
+                break
         if sampler is not None:
             sampler.set_epoch(epoch)
         # the generator's position depends on the epoch only: a resumed run shuffles the same way

@@ -4,11 +4,10 @@ and tests/fixtures/corpus/make_corpus.py. Each is small on disk: the danger is i
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
 import shutil
 import struct
-import zipfile
 from pathlib import Path
 
 import h5py
@@ -117,14 +116,24 @@ def npy_oversized(path: Path, shape=(10**6, 10**6, 8)) -> Path:
     return path
 
 
-def npz_oversized(path: Path) -> Path:
-    """A keywords .npz whose x declares terabytes."""
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("x.npy", npy_header((10**6, 128, 128)) + bytes(64))
-        buf = io.BytesIO()
-        np.save(buf, np.zeros(3, np.int64))
-        z.writestr("y.npy", buf.getvalue())
-    return path
+def spoken_folder(folder: Path, recipe, manifest_size: int | None = None) -> Path:
+    """A spoken-word data-set folder laid out for ``recipe`` with silent clips; ``manifest_size``
+    makes the manifest a sparse file of that length."""
+    from lmuneuro.data.spoken import _plan, _wav_bytes
+
+    (folder / "clips").mkdir(parents=True)
+    silent = _wav_bytes(np.zeros(16000))
+    plan = _plan(recipe)
+    for i, c in enumerate(plan):
+        (folder / c["file"]).write_bytes(silent)
+        c["sha256"] = hashlib.sha256(silent).hexdigest()
+    manifest = {"format": "lmuneuro-spoken-words", "version": 1, "recipe": recipe.to_dict()}
+    text = json.dumps({**manifest, "clips": plan}).encode()
+    if manifest_size is None:
+        (folder / "manifest.json").write_bytes(text)
+    else:
+        sparse_file(folder / "manifest.json", manifest_size, head=text[:-1])
+    return folder
 
 
 def zip_declaring(src: bytes, path: Path, declared: int = 3 * 2**30) -> Path:

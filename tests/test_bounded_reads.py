@@ -66,26 +66,19 @@ def cases(digits_checkpoint, tmp_path_factory):
     ]
     argv["inputs-oversized.npy"] = run(hostile.npy_oversized(d / "big.npy"))
     argv["inputs-short.npy"] = run(hostile.npy_oversized(d / "short.npy", shape=(1000, 8, 8)))
-    kw = d / "kw"
-    kw.mkdir()
-    hostile.npz_oversized(kw / "train.npz")
-    hostile.npz_oversized(kw / "test.npz")
-    argv["keywords-oversized.npz"] = [
-        "train",
-        "--preset",
-        "spiking-lmuformer-keywords",
-        "--dataset",
-        "spoken-keywords",
-        "--data-dir",
-        str(kw),
-        "-o",
-        str(out),
-        "--epochs",
-        "1",
-        "--max-batches",
-        "1",
-        "--no-progress",
-    ]
+    from lmuneuro.data import RECIPES
+
+    train_kw = ["train", "--preset", "spiking-lmuformer-keywords", "--dataset", "spoken-keywords"]
+    train_kw += ["-o", str(out), "--epochs", "1", "--max-batches", "1", "--no-progress"]
+    keywords = RECIPES["spoken-keywords"]
+    for name, folder in {
+        "spoken-clip-20gib": hostile.spoken_folder(d / "kw", keywords),
+        "spoken-manifest-20gib": hostile.spoken_folder(
+            d / "kw2", keywords, manifest_size=20 * 2**30
+        ),
+    }.items():
+        argv[name] = [*train_kw, "--data-dir", str(folder)]
+    hostile.sparse_file(d / "kw/clips/00000.wav", head=b"RIFF")
     ck = Path(digits_checkpoint).read_bytes()
     for name, p in {
         "ckpt-zip-declares-gib": hostile.zip_declaring(ck, d / "zipdecl.pt"),

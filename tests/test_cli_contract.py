@@ -48,6 +48,8 @@ BASE = {
     "energy": ["energy", "{art}", "--inputs", "{x}", "-o", "{out.json}"],
     "inspect": ["inspect", "{art}"],
     "demo": ["demo", "--workdir", "{outdir}", "--epochs", "1", "--lava-samples", "1"],
+    # with a tone for a voice and 4 clips per word (the env fixture): no espeak-ng needed
+    "synthesize": ["synthesize", "spoken-keywords", "-o", "{outdir}", "--no-progress"],
 }
 CONDITIONS = (
     "directory",
@@ -92,6 +94,21 @@ def _mount(where: Path, *opts) -> bool:
 
 @pytest.fixture(scope="module")
 def env(digits_checkpoint, tmp_path_factory):
+    from dataclasses import replace
+
+    from spoken_fakes import tone_voice
+
+    from lmuneuro.data import RECIPES
+
+    with pytest.MonkeyPatch.context() as mp:
+        tone_voice(mp)
+        mp.setitem(
+            RECIPES, "spoken-keywords", replace(RECIPES["spoken-keywords"], per_word=(2, 1, 1))
+        )
+        yield from _env(digits_checkpoint, tmp_path_factory)
+
+
+def _env(digits_checkpoint, tmp_path_factory):
     d = tmp_path_factory.mktemp("contract")
     files = {"ckpt": d / "model.pt", "art": d / "model.h5", "x": d / "x.npy"}
     files["ckpt"].write_bytes(Path(digits_checkpoint).read_bytes())
@@ -181,6 +198,10 @@ def _valid_output(verb, out: Path | None):
         assert isinstance(json.loads(out.read_text()), dict)
     elif verb == "demo":
         assert json.loads((out / "demo.json").read_text())["lava_samples"] == 1
+    elif verb == "synthesize":
+        from lmuneuro.data import get_dataset
+
+        assert len(get_dataset("spoken-keywords", "test", data_dir=out)) == 10
 
 
 def _path_cases():

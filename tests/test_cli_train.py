@@ -9,7 +9,17 @@ import torch
 from lmuneuro import load_checkpoint
 from lmuneuro.cli import build_parser, main
 
-COMMANDS = ["presets", "train", "convert", "verify", "run", "inspect", "energy", "demo"]
+COMMANDS = [
+    "presets",
+    "train",
+    "convert",
+    "verify",
+    "run",
+    "inspect",
+    "energy",
+    "synthesize",
+    "demo",
+]
 
 
 def test_help_for_every_subcommand(capsys):

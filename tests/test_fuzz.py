@@ -135,6 +135,16 @@ def files(digits_checkpoint, tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="module")
+def spoken_keywords(tmp_path_factory):
+    """A spoken-keywords folder with silent clips, restored after each mutation."""
+    from hostile import spoken_folder
+
+    from lmuneuro.data import RECIPES
+
+    return spoken_folder(tmp_path_factory.mktemp("kw") / "data", RECIPES["spoken-keywords"])
+
+
 def _case(files, name: str, data) -> Path:
     p = files["dir"] / name
     (p.write_bytes if isinstance(data, bytes) else p.write_text)(data)
@@ -273,24 +283,19 @@ def test_fuzz_profile_and_activity(files, edits, numbers):
 
 
 @settings(max_examples=examples(60), **SETTINGS)
-@given(edits=_edits, which=st.sampled_from(["x.npy", "keywords"]))
-def test_fuzz_inputs_and_keyword_folder(files, edits, which):
-    d = files["dir"] / "kw"
-    d.mkdir(exist_ok=True)
+@given(edits=_edits, which=st.sampled_from(["x.npy", "manifest.json", "clips/00000.wav"]))
+def test_fuzz_inputs_and_spoken_words_folder(files, spoken_keywords, edits, which):
     if which == "x.npy":
         x = _case(files, "fx.npy", mutate(files["x"].read_bytes(), edits))
         run_cli("input array", ["run", files["art_path"], "--backend", "emulator", "--inputs", x])
-    else:
-        buf = io.BytesIO()
-        rng = np.random.default_rng(0)
-        np.savez_compressed(
-            buf, x=rng.uniform(-1, 1, (3, 128, 128)).astype(np.float32), y=np.array([0, 1, 9])
-        )
-        (d / "train.npz").write_bytes(mutate(buf.getvalue(), edits))
-        (d / "test.npz").write_bytes(buf.getvalue())
-        out = files["dir"] / "kw.pt"
+        return
+    target = spoken_keywords / which
+    intact = target.read_bytes()
+    out = files["dir"] / "kw.pt"
+    try:
+        target.write_bytes(mutate(intact, edits))
         run_cli(
-            "keyword folder",
+            "spoken-words folder",
             [
                 "train",
                 "--preset",
@@ -298,7 +303,7 @@ def test_fuzz_inputs_and_keyword_folder(files, edits, which):
                 "--dataset",
                 "spoken-keywords",
                 "--data-dir",
-                d,
+                spoken_keywords,
                 "-o",
                 out,
                 "--epochs",
@@ -309,6 +314,8 @@ def test_fuzz_inputs_and_keyword_folder(files, edits, which):
             ],
             [out],
         )
+    finally:
+        target.write_bytes(intact)
 
 
 @settings(max_examples=examples(60), **SETTINGS)

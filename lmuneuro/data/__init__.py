@@ -1,7 +1,7 @@
 """Datasets by name: ``get_dataset(name, split)`` and ``dataset_info(name)``.
 
-Splits are "train" and "test" everywhere, plus "validation" for speech-commands; ``eval_split``
-names the one that training reports on each epoch.
+Splits are "train" and "test" everywhere, plus "validation" for speech commands and the
+synthesised words; ``eval_split`` names the one that training reports on each epoch.
 """
 
 from __future__ import annotations
@@ -9,12 +9,24 @@ from __future__ import annotations
 from .digits import CLASSES as DIGIT_CLASSES
 from .digits import MODES, digits
 from .features import FeatureConfig
-from .keywords import CLASSES as KEYWORD_CLASSES
-from .keywords import load_keywords
 from .speech_commands import CLASSES as SC_CLASSES
-from .speech_commands import Augment, SpeechCommands
+from .spoken import Recipe
 
-__all__ = ["DATASETS", "dataset_info", "get_dataset", "FeatureConfig"]
+__all__ = ["DATASETS", "RECIPES", "dataset_info", "get_dataset", "FeatureConfig"]
+
+# Synthesised with espeak-ng (lmuneuro synthesize NAME): clips per word in train, validation, test.
+RECIPES = {
+    "spoken-keywords": Recipe(
+        "spoken-keywords",
+        ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"),
+        (160, 20, 40),
+        make="make keywords",
+    ),
+    # The 35 Speech Commands words in the reference's label order.
+    "scv2-synthetic": Recipe(
+        "scv2-synthetic", tuple(SC_CLASSES), (240, 30, 60), make="make scv2-synthetic"
+    ),
+}
 
 DATASETS = {
     "digits": {
@@ -38,13 +50,15 @@ DATASETS = {
         "features": FeatureConfig().to_dict(),
         "eval_split": "validation",
     },
-    # synthesised with espeak-ng by lmuneuro.data.keywords.synthesize (make keywords)
-    "spoken-keywords": {
-        "num_features": FeatureConfig().num_mel_bins,
-        "seq_len": FeatureConfig().target_length,
-        "classes": KEYWORD_CLASSES,
-        "features": FeatureConfig().to_dict(),
-        "eval_split": "test",
+    **{
+        name: {
+            "num_features": FeatureConfig().num_mel_bins,
+            "seq_len": FeatureConfig().target_length,
+            "classes": list(r.words),
+            "features": FeatureConfig().to_dict(),
+            "eval_split": "validation",
+        }
+        for name, r in RECIPES.items()
     },
 }
 
@@ -56,20 +70,26 @@ def dataset_info(name: str) -> dict:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
 
 
-def get_dataset(name: str, split: str, data_dir=None, augment: bool = False):
+def get_dataset(
+    name: str, split: str, data_dir=None, augment: bool = False, progress: bool = False
+):
     """``augment``: the reference's training augmentation where the dataset has one
     (speech-commands)."""
     dataset_info(name)
     if name == "speech-commands":
+        from .speech_commands import Augment, SpeechCommands
+
         if data_dir is None:
             raise ValueError(
                 "speech-commands needs --data-dir (the extracted speech_commands_v0.02 folder)"
             )
         return SpeechCommands(data_dir, split, augment=Augment() if augment else None)
-    if name == "spoken-keywords":
+    if name in RECIPES:
+        from .spoken import load
+
         if data_dir is None:
             raise ValueError(
-                "spoken-keywords needs --data-dir (the folder that make keywords synthesises)"
+                f"{name} needs --data-dir (the folder that `lmuneuro synthesize {name}` writes)"
             )
-        return load_keywords(data_dir, split)
+        return load(data_dir, RECIPES[name], split, progress=progress)
     return digits(split, mode="rows" if name == "digits" else "pixels")
