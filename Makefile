@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 # their real dependencies come from pyproject.toml, these three come without theirs.
 NODEPS := lava-nc==0.10.0 lava-dl==0.6.0
 NODEPS_SDIST := norse==1.1.0
+# Debian packages that only the examples and the slow tests need (espeak-ng, chromium)
+APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
 .PHONY: install test test-slow style fuzz demo espeak keywords scv2-synthetic bench constraints clean
 
@@ -34,7 +36,9 @@ style: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# the slow suites: the HTML reports in headless Chromium (the Debian package, installed here)
 test-slow: install
+	@command -v chromium >/dev/null || $(APT) install -y -q chromium || ($(APT) update -q && $(APT) install -y -q chromium)
 	$(PY) -m pytest -q -m slow
 
 # ten times the mutations of make test's fuzz suite (some 5,700 files)
@@ -45,7 +49,6 @@ demo: install
 	$(VENV)/bin/lmuneuro demo
 
 # espeak-ng (Debian package) is the synthesised data sets' own dependency, not the core install's
-APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 espeak:
 	@command -v espeak-ng >/dev/null || $(APT) install -y -q espeak-ng || ($(APT) update -q && $(APT) install -y -q espeak-ng)
 
@@ -55,12 +58,14 @@ keywords: install espeak
 # The paper's full-size network on the 35 Speech Commands words spoken by espeak-ng: the data set,
 # the spiking and the non-spiking preset trained for as many epochs as fit in the minutes given
 # (about 90 minutes in all on 2 CPU cores; DEVICE=cuda where there is a GPU), then every figure
-# of the README's table. Outputs in runs/scv2-synthetic; existing checkpoints are reused.
+# of the README's table. Outputs in SCV2_DIR; checkpoints already there are reused.
+SCV2_DIR ?= runs/scv2-synthetic
 DEVICE ?= auto
 SNN_MINUTES ?= 55
 ANN_MINUTES ?= 20
 scv2-synthetic: install espeak
-	$(PY) examples/scv2_synthetic.py --device $(DEVICE) --snn-minutes $(SNN_MINUTES) --ann-minutes $(ANN_MINUTES)
+	$(PY) examples/scv2_synthetic.py --workdir $(SCV2_DIR) --device $(DEVICE) \
+		--snn-minutes $(SNN_MINUTES) --ann-minutes $(ANN_MINUTES)
 
 bench: install
 	$(PY) benchmarks/bench_models.py

@@ -1,5 +1,5 @@
 """Spoken keywords end to end, nothing to download: synthesise "yes", "no", "up", "down", "left",
-"right", "on", "off", "stop", "go" with espeak-ng (lmuneuro synthesize: 76 speakers x 7 accents,
+"right", "on", "off", "stop", "go" with espeak-ng (lmuneuro synthesize: 78 speakers x 7 accents,
 random speed and pitch, random offset, white noise), train the small audio preset on the Speech
 Commands log-mel features, convert it for Loihi 2, run it on the emulator and on Lava's
 bit-accurate simulator, write the energy report.

@@ -212,7 +212,7 @@ def _cmd_energy(args) -> int:
     from .energy import read_activity, report
     from .files import write_output
     from .profiles import load_profile
-    from .rendering import format_table, render_html
+    from .rendering import format_comparison, format_table, render_comparison_html, render_html
     from .verify import load_inputs
 
     fmt = "json" if args.json else args.format
@@ -222,7 +222,8 @@ def _cmd_energy(args) -> int:
         )
     if fmt == "html" and not args.output:
         raise ValueError("--format html needs -o FILE")
-    profile = load_profile(args.profile)  # a bad profile fails before any run
+    names = [args.profile] if Path(args.profile).is_file() else args.profile.split(",")
+    profiles = [load_profile(n.strip()) for n in names]  # a bad profile fails before any run
     net = read_artifact(args.artifact)
     if args.activity:
         act = read_activity(args.activity, net)
@@ -238,11 +239,12 @@ def _cmd_energy(args) -> int:
             net, x, args.backend, record=args.backend != "emulator", progress=fmt != "json"
         )
         act = activity(net, x, res.spike_counts)
-    r = report(net, act, profile, step_us=args.step_us, frame_ms=args.frame_ms)
+    rs = [report(net, act, p, step_us=args.step_us, frame_ms=args.frame_ms) for p in profiles]
+    r = rs[0] if len(rs) == 1 else {"profiles": rs}
     text = {
         "json": lambda: json.dumps(r, indent=2),
-        "table": lambda: format_table(r),
-        "html": lambda: render_html(r),
+        "table": lambda: format_table(r) if len(rs) == 1 else format_comparison(rs),
+        "html": lambda: render_html(r) if len(rs) == 1 else render_comparison_html(rs),
     }[fmt]()
     if args.output:
         write_output(args.output, text)
@@ -674,7 +676,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_artifact(s)
     _path(
-        s, "--profile", role="input", default="loihi2", help="hardware profile name or .toml path"
+        s,
+        "--profile",
+        role="input",
+        default="loihi2",
+        help="hardware profile name or .toml path; several, comma-separated (loihi2,cmos45-snn,"
+        "cmos45-ann), put side by side in one table and one chart",
     )
     _add_inputs(s, activity=True)
     s.add_argument(

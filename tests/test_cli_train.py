@@ -205,3 +205,27 @@ def test_progress_bars_are_quiet_when_output_is_not_a_terminal(digits_checkpoint
             if argv[0] == "train"
             else "lava-sim: 2 samples" in r.stdout
         )
+
+
+def test_time_budget_stops_before_an_epoch_that_would_pass_it(tmp_path, capsys):
+    out = tmp_path / "model.pt"
+    assert _train(out, "--epochs", "50", "--time-budget", "0.0001") == 0
+    assert "stopping before epoch 2: the time budget of 0.0001 min would be passed" in (
+        capsys.readouterr().out
+    )
+    assert [r["epoch"] for r in load_checkpoint(out).metrics["history"]] == [1]
+
+
+def test_init_starts_from_a_checkpoints_weights(tmp_path, digits_checkpoint, capsys):
+    out = tmp_path / "tuned.pt"
+    start = dict(load_checkpoint(digits_checkpoint).model.named_parameters())
+    assert _train(out, "--init", str(digits_checkpoint), "--lr", "1e-12") == 0
+    assert f"starting from the weights of {digits_checkpoint}" in capsys.readouterr().out
+    tuned = dict(load_checkpoint(out).model.named_parameters())
+    # one epoch at a negligible learning rate: the trained weights, not a fresh initialisation
+    assert all(torch.allclose(tuned[k], start[k], atol=1e-6) for k in start)
+    assert _train(out, "--init", str(digits_checkpoint), "--resume") == 2
+    assert "--init starts a new run and --resume continues one" in capsys.readouterr().err
+    argv = ["train", "--preset", "lmuformer-digits", "--dataset", "digits", "-o", str(out)]
+    assert main(argv + ["--init", str(digits_checkpoint)]) == 2
+    assert "does not match preset 'lmuformer-digits': spiking=True" in capsys.readouterr().err

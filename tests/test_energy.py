@@ -243,6 +243,40 @@ def test_table_json_and_html_reports(artifact, tmp_path, capsys):
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and width >= 400 and height >= 200
 
 
+def test_profiles_side_by_side(artifact, tmp_path, capsys):
+    act = tmp_path / "run.json"
+    assert (
+        main(
+            ["run", str(artifact), "--dataset", "digits", "--samples", "8"]
+            + ["--activity", str(act)]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    several = ["--activity", act, "--profile", "loihi2,cmos45-snn,cmos45-ann"]
+    code, out, _ = _run(capsys, "energy", artifact, *several, "--json")
+    rs = json.loads(out)["profiles"]
+    assert code == 0 and [r["profile"] for r in rs] == ["loihi2", "cmos45-snn", "cmos45-ann"]
+    for r in rs:  # each the report its profile gives alone
+        _, alone, _ = _run(
+            capsys, "energy", artifact, "--activity", act, "--profile", r["profile"], "--json"
+        )
+        assert json.loads(alone)["energy_total_pj"] == r["energy_total_pj"]
+    code, out, _ = _run(capsys, "energy", artifact, *several)
+    lines = out.splitlines()
+    loihi = next(x for x in lines if x.startswith("loihi2 "))
+    assert code == 0 and "SynOps" in loihi and f"{rs[0]['totals']['chips']}" == loihi.split()[-1]
+    assert next(x for x in lines if x.startswith("cmos45-ann ")).split()[1] == "ANN"
+    page = tmp_path / "several.html"
+    code, _, _ = _run(capsys, "energy", artifact, *several, "-o", page)
+    parsed = _Html()
+    parsed.feed(page.read_text())
+    assert code == 0 and parsed.rows == 1 + 3 and len(parsed.images) == 1
+    assert parsed.title == "lmuneuro: Energy per sample, profile by profile"
+    code, _, err = _run(capsys, "energy", artifact, "--activity", act, "--profile", "loihi2,nope")
+    assert code == 2 and "nope" in err and len(err.strip().splitlines()) == 1
+
+
 def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
     act = tmp_path / "run.json"
     assert (
