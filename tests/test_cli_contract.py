@@ -48,6 +48,7 @@ BASE = {
     "energy": ["energy", "{art}", "--inputs", "{x}", "-o", "{out.json}"],
     "inspect": ["inspect", "{art}"],
     "demo": ["demo", "--workdir", "{outdir}", "--epochs", "1", "--lava-samples", "1"],
+    "export": ["export", "{ckpt}", "--format", "nir", "-o", "{out.nir}"],
     # with a tone for a voice and 4 clips per word (the env fixture): no espeak-ng needed
     "synthesize": ["synthesize", "spoken-keywords", "-o", "{outdir}", "--no-progress"],
 }
@@ -198,6 +199,10 @@ def _valid_output(verb, out: Path | None):
         assert isinstance(json.loads(out.read_text()), dict)
     elif verb == "demo":
         assert json.loads((out / "demo.json").read_text())["lava_samples"] == 1
+    elif verb == "export":
+        import nir
+
+        assert any(isinstance(n, nir.LIF) for n in nir.read(out).nodes.values())
     elif verb == "synthesize":
         from lmuneuro.data import get_dataset
 

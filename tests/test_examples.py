@@ -11,7 +11,12 @@ NOTEBOOKS = sorted(p.name for p in EXAMPLES.glob("*.ipynb"))
 
 
 def test_the_three_notebooks_are_there_and_stored_without_outputs():
-    assert NOTEBOOKS == ["01_convert_and_simulate.ipynb", "02_streaming.ipynb", "03_energy.ipynb"]
+    assert NOTEBOOKS == [
+        "01_convert_and_simulate.ipynb",
+        "02_streaming.ipynb",
+        "03_energy.ipynb",
+        "04_nir_norse.ipynb",
+    ]
     for name in NOTEBOOKS:
         cells = nbformat.read(EXAMPLES / name, as_version=4).cells
         assert all(
@@ -40,5 +45,6 @@ def test_notebook_runs(name, digits_checkpoint, tmp_path, monkeypatch):
         "01_convert_and_simulate.ipynb": "Lava and the emulator agree on every spike",
         "02_streaming.ipynb": "Lava: ",
         "03_energy.ipynb": "45 nm energy ratio SNN/ANN",
+        "04_nir_norse.ipynb": "norse and lmuneuro agree on every spike",
     }[name]
     assert expected in text, text[-2000:]
