@@ -169,6 +169,11 @@ def test_refusals_before_any_work(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="non-empty folder without a manifest"):
         build(tmp_path / "notes", TINY, progress=False)
     assert (tmp_path / "notes/todo.txt").read_text() == "mine"
+    build(tmp_path / "data", TINY, progress=False)
+    (tmp_path / "data/model.pt").write_text("mine")
+    with pytest.raises(DataError, match="also holds 'model.pt': refusing to replace it"):
+        build(tmp_path / "data", TINY, rebuild=True, progress=False)
+    assert (tmp_path / "data/model.pt").read_text() == "mine"
     with pytest.raises(FileNotFoundError, match="no manifest.json.*make tiny"):
         load(tmp_path / "notes", TINY, "train")
     with pytest.raises(ValueError, match="needs --data-dir"):

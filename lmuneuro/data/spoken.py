@@ -275,6 +275,9 @@ def build(
         raise DataError(
             f"{folder} is a non-empty folder without a manifest: refusing to replace it"
         )
+    others = sorted(set(os.listdir(folder)) - {"manifest.json", "clips"}) if folder.is_dir() else []
+    if others:  # a rebuild replaces the whole folder: never what is not the data set's
+        raise DataError(f"{folder} also holds {others[0]!r}: refusing to replace it (move it)")
     version = espeak_version()
     plan = _plan(recipe)
     items = [
