@@ -233,7 +233,7 @@ def run_norse(graph, x: np.ndarray, dtype=None) -> NirRun:
     if steps != int(meta["seq_len"]):
         raise ValueError(f"the graph runs samples of {meta['seq_len']} frames, not {steps}")
     lo = int(meta["readout_window"][0])
-    total = lo + steps + max(0, max(meta["lags"].values()) - lo)
+    total = max(meta["lags"].values()) + steps  # every population's window ends by then
     xs = torch.zeros((x.shape[0], total, x.shape[2]), dtype=dtype)
     xs[:, :steps] = t(x)
     state, outs = None, []

@@ -28,6 +28,19 @@ RECIPES = {
     ),
 }
 
+
+def _speech(classes: list[str]) -> dict:
+    """Spoken words through the reference's log-mel features (128 bins x 128 frames)."""
+    cfg = FeatureConfig()
+    return {
+        "num_features": cfg.num_mel_bins,
+        "seq_len": cfg.target_length,
+        "classes": classes,
+        "features": cfg.to_dict(),
+        "eval_split": "validation",
+    }
+
+
 DATASETS = {
     "digits": {
         "num_features": MODES["rows"][1],
@@ -43,23 +56,8 @@ DATASETS = {
         "features": {"kind": "digits", "mode": "pixels", "scale": 1 / 16},
         "eval_split": "test",
     },
-    "speech-commands": {
-        "num_features": FeatureConfig().num_mel_bins,
-        "seq_len": FeatureConfig().target_length,
-        "classes": SC_CLASSES,
-        "features": FeatureConfig().to_dict(),
-        "eval_split": "validation",
-    },
-    **{
-        name: {
-            "num_features": FeatureConfig().num_mel_bins,
-            "seq_len": FeatureConfig().target_length,
-            "classes": list(r.words),
-            "features": FeatureConfig().to_dict(),
-            "eval_split": "validation",
-        }
-        for name, r in RECIPES.items()
-    },
+    "speech-commands": _speech(SC_CLASSES),
+    **{name: _speech(list(r.words)) for name, r in RECIPES.items()},
 }
 
 

@@ -8,6 +8,18 @@ _SCV2 = dict(
     in_features=128, num_classes=35, dim=256, depth=1, mlp_ratio=4.0, theta=128.0, seq_len=128
 )
 
+_DIGITS = dict(
+    in_features=8,
+    num_classes=10,
+    dim=64,
+    depth=1,
+    mlp_ratio=2.0,
+    memory_size=16,
+    theta=8.0,
+    seq_len=8,
+    embed_layers=2,
+)
+
 PRESETS: dict[str, ModelConfig] = {
     # The paper's Speech Commands V2 models (1,689,894 and 1,621,796 parameters).
     "spiking-lmuformer-scv2": ModelConfig(spiking=True, memory_size=512, **_SCV2),
@@ -39,30 +51,8 @@ PRESETS: dict[str, ModelConfig] = {
         embed_layers=2,
     ),
     # Small models for the built-in 8x8 digits (rows as time steps): train in about a minute.
-    "spiking-lmuformer-digits": ModelConfig(
-        spiking=True,
-        in_features=8,
-        num_classes=10,
-        dim=64,
-        depth=1,
-        mlp_ratio=2.0,
-        memory_size=16,
-        theta=8.0,
-        seq_len=8,
-        embed_layers=2,
-    ),
-    "lmuformer-digits": ModelConfig(
-        spiking=False,
-        in_features=8,
-        num_classes=10,
-        dim=64,
-        depth=1,
-        mlp_ratio=2.0,
-        memory_size=16,
-        theta=8.0,
-        seq_len=8,
-        embed_layers=2,
-    ),
+    "spiking-lmuformer-digits": ModelConfig(spiking=True, **_DIGITS),
+    "lmuformer-digits": ModelConfig(spiking=False, **_DIGITS),
 }
 
 
