@@ -7,6 +7,8 @@ A native checkpoint is one ``torch.save`` dict, readable with ``weights_only=Tru
     preset: str | None, config: ModelConfig.to_dict(), state_dict: {name: tensor}
     features: dict | None (feature/normalisation settings), classes: [str]
     metrics: {...} (training history), train_state: {...} | None (optimizer, epoch: to resume)
+    quantization: {...} | None (quantisation-aware: the conversion settings it was fine-tuned
+    for, ``convert.Settings.to_dict()``)
 
 Checkpoints are untrusted input: nothing is unpickled beyond tensors and plain containers, and
 every problem is reported as one ``CheckpointError`` line that names it.
@@ -56,10 +58,19 @@ class Checkpoint:
     metrics: dict = field(default_factory=dict)
     train_state: dict | None = None
     source_format: str = FORMAT
+    quantization: dict | None = None  # quantisation-aware: the settings it was fine-tuned for
 
 
 def save_checkpoint(
-    path, model, *, preset=None, features=None, classes=(), metrics=None, train_state=None
+    path,
+    model,
+    *,
+    preset=None,
+    features=None,
+    classes=(),
+    metrics=None,
+    train_state=None,
+    quantization=None,
 ) -> None:
     payload = {
         "format": FORMAT,
@@ -71,6 +82,7 @@ def save_checkpoint(
         "classes": list(classes),
         "metrics": metrics or {},
         "train_state": train_state,
+        "quantization": quantization,
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
@@ -336,6 +348,7 @@ def _native(obj: dict, preset, what) -> Checkpoint:
         ("features", (dict, type(None))),
         ("metrics", (dict, type(None))),
         ("train_state", (dict, type(None))),
+        ("quantization", (dict, type(None))),
     ):
         if not isinstance(obj.get(key), types):
             raise CheckpointError(
@@ -351,6 +364,7 @@ def _native(obj: dict, preset, what) -> Checkpoint:
         obj.get("metrics") or {},
         obj.get("train_state"),
         FORMAT,
+        obj.get("quantization"),
     )
 
 

@@ -15,6 +15,15 @@ from .fixedpoint import VTH_MANT_DEFAULT
 EXIT_BAD_INPUT = 2
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown where there is one: not for flags, nor for options whose help says it."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, like every other bad-input error here
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
@@ -81,8 +90,32 @@ def _cmd_presets(args) -> int:
     return 0
 
 
+# convert.Settings' fields (named here so that --help need not import torch; a test compares)
+SETTINGS = (
+    "target",
+    "input_range",
+    "vth_mant",
+    "weight_sets",
+    "exponent_classes",
+    "lmu_mapping",
+    "chips",
+)
+
+
+def _settings(args) -> dict:
+    """The conversion settings given on the command line."""
+    return {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
+
+
 def _cmd_train(args) -> int:
     from .train import TrainConfig, train
+
+    settings = _settings(args)
+    if settings and not args.quantization_aware:
+        flags = ", ".join("--" + k.replace("_", "-") for k in settings)
+        raise ValueError(
+            f"{flags}: conversion settings apply to --quantization-aware training only"
+        )
 
     cfg = TrainConfig(
         preset=args.preset,
@@ -101,6 +134,8 @@ def _cmd_train(args) -> int:
         head_lr_scale=args.head_lr_scale,
         time_budget=args.time_budget,
         init=args.init,
+        quantization_aware=args.quantization_aware,
+        settings=settings,
     )
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     final = train(cfg, log=log, progress=not args.no_progress)
@@ -117,18 +152,9 @@ def _cmd_convert(args) -> int:
     from .convert import convert
 
     out = args.output
-    r = convert(
-        args.checkpoint,
-        out,
-        target=args.target,
-        preset=args.preset,
-        input_range=args.input_range,
-        vth_mant=args.vth_mant,
-        weight_sets=args.weight_sets,
-        exponent_classes=args.exponent_classes,
-        lmu_mapping=args.lmu_mapping,
-        chips=args.chips,
-    )
+    r = convert(args.checkpoint, out, preset=args.preset, **_settings(args))
+    for w in r["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -190,6 +216,13 @@ def _cmd_verify(args) -> int:
     if "accuracy_float" in r:
         line += f"; accuracy float {r['accuracy_float']:.2%}, fixed {r['accuracy_fixed']:.2%}"
     print(line)
+    if "quantization_aware" in r:
+        qa = r["quantization_aware"]
+        print(
+            f"quantisation-aware checkpoint: its own forward pass vs fixed: top-1 agreement "
+            f"{qa['agreement']:.2%}, logits bit-identical for {qa['logits_identical']:.2%} of "
+            "samples"
+        )
     if r["inputs_clipped"]:
         print(
             f"inputs: {r['inputs_clipped']:,} values beyond the artifact's input range were "
@@ -443,6 +476,56 @@ def _add_inputs(s: argparse.ArgumentParser, activity: bool = False) -> None:
     s.add_argument("--samples", type=COUNT, help="use the first N samples")
 
 
+def _add_settings(s) -> None:
+    """The conversion settings (``convert.Settings``), shared by convert and train."""
+    _path(
+        s,
+        "--target",
+        role="input",
+        help="hardware profile name or .toml path (default: loihi2)",
+    )
+    s.add_argument(
+        "--input-range",
+        type=_number(float, 0.0, 1e6, open_lo=True),
+        help="largest |feature| value to represent (default: from the checkpoint's features)",
+    )
+    s.add_argument(
+        "--weight-sets",
+        type=int,
+        choices=(1, 2),
+        help="8-bit synapse processes per weight matrix (default: 2): 2 gives about 15-bit "
+        "weights for twice the synapse memory and synaptic operations",
+    )
+    s.add_argument(
+        "--exponent-classes",
+        type=_number(int, 1, 16),
+        metavar="N",
+        help="split each weight matrix's rows into up to N processes of similar magnitude, each "
+        "with its own weight exponent (Lava has one per process); 1 (default): one process per "
+        "matrix and set",
+    )
+    s.add_argument(
+        "--vth-mant",
+        type=_number(int, 1, INT_MAX),
+        help=f"finest threshold mantissa (default: {VTH_MANT_DEFAULT}; state resolution: "
+        "1/(64 vth_mant) of the threshold); "
+        "lowered for a layer whose largest possible input would not fit the 16-bit a_in",
+    )
+    s.add_argument(
+        "--lmu-mapping",
+        choices=("fir", "recurrent"),
+        help="the LMU memory as its impulse response's taps, read from a relay line of its input "
+        "neuron (fir, the default); recurrent (graded integrators holding the state) cannot be "
+        "built from Loihi 2's standard processes and is refused",
+    )
+    s.add_argument(
+        "--chips",
+        type=_number(int, 1, 1024),
+        help="use at most N of the target board's chips (default: all; loihi2 is one chip, "
+        "kapoho-point eight)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="lmuneuro", description="Spiking LMUFormer: train in PyTorch, deploy to Loihi 2."
@@ -468,7 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
         "SpecAugment and noise). The checkpoint is "
         "rewritten after every epoch; --resume continues an interrupted run. For several GPUs "
         "run it under torchrun (DistributedDataParallel).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     s.add_argument("--preset", required=True, help="model preset (see `lmuneuro presets`)")
     s.add_argument(
@@ -536,6 +619,15 @@ def build_parser() -> argparse.ArgumentParser:
         role="input",
         help="start from this checkpoint's weights (same preset) with a fresh optimizer",
     )
+    s.add_argument(
+        "--quantization-aware",
+        action="store_true",
+        help="fine-tune --init's model as the chip computes it: every forward pass converts the "
+        "current weights with the settings below (as convert does), runs that network on the "
+        "emulator, and passes gradients straight through the rounding; evaluation accuracy is "
+        "the fixed-point network's. The checkpoint records the settings, and convert uses them",
+    )
+    _add_settings(s)
     s.add_argument("--max-batches", type=COUNT, help="limit batches per epoch (smoke runs)")
     s.add_argument(
         "--no-augment",
@@ -558,12 +650,12 @@ def build_parser() -> argparse.ArgumentParser:
         "taps from "
         "a relay line, size every layer so that all its sums fit the chip's 16-bit a_in and a_out, "
         "check the target's cores, neurons and synapses and write one self-describing HDF5 file: "
-        "one "
-        "entry per Lava process.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "one entry per Lava process. A quantisation-aware checkpoint (train "
+        "--quantization-aware) records the settings it was fine-tuned for: the settings not "
+        "given here come from that record, and one given that differs from it is warned about.",
+        formatter_class=_Help,
     )
     _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
-    _path(s, "--target", role="input", default="loihi2", help="hardware profile name or .toml path")
     _path(
         s,
         "-o",
@@ -573,50 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
         "created",
     )
     s.add_argument("--preset", help="check the checkpoint against this preset")
-    s.add_argument(
-        "--input-range",
-        type=_number(float, 0.0, 1e6, open_lo=True),
-        help="largest |feature| value to represent (default: from the checkpoint's features)",
-    )
-    s.add_argument(
-        "--weight-sets",
-        type=int,
-        choices=(1, 2),
-        default=2,
-        help="8-bit synapse processes per weight matrix: 2 gives about 15-bit weights for twice "
-        "the "
-        "synapse memory and synaptic operations",
-    )
-    s.add_argument(
-        "--exponent-classes",
-        type=_number(int, 1, 16),
-        default=1,
-        metavar="N",
-        help="split each weight matrix's rows into up to N processes of similar magnitude, each "
-        "with "
-        "its own weight exponent (Lava has one per process); 1: one process per matrix and set",
-    )
-    s.add_argument(
-        "--vth-mant",
-        type=_number(int, 1, INT_MAX),
-        default=VTH_MANT_DEFAULT,
-        help="finest threshold mantissa (state resolution: 1/(64 vth_mant) of the threshold); "
-        "lowered for a layer whose largest possible input would not fit the 16-bit a_in",
-    )
-    s.add_argument(
-        "--lmu-mapping",
-        choices=("fir", "recurrent"),
-        default="fir",
-        help="the LMU memory as its impulse response's taps, read from a relay line of its input "
-        "neuron (fir); recurrent (graded integrators holding the state) cannot be built from "
-        "Loihi 2's standard processes and is refused",
-    )
-    s.add_argument(
-        "--chips",
-        type=_number(int, 1, 1024),
-        help="use at most N of the target board's chips (default: all; loihi2 is one chip, "
-        "kapoho-point eight)",
-    )
+    _add_settings(s)
     s.add_argument("--json", action="store_true", help="the conversion report as JSON")
     s.set_defaults(func=_cmd_convert)
 
@@ -627,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs and "
         "report top-1 agreement, accuracy of each, per-layer spike rates and the first layer "
         "where spikes diverge.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     _path(s, "checkpoint", role="input")
     _add_artifact(s)
@@ -644,7 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
         "simulator (Loihi2SimCfg fixed_pt), sample after sample; loihi2: the same graph on a Loihi "
         "2 "
         "board (needs Intel's Lava extension).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     _add_artifact(s)
     s.add_argument("--backend", choices=("emulator", "lava-sim", "loihi2"), default="emulator")
@@ -684,7 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
         "counts "
         "the same network as a non-spiking ANN (PyTorch's FLOP counter) for the SNN/ANN comparison "
         "the LMUFormer paper makes. Give --activity from lmuneuro run, or inputs to run now.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     _add_artifact(s)
     _path(
@@ -739,7 +788,7 @@ def build_parser() -> argparse.ArgumentParser:
         "each "
         "chip limit (a_out and a_in widths, delays, payload bits, cores, neurons, synapses) at its "
         "tightest place with its margin. Exit 2 with one line per violated limit.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     _add_artifact(s)
     _path(
@@ -768,7 +817,7 @@ def build_parser() -> argparse.ArgumentParser:
         "in, the convolutions in time and the LMU memory as Delay + Linear taps, residual adds as "
         "fan-in, the head as Affine. Exact in float64 under forward Euler (docs/nir.md): norse, "
         "through nirtorch, reproduces every spike.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
     s.add_argument("--format", choices=["nir"], default="nir", help="the format to write")
@@ -784,7 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
         "noise, saved as 16 kHz WAV clips with a manifest of their SHA-256. Speakers are "
         "disjoint between train, validation and test. A folder that already holds the data set "
         "is checked and reused; a damaged one is refused unless --rebuild.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     s.add_argument(
         "dataset",
@@ -811,7 +860,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The whole pipeline on the built-in digits: train the small spiking preset, "
         "convert it for Loihi 2, run it on the emulator and on Lava's bit-accurate "
         "simulator, print float vs fixed-point vs Lava accuracy and write the energy report.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     _path(
         s,

@@ -23,13 +23,13 @@ window fits the weights: halving the mantissa halves every input in activation u
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
 from . import __version__
 from .artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, write_artifact
-from .checkpoint import load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint
 from .files import check_output, sha256
 from .fixedpoint import (
     LAVA,
@@ -52,6 +52,9 @@ __all__ = [
     "quantize_graph",
     "map_to_cores",
     "convert",
+    "compile_model",
+    "Compiled",
+    "Settings",
     "ConversionError",
     "LINE_TAPS",
     "VTH_MANT_MIN",
@@ -355,8 +358,14 @@ def _input_frac_bits(
     resolved input needs small weights, which the exponent floor resolves coarsely): the
     expected squared drive error ``|W|^2 (r^2 E[x^2] + 4^-frac / 12)`` for inputs uniform in
     +-max_abs, r the weights' relative error at that input format, for layer p at ``vth_mant``."""
+    top = input_format(max_abs, bits)
+    if top < 0:
+        raise ConversionError(
+            f"input range {max_abs:g} does not fit the graded input's {bits} signed bits "
+            f"(at most {2 ** (bits - 1) - 1})"
+        )
     best = None
-    for frac in range(input_format(max_abs, bits), -1, -1):
+    for frac in range(top, -1, -1):
         err = 0.0
         unit = population_scale(p.v_th, vth_mant, fmt) / (
             p.tau * 2**fmt.activation_shift * 2.0**frac
@@ -485,69 +494,143 @@ def map_to_cores(net: FixedNetwork, profile: Profile, board_chips: int | None = 
 
 
 DEFAULT_INPUT_RANGE = {"digits": 1.0, "kaldi-fbank": 2.0}
+INPUT_RANGE_MAX = 1e6  # beyond any feature scale: 16-bit payloads would keep no fraction bits
 
 
-def convert(
-    checkpoint,
-    output,
-    *,
-    target: str = "loihi2",
-    preset: str | None = None,
-    input_range: float | None = None,
-    vth_mant: int = VTH_MANT_DEFAULT,
-    weight_sets: int = 2,
-    exponent_classes: int = 1,
-    lmu_mapping: str = "fir",
-    chips: int | None = None,
-) -> dict:
-    """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report.
-    ``chips``: use at most this many of the target board's chips."""
-    check_output(output, [checkpoint, target])
-    if lmu_mapping not in LMU_MAPPINGS:
-        raise ConversionError(
-            f"unknown LMU mapping {lmu_mapping!r}; choose one of {', '.join(LMU_MAPPINGS)}"
-        )
-    profile = load_profile(target)
+@dataclass(frozen=True)
+class Settings:
+    """Every choice of a conversion that changes what the network computes. A quantisation-aware
+    checkpoint records the settings it was fine-tuned for (``to_dict``), and converting it uses
+    them unless told otherwise."""
+
+    target: str = "loihi2"  # a hardware profile's name or .toml path
+    input_range: float | None = None  # largest |feature| represented; None: from the features
+    vth_mant: int = VTH_MANT_DEFAULT
+    weight_sets: int = 2
+    exponent_classes: int = 1
+    lmu_mapping: str = "fir"
+    chips: int | None = None  # use at most this many of the target board's chips
+
+    def __post_init__(self):
+        kinds = {"target": str, "lmu_mapping": str, "input_range": (int, float)}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            optional = f.name in ("input_range", "chips")
+            want = kinds.get(f.name, int)
+            if not (v is None and optional) and (isinstance(v, bool) or not isinstance(v, want)):
+                raise ValueError(f"conversion settings: {f.name} is {v!r}")
+        if self.input_range is not None and not 0 < self.input_range <= INPUT_RANGE_MAX:
+            raise ValueError(
+                f"conversion settings: input_range is {self.input_range!r}, not in "
+                f"(0, {INPUT_RANGE_MAX:g}]"
+            )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Settings":
+        """From an untrusted record (a checkpoint's): unknown fields and wrong types are errors."""
+        if not isinstance(d, dict):
+            raise ValueError(f"conversion settings must be a mapping, not {type(d).__name__}")
+        unknown = sorted(str(k) for k in set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"conversion settings: unknown field(s) {', '.join(unknown)}")
+        return cls(**d)
+
+
+@dataclass
+class Compiled:
+    """A model compiled for a target: its network and, when checked, its place on the chips."""
+
+    net: FixedNetwork
+    settings: Settings  # input_range resolved
+    profile: Profile
+    board_chips: int  # the target's own chip count, before ``settings.chips``
+    layers: list[dict] | None  # per population (``map_to_cores``); None when not checked
+
+
+def compile_model(
+    model, features: dict | None, settings: Settings, *, fit: bool = True
+) -> Compiled:
+    """The network of Lava processes that ``model`` (an eval-mode spiking LMUFormer) becomes with
+    ``settings``: the one path from weights to integers, shared by ``convert`` and
+    quantisation-aware training. ``fit``: also check the target's cores, neurons and synapses."""
+    profile = load_profile(settings.target)
     if profile.kind != "neuromorphic":
         raise ConversionError(f"target {profile.name!r} is not a neuromorphic chip")
     board_chips = profile.resources["chips"]
-    profile = profile.with_chips(chips)
-    if lmu_mapping == "recurrent":
+    profile = profile.with_chips(settings.chips)
+    if settings.lmu_mapping not in LMU_MAPPINGS:
+        raise ConversionError(
+            f"unknown LMU mapping {settings.lmu_mapping!r}; choose one of {', '.join(LMU_MAPPINGS)}"
+        )
+    if settings.lmu_mapping == "recurrent":
         raise ConversionError(
             f"the recurrent LMU mapping cannot be built from {profile.name}'s standard processes "
             "(its 24-bit state would pass through 16-bit Dense outputs and has no per-sample "
             "reset; docs/fixed-point.md section 6): use --lmu-mapping fir"
         )
-    if not 1 <= exponent_classes <= 16:
-        raise ConversionError(f"exponent classes must be between 1 and 16, got {exponent_classes}")
-    ck = load_checkpoint(checkpoint, preset=preset)
-    if not ck.config.spiking:
+    if settings.weight_sets not in (1, 2):
+        raise ConversionError(f"weight sets must be 1 or 2, got {settings.weight_sets}")
+    if not 1 <= settings.exponent_classes <= 16:
+        raise ConversionError(
+            f"exponent classes must be between 1 and 16, got {settings.exponent_classes}"
+        )
+    if not model.config.spiking:
         raise ConversionError(
             "only spiking models map onto Loihi's LIF neurons; this checkpoint is the non-spiking "
             "LMUFormer"
         )
     fmt = Formats.from_dict(profile.precision)  # complete: load_profile checks every field
-    if input_range is None:
-        input_range = DEFAULT_INPUT_RANGE.get((ck.features or {}).get("kind"), 4.0)
-    if not 0 < vth_mant < 2**fmt.vth_mant_bits:
+    if settings.input_range is None:
+        kind = (features or {}).get("kind")
+        settings = replace(settings, input_range=DEFAULT_INPUT_RANGE.get(kind, 4.0))
+    if not 0 < settings.vth_mant < 2**fmt.vth_mant_bits:
         raise ConversionError(
-            f"threshold mantissa {vth_mant} is outside {profile.name}'s vth_mant_bits "
+            f"threshold mantissa {settings.vth_mant} is outside {profile.name}'s vth_mant_bits "
             f"{fmt.vth_mant_bits} (1..{2**fmt.vth_mant_bits - 1})"
         )
     try:
         net = quantize_graph(
-            from_model(ck.model),
-            input_max_abs=input_range,
-            vth_mant=vth_mant,
+            from_model(model),
+            input_max_abs=settings.input_range,
+            vth_mant=settings.vth_mant,
             fmt=fmt,
-            weight_sets=weight_sets,
-            exponent_classes=exponent_classes,
+            weight_sets=settings.weight_sets,
+            exponent_classes=settings.exponent_classes,
         )
     except ConversionError:
         raise
     except ValueError as e:
         raise ConversionError(str(e)) from None
-    layers = map_to_cores(net, profile, board_chips)
+    layers = map_to_cores(net, profile, board_chips) if fit else None
+    return Compiled(net, settings, profile, board_chips, layers)
+
+
+def convert(checkpoint, output, *, preset: str | None = None, **settings) -> dict:
+    """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report.
+    ``settings``: fields of ``Settings``; those not given come from a quantisation-aware
+    checkpoint's record, else ``Settings()``. Asked-for settings that differ from the ones the
+    checkpoint was fine-tuned for are listed in the report's ``warnings``."""
+    unknown = sorted(set(settings) - {f.name for f in fields(Settings)})
+    if unknown:
+        raise TypeError(f"convert: unknown setting(s) {', '.join(unknown)}")
+    given = {k: v for k, v in settings.items() if v is not None}
+    check_output(output, [checkpoint, given.get("target")])
+    ck = load_checkpoint(checkpoint, preset=preset)
+    try:
+        learned = Settings.from_dict(ck.quantization) if ck.quantization is not None else None
+    except ValueError as e:
+        raise CheckpointError(f"{checkpoint}: {e}") from None
+    warnings = [
+        f"the checkpoint was fine-tuned for {k} {getattr(learned, k)!r}; converted with {v!r} it "
+        "computes something else than it learned"
+        for k, v in given.items()
+        if learned is not None and getattr(learned, k) != v
+    ]
+    c = compile_model(ck.model, ck.features, replace(learned or Settings(), **given))
+    net, profile = c.net, c.profile
     net.meta = {
         "created_by": f"lmuneuro {__version__}",
         "source_sha256": sha256(checkpoint),
@@ -555,20 +638,21 @@ def convert(
         "preset": ck.preset,
         "target": profile.name,
         "quantization": {
-            "vth_mant": vth_mant,
-            "input_range": input_range,
+            "vth_mant": c.settings.vth_mant,
+            "input_range": c.settings.input_range,
             "input_bits": net.input_bits,
             "input_frac_bits": net.input_frac_bits,
-            "weight_sets": weight_sets,
-            "exponent_classes": exponent_classes,
-            "lmu_mapping": lmu_mapping,
+            "weight_sets": c.settings.weight_sets,
+            "exponent_classes": c.settings.exponent_classes,
+            "lmu_mapping": c.settings.lmu_mapping,
+            "quantization_aware": learned is not None,
         },
         "classes": ck.classes,
         "features": ck.features,
         "delay_steps": net.delay,
-        "cores": sum(r["cores"] for r in layers),
-        "chips": 1 + max(c for r in layers for c in r["chips"]),
-        "processes": sum(r["processes"] for r in layers),
+        "cores": sum(r["cores"] for r in c.layers),
+        "chips": 1 + max(ch for r in c.layers for ch in r["chips"]),
+        "processes": sum(r["processes"] for r in c.layers),
         "config": ck.config.to_dict(),
     }
     write_artifact(output, net)
@@ -581,5 +665,6 @@ def convert(
         "sha256": sha256(output),
         **net.meta,
         "chip_use": chip_use,
-        "layers": layers,
+        "layers": c.layers,
+        "warnings": warnings,
     }

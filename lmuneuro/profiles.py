@@ -174,9 +174,14 @@ def load_profile(name_or_path: str) -> Profile:
     """A bundled profile by name (see ``list_profiles``), or a TOML file by path."""
     bundled = _bundled()
     path = bundled.get(name_or_path) or Path(name_or_path)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        found = False
+    if not found:
+        shown = name_or_path if len(name_or_path) <= 80 else name_or_path[:80] + "..."
         raise ProfileError(
-            f"unknown hardware profile {name_or_path!r}; bundled: {', '.join(sorted(bundled))}, "
+            f"unknown hardware profile {shown!r}; bundled: {', '.join(sorted(bundled))}, "
             "or give the path of a .toml file"
         )
     where = f"profile {path}"

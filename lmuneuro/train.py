@@ -52,6 +52,10 @@ class TrainConfig:
     head_lr_scale: float = 1.0  # the head's learning rate is lr x this (1: the reference's recipe)
     time_budget: float | None = None  # minutes: start no epoch that would end after it
     init: str | None = None  # a checkpoint of the same preset to start from (fresh optimizer)
+    # Fine-tune as the chip computes (``qat``): the forward pass is the network that convert makes
+    # with ``settings`` (fields of ``convert.Settings``; None: its defaults)
+    quantization_aware: bool = False
+    settings: dict | None = None
 
 
 def _device(name: str) -> torch.device:
@@ -96,6 +100,30 @@ def _seed_all(seed: int):
     torch.manual_seed(seed)
 
 
+def _aware_settings(cfg: TrainConfig, model_cfg, info: dict):
+    """The conversion settings of a quantisation-aware fine-tuning, checked before any data is
+    read: a spiking preset, a trained start, and a network that fits the target."""
+    from .convert import ConversionError, Settings, compile_model
+
+    if not model_cfg.spiking:
+        raise ConversionError(
+            f"quantisation-aware training needs a spiking preset; {cfg.preset!r} is the "
+            "non-spiking LMUFormer, which does not run on Loihi"
+        )
+    if cfg.init is None and not (cfg.resume and Path(cfg.output).exists()):
+        raise ValueError(
+            "quantisation-aware training fine-tunes a trained model: give the checkpoint to start "
+            "from (--init)"
+        )
+    start = load_checkpoint(cfg.init if cfg.init is not None else cfg.output, preset=cfg.preset)
+    try:  # a quantisation-aware start's settings, where not given: it goes on learning the same
+        settings = Settings.from_dict({**(start.quantization or {}), **(cfg.settings or {})})
+    except (TypeError, ValueError) as e:
+        raise ConversionError(str(e)) from None
+    compile_model(start.model, info.get("features"), settings)
+    return settings
+
+
 def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     """Train ``cfg.preset`` on ``cfg.dataset``; returns the final metrics. Writes ``cfg.output``."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -116,6 +144,8 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
             )
     model_cfg = get_preset(cfg.preset)
     info = dataset_info(cfg.dataset)
+    if cfg.quantization_aware:
+        settings = _aware_settings(cfg, model_cfg, info)
     if (
         info["num_features"] != model_cfg.in_features
         or len(info["classes"]) != model_cfg.num_classes
@@ -173,7 +203,12 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
         start_epoch = int(ck.train_state["epoch"]) + 1
         log(f"resuming {out} at epoch {start_epoch + 1}/{cfg.epochs}")
 
-    net = model
+    chip = None
+    if cfg.quantization_aware:
+        from .qat import ChipModel
+
+        chip = ChipModel(model, info.get("features"), settings)
+    net = model if chip is None else chip
     sampler = None
     if distributed:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -246,7 +281,9 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
             correct += (logits.argmax(-1) == target.argmax(-1)).sum().item()
             seen += len(y)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
-        ev = evaluate(model, eval_loader, device, cfg.max_batches)
+        if chip is not None:
+            chip.check_fit()  # the checkpoint written is one that convert accepts
+        ev = evaluate(net if chip is not None else model, eval_loader, device, cfg.max_batches)
         row = {
             "epoch": epoch + 1,
             "lr": opt.param_groups[0]["lr"],
@@ -275,6 +312,7 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
                     "optimizer": opt.state_dict(),
                     "rng": torch.get_rng_state(),
                 },
+                quantization=None if chip is None else chip.settings.to_dict(),
             )
     if distributed:
         torch.distributed.destroy_process_group()

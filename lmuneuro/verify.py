@@ -60,7 +60,15 @@ def verify(
     net = read_artifact(artifact)
     if net.meta.get("source_sha256") != sha256(checkpoint):
         raise ValueError(f"{artifact} was converted from another checkpoint than {checkpoint}")
-    model = load_checkpoint(checkpoint).model
+    ck = load_checkpoint(checkpoint)
+    model = ck.model
+    aware = None  # a quantisation-aware checkpoint computes as the chip: its own logits, compared
+    if ck.quantization is not None:
+        from .convert import Settings
+        from .qat import ChipModel
+
+        aware = ChipModel(model, ck.features, Settings.from_dict(ck.quantization))
+    aware_same = aware_identical = 0
     x, y = load_inputs(
         dataset=dataset,
         inputs=inputs,
@@ -81,6 +89,11 @@ def verify(
         f_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
         res = run(net, xb, record=True)
         fixed_pred.append(res.logits.argmax(-1))
+        if aware is not None:
+            with torch.no_grad():
+                own = aware(torch.from_numpy(xb)).numpy()
+            aware_same += int((own.argmax(-1) == res.logits.argmax(-1)).sum())
+            aware_identical += int((own == res.logits).all(axis=1).sum())
         for p in net.populations:
             per_neuron["fixed"][p.name].append(res.spike_counts[p.name])
             per_neuron["float"][p.name].append(
@@ -129,6 +142,13 @@ def verify(
         "delay_steps": net.delay,
         "layers": layers,
     }
+    if aware is not None:
+        # the checkpoint's own forward pass (qat.ChipModel) against this artifact's emulator run
+        report["quantization_aware"] = {
+            "settings": aware.settings.to_dict(),
+            "agreement": aware_same / len(x),
+            "logits_identical": aware_identical / len(x),
+        }
     if y is not None:
         report["accuracy_float"] = float((float_pred == y).mean())
         report["accuracy_fixed"] = float((fixed_pred == y).mean())

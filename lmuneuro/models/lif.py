@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["LIF", "lif_potentials", "lif_sequence", "lif_step"]
+__all__ = ["LIF", "lif_potentials", "lif_sequence", "lif_step", "substitute"]
 
 
 def lif_step(x: torch.Tensor, v: torch.Tensor, v_th: float, tau: float):
@@ -103,20 +103,44 @@ def lif_potentials(
         return _to_layout(-_lif_loop(x, v_th, tau, time_dim % x.dim()), time_dim % x.dim())
 
 
+class _Substitute(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, value: torch.Tensor):
+        ctx.dtype = x.dtype
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad.to(ctx.dtype), None
+
+
+def substitute(x: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """``value`` (exactly, in its own dtype) in the forward pass, the identity to ``x`` in the
+    backward pass: the straight-through estimator of a computation that ``x`` approximates."""
+    if value.shape != x.shape:
+        raise ValueError(f"substitute: shape {tuple(value.shape)} for {tuple(x.shape)}")
+    return _Substitute.apply(x, value.detach())
+
+
 class LIF(nn.Module):
     """A population of LIF neurons; stateless between calls (state lives in the step API).
 
     Set ``record`` to a list to collect ``(spikes, potentials)`` of every call, time on dim 1
-    (diagnostics: the models' ``recording()`` does this for every population).
+    (diagnostics: the models' ``recording()`` does this for every population). Set ``forced``
+    to spikes (batch, time, ...) to output those instead of its own, with its own surrogate
+    gradient (quantisation-aware training: the models' ``forcing()``).
     """
 
     def __init__(self, v_threshold: float = 1.0, tau: float = 2.0, alpha: float = 4.0):
         super().__init__()
         self.v_threshold, self.tau, self.alpha = float(v_threshold), float(tau), float(alpha)
         self.record: list | None = None
+        self.forced: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, time_dim: int = -1) -> torch.Tensor:
         s = lif_sequence(x, self.v_threshold, self.tau, self.alpha, time_dim)
+        if self.forced is not None:
+            s = substitute(s, self.forced.movedim(1, time_dim).to(s))
         if self.record is not None:
             with torch.no_grad():
                 h = lif_potentials(x, self.v_threshold, self.tau, time_dim)

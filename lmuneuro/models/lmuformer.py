@@ -523,6 +523,24 @@ class _LMUFormerBase(nn.Module):
             for m in lifs.values():
                 m.record = None
 
+    @contextlib.contextmanager
+    def forcing(self, spikes: dict):
+        """Every LIF population outputs the given spikes {name: (batch, time, n)} instead of its
+        own, with its own surrogate gradient: the model computes each layer's input from those
+        spikes (quantisation-aware training drives it with the chip's). Every population must be
+        given."""
+        lifs = {n: m for n, m in self.named_modules() if isinstance(m, LIF)}
+        if set(spikes) != set(lifs):
+            missing = sorted(set(lifs) ^ set(spikes))
+            raise ValueError(f"forcing needs exactly the model's populations; differs at {missing}")
+        for n, m in lifs.items():
+            m.forced = spikes[n]
+        try:
+            yield
+        finally:
+            for m in lifs.values():
+                m.forced = None
+
 
 def stack_records(rec: dict) -> dict:
     """{name: [(spikes, potentials), ...]} -> {name: (spikes, potentials)} joined on time."""
