@@ -19,7 +19,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Defaults shown where there is one: not for flags, nor for options whose help says it."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False):
+        if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
 
@@ -216,6 +216,15 @@ def _cmd_verify(args) -> int:
     if "accuracy_float" in r:
         line += f"; accuracy float {r['accuracy_float']:.2%}, fixed {r['accuracy_fixed']:.2%}"
     print(line)
+    ops = r["operations"]
+    ratio = ops["chip_per_model_synop"]
+    print(
+        f"operations per sample: the model {ops['model_synops']:,.0f} SynOps (the paper's "
+        f"convention) + {ops['model_graded_macs']:,.0f} MACs on the graded input; the chip "
+        f"{ops['chip_synaptic_events']:,.0f} spike-driven synaptic events"
+        + (f" ({ratio:.2f} x the model's)" if ratio is not None else "")
+        + f" + {ops['chip_graded_events']:,.0f} graded"
+    )
     if "quantization_aware" in r:
         qa = r["quantization_aware"]
         print(

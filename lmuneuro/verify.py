@@ -12,7 +12,7 @@ from .checkpoint import load_checkpoint
 from .data import get_dataset
 from .emulator import run
 from .files import read_arrays, sha256
-from .models import stack_records
+from .models import snn_synops, stack_records
 
 __all__ = ["verify", "load_inputs"]
 
@@ -132,6 +132,11 @@ def verify(
             f, q, mis = counts[p.name]
             row.update(rate_float=f / total, rate_fixed=q / total, mismatch=mis / total)
         layers.append(row)
+    chip = {
+        k: sum(events["fixed"][p.name][k] for p in net.populations)
+        for k in ("synaptic_events", "graded_events")
+    }
+    own = snn_synops(model, torch.from_numpy(x), batch)
     report = {
         "checkpoint": str(checkpoint),
         "artifact": str(artifact),
@@ -141,6 +146,18 @@ def verify(
         "first_divergence": first,
         "delay_steps": net.delay,
         "layers": layers,
+        # the model's own count in the paper's convention beside the chip's synaptic events: the
+        # chip counts every weight set, and every reader of the residual stream, apart
+        "operations": {
+            "model_synops": own["synops"],
+            "model_graded_macs": own["graded_macs"],
+            "model_layers": own["layers"],
+            "chip_synaptic_events": chip["synaptic_events"],
+            "chip_graded_events": chip["graded_events"],
+            "chip_per_model_synop": chip["synaptic_events"] / own["synops"]
+            if own["synops"]
+            else None,
+        },
     }
     if aware is not None:
         # the checkpoint's own forward pass (qat.ChipModel) against this artifact's emulator run

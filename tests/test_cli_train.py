@@ -28,6 +28,9 @@ def test_help_for_every_subcommand(capsys):
         assert main(argv + ["--help"]) == 0
         out = capsys.readouterr().out
         assert out.startswith("usage: lmuneuro") and "--help" in out and len(out) > 150
+        assert "(default: None)" not in out and "(default: False)" not in out
+        if argv == ["train"]:  # a default of 0 is still a default worth showing
+            assert "augmentation (default: 0)" in " ".join(out.split())
     assert set(build_parser()._subparsers._group_actions[0].choices) == set(COMMANDS)
 
 

@@ -3,7 +3,7 @@
 from .lif import LIF, lif_sequence, lif_step
 from .lmu import LegendreMemory, impulse_response, legendre_state_space
 from .lmuformer import LMUFormer, ModelConfig, SpikingLMUFormer, build_model, stack_records
-from .macs import ann_macs
+from .macs import ann_macs, snn_synops
 from .presets import PRESETS, get_preset
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "build_model",
     "stack_records",
     "ann_macs",
+    "snn_synops",
     "PRESETS",
     "get_preset",
 ]

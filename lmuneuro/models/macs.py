@@ -1,15 +1,25 @@
-"""The model as a non-spiking ANN: its multiply-accumulates per sample, counted by PyTorch's own
-FLOP counter (the SNN/ANN comparison the LMUFormer paper makes). The LMU memory, which the
-reference computes by FFT, is not a MAC there; its recurrent form (M^2 + M per step) is reported
-apart."""
+"""The model's own operations in the LMUFormer paper's conventions, counted on the PyTorch model
+(not on a converted network):
+
+- as a non-spiking ANN (``ann_macs``): multiply-accumulates per sample, by PyTorch's own FLOP
+  counter. The LMU memory, which the reference computes by FFT, is not a MAC there; its
+  recurrent form (M^2 + M per step) is reported apart.
+- as an SNN (``snn_synops``): every input spike of a convolution or linear layer times its
+  non-zero fan-out (the weights leaving that input channel, every tap of a convolution), the LMU
+  memory as its causal FIR (a spike of u at step t reaches the ``T - t`` taps of the impulse
+  response within the sequence, times their non-zero entries), and a layer that reads real
+  values (the first convolution) as MACs apart: its output positions times its non-zero weights.
+"""
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
+from .lmu import LegendreMemory, impulse_response
 from .lmuformer import ModelConfig, build_model
 
-__all__ = ["ann_macs"]
+__all__ = ["ann_macs", "snn_synops", "fir_synops"]
 
 
 def ann_macs(config: dict, steps: int) -> dict:
@@ -45,4 +55,75 @@ def ann_macs(config: dict, steps: int) -> dict:
         "by_module": by_module,
         "memory_recurrent_macs": cfg.depth * (m * m + m) * steps,
         "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def fir_synops(spikes: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Synaptic operations of a causal FIR with impulse response ``h`` (d, taps >= T) driven by
+    ``spikes`` (batch, T) of one input: a spike at step t reaches taps 0..T-1-t, each tap k
+    through its ``count_nonzero(h[:, k])`` synapses. Returns the total over the batch."""
+    steps = spikes.shape[-1]
+    reach = torch.cumsum((h[:, :steps] != 0).sum(dim=0), dim=0)  # synapses of taps 0..k
+    return (spikes.sum(dim=0) * reach.flip(0).to(spikes.dtype)).sum()
+
+
+def _binary(t: torch.Tensor) -> bool:
+    return bool(((t == 0) | (t == 1)).all())
+
+
+@torch.no_grad()
+def snn_synops(model: nn.Module, x: torch.Tensor, batch: int = 64) -> dict:
+    """A spiking model's operations per sample, the mean over inputs x (samples, time,
+    features) run ``batch`` at a time, in the paper's convention (module docstring):
+    {"layers": [{"layer", "synops", "graded_macs"}] per convolution, linear layer and LMU memory,
+    in the order they run; "synops"; "graded_macs"}."""
+    rows: dict[str, list[float]] = {}
+    hooks = []
+
+    def count(name):
+        def hook(module, inputs, output):
+            inp = inputs[0].detach().double()
+            row = rows.setdefault(name, [0.0, 0.0])
+            if isinstance(module, LegendreMemory):
+                steps = inp.shape[-1]
+                h = (
+                    module.H
+                    if steps <= module.H.shape[1]
+                    else impulse_response(module.A.double(), module.B.double(), steps)
+                )
+                row[0] += float(sum(fir_synops(inp[:, c], h.double()) for c in range(inp.shape[1])))
+                return
+            w = module.weight.detach() != 0
+            if isinstance(module, nn.Conv1d):  # input (batch, channels, time)
+                per_channel = inp.sum(dim=(0, 2))
+                fan_out = w.sum(dim=(0, 2))
+                positions = inp.shape[0] * output.shape[-1]
+            else:  # nn.Linear: input (..., features)
+                per_channel = inp.reshape(-1, inp.shape[-1]).sum(dim=0)
+                fan_out = w.sum(dim=0)
+                positions = inp.numel() // inp.shape[-1]
+            if _binary(inp):
+                row[0] += float(per_channel @ fan_out.double())
+            else:
+                row[1] += float(positions * int(w.sum()))
+
+        return hook
+
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv1d, nn.Linear, LegendreMemory)):
+            hooks.append(module.register_forward_hook(count(name)))
+    try:
+        for lo in range(0, len(x), batch):
+            model(x[lo : lo + batch])
+    finally:
+        for h in hooks:
+            h.remove()
+    layers = [
+        {"layer": n, "synops": ops / len(x), "graded_macs": macs / len(x)}
+        for n, (ops, macs) in rows.items()
+    ]
+    return {
+        "layers": layers,
+        "synops": sum(r["synops"] for r in layers),
+        "graded_macs": sum(r["graded_macs"] for r in layers),
     }
