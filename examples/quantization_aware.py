@@ -15,17 +15,16 @@ import json
 import time
 from pathlib import Path
 
-import torch
+from torch.utils.data import DataLoader
 
 from lmuneuro import load_checkpoint
 from lmuneuro.convert import Settings, convert
 from lmuneuro.data import dataset_info, get_dataset
 from lmuneuro.qat import ChipModel
-from lmuneuro.train import TrainConfig, train
+from lmuneuro.train import TrainConfig, evaluate, train
 from lmuneuro.verify import verify
 
 
-@torch.no_grad()
 def chip_accuracy(checkpoint, dataset, data_dir, settings: Settings) -> tuple[str, float]:
     """(split, accuracy) of the network convert makes with ``settings``, on the split training
     reports on (validation where the data set has one)."""
@@ -33,12 +32,7 @@ def chip_accuracy(checkpoint, dataset, data_dir, settings: Settings) -> tuple[st
     split = dataset_info(dataset)["eval_split"]
     ds = get_dataset(dataset, split, **({"data_dir": data_dir} if data_dir else {}))
     chip = ChipModel(ck.model, ck.features, settings)
-    right = 0
-    for lo in range(0, len(ds), 256):
-        items = [ds[i] for i in range(lo, min(lo + 256, len(ds)))]
-        x = torch.stack([a for a, _ in items])
-        right += int((chip(x).argmax(-1) == torch.tensor([int(b) for _, b in items])).sum())
-    return split, right / len(ds)
+    return split, evaluate(chip, DataLoader(ds, batch_size=256), "cpu")["accuracy"]
 
 
 def main() -> None:

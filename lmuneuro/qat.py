@@ -45,26 +45,29 @@ class ChipModel(nn.Module):
         self.features = features
         compiled = compile_model(model, features, settings)
         self.settings = compiled.settings  # input range resolved: the record convert reads
-        self._net, self._key = compiled.net, None
+        self._net, self._key = compiled.net, self._version()
 
     def train(self, mode: bool = True):
         self.training = mode
         self.model.eval()
         return self
 
+    def _version(self) -> tuple:
+        # every in-place update of a parameter or buffer, an optimizer's step included, bumps it
+        return tuple((id(t), t._version) for t in self.model.state_dict(keep_vars=True).values())
+
     def network(self):
-        """The ``FixedNetwork`` of the current weights (compiled again only when a parameter or
-        buffer has changed since: every in-place update, an optimizer's step included, bumps a
-        tensor's version)."""
-        key = tuple((id(t), t._version) for t in self.model.state_dict(keep_vars=True).values())
-        if key != self._key:
+        """The ``FixedNetwork`` of the current weights, compiled again only when they changed."""
+        if self._version() != self._key:
             self._net = compile_model(self.model, self.features, self.settings, fit=False).net
-            self._key = key
+            self._key = self._version()
         return self._net
 
     def check_fit(self) -> None:
-        """``ConversionError`` if the current weights no longer fit the target."""
-        compile_model(self.model, self.features, self.settings)
+        """``ConversionError`` if the current weights no longer fit the target (the network it
+        compiles serves the next forward pass)."""
+        self._net = compile_model(self.model, self.features, self.settings).net
+        self._key = self._version()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (batch, time, features) -> logits (batch, classes) float64, the chip's."""

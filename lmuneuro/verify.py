@@ -12,7 +12,8 @@ from .checkpoint import load_checkpoint
 from .data import get_dataset
 from .emulator import run
 from .files import read_arrays, sha256
-from .models import snn_synops, stack_records
+from .models import stack_records
+from .models.macs import counting_synops
 
 __all__ = ["verify", "load_inputs"]
 
@@ -82,29 +83,30 @@ def verify(
     # would copy them), the emulator's for every population
     per_neuron = {k: {p.name: [] for p in net.populations} for k in ("float", "fixed")}
     first = None
-    for lo in range(0, len(x), batch):
-        xb = x[lo : lo + batch]
-        with torch.no_grad(), model.recording() as rec:
-            float_pred.append(model(torch.from_numpy(xb)).argmax(-1).numpy())
-        f_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
-        res = run(net, xb, record=True)
-        fixed_pred.append(res.logits.argmax(-1))
-        if aware is not None:
-            with torch.no_grad():
-                own = aware(torch.from_numpy(xb)).numpy()
-            aware_same += int((own.argmax(-1) == res.logits.argmax(-1)).sum())
-            aware_identical += int((own == res.logits).all(axis=1).sum())
-        for p in net.populations:
-            per_neuron["fixed"][p.name].append(res.spike_counts[p.name])
-            per_neuron["float"][p.name].append(
-                f_spikes[p.name].sum(axis=1) if p.is_layer else res.spike_counts[p.name]
-            )
-        for p in net.layers:
-            a, b = f_spikes[p.name], res.spikes[p.name]
-            counts[p.name] += [a.sum(), b.sum(), (a != b).sum()]
-            if first is None and (a != b).any():
-                s, t, k = (int(v[0]) for v in np.nonzero(a != b))
-                first = {"layer": p.name, "sample": lo + s, "step": t, "neuron": k}
+    with counting_synops(model) as model_ops:  # counted on the forward passes below
+        for lo in range(0, len(x), batch):
+            xb = x[lo : lo + batch]
+            with torch.no_grad(), model.recording() as rec:
+                float_pred.append(model(torch.from_numpy(xb)).argmax(-1).numpy())
+            f_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
+            res = run(net, xb, record=True)
+            fixed_pred.append(res.logits.argmax(-1))
+            if aware is not None:
+                with torch.no_grad():
+                    own = aware(torch.from_numpy(xb)).numpy()
+                aware_same += int((own.argmax(-1) == res.logits.argmax(-1)).sum())
+                aware_identical += int((own == res.logits).all(axis=1).sum())
+            for p in net.populations:
+                per_neuron["fixed"][p.name].append(res.spike_counts[p.name])
+                per_neuron["float"][p.name].append(
+                    f_spikes[p.name].sum(axis=1) if p.is_layer else res.spike_counts[p.name]
+                )
+            for p in net.layers:
+                a, b = f_spikes[p.name], res.spikes[p.name]
+                counts[p.name] += [a.sum(), b.sum(), (a != b).sum()]
+                if first is None and (a != b).any():
+                    s, t, k = (int(v[0]) for v in np.nonzero(a != b))
+                    first = {"layer": p.name, "sample": lo + s, "step": t, "neuron": k}
     float_pred, fixed_pred = np.concatenate(float_pred), np.concatenate(fixed_pred)
     steps = x.shape[1]
     events = {
@@ -136,7 +138,7 @@ def verify(
         k: sum(events["fixed"][p.name][k] for p in net.populations)
         for k in ("synaptic_events", "graded_events")
     }
-    own = snn_synops(model, torch.from_numpy(x), batch)
+    model_count = model_ops(len(x))
     report = {
         "checkpoint": str(checkpoint),
         "artifact": str(artifact),
@@ -149,13 +151,13 @@ def verify(
         # the model's own count in the paper's convention beside the chip's synaptic events: the
         # chip counts every weight set, and every reader of the residual stream, apart
         "operations": {
-            "model_synops": own["synops"],
-            "model_graded_macs": own["graded_macs"],
-            "model_layers": own["layers"],
+            "model_synops": model_count["synops"],
+            "model_graded_macs": model_count["graded_macs"],
+            "model_layers": model_count["layers"],
             "chip_synaptic_events": chip["synaptic_events"],
             "chip_graded_events": chip["graded_events"],
-            "chip_per_model_synop": chip["synaptic_events"] / own["synops"]
-            if own["synops"]
+            "chip_per_model_synop": chip["synaptic_events"] / model_count["synops"]
+            if model_count["synops"]
             else None,
         },
     }

@@ -13,13 +13,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
 from .lmu import LegendreMemory, impulse_response
 from .lmuformer import ModelConfig, build_model
 
-__all__ = ["ann_macs", "snn_synops", "fir_synops"]
+__all__ = ["ann_macs", "snn_synops", "counting_synops", "fir_synops"]
 
 
 def ann_macs(config: dict, steps: int) -> dict:
@@ -71,14 +73,13 @@ def _binary(t: torch.Tensor) -> bool:
     return bool(((t == 0) | (t == 1)).all())
 
 
-@torch.no_grad()
-def snn_synops(model: nn.Module, x: torch.Tensor, batch: int = 64) -> dict:
-    """A spiking model's operations per sample, the mean over inputs x (samples, time,
-    features) run ``batch`` at a time, in the paper's convention (module docstring):
-    {"layers": [{"layer", "synops", "graded_macs"}] per convolution, linear layer and LMU memory,
-    in the order they run; "synops"; "graded_macs"}."""
+@contextlib.contextmanager
+def counting_synops(model: nn.Module):
+    """Count the operations of every forward pass of ``model`` inside the block, in the paper's
+    convention (module docstring). Yields a function of the number of samples run that returns
+    their per-sample mean: {"layers": [{"layer", "synops", "graded_macs"}] per convolution,
+    linear layer and LMU memory, in the order they run; "synops"; "graded_macs"}."""
     rows: dict[str, list[float]] = {}
-    hooks = []
 
     def count(name):
         def hook(module, inputs, output):
@@ -109,21 +110,34 @@ def snn_synops(model: nn.Module, x: torch.Tensor, batch: int = 64) -> dict:
 
         return hook
 
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv1d, nn.Linear, LegendreMemory)):
-            hooks.append(module.register_forward_hook(count(name)))
+    def report(samples: int) -> dict:
+        layers = [
+            {"layer": n, "synops": ops / samples, "graded_macs": macs / samples}
+            for n, (ops, macs) in rows.items()
+        ]
+        return {
+            "layers": layers,
+            "synops": sum(r["synops"] for r in layers),
+            "graded_macs": sum(r["graded_macs"] for r in layers),
+        }
+
+    hooks = [
+        module.register_forward_hook(count(name))
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Conv1d, nn.Linear, LegendreMemory))
+    ]
     try:
-        for lo in range(0, len(x), batch):
-            model(x[lo : lo + batch])
+        yield report
     finally:
         for h in hooks:
             h.remove()
-    layers = [
-        {"layer": n, "synops": ops / len(x), "graded_macs": macs / len(x)}
-        for n, (ops, macs) in rows.items()
-    ]
-    return {
-        "layers": layers,
-        "synops": sum(r["synops"] for r in layers),
-        "graded_macs": sum(r["graded_macs"] for r in layers),
-    }
+
+
+@torch.no_grad()
+def snn_synops(model: nn.Module, x: torch.Tensor, batch: int = 64) -> dict:
+    """A spiking model's operations per sample, the mean over inputs x (samples, time,
+    features) run ``batch`` at a time (``counting_synops``)."""
+    with counting_synops(model) as report:
+        for lo in range(0, len(x), batch):
+            model(x[lo : lo + batch])
+    return report(len(x))
