@@ -3,11 +3,15 @@
 
 Processes (all of them Lava's standard ones):
 - ``Neurons``: a ``LIFReset`` population (a layer of the model: u and v are zeroed at its float
-  time 0 of every sample, its ``lag``) or a ``LIF`` population (a relay: it fires one step after
-  each spike it receives, copying a layer's spikes later in time).
+  time 0 of every sample, its ``lag``), a ``LIF`` population (a relay: it fires one step after
+  each spike it receives, copying a layer's spikes later in time) or a ``GradedVec`` population
+  (a term of the residual stream: at each step it sends the sum of its a_in as a graded payload
+  of up to ``message_bits_max`` signed bits, ``scale`` payload units per float unit; no state, no
+  threshold, no bias; ``lag`` its float time 0).
 - ``Synapse``: a ``Dense`` (delay 0, every row), ``DelayDense`` (one delay for all its synapses),
   ``Sparse`` or ``DelaySparse`` (only the non-zero weights are synapses). It delivers at step T,
-  per target neuron, ``floor(2^weight_exp * (W @ s[T - 1 - delay]))`` activation units: one step
+  per target neuron, ``floor(2^weight_exp * (W @ s[T - 1 - delay]))`` activation units (s:
+  binary spikes, or graded payloads from the input or a ``GradedVec``): one step
   of latency, the delay, one rounding per process. The outputs of the processes that feed one
   population add up in its ``a_in``.
 - two host sources: ``input`` (feature frame t as graded spikes of ``input_bits`` signed bits,
@@ -65,7 +69,8 @@ GATE_KINDS = ("outside", "end")
 
 @dataclass
 class Neurons:
-    """A LIF population (Lava's ``LIFReset`` when ``lag`` is set, else ``LIF``)."""
+    """A LIF population (Lava's ``LIFReset`` when ``lag`` is set, else ``LIF``) or, ``graded``,
+    a ``GradedVec`` (its LIF fields zero)."""
 
     name: str
     size: int
@@ -80,15 +85,17 @@ class Neurons:
     lag: int | None = (
         None  # LIFReset: hardware step of float time 0 in each sample; None: a relay (LIF)
     )
-    scale: float = 0.0  # state units per float unit (reports; 0 for relays)
+    scale: float = 0.0  # state (graded: payload) units per float unit (reports; 0 for relays)
+    graded: bool = False
 
     @property
     def lava_class(self) -> str:
-        return "LIF" if self.lag is None else "LIFReset"
+        return "GradedVec" if self.graded else "LIF" if self.lag is None else "LIFReset"
 
     @property
     def is_layer(self) -> bool:
-        return self.lag is not None
+        """A LIF layer of the model (not a relay, not a graded term)."""
+        return self.lag is not None and not self.graded
 
 
 @dataclass
@@ -185,7 +192,7 @@ def gate_pattern(channels: list[tuple[int, str]], steps: int, period: int) -> np
 
 # ---------------------------------------------------------------- HDF5 file
 
-FORMAT, FORMAT_VERSION = "lmuneuro-artifact", 3
+FORMAT, FORMAT_VERSION = "lmuneuro-artifact", 4
 
 
 class ArtifactError(ValueError):
@@ -449,7 +456,8 @@ def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwor
     pops = []
     for i, e in enumerate(structure["neurons"]):
         lag = None if e["lag"] is None else _int(e["lag"])
-        if e["class"] != ("LIF" if lag is None else "LIFReset"):
+        graded = e["class"] == "GradedVec"
+        if e["class"] != ("GradedVec" if graded else "LIF" if lag is None else "LIFReset"):
             raise ValueError(f"neurons {e['name']!r}: class {e['class']!r} does not fit lag {lag}")
         pops.append(
             Neurons(
@@ -463,6 +471,7 @@ def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwor
                 _int(e["v_init"]),
                 lag,
                 float(e["scale"]),
+                graded,
             )
         )
     syns = []
@@ -533,6 +542,7 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
             or be.max() > fmt.bias_exp_max
             or abs(p.v_init) >= fmt.state_max
             or (p.lag is not None and p.lag < 1)
+            or (p.graded and (p.lag is None or p.du or p.dv or p.vth or p.v_init or bm.any()))
         ):
             raise ArtifactError(f"{where}: {p.name}: neuron parameters outside Loihi's ranges")
         sizes[p.name], order[p.name] = p.size, i

@@ -88,9 +88,10 @@ def run_backend(
 
 def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarray]) -> dict:
     """Per-sample means of what a run did, from spikes per neuron (population -> (samples, n),
-    over every step of each sample): per population (layers and relays) the spikes it sent and
-    the synaptic events it received (each spike times its non-zero synapses in each process that
-    reads it), graded events (from the input) apart; and the messages of the two host sources.
+    over every step of each sample): per population (layers, relays, graded terms) the spikes it
+    sent (a graded term's: its non-zero payloads) and the synaptic events it received (each spike
+    times its non-zero synapses in each process that reads it), graded events (from the input
+    and the graded terms) apart; and the messages of the two host sources.
     Any run that gives spike counts (emulator, Lava, the float model) is counted by this one
     function."""
     samples, steps = len(x), x.shape[1]
@@ -103,13 +104,14 @@ def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarra
         **spike_counts,
     }
     layers = []
+    graded_src = {INPUT} | {p.name for p in net.populations if p.graded}
     for p in net.populations:
         binary = graded = 0.0
         for s in net.inputs_of(p.name):
             events = float(
                 (counts[s.src] @ (np.asarray(s.weights) != 0).sum(axis=0)).sum() / samples
             )
-            if s.src == INPUT:
+            if s.src in graded_src:
                 graded += events
             else:
                 binary += events

@@ -355,6 +355,10 @@ def _native(obj: dict, preset, what) -> Checkpoint:
                 f"{what}: {key} is a {type(obj.get(key)).__name__}, expected "
                 f"{' or '.join(t.__name__ for t in types).replace('NoneType', 'nothing')}"
             )
+    quantization = obj.get("quantization")
+    if isinstance(quantization, dict) and "residual" not in quantization:
+        # recorded before graded residual terms existed: it was fine-tuned with the stream folded
+        quantization = {**quantization, "residual": "folded"}
     return Checkpoint(
         model.eval(),
         cfg,
@@ -364,7 +368,7 @@ def _native(obj: dict, preset, what) -> Checkpoint:
         obj.get("metrics") or {},
         obj.get("train_state"),
         FORMAT,
-        obj.get("quantization"),
+        quantization,
     )
 
 

@@ -98,6 +98,7 @@ SETTINGS = (
     "weight_sets",
     "exponent_classes",
     "lmu_mapping",
+    "residual",
     "chips",
 )
 
@@ -526,6 +527,14 @@ def _add_settings(s) -> None:
         help="the LMU memory as its impulse response's taps, read from a relay line of its input "
         "neuron (fir, the default); recurrent (graded integrators holding the state) cannot be "
         "built from Loihi 2's standard processes and is refused",
+    )
+    s.add_argument(
+        "--residual",
+        choices=("graded", "folded"),
+        help="the residual stream: each convolution's output that several layers read as one "
+        "population of graded neurons (GradedVec), read one-to-one (graded, the default); or "
+        "folded into every reader (the same convolution's synapses again for each: more "
+        "synaptic events and synapse memory, one hop less)",
     )
     s.add_argument(
         "--chips",

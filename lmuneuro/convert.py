@@ -43,8 +43,16 @@ from .fixedpoint import (
     split_rows,
     split_weights,
 )
-from .graph import Graph, Population, from_model
-from .limits import a_out_range, input_payload, regions, resources, violations
+from .graph import Graph, Population, fold, from_model
+from .limits import (
+    a_out_range,
+    graded_parts,
+    input_payload,
+    offset_classes,
+    regions,
+    resources,
+    violations,
+)
 from .loihi import decay
 from .profiles import Profile, load_profile
 
@@ -59,6 +67,7 @@ __all__ = [
     "LINE_TAPS",
     "VTH_MANT_MIN",
     "LMU_MAPPINGS",
+    "RESIDUALS",
 ]
 
 LINE_TAPS = (
@@ -66,6 +75,7 @@ LINE_TAPS = (
 )
 VTH_MANT_MIN = 64  # below this a layer's state is too coarse to be worth converting
 LMU_MAPPINGS = ("fir", "recurrent")
+RESIDUALS = ("graded", "folded")  # the residual stream's terms: graded populations, or folded
 
 
 class ConversionError(ValueError):
@@ -167,6 +177,7 @@ def _connections(graph: Graph, lags: dict, relays: _Relays) -> dict[str, list[_C
                 longest = max(lags[p.name] - lags[g.src] - 1 - k for k in g.offsets)
                 lines[g.src] = max(lines.get(g.src, 0), longest)
     line_of = {src: relays.line(src, length) for src, length in lines.items() if length > 0}
+    graded = {p.name for p in graph.populations if p.graded}
     for p in graph.populations:
         conns = []
         for g in p.inputs:
@@ -185,9 +196,9 @@ def _connections(graph: Graph, lags: dict, relays: _Relays) -> dict[str, list[_C
                 continue
             for w, d in zip(g.weights, delays):
                 hops = d // (fmt.delay_max + 1)
-                if hops and g.src == INPUT:
+                if hops and (g.src == INPUT or g.src in graded):
                     raise ConversionError(
-                        f"layer {p.name}: the graded input would need a delay of {d} steps; "
+                        f"layer {p.name}: the graded {g.src} would need a delay of {d} steps; "
                         f"the target's synapses hold at most {fmt.delay_max} and relays carry "
                         "spikes only"
                     )
@@ -203,16 +214,31 @@ def _connections(graph: Graph, lags: dict, relays: _Relays) -> dict[str, list[_C
     return out
 
 
+@dataclass(frozen=True)
+class WeightSets:
+    """Up to ``count`` 8-bit processes per weight matrix, a second one only where one set's
+    relative error exceeds ``bound`` (0: wherever it adds anything)."""
+
+    count: int = 2
+    bound: float = 0.0
+
+    def for_matrix(self, c: np.ndarray, fmt: Formats) -> int:
+        if self.count > 1 and split_weights(c, fmt, 1)[0].rel_error <= self.bound:
+            return 1
+        return self.count
+
+
 def _processes(
-    c: np.ndarray, src: str, dst: str, delay: int, fmt: Formats, sets: int, classes: int
+    c: np.ndarray, src: str, dst: str, delay: int, fmt: Formats, sets: WeightSets, classes: int
 ) -> list[Synapse]:
     """The synapse processes for float targets c (n_dst, n_src; activation units per payload
     unit): per exponent class (a sparse process for a subset of rows) and weight set."""
     out, groups = [], split_rows(c, classes, fmt)
     rest = np.zeros_like(c)
+    one_to_one = (np.count_nonzero(c, axis=1) <= 1).all()  # a Dense would store every zero
     for rows in groups:
-        sparse = len(rows) < c.shape[0]
-        for q in split_weights(c[rows], fmt, sets):
+        sparse = len(rows) < c.shape[0] or one_to_one
+        for q in split_weights(c[rows], fmt, sets.for_matrix(c[rows], fmt)):
             if not q.w_mant.any():
                 continue
             w = np.zeros(c.shape, np.int16)
@@ -239,6 +265,122 @@ def _rounding(s: Synapse) -> Synapse:
     return s
 
 
+@dataclass
+class _Source:
+    """A graded source as its readers see it: payload units per float unit (per channel), and its
+    payloads as ``limits.a_out_range`` takes them."""
+
+    scale: float | np.ndarray
+    payload: np.ndarray | tuple
+    classes: dict | None = None  # a graded term's payload per offset class (``offset_classes``)
+    floor_loss: np.ndarray | float = 0.0  # mean payload its processes' floors lose per step
+
+
+COPIES_MAX = 16  # parallel copies of a one-to-one process whose sum exceeds the a_out width
+
+
+def _inputs(
+    conns: list[_Conn],
+    unit: float,
+    dst: str,
+    sources: dict,
+    fmt: Formats,
+    sets: WeightSets,
+    classes: int,
+) -> tuple[list[Synapse], list[tuple]]:
+    """The processes of ``conns`` into ``dst`` at ``unit`` activation units per float input unit,
+    with their ``regions`` parts; ``_Scale`` when one does not fit. A term of the residual stream
+    carries a whole convolution's sum, which one process may not deliver within the a_out width:
+    its one-to-one reading is then split into parallel copies (each 1/k of the weights), which
+    cost a few hundred graded events per step, not a coarser layer."""
+    syns, parts = [], []
+    for c in conns:
+        src = sources.get(c.src)  # graded: the input or a term of the residual stream
+        copies = 1
+        while True:
+            try:
+                made = _processes(
+                    c.weights * unit / (src.scale if src else 1) / copies,
+                    c.src,
+                    dst,
+                    c.delay,
+                    fmt,
+                    sets,
+                    classes,
+                )
+            except ValueError as e:  # beyond the largest exponent
+                raise _Scale(str(e)) from None
+            if c.src == INPUT:
+                made = [_rounding(s) for s in made]
+            ranges = [
+                a_out_range(s.weights, s.weight_exp, src.payload if src else None) for s in made
+            ]
+            peak = max([max(hi.max(), -lo.min()) for lo, hi in ranges], default=0)
+            if peak <= fmt.a_max:
+                break
+            if src is None or src.classes is None or copies >= COPIES_MAX:
+                lo, hi = ranges[[max(b.max(), -a.min()) for a, b in ranges].index(peak)]
+                raise _Scale(
+                    f"a process from {c.src} can deliver {peak:,.0f} activation units, beyond "
+                    f"the {fmt.activation_bits}-bit a_out",
+                    _fit(lo, hi, fmt),
+                )
+            copies = min(COPIES_MAX, max(copies + 1, math.ceil(copies * peak / fmt.a_max)))
+        made = [replace(s) for _ in range(copies) for s in made]
+        for s in made:
+            if src is not None and src.classes is not None:
+                parts += graded_parts(s.weights, s.weight_exp, src.classes, c.offset)
+            else:
+                parts.append(
+                    (
+                        *a_out_range(s.weights, s.weight_exp, src.payload if src else None),
+                        c.offset,
+                        False,
+                    )
+                )
+        syns += made
+    return syns, parts
+
+
+def _term(
+    p: Population,
+    conns: list[_Conn],
+    lag: int,
+    profile: np.ndarray,
+    cap: float,
+    sources: dict,
+    fmt: Formats,
+    sets: WeightSets,
+    classes: int,
+) -> tuple[Neurons, list[Synapse], _Source]:
+    """A term of the residual stream as a ``GradedVec``: channel i in payload units of
+    ``2^-k / profile[i]`` float units (``_term_profile``), k the largest (finest) at which every
+    process into it fits the a_out width and their sum the payload, with ``2^k`` at most
+    ``cap``."""
+    top = 2 ** (fmt.message_bits_max - 1) - 1
+    k = math.floor(math.log2(cap))
+    while True:
+        try:
+            unit = 2.0**k * profile[:, None]
+            syns, parts = _inputs(conns, unit, p.name, sources, fmt, sets, classes)
+            bound = (sum(lo for lo, *_ in parts), sum(hi for _, hi, *_ in parts))
+            peak = max(-bound[0].min(), bound[1].max())
+            if peak <= top:
+                break
+            shrink = top / peak
+        except _Scale as e:
+            shrink = e.shrink
+        if k <= fmt.weight_exp_min - fmt.weight_bits:
+            raise ConversionError(f"residual term {p.name}: its sum does not fit graded payloads")
+        k = min(k - 1, math.floor(k + math.log2(min(shrink, 1.0))))
+    zeros = np.zeros(p.size, np.int64)
+    neurons = Neurons(p.name, p.size, 0, 0, 0, zeros, zeros, 0, lag, 2.0**k, graded=True)
+    # each process with a negative exponent floors: half a payload unit lost per step, on average,
+    # while its source fires (densely, in a layer); the readers' biases give it back
+    loss = 0.5 * sum((s.weights != 0).any(axis=1) for s in syns if s.weight_exp < 0)
+    return neurons, syns, _Source(2.0**k * profile, bound, offset_classes(parts), loss)
+
+
 def _layer(
     p: Population,
     conns: list[_Conn],
@@ -247,50 +389,28 @@ def _layer(
     channel: int,
     n_channels: int,
     vth_mant: int,
-    frac: int,
-    input_max: int,
+    sources: dict,
     fmt: Formats,
-    sets: int,
+    sets: WeightSets,
     classes: int,
 ) -> tuple[Neurons, list[Synapse]]:
     """A layer at threshold mantissa ``vth_mant``: its LIFReset, its processes and the gate's
-    inhibition outside its window; ``_Scale`` when something does not fit the target's widths."""
+    inhibition outside its window; ``_Scale`` when something does not fit the target's widths.
+    ``sources``: the graded sources built so far (``_Source``)."""
     scale = population_scale(p.v_th, vth_mant, fmt)
     unit = scale / (p.tau * 2**fmt.activation_shift)  # activation units per float input unit
-    syns, parts = [], []
-    for c in conns:
-        graded = c.src == INPUT
-        try:
-            made = _processes(
-                c.weights * unit / (2.0**frac if graded else 1),
-                c.src,
-                p.name,
-                c.delay,
-                fmt,
-                sets,
-                classes,
-            )
-        except ValueError as e:  # beyond the largest exponent
-            raise _Scale(str(e)) from None
-        if graded:
-            made = [_rounding(s) for s in made]
-        for s in made:
-            lo, hi = a_out_range(
-                s.weights,
-                s.weight_exp,
-                input_payload(c.weights.shape[1], input_max) if graded else None,
-            )
-            if lo.min() < fmt.a_min or hi.max() > fmt.a_max:
-                raise _Scale(
-                    f"a process from {c.src} can deliver {max(hi.max(), -lo.min()):,.0f} "
-                    "activation "
-                    f"units, beyond the {fmt.activation_bits}-bit a_out",
-                    _fit(lo, hi, fmt),
-                )
-            parts.append((lo, hi, c.offset, False))
-        syns += made
+    syns, parts = _inputs(conns, unit, p.name, sources, fmt, sets, classes)
+    restore = sum(  # activation units the graded terms' floors take from each neuron (``_term``)
+        np.asarray(s.weights, np.float64)
+        @ (sources[s.src].floor_loss * np.ones(s.weights.shape[1]))
+        * 2.0**s.weight_exp
+        for s in syns
+        if s.src in sources and sources[s.src].classes is not None
+    )
     try:
-        bias_mant, bias_exp = quantize_bias(p.bias * scale / p.tau, fmt)
+        bias_mant, bias_exp = quantize_bias(
+            p.bias * scale / p.tau + restore * 2**fmt.activation_shift, fmt
+        )
     except ValueError as e:
         raise _Scale(str(e)) from None
     bias = bias_mant.astype(np.float64) * 2.0**bias_exp
@@ -352,7 +472,7 @@ def _fit(lo: np.ndarray, hi: np.ndarray, fmt: Formats) -> float:
 
 
 def _input_frac_bits(
-    p: Population, max_abs: float, bits: int, vth_mant: int, fmt: Formats, sets: int
+    p: Population, max_abs: float, bits: int, vth_mant: int, fmt: Formats, sets: WeightSets
 ) -> int:
     """Fraction bits of the graded input that balance its rounding against the weights' (a finely
     resolved input needs small weights, which the exponent floor resolves coarsely): the
@@ -375,13 +495,37 @@ def _input_frac_bits(
                 continue
             for w in g.weights:
                 try:
-                    r = split_weights(w * unit, fmt, sets)[0].rel_error
+                    r = split_weights(w * unit, fmt, sets.count)[0].rel_error
                 except ValueError:  # beyond the largest exponent: coarser inputs only get worse
                     return best[1] if best else frac
                 err += float(np.sum(w**2)) * (r**2 * max_abs**2 / 3 + 4.0**-frac / 12)
         if best is None or err < best[0]:
             best = (err, frac)
     return best[1]
+
+
+def _term_profile(graph: Graph, name: str, vth_mant: int, fmt: Formats):
+    """(profile (size,), cap) of a graded term. Its payload carries channel i in units of
+    ``2^-k / profile[i]`` float units, ``profile`` the geometric mean over its readers of their
+    one-to-one weights in activation units per float unit (largest 1): every reader's diagonal is
+    then as even as the readers' BatchNorms allow, so that one exponent represents it. ``cap``:
+    the largest ``2^k`` at which every reader's largest one-to-one weight (per payload unit) still
+    reaches a full mantissa at the smallest exponent."""
+    diags = [
+        np.abs(np.diag(g.weights[0]))
+        * population_scale(r.v_th, vth_mant, fmt)
+        / (r.tau * 2**fmt.activation_shift)
+        for r in graph.populations
+        if not r.graded
+        for g in r.inputs
+        if g.src == name
+    ]
+    diags = [d for d in diags if d.max() > 0] or [np.ones(graph.population(name).size)]
+    floor = max(d.max() for d in diags) * 2.0**-16  # a channel no reader weighs
+    profile = np.exp(np.mean([np.log(np.maximum(d, floor)) for d in diags], axis=0))
+    profile /= profile.max()
+    full = 2.0**fmt.weight_exp_min * (2**fmt.weight_bits - 1)
+    return profile, min(float((d / profile).max()) / full for d in diags)
 
 
 def quantize_graph(
@@ -393,11 +537,14 @@ def quantize_graph(
     fmt: Formats = LAVA,
     weight_sets: int = 2,
     exponent_classes: int = 1,
+    set_error: float = 0.0,
 ) -> FixedNetwork:
     """The network of Lava processes for ``graph``; ``input_max_abs`` bounds the features'
-    magnitude; every weight is the sum of up to ``weight_sets`` 8-bit processes, and the rows of
-    a weight matrix are split into up to ``exponent_classes`` processes of similar magnitude.
-    ``vth_mant`` is the finest state resolution tried (module docstring: scaling)."""
+    magnitude; every weight is the sum of up to ``weight_sets`` 8-bit processes (a second only
+    where one set's relative error exceeds ``set_error``), and the rows of a weight matrix are
+    split into up to ``exponent_classes`` processes of similar magnitude. ``vth_mant`` is the
+    finest state resolution tried (module docstring: scaling)."""
+    sets = WeightSets(weight_sets, set_error)
     if input_bits > fmt.message_bits_max:
         raise ConversionError(
             f"the graded input needs {input_bits}-bit payloads; the target carries at most "
@@ -406,22 +553,49 @@ def quantize_graph(
     frac = input_max = (
         None  # chosen for the first layer that reads the input, at its final threshold mantissa
     )
-    lags = _schedule(graph)
+    sources: dict[str, _Source] = {}  # the graded ones, as they are built
+    while True:  # a graded term beyond a reader's longest delay is folded into its readers
+        lags = _schedule(graph)
+        far = {
+            g.src
+            for p in graph.populations
+            for g in p.inputs
+            if g.src != INPUT and graph.population(g.src).graded
+            if lags[p.name] - lags[g.src] - 1 > fmt.delay_max
+        }
+        if not far:
+            break
+        graph = fold(graph, far)
     relays = _Relays(
         {INPUT: graph.input_size, **{p.name: p.size for p in graph.populations}}, lags, fmt
     )
     conns = _connections(graph, lags, relays)
-    channels = sorted({lags[p.name] for p in graph.populations})
+    channels = sorted({lags[p.name] for p in graph.populations if not p.graded})
     delay = lags[graph.populations[-1].name]
     gate = [(lag, "outside") for lag in channels] + [(lag, "end") for _, lag in relays.kills]
     layers, syns = {}, {}
     for p in graph.populations:
+        if p.graded:
+            layers[p.name], syns[p.name], sources[p.name] = _term(
+                p,
+                conns[p.name],
+                lags[p.name],
+                *_term_profile(graph, p.name, vth_mant, fmt),
+                sources,
+                fmt,
+                sets,
+                exponent_classes,
+            )
+            continue
         choose_frac = frac is None and any(g.src == INPUT for g in p.inputs)
         mant = vth_mant
         while True:
             if choose_frac:
-                frac = _input_frac_bits(p, input_max_abs, input_bits, mant, fmt, weight_sets)
+                frac = _input_frac_bits(p, input_max_abs, input_bits, mant, fmt, sets)
                 input_max = input_limit(input_max_abs, frac, input_bits)
+                sources[INPUT] = _Source(
+                    2.0**frac, input_payload(graph.input_size, input_max).astype(np.float64)
+                )
             try:
                 layers[p.name], syns[p.name] = _layer(
                     p,
@@ -431,10 +605,9 @@ def quantize_graph(
                     channels.index(lags[p.name]),
                     len(gate),
                     mant,
-                    frac,
-                    input_max,
+                    sources,
                     fmt,
-                    weight_sets,
+                    sets,
                     exponent_classes,
                 )
                 break
@@ -509,10 +682,11 @@ class Settings:
     weight_sets: int = 2
     exponent_classes: int = 1
     lmu_mapping: str = "fir"
+    residual: str = "graded"
     chips: int | None = None  # use at most this many of the target board's chips
 
     def __post_init__(self):
-        kinds = {"target": str, "lmu_mapping": str, "input_range": (int, float)}
+        kinds = {"target": str, "lmu_mapping": str, "residual": str, "input_range": (int, float)}
         for f in fields(self):
             v = getattr(self, f.name)
             optional = f.name in ("input_range", "chips")
@@ -571,6 +745,10 @@ def compile_model(
             "(its 24-bit state would pass through 16-bit Dense outputs and has no per-sample "
             "reset; docs/fixed-point.md section 6): use --lmu-mapping fir"
         )
+    if settings.residual not in RESIDUALS:
+        raise ConversionError(
+            f"unknown residual stream {settings.residual!r}; choose one of {', '.join(RESIDUALS)}"
+        )
     if settings.weight_sets not in (1, 2):
         raise ConversionError(f"weight sets must be 1 or 2, got {settings.weight_sets}")
     if not 1 <= settings.exponent_classes <= 16:
@@ -593,7 +771,7 @@ def compile_model(
         )
     try:
         net = quantize_graph(
-            from_model(model),
+            from_model(model, streams=settings.residual == "graded"),
             input_max_abs=settings.input_range,
             vth_mant=settings.vth_mant,
             fmt=fmt,
@@ -645,6 +823,7 @@ def convert(checkpoint, output, *, preset: str | None = None, **settings) -> dic
             "weight_sets": c.settings.weight_sets,
             "exponent_classes": c.settings.exponent_classes,
             "lmu_mapping": c.settings.lmu_mapping,
+            "residual": c.settings.residual,
             "quantization_aware": learned is not None,
         },
         "classes": ck.classes,

@@ -1,9 +1,9 @@
 """The batched emulator: an artifact's network of Lava processes run on whole batches with the
 arithmetic of Lava's ``fixed_pt`` models (``loihi``: lava-nc 0.10's ``PyDenseModelBitAcc``, its
-Sparse, DelayDense and DelaySparse siblings, ``PyLifModelBitAcc`` and ``PyLifResetModelBitAcc``,
-integer for integer). Each process delivers one step plus its delay after the spikes it reads;
-the outputs of the processes that feed a population add up in its a_in; LIFReset zeroes u and v
-at its reset step.
+Sparse, DelayDense and DelaySparse siblings, ``PyLifModelBitAcc``, ``PyLifResetModelBitAcc`` and
+``PyGradedVecModelFixed``, integer for integer). Each process delivers one step plus its delay
+after the spikes or payloads it reads; the outputs of the processes that feed a population add up
+in its a_in; LIFReset zeroes u and v at its reset step; a GradedVec sends its a_in as it is.
 
 The test suite checks the arithmetic against Lava's own models on random inputs, bit for bit, and
 whole networks against Lava's simulator. Each sample runs on its own for ``delay + steps`` steps
@@ -145,12 +145,12 @@ def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> RunResult:
 
     emit(INPUT)
     emit(GATE)
-    counts = {}
+    counts = {}  # spikes, or a graded population's non-zero payloads
     for p in net.populations:
-        sig[p.name] = _population(
-            p, pending.pop(p.name), [s for s in net.inputs_of(p.name) if s.src == p.name]
-        )
-        counts[p.name] = sig[p.name].sum(axis=0).astype(np.int64)
+        a = pending.pop(p.name)
+        own = [s for s in net.inputs_of(p.name) if s.src == p.name]
+        sig[p.name] = a if p.graded else _population(p, a, own)
+        counts[p.name] = (sig[p.name] != 0).sum(axis=0).astype(np.int64)
         emit(p.name)
     head = net.population(net.readout)
     logits, per_step = readout(net, np.swapaxes(sig[head.name][head.lag : head.lag + steps], 0, 1))

@@ -4,8 +4,11 @@ The last stage of the pipeline: it reads an artifact and the activity of a run (
 --activity``, or a run it starts itself) and prices the counted operations with a profile's
 constants. Every figure is per sample. What is counted:
 
-- synaptic events: each spike (or graded input message) times its non-zero synapses in each
-  synapse process that reads it (``backends.activity``), relays and the gate's inhibition included;
+- synaptic events: each spike (or graded message: the input's and the residual terms') times its
+  non-zero synapses in each synapse process that reads it (``backends.activity``), relays and the
+  gate's inhibition included. On a neuromorphic target graded events are priced as such
+  (``energy.graded_synaptic_op``: a weight times a payload of up to 24 bits); a profile without
+  that price cannot price a network with graded messages (``EnergyError``);
 - neuron updates: every neuron of every population at every step of a sample (Loihi updates all
   compartments of a core each step); those that fire are priced as active updates, the rest idle;
 - routing: one message per spike sent, per graded input message and per gate spike;
@@ -102,7 +105,10 @@ def _layer_ops(row: dict, profile: Profile) -> dict[str, dict]:
         return {"synaptic": {"accumulate": row["synaptic_events"], "mac": row["graded_events"]}}
     fired = row["spikes"]
     return {
-        "synaptic": {"synaptic_op": row["synaptic_events"] + row["graded_events"]},
+        "synaptic": {
+            "synaptic_op": row["synaptic_events"],
+            **({"graded_synaptic_op": row["graded_events"]} if row["graded_events"] else {}),
+        },
         "neuron": {
             "neuron_update_active": fired,
             "neuron_update_idle": row["neuron_updates"] - fired,
@@ -135,6 +141,13 @@ def report(
         {r["layer"]: r for r in resources(net, profile)} if profile.kind == "neuromorphic" else {}
     )
     weight_bits = profile.precision.get("weight_bits", 8)
+    graded = sum(r["graded_events"] for r in act["layers"])
+    if profile.kind == "neuromorphic" and graded and "graded_synaptic_op" not in profile.energy:
+        raise EnergyError(
+            f"profile {profile.name} has no energy.graded_synaptic_op to price the "
+            f"{graded:,.0f} graded synaptic events per sample (the graded input and the residual "
+            "stream's terms)"
+        )
     components = ("synaptic", "neuron", "routing")
     layers, totals = [], {c: [0.0, 0.0, 0.0] for c in (*components, "host", "static")}
     for row in act["layers"]:

@@ -2,8 +2,7 @@
 
 This is the converter's first stage, before any quantisation: every BatchNorm is folded into the
 synapses and biases that feed a population, and every real-valued sum of the reference network
-(the residual stream, the LMU memory as the taps of its impulse response, the k-wide convolutions)
-becomes synapse
+(the LMU memory as the taps of its impulse response, the k-wide convolutions) becomes synapse
 groups converging on the populations that read it. A population's input at float time t is
 
     x_t = bias + sum over groups g of  sum_j  W_g[j] @ s_src(g)(t + offsets_g[j])
@@ -13,13 +12,19 @@ reference LIF: h = v + (x - v) / tau, spike when h >= v_th, reset to 0. One sour
 population: ``INPUT``, the real-valued feature frame (a graded source). The read-out is ``head``
 applied to the time-mean of the last population's spikes.
 
+The residual stream is a sum of terms, one per convolution that adds to it. A term that several
+layers read is a *graded* population (``Population.graded``): its signal is its input x_t itself,
+computed once (without bias), and each reader takes it through its own one-to-one synapses, with
+its BatchNorm folded into that diagonal and the term's bias into its own. A term that one layer
+reads is folded into that layer (``streams=False``: every term is).
+
 ``simulate`` runs the graph in float time; it reproduces the PyTorch model's spikes and logits,
 which is what makes the graph trustworthy before it is quantised.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -27,7 +32,7 @@ import torch
 from .models.lmu import impulse_response
 from .models.lmuformer import SpikingLMUFormer
 
-__all__ = ["Graph", "Population", "Synapses", "from_model", "simulate", "INPUT"]
+__all__ = ["Graph", "Population", "Synapses", "from_model", "fold", "simulate", "INPUT"]
 
 INPUT = "input"
 
@@ -49,6 +54,7 @@ class Population:
     tau: float
     bias: np.ndarray  # (size,) float input added at every step of the sequence
     inputs: list[Synapses] = field(default_factory=list)
+    graded: bool = False  # a residual term: its signal is its input (no LIF, no bias)
 
 
 @dataclass
@@ -79,6 +85,15 @@ class _Expr:
         return _Expr(self.groups + other.groups, self.bias + other.bias)
 
 
+@dataclass(eq=False)
+class _Term:
+    """One term of the residual stream, and the layers that read it."""
+
+    name: str
+    expr: _Expr
+    readers: int = 0
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().double().cpu().numpy()
 
@@ -103,17 +118,21 @@ def _dense(src: str, weight: torch.Tensor, bias: torch.Tensor | None) -> _Expr:
     )
 
 
-def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
+def from_model(model: SpikingLMUFormer, taps: int | None = None, streams: bool = True) -> Graph:
     """The graph of an eval-mode spiking model. ``taps``: length of the LMU's impulse response
-    (default: the model's stored seq_len): sequences up to that length are represented exactly."""
+    (default: the model's stored seq_len): sequences up to that length are represented exactly.
+    ``streams``: residual terms that several layers read as graded populations (module
+    docstring); False folds them into every reader."""
     if not isinstance(model, SpikingLMUFormer):
         raise ValueError("only the spiking LMUFormer maps onto LIF populations")
     cfg = model.config
-    pops: list[Population] = []
+    plan: list[tuple[str, list[_Term], object, float]] = []  # the layers, in order
 
-    def lif(name: str, expr: _Expr, bn, v_th: float) -> str:
-        e = expr.scaled(*_bn(bn))
-        pops.append(Population(name, len(e.bias), v_th, cfg.tau, e.bias, e.groups))
+    def lif(name: str, terms: _Expr | list[_Term], bn, v_th: float) -> str:
+        terms = terms if isinstance(terms, list) else [_Term("", terms)]
+        for t in terms:
+            t.readers += 1
+        plan.append((name, terms, bn, v_th))
         return name
 
     pe = model.patch_embed
@@ -127,9 +146,9 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
             lif_mod.v_threshold,
         )
     conv, bn, lif_mod = pe._layer(pe.n - 1)
-    x = _conv(src, conv)
-    rpe = lif(f"patch_embed.proj_lif{pe.n - 1 if pe.n > 1 else ''}", x, bn, lif_mod.v_threshold)
-    stream = x + _conv(rpe, pe.rpe_conv)
+    x = _Term("patch_embed.x", _conv(src, conv))
+    rpe = lif(f"patch_embed.proj_lif{pe.n - 1 if pe.n > 1 else ''}", [x], bn, lif_mod.v_threshold)
+    stream = [x, _Term("patch_embed.rpe", _conv(rpe, pe.rpe_conv))]
 
     for b, blk in enumerate(model.block):
         at, mlp, p = blk.attn, blk.mlp, f"block.{b}"
@@ -158,12 +177,52 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None) -> Graph:
         w_h = cell.W_h.weight
         h_in = _dense(m, w_h[:, :-d], cell.W_h.bias) + _dense(s, w_h[:, -d:], None)
         h = lif(f"{p}.attn.lmu.f_h", h_in, cell.bn_h, cell.f_h.v_threshold)
-        stream = stream + _conv(h, at.proj_conv).scaled(*_bn(at.proj_bn))
+        stream = stream + [_Term(f"{p}.attn", _conv(h, at.proj_conv).scaled(*_bn(at.proj_bn)))]
         s1 = lif(f"{p}.mlp.fc1_lif", stream, mlp.fc1_bn, mlp.fc1_lif.v_threshold)
         s2 = lif(f"{p}.mlp.fc2_lif", _conv(s1, mlp.fc1_conv), mlp.fc2_bn, mlp.fc2_lif.v_threshold)
-        stream = stream + _conv(s2, mlp.fc2_conv)
+        stream = stream + [_Term(f"{p}.mlp", _conv(s2, mlp.fc2_conv))]
     lif("head_lif", stream, model.head_bn, model.head_lif.v_threshold)
+
+    pops, placed = [], set()
+    for name, terms, bn, v_th in plan:
+        a, c = _bn(bn)
+        groups, bias = [], c
+        for t in terms:
+            # a term of the real-valued input stays folded: graded relays carry spikes' sums only
+            if streams and t.readers > 1 and all(g.src != INPUT for g in t.expr.groups):
+                if t.name not in placed:  # before its first reader, after its sources
+                    n = len(t.expr.bias)
+                    pops.append(Population(t.name, n, 0.0, 1.0, np.zeros(n), t.expr.groups, True))
+                    placed.add(t.name)
+                groups.append(Synapses(t.name, np.diag(a)[None], (0,)))
+                bias = bias + a * t.expr.bias
+            else:
+                e = t.expr.scaled(a, np.zeros_like(a))
+                groups, bias = groups + e.groups, bias + e.bias
+        pops.append(Population(name, len(bias), v_th, cfg.tau, bias, groups))
     return Graph(cfg.in_features, pops, _np(model.head.weight), _np(model.head.bias))
+
+
+def fold(graph: Graph, names: set[str]) -> Graph:
+    """The graph with the graded terms ``names`` folded into every layer that reads them (exact:
+    a reader's one-to-one weights scale the term's own groups)."""
+    terms = {p.name: p for p in graph.populations if p.graded and p.name in names}
+    pops = []
+    for p in graph.populations:
+        if p.name in terms:
+            continue
+        groups = []
+        for g in p.inputs:
+            if g.src not in terms:
+                groups.append(g)
+                continue
+            a = np.diag(g.weights[0])
+            groups += [
+                Synapses(t.src, t.weights * a[None, :, None], t.offsets)
+                for t in terms[g.src].inputs
+            ]
+        pops.append(replace(p, inputs=groups))
+    return replace(graph, populations=pops)
 
 
 def _drive(pop: Population, spikes: dict, x: np.ndarray) -> np.ndarray:
@@ -191,10 +250,11 @@ def _lif(pop: Population, cur: np.ndarray) -> np.ndarray:
 
 def simulate(graph: Graph, x: np.ndarray) -> tuple[np.ndarray, dict]:
     """Run the graph on features x (batch, T, input_size) in float64.
-    Returns (logits (batch, classes), {population: spikes (batch, T, n)})."""
+    Returns (logits (batch, classes), {population: spikes (batch, T, n), a graded one's signal})."""
     x = np.asarray(x, dtype=np.float64)
-    spikes: dict[str, np.ndarray] = {}
+    spikes: dict[str, np.ndarray] = {}  # a graded population's signal with the spikes
     for pop in graph.populations:
-        spikes[pop.name] = _lif(pop, _drive(pop, spikes, x))
+        drive = _drive(pop, spikes, x)
+        spikes[pop.name] = drive if pop.graded else _lif(pop, drive)
     last = spikes[graph.populations[-1].name]
     return last.mean(axis=1) @ graph.head_weight.T + graph.head_bias, spikes

@@ -43,7 +43,7 @@ def inspect_network(
         "largest_delay": {
             "steps": deepest.delay,
             "process": deepest.name,
-            "relays": [p.name for p in net.populations if not p.is_layer],
+            "relays": [p.name for p in net.populations if p.lag is None],
         },
         "weight_exp_range": [min(exps), max(exps)],
         "algorithmic_delay": net.delay,

@@ -3,10 +3,12 @@ and every layer's ``a_in`` within ``activation_bits`` signed bits at every step.
 
 A process's output lies in ``[floor(2^e * neg), floor(2^e * pos)]`` per target neuron, ``pos`` and
 ``neg`` the sums of its positive and negative weights times the largest payload (1 for spikes;
-either sign for the graded input). Within a layer's float-time window every process but the gate
-may deliver at once; before and after it the gate's inhibition adds to what the processes that
-can deliver there do (``regions``). The converter sizes every layer by these bounds, ``lmuneuro
-inspect`` reports their margins, and the backends refuse a network that breaks them. With a
+either sign for the graded input and for a graded population, whose payload is bounded by the sum
+of its own processes' ranges and must fit ``message_bits_max`` signed bits). Within a layer's
+float-time window every process but the gate may deliver at once; before and after it the gate's
+inhibition adds to what the processes that can deliver there do (``regions``). The converter
+sizes every layer by these bounds, ``lmuneuro inspect`` reports their margins, and the backends
+refuse a network that breaks them. With a
 hardware profile, the neuro-cores, neurons and synapses the network needs are limits too
 (``resources``).
 """
@@ -27,6 +29,10 @@ __all__ = [
     "a_out_range",
     "input_payload",
     "process_range",
+    "payload",
+    "graded_range",
+    "offset_classes",
+    "graded_parts",
     "regions",
     "offsets",
     "Limit",
@@ -36,19 +42,50 @@ __all__ = [
 ]
 
 
-def a_out_range(
-    weights: np.ndarray, weight_exp: int, payload: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
+def a_out_range(weights: np.ndarray, weight_exp: int, payload) -> tuple[np.ndarray, np.ndarray]:
     """(lowest, highest) output per target neuron of a process with integer ``weights`` (n_dst,
-    n_src): binary spikes (``payload`` None) or graded payloads of either sign up to ``payload``
-    (n_src,) per source channel."""
+    n_src): binary spikes (``payload`` None), graded payloads of either sign up to ``payload``
+    (n_src,) per source channel, or graded payloads within ``payload = (lo, hi)`` per channel."""
     w = np.asarray(weights, np.float64)
     if payload is None:
-        pos, neg = np.clip(w, 0, None).sum(axis=1), np.clip(w, None, 0).sum(axis=1)
+        lo, hi = np.zeros(w.shape[1]), np.ones(w.shape[1])
+    elif isinstance(payload, tuple):
+        lo, hi = (np.asarray(b, np.float64) for b in payload)
     else:
-        pos = np.abs(w) @ np.asarray(payload, np.float64)
-        neg = -pos
-    return shift(neg, weight_exp), shift(pos, weight_exp)
+        hi = np.asarray(payload, np.float64)
+        lo = -hi
+    wp, wn = np.clip(w, 0, None), np.clip(w, None, 0)
+    return shift(wp @ lo + wn @ hi, weight_exp), shift(wp @ hi + wn @ lo, weight_exp)
+
+
+def offset_classes(parts) -> dict:
+    """A graded population's payload range per offset of its processes, ``{offset: (lo, hi)}``,
+    from their ``(lo, hi, offset, ...)``: what it can send before, in and after its window."""
+    out: dict = {}
+    for lo, hi, offset, *_ in parts:
+        a, b = out.get(offset, (0.0, 0.0))
+        out[offset] = (a + lo, b + hi)
+    return out
+
+
+def graded_parts(weights: np.ndarray, weight_exp: int, classes: dict, hop: int | None) -> list:
+    """The ``regions`` parts ``(lo, hi, offset, False)`` of a process that reads a graded
+    population with payload ranges ``classes`` (``offset_classes``) and delivers at ``hop``
+    relative to its reader's window: per offset class what that class's payloads bring, and the
+    window's total exactly (a part at the hop itself carries what the classes' separate floors
+    leave out)."""
+    total = a_out_range(
+        weights, weight_exp, tuple(sum(c[i] for c in classes.values()) for i in (0, 1))
+    )
+    parts, lo, hi = [], total[0], total[1]
+    for offset, payload in classes.items():
+        if offset == 0:
+            continue
+        p_lo, p_hi = a_out_range(weights, weight_exp, payload)
+        where = None if offset is None or hop is None else offset + hop
+        parts.append((p_lo, p_hi, where, False))
+        lo, hi = lo - p_lo, hi - p_hi
+    return parts + [(lo, hi, hop, False)]
 
 
 def regions(
@@ -92,11 +129,12 @@ def offsets(net: FixedNetwork) -> list[int | None]:
     and for those into relays, which have no window): where the source's spikes of the sample's
     first frame arrive relative to the target layer's lag. A relay line
     (a relay reading itself) counts as 0: the gate empties it at the end of its source's window,
-    so that it delivers within its readers' windows only."""
+    so that it delivers within its readers' windows only. A process that reads a graded
+    population has the offset of its own delivery (``graded_parts`` adds its source's spread)."""
     start, line = {INPUT: 0}, {}
     for p in net.populations:
         ins = net.inputs_of(p.name)
-        if p.is_layer:
+        if p.lag is not None:  # a layer or a graded population
             start[p.name] = p.lag
             continue
         feed = next((s for s in ins if s.src not in (GATE, p.name)), None)
@@ -109,7 +147,7 @@ def offsets(net: FixedNetwork) -> list[int | None]:
     out = []
     for s in net.synapses:
         dst = net.population(s.dst)
-        if not dst.is_layer or s.src == GATE:
+        if dst.lag is None or s.src == GATE:
             out.append(0)
         elif s.src in line:  # read by the layers after its source only
             out.append(0 if dst.lag >= line[s.src] else -1)
@@ -155,13 +193,27 @@ def input_payload(input_size: int, input_max: int) -> np.ndarray:
     return np.append(np.full(input_size, float(input_max)), 1.0)
 
 
+def payload(net: FixedNetwork, src: str):
+    """The payloads of a graded source, for ``a_out_range``: the input's largest |payload| per
+    channel, a graded population's (lowest, highest) per neuron (the sums of what its processes
+    can deliver); None for spikes."""
+    if src == INPUT:
+        return input_payload(net.input_size, net.input_max)
+    if src == GATE or not net.population(src).graded:
+        return None
+    return graded_range(net, src)
+
+
+def graded_range(net: FixedNetwork, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) a_in, hence payload, per neuron of a graded population: all its
+    processes may deliver at once."""
+    parts = [process_range(net, s) for s in net.inputs_of(name)]
+    return sum(lo for lo, _ in parts), sum(hi for _, hi in parts)
+
+
 def process_range(net: FixedNetwork, s) -> tuple[np.ndarray, np.ndarray]:
     """``a_out_range`` of one of ``net``'s synapse processes, with its source's payloads."""
-    return a_out_range(
-        s.weights,
-        s.weight_exp,
-        input_payload(net.input_size, net.input_max) if s.src == INPUT else None,
-    )
+    return a_out_range(s.weights, s.weight_exp, payload(net, s.src))
 
 
 def resources(net: FixedNetwork, profile: Profile) -> list[dict]:
@@ -196,7 +248,7 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
     fmt: Formats = net.formats
     bits = f"within {fmt.activation_bits} bits"
     processes = list(zip(net.synapses, offsets(net)))
-    out = []
+    out, classes = [], {}  # a graded population's payload per offset class
     for p in net.populations:
         parts = []
         for s, offset in processes:
@@ -204,8 +256,27 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                 continue
             lo, hi = process_range(net, s)
             out.append(Limit(f"a_out {bits}", s.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max))
-            parts.append((lo, hi, offset, s.src == GATE))
+            if s.src in classes:
+                parts += graded_parts(s.weights, s.weight_exp, classes[s.src], offset)
+            else:
+                parts.append((lo, hi, offset, s.src == GATE))
+        if p.graded:
+            classes[p.name] = offset_classes(parts)
         if not parts:
+            continue
+        if p.graded:  # every process at once; the sum leaves as a payload, not into u
+            lo, hi = graded_range(net, p.name)
+            top = 2 ** (fmt.message_bits_max - 1)
+            out.append(
+                Limit(
+                    f"graded payload within {fmt.message_bits_max} bits",
+                    p.name,
+                    lo.min(),
+                    hi.max(),
+                    -top,
+                    top - 1,
+                )
+            )
             continue
         if p.is_layer:
             ranges = regions(parts, net.delay)

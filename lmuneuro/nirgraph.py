@@ -56,7 +56,7 @@ def to_nir(model, taps: int | None = None):
 
     from .graph import INPUT, from_model
 
-    g = from_model(model, taps)
+    g = from_model(model, taps, streams=False)  # NIR adds at fan-in: every term folded
     lags = _lags(g)
     steps = model.config.seq_len
     n_in = g.input_size

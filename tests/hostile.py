@@ -209,7 +209,7 @@ def minimal_artifact(path: Path) -> Path:
     with h5py.File(path, "w") as f:
         f.attrs.update(
             format="lmuneuro-artifact",
-            format_version=3,
+            format_version=4,
             structure=json.dumps(structure),
             meta="{}",
             checksum="",

@@ -102,7 +102,8 @@ def test_hand_worked_counts_and_energy():
     )  # + head 4 MACs
     loihi = report(net, act, "loihi2", step_us=10)
     la = loihi["layers"][0]["energy_pj"]
-    assert la["synaptic"] == pytest.approx(8 * 23.6)
+    # the gate's 4 binary events, the input's 4 graded ones at the graded price
+    assert la["synaptic"] == pytest.approx(4 * 23.6 + 4 * 47.2)
     assert la["neuron"] == pytest.approx(3 * 81 + 7 * 52) and la["routing"] == pytest.approx(
         3 * 3.5
     )
@@ -235,7 +236,7 @@ def test_table_json_and_html_reports(artifact, tmp_path, capsys):
     parsed = _Html()
     parsed.feed(page.read_text())
     assert parsed.title == "lmuneuro: Energy per sample on loihi2"
-    assert parsed.rows == 1 + 10 + 1  # header, 9 layers and the relay line, total
+    assert parsed.rows == 1 + 13 + 1  # header, 9 layers, 3 graded terms, the relay line, total
     assert len(parsed.images) == 2
     for src in parsed.images:  # real PNG charts, of a sensible size
         png = base64.b64decode(src.split(",", 1)[1])
@@ -292,6 +293,12 @@ def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
     profile.write_text(
         open(load_profile("loihi2").path).read().replace("[timing.step]", "[timing.stp]")
     )
+    no_graded = tmp_path / "no-graded.toml"
+    no_graded.write_text(
+        open(load_profile("loihi2").path)
+        .read()
+        .replace("[energy.graded_synaptic_op]", "[energy.unused]")
+    )
     cases = [
         ({**good, "artifact_checksum": "0" * 64}, [], "recorded from another artifact"),
         ({**good, "layers": good["layers"][:-1]}, [], "layers do not match the artifact's"),
@@ -301,6 +308,11 @@ def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
             "patch_embed.proj_lif.spikes must be a non-negative number",
         ),
         (good, ["--profile", profile], "energy.static_power needs [timing.step]"),
+        (  # the input and the residual stream send graded messages: a price is needed
+            good,
+            ["--profile", no_graded],
+            "has no energy.graded_synaptic_op to price the",
+        ),
         (good, ["--format", "html"], "--format html needs -o FILE"),
         (good, ["--step-us", "0"], "argument --step-us: must be above 0.0"),
     ]

@@ -18,19 +18,23 @@ def _float64(model):
     return model
 
 
+@pytest.mark.parametrize("streams", [True, False])
 @pytest.mark.parametrize(
     "preset,steps", [("spiking-lmuformer-digits", 8), ("spiking-lmuformer-scv2", 128)]
 )
-def test_graph_reproduces_every_spike_and_the_logits(preset, steps):
+def test_graph_reproduces_every_spike_and_the_logits(preset, steps, streams):
     model = _float64(calibrated(preset))
     torch.manual_seed(5)
     x = torch.randn(2, steps, model.config.in_features, dtype=torch.float64)
     with torch.no_grad(), model.recording() as rec:
         logits = model(x).numpy()
-    graph = from_model(model)
+    graph = from_model(model, streams=streams)
     g_logits, spikes = simulate(graph, x.numpy())
     recorded = stack_records(rec)
-    assert [p.name for p in graph.populations] == list(recorded)
+    assert [p.name for p in graph.populations if not p.graded] == list(recorded)
+    # the residual terms several layers read, each a graded population when streams are on
+    terms = ["patch_embed.x", "patch_embed.rpe", "block.0.attn"]
+    assert [p.name for p in graph.populations if p.graded] == (terms if streams else [])
     for name, (s, _) in recorded.items():
         assert np.array_equal(s.numpy(), spikes[name]), name
         assert s.mean() > 0.01, name  # every population takes part
@@ -53,8 +57,20 @@ def test_graph_structure_of_the_scv2_model():
         -127,
         0,
     )  # FIR taps
-    # residual sums: the head reads the embedding (conv3, rpe), the LMU block, the channel mixer
-    assert [g[0] for g in groups["head_lif"]] == [
+    # residual sums: the head reads the embedding (conv3, rpe) and the LMU block as graded terms,
+    # each through one diagonal with its BatchNorm, and the channel mixer (read by it alone)
+    assert [g[:2] for g in groups["head_lif"]] == [
+        ("patch_embed.x", (1, 256, 256)),
+        ("patch_embed.rpe", (1, 256, 256)),
+        ("block.0.attn", (1, 256, 256)),
+        ("block.0.mlp.fc2_lif", (1, 256, 1024)),
+    ]
+    diag = graph.population("head_lif").inputs[0].weights[0]
+    assert np.count_nonzero(diag - np.diag(np.diag(diag))) == 0
+    assert [g[0] for g in groups["patch_embed.x"]] == ["patch_embed.proj_lif2"]
+    assert not graph.population("patch_embed.x").bias.any()  # its bias is its readers'
+    folded = from_model(build_model(get_preset("spiking-lmuformer-scv2")).eval(), streams=False)
+    assert [g.src for g in folded.population("head_lif").inputs] == [
         "patch_embed.proj_lif2",
         "patch_embed.proj_lif3",
         "block.0.attn.lmu.f_h",

@@ -41,9 +41,10 @@ def test_lava_simulation_equals_the_emulator_bit_for_bit(digits_net):
 
 
 def test_only_lavas_standard_processes(digits_net):
-    """What the network instantiates is Lava's own: LIFReset, LIF, Dense, DelayDense, Sparse and the
-    RingBuffer of the gate; compiled, each gets one of Lava's own models (on this machine its CPU
-    model, which on a board ``--backend loihi2`` refuses, naming the process)."""
+    """What the network instantiates is Lava's own: LIFReset, LIF, GradedVec (the residual
+    stream's terms), Dense, DelayDense, Sparse and the RingBuffer of the gate; compiled, each gets
+    one of Lava's own models (on this machine its CPU model, which on a board ``--backend loihi2``
+    refuses, naming the process)."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from lmuneuro.lava.procs.process import LmuNetwork
@@ -51,11 +52,13 @@ def test_only_lavas_standard_processes(digits_net):
     classes = process_classes(digits_net)
     assert {m for m, _ in classes} <= {
         "lava.proc.lif.process",
+        "lava.proc.graded.process",
         "lava.proc.dense.process",
         "lava.proc.sparse.process",
         "lava.proc.io.source",
     }
     assert classes[("lava.proc.io.source", "RingBuffer")] == 1
+    assert classes[("lava.proc.graded.process", "GradedVec")] == 3
     assert sum(n for (_, c), n in classes.items() if c in CHIP_CLASSES) == len(
         digits_net.populations
     ) + len(digits_net.synapses)

@@ -64,17 +64,17 @@ def _board(tmp_path, cores_per_chip: int, chips: int, interchip: bool = True) ->
 
 
 def test_a_network_spans_the_chips_of_a_board(digits_checkpoint, tmp_path, capsys):
-    """Digits needs 16 cores: on chips of 8 cores it takes 2; --chips 1 refuses it in one line;
+    """Digits needs 13 cores: on chips of 8 cores it takes 2; --chips 1 refuses it in one line;
     the energy report prices the messages between the chips and the static power of both."""
     board, art = _board(tmp_path, 8, 4), tmp_path / "m.h5"
     assert (
         main(["convert", str(digits_checkpoint), "-o", str(art), "--target", board, "--json"]) == 0
     )
     r = json.loads(capsys.readouterr().out)
-    assert r["cores"] == 16 and r["chips"] == 2
+    assert r["cores"] == 13 and r["chips"] == 2
     assert [(u["chip"], u["cores"], u["fraction"]) for u in r["chip_use"]] == [
         (0, 8, 1.0),
-        (1, 8, 1.0),
+        (1, 5, 0.625),
     ]
     assert {c for row in r["layers"] for c in row["chips"]} == {0, 1}
     code = main(
@@ -91,7 +91,7 @@ def test_a_network_spans_the_chips_of_a_board(digits_checkpoint, tmp_path, capsy
     )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.endswith(
-        "neuro-cores on 1 loihi2 chip(s) (cores_per_chip 8): 16 exceeds 8"
+        "neuro-cores on 1 loihi2 chip(s) (cores_per_chip 8): 13 exceeds 8"
     )
     assert not (tmp_path / "x.h5").exists()
     code = main(

@@ -82,6 +82,15 @@ def test_own_forward_pass_is_the_artifacts_emulator_run_bit_for_bit(aware, tmp_p
     )
 
 
+def test_a_record_from_before_graded_residual_terms_converts_folded(aware, tmp_path):
+    old = tmp_path / "old.pt"
+    payload = torch.load(aware, weights_only=True)
+    del payload["quantization"]["residual"]
+    torch.save(payload, old)
+    assert load_checkpoint(old).quantization["residual"] == "folded"
+    assert load_checkpoint(aware).quantization["residual"] == "graded"
+
+
 def test_fine_tuning_a_fine_tuned_checkpoint_keeps_its_settings(aware, tmp_path):
     again = tmp_path / "again.pt"
     cfg = dict(preset="spiking-lmuformer-digits", dataset="digits", epochs=1, max_batches=2)
@@ -136,8 +145,8 @@ def test_training_gradient_is_the_float_models_at_the_chips_spikes(digits_checkp
     with model.forcing({n: torch.from_numpy(s).float() for n, s in res.spikes.items()}):
         float_logits = model(x)
     torch.nn.functional.cross_entropy(float_logits.double(), y).backward()
-    for n, p in model.named_parameters():
-        torch.testing.assert_close(p.grad, grads["model." + n], rtol=1e-5, atol=1e-8)
+    for n, p in model.named_parameters():  # float32 sums in another order: roundoff apart
+        torch.testing.assert_close(p.grad, grads["model." + n], rtol=1e-5, atol=1e-7)
 
 
 def test_forcing_a_model_with_its_own_spikes_changes_nothing(digits_checkpoint):

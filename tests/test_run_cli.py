@@ -102,14 +102,17 @@ def test_inspect_lists_lavas_processes_and_every_limit(artifact, capsys):
     assert set(classes) == {
         ("lava.proc.lif.process", "LIFReset"),
         ("lava.proc.lif.process", "LIF"),
+        ("lava.proc.graded.process", "GradedVec"),
         ("lava.proc.dense.process", "Dense"),
         ("lava.proc.dense.process", "DelayDense"),
         ("lava.proc.sparse.process", "Sparse"),
+        ("lava.proc.sparse.process", "DelaySparse"),
         ("lava.proc.io.source", "RingBuffer"),
     }
     assert (
         classes[("lava.proc.lif.process", "LIFReset")] == 9
         and classes[("lava.proc.lif.process", "LIF")] == 1
+        and classes[("lava.proc.graded.process", "GradedVec")] == 3
     )
     assert r["largest_delay"]["steps"] == 10 and r["largest_delay"]["relays"] == [
         "block.0.attn.lmu.f_u.line"
@@ -121,9 +124,10 @@ def test_inspect_lists_lavas_processes_and_every_limit(artifact, capsys):
         "a_in within 16 bits",
         "synaptic delay",
         "graded input payload bits",
+        "graded payload within 24 bits",
     } <= kinds
     assert all(v["ok"] and v["margin"] >= 0 for v in r["limits"])
-    assert sum(row["cores"] for row in r["layers"]) == r["cores"] == 16
+    assert sum(row["cores"] for row in r["layers"]) == r["cores"] == 13
     code, out, _ = _run(capsys, "inspect", str(artifact))
     assert code == 0 and "lava.proc.dense.process.DelayDense" in out and "margin" in out
 

@@ -2,7 +2,8 @@
 CPU simulator (``Loihi2SimCfg``) or a Loihi 2 board (``Loihi2HwCfg``) sample after sample.
 
 Built from the artifact alone, one ``create_*`` per entry type (as lava-dl netx builds its
-networks): every population a ``LIFReset`` (a layer) or ``LIF`` (a relay), every synapse entry a
+networks): every population a ``LIFReset`` (a layer), ``LIF`` (a relay) or ``GradedVec`` (a term
+of the residual stream, threshold 0: it sends every non-zero sum), every synapse entry a
 ``Dense``, ``DelayDense``, ``Sparse`` or ``DelaySparse`` of the same class, the gate a
 ``RingBuffer`` source repeating one sample's pattern. ``procs.LmuNetwork`` wraps them as one
 process with ports; ``run`` feeds it from a ``RingBuffer`` and reads it into a sink.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,13 +39,13 @@ __all__ = [
 
 # What the network is made of: Lava's standard processes with Loihi 2 neuro-core models
 # (docs/pipeline.md lists the evidence), and the host source of the gate.
-CHIP_CLASSES = ("LIFReset", "LIF", "Dense", "DelayDense", "Sparse", "DelaySparse")
+CHIP_CLASSES = ("LIFReset", "LIF", "GradedVec", "Dense", "DelayDense", "Sparse", "DelaySparse")
 
 
 @dataclass
 class Processes:
     gate: object  # lava.proc.io.source.RingBuffer
-    populations: dict  # name -> LIFReset or LIF
+    populations: dict  # name -> LIFReset, LIF or GradedVec
     synapses: list  # Dense, DelayDense, Sparse, DelaySparse, in the artifact's order
     from_input: list  # the synapses that read the input frames
 
@@ -51,8 +53,11 @@ class Processes:
 def create_neurons(p: Neurons, period: int, floating: bool = False):
     """A population. ``floating``: parameters for Lava's ``floating_pt`` LIF, in activation units
     (it has no << 6 and no bias exponent): u = a (du 1), v = v (1 - dv / 4096) + u + bias."""
+    from lava.proc.graded.process import GradedVec
     from lava.proc.lif.process import LIF, LIFReset
 
+    if p.graded:
+        return GradedVec(shape=(p.size,), vth=0)
     shift = 2.0**-6 if floating else 1
     if floating:
         params = dict(
@@ -122,8 +127,16 @@ def create_processes(net: FixedNetwork, steps: int, *, floating: bool = False) -
     gate = create_gate(net, steps, period)
     pops = {p.name: create_neurons(p, period, floating) for p in net.populations}
     syns, from_input = [], []
+    graded = {p.name for p in net.populations if p.graded}
     for s in net.synapses:
-        proc = create_synapse(s, net.input_bits if s.src == INPUT else 0, floating)
+        bits = (
+            net.input_bits
+            if s.src == INPUT
+            else net.formats.message_bits_max
+            if s.src in graded
+            else 0
+        )
+        proc = create_synapse(s, bits, floating)
         if s.src == INPUT:
             from_input.append(proc)
         else:
@@ -315,12 +328,22 @@ def run(
     if chunk < 1 or len(x) == 0:
         raise ValueError(f"nothing to run: {len(x)} samples in chunks of {chunk}")
     # No select tag on a board: Intel's tutorials pass none, and "fixed_pt" can pick CPU models.
-    cfg = (
-        Loihi2HwCfg()
-        if hardware
-        else Loihi2SimCfg(select_tag="floating_pt" if floating else "fixed_pt")
-    )
+    if hardware:
+        cfg = Loihi2HwCfg()
+    elif floating:  # Lava ships GradedVec's fixed_pt model only
+        from lava.proc.graded.process import GradedVec
+
+        from .procs.models import PyGradedVecModelFloat
+
+        cfg = Loihi2SimCfg(
+            select_tag="floating_pt", exception_proc_model_map={GradedVec: PyGradedVecModelFloat}
+        )
+    else:
+        cfg = Loihi2SimCfg(select_tag="fixed_pt")
     parts = []
+    # Lava's DelaySparse model builds its per-delay matrices by assigning into a CSR matrix, and
+    # scipy warns about that in every actor: a note for Lava's developers, noise for ours
+    warnings.filterwarnings("ignore", category=scipy.sparse.SparseEfficiencyWarning)
     with progress_bar(
         total=len(x), desc="loihi2" if hardware else "lava-sim", unit="sample", enabled=progress
     ) as bar:
