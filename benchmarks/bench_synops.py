@@ -38,6 +38,13 @@ def main():
         ap.add_argument("--data-dir")
         ap.add_argument("--samples", type=int)
         ap.add_argument("--target", default="loihi2")
+        ap.add_argument(
+            "--set-error",
+            type=float,
+            nargs="*",
+            default=[],
+            help="also graded, 2 sets where one set's relative error exceeds each bound",
+        )
 
     args = parse_args(__doc__, extra)
     model = load_checkpoint(args.checkpoint).model
@@ -59,29 +66,37 @@ def main():
         f"{model_ops['graded_macs']:,.0f} graded MACs per sample (the paper's convention)\n"
     )
     head = (
-        f"{'residual':>8s} {'sets':>4s} {'chip events':>12s} {'x model':>8s} {'graded':>10s} "
+        f"{'residual':>8s} {'sets':>9s} {'chip events':>12s} {'x model':>8s} {'graded':>10s} "
         f"{'cores':>5s} {'synapses':>10s} {'agreement':>9s}"
     )
     print(head)
     with tempfile.TemporaryDirectory() as tmp:
-        for residual in ("folded", "graded"):
-            for sets in (2, 1):
-                art = Path(tmp) / f"{residual}{sets}.h5"
-                report = convert(
-                    args.checkpoint, art, weight_sets=sets, residual=residual, target=args.target
-                )
-                net = read_artifact(art)
-                res = run_backend(net, x, "emulator", batch=args.batch)
-                act = activity(net, x, res.spike_counts)
-                events = sum(r["synaptic_events"] for r in act["layers"])
-                graded = sum(r["graded_events"] for r in act["layers"])
-                agree = np.mean(res.logits.argmax(-1) == float_pred.numpy())
-                ratio = events / model_ops["synops"]
-                print(
-                    f"{residual:>8s} {sets:4d} {events:12,.0f} {ratio:7.2f}x "
-                    f"{graded:10,.0f} {report['cores']:5d} "
-                    f"{sum(s.synapses for s in net.synapses):10,d} {agree:9.2%}"
-                )
+        settings = [(r, n, 0.0) for r in ("folded", "graded") for n in (2, 1)]
+        for i, (residual, sets, bound) in enumerate(
+            settings + [("graded", 2, b) for b in args.set_error]
+        ):
+            art = Path(tmp) / f"{i}.h5"
+            report = convert(
+                args.checkpoint,
+                art,
+                weight_sets=sets,
+                set_error=bound,
+                residual=residual,
+                target=args.target,
+            )
+            net = read_artifact(art)
+            res = run_backend(net, x, "emulator", batch=args.batch)
+            act = activity(net, x, res.spike_counts)
+            events = sum(r["synaptic_events"] for r in act["layers"])
+            graded = sum(r["graded_events"] for r in act["layers"])
+            agree = np.mean(res.logits.argmax(-1) == float_pred.numpy())
+            ratio = events / model_ops["synops"]
+            which = f"{sets:4d}" + (f" >{bound:.3f}" if bound else " " * 6)
+            print(
+                f"{residual:>8s} {which} {events:12,.0f} {ratio:7.2f}x "
+                f"{graded:10,.0f} {report['cores']:5d} "
+                f"{sum(s.synapses for s in net.synapses):10,d} {agree:9.2%}"
+            )
 
 
 if __name__ == "__main__":

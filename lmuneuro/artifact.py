@@ -31,6 +31,8 @@ one step after the run starts, and the layer must not fire from its bias alone b
 Time runs in hardware steps; layer p computes float time t at step ``t + lag``. The read-out is
 the float ``head`` applied to the time-mean of the ``readout`` layer's spikes in its window.
 ``formats`` records the number formats the arithmetic assumes (``fixedpoint.Formats``).
+``model_ops`` records the model's own synapses in the paper's convention, per layer of the PyTorch
+model (``ModelOps``): what a run's spikes cost there, beside what they cost on the chip.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ __all__ = [
     "GATE_KINDS",
     "gate_pattern",
     "ArtifactError",
+    "ModelOps",
     "write_artifact",
     "read_artifact",
     "validate",
@@ -128,6 +131,19 @@ class Synapse:
 
 
 @dataclass
+class ModelOps:
+    """One layer of the PyTorch model as the paper counts its synaptic operations: each spike of
+    ``source`` (a population, or ``input`` for the graded first layer, counted as MACs per frame)
+    times its non-zero fan-out. ``fanout`` (n_source,) over all taps; for an impulse response
+    (the LMU memory) ``taps`` (taps, n_source) instead, a spike at float time t reaching the taps
+    that fall within the sequence."""
+
+    source: str
+    fanout: np.ndarray | None = None
+    taps: np.ndarray | None = None
+
+
+@dataclass
 class FixedNetwork:
     input_size: int
     input_frac_bits: int
@@ -141,6 +157,7 @@ class FixedNetwork:
     head_bias: np.ndarray
     formats: Formats = field(default_factory=Formats)
     meta: dict = field(default_factory=dict)
+    model_ops: list[ModelOps] = field(default_factory=list)
     checksum: str = (
         ""  # the file's checksum, set by read_artifact: names the network in run records
     )
@@ -259,6 +276,14 @@ def _structure(net: FixedNetwork) -> dict:
             for s in net.synapses
         ],
         "readout": net.readout,
+        "model_ops": [
+            {
+                "source": m.source,
+                **({"fanout": np.asarray(m.fanout).tolist()} if m.fanout is not None else {}),
+                **({"taps": np.asarray(m.taps).tolist()} if m.taps is not None else {}),
+            }
+            for m in net.model_ops
+        ],
         "formats": net.formats.to_dict(),
     }
 
@@ -503,8 +528,30 @@ def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwor
         arrays["head/bias"],
         Formats.from_dict(structure["formats"]),
         meta,
+        _model_ops(structure["model_ops"], {p.name: p.size for p in pops}, _int(inp["size"])),
         str(checksum),
     )
+
+
+def _model_ops(entries, sizes: dict, input_size: int) -> list[ModelOps]:
+    """The model's layers as the structure records them, each checked against its source."""
+    out = []
+    for e in entries:
+        src = str(e["source"])
+        n = input_size if src == INPUT else sizes[src]  # KeyError: not a population
+        if set(e) - {"source", "fanout", "taps"} or ("fanout" in e) == ("taps" in e):
+            raise ValueError(f"model layer from {src!r}: expected a fanout or taps")
+        a = np.asarray(e.get("fanout", e.get("taps")))
+        if (
+            a.dtype.kind not in "iu"
+            or a.shape[-1:] != (n,)
+            or a.ndim != 1 + ("taps" in e)
+            or (a < 0).any()
+        ):
+            raise ValueError(f"model layer from {src!r}: counts that do not fit its {n} neurons")
+        a = a.astype(np.int64)
+        out.append(ModelOps(src, a if "fanout" in e else None, a if "taps" in e else None))
+    return out
 
 
 def validate(net: FixedNetwork, where: str = "artifact") -> None:

@@ -96,6 +96,7 @@ SETTINGS = (
     "input_range",
     "vth_mant",
     "weight_sets",
+    "set_error",
     "exponent_classes",
     "lmu_mapping",
     "residual",
@@ -505,6 +506,13 @@ def _add_settings(s) -> None:
         choices=(1, 2),
         help="8-bit synapse processes per weight matrix (default: 2): 2 gives about 15-bit "
         "weights for twice the synapse memory and synaptic operations",
+    )
+    s.add_argument(
+        "--set-error",
+        type=_number(float, 0.0, 0.5, open_lo=True),
+        metavar="BOUND",
+        help="with --weight-sets 2, a second set only for the weight matrices whose relative "
+        "error with one set exceeds BOUND (default: a second set wherever it adds anything)",
     )
     s.add_argument(
         "--exponent-classes",

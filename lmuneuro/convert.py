@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from . import __version__
-from .artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, write_artifact
+from .artifact import GATE, INPUT, FixedNetwork, ModelOps, Neurons, Synapse, write_artifact
 from .checkpoint import CheckpointError, load_checkpoint
 from .files import check_output, sha256
 from .fixedpoint import (
@@ -59,6 +59,7 @@ from .profiles import Profile, load_profile
 __all__ = [
     "quantize_graph",
     "map_to_cores",
+    "model_layers",
     "convert",
     "compile_model",
     "Compiled",
@@ -651,6 +652,28 @@ def quantize_graph(
     )
 
 
+def model_layers(graph: Graph) -> list[ModelOps]:
+    """The model's own synapses per layer (``artifact.ModelOps``), from a graph whose residual
+    terms are graded populations (``from_model(streams=True)``: each convolution once); the
+    one-to-one readings of the terms are the chip's, not the model's."""
+    graded = {p.name for p in graph.populations if p.graded}
+    out = []
+    for p in graph.populations:
+        for g in p.inputs:
+            if g.src in graded:
+                continue
+            nnz = np.count_nonzero(g.weights, axis=1)  # (taps, n_src)
+            if len(g.offsets) >= LINE_TAPS and g.src != INPUT:  # an impulse response, tap by tap
+                order = np.argsort(-np.asarray(g.offsets))  # offset 0, -1, ...: tap 0, 1, ...
+                out.append(ModelOps(g.src, taps=nnz[order]))
+            else:
+                out.append(ModelOps(g.src, fanout=nnz.sum(axis=0)))
+    # the head reads the last layer's spikes every step (on the host here, a layer to the paper)
+    return out + [
+        ModelOps(graph.populations[-1].name, fanout=np.count_nonzero(graph.head_weight, axis=0))
+    ]
+
+
 def map_to_cores(net: FixedNetwork, profile: Profile, board_chips: int | None = None) -> list[dict]:
     """Per population its neurons, synapses, processes and neuro-cores (``limits.resources``);
     ConversionError, naming the largest population and the limit, when the network needs more
@@ -680,19 +703,30 @@ class Settings:
     input_range: float | None = None  # largest |feature| represented; None: from the features
     vth_mant: int = VTH_MANT_DEFAULT
     weight_sets: int = 2
+    set_error: float = 0.0  # a second set only where one set's relative error exceeds this
     exponent_classes: int = 1
     lmu_mapping: str = "fir"
     residual: str = "graded"
     chips: int | None = None  # use at most this many of the target board's chips
 
     def __post_init__(self):
-        kinds = {"target": str, "lmu_mapping": str, "residual": str, "input_range": (int, float)}
+        kinds = {
+            "target": str,
+            "lmu_mapping": str,
+            "residual": str,
+            "input_range": (int, float),
+            "set_error": (int, float),
+        }
         for f in fields(self):
             v = getattr(self, f.name)
             optional = f.name in ("input_range", "chips")
             want = kinds.get(f.name, int)
             if not (v is None and optional) and (isinstance(v, bool) or not isinstance(v, want)):
                 raise ValueError(f"conversion settings: {f.name} is {v!r}")
+        if not 0 <= self.set_error <= 0.5:
+            raise ValueError(
+                f"conversion settings: set_error is {self.set_error!r}, not in [0, 0.5]"
+            )
         if self.input_range is not None and not 0 < self.input_range <= INPUT_RANGE_MAX:
             raise ValueError(
                 f"conversion settings: input_range is {self.input_range!r}, not in "
@@ -770,18 +804,22 @@ def compile_model(
             f"{fmt.vth_mant_bits} (1..{2**fmt.vth_mant_bits - 1})"
         )
     try:
+        graph = from_model(model)
+        terms = {p.name for p in graph.populations if p.graded}
         net = quantize_graph(
-            from_model(model, streams=settings.residual == "graded"),
+            graph if settings.residual == "graded" else fold(graph, terms),
             input_max_abs=settings.input_range,
             vth_mant=settings.vth_mant,
             fmt=fmt,
             weight_sets=settings.weight_sets,
+            set_error=settings.set_error,
             exponent_classes=settings.exponent_classes,
         )
     except ConversionError:
         raise
     except ValueError as e:
         raise ConversionError(str(e)) from None
+    net.model_ops = model_layers(graph)
     layers = map_to_cores(net, profile, board_chips) if fit else None
     return Compiled(net, settings, profile, board_chips, layers)
 
@@ -821,6 +859,7 @@ def convert(checkpoint, output, *, preset: str | None = None, **settings) -> dic
             "input_bits": net.input_bits,
             "input_frac_bits": net.input_frac_bits,
             "weight_sets": c.settings.weight_sets,
+            "set_error": c.settings.set_error,
             "exponent_classes": c.settings.exponent_classes,
             "lmu_mapping": c.settings.lmu_mapping,
             "residual": c.settings.residual,

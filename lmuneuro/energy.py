@@ -51,6 +51,8 @@ _ACTIVITY_LAYER = (
     "synaptic_events",
     "graded_events",
     "neuron_updates",
+    "caused_events",
+    "model_synops",
 )
 
 
@@ -88,6 +90,18 @@ def read_activity(path, net: FixedNetwork) -> dict:
                 raise EnergyError(
                     f"{where}: {r['layer']}.{k} must be a non-negative number, got {v!r}"
                 )
+    macs = (
+        act["sources"].get(INPUT, {}).get("model_graded_macs")
+        if isinstance(act["sources"].get(INPUT), dict)
+        else None
+    )
+    if (
+        not isinstance(macs, (int, float))
+        or isinstance(macs, bool)
+        or not np.isfinite(macs)
+        or macs < 0
+    ):
+        raise EnergyError(f"{where}: sources.input.model_graded_macs must be a non-negative number")
     for k in ("samples", "steps", "steps_per_sample"):
         if not isinstance(act.get(k), int) or act[k] < 1:
             raise EnergyError(f"{where}: field {k} must be a positive integer, got {act.get(k)!r}")
@@ -162,6 +176,9 @@ def report(
                 **{k: row[k] for k in _ACTIVITY_LAYER},
                 "rate": row["spikes"] / (row["neurons"] * period),
                 "synops": row["synaptic_events"] + row["graded_events"],
+                "chip_per_model": row["caused_events"] / row["model_synops"]
+                if row["model_synops"] and row["caused_events"]  # the head: read on the host
+                else None,
                 "synapses": synapses,
                 "synapse_memory_bytes": synapses * weight_bits // 8,
                 **(
@@ -220,6 +237,7 @@ def report(
     for r in layers:
         r["share"] = r["energy_total_pj"] / total[0] if total[0] else 0.0
     synops = sum(r["synops"] for r in layers)
+    model_synops = sum(r["model_synops"] for r in layers)
     out = {
         "artifact_checksum": net.checksum,
         "profile": profile.name,
@@ -236,6 +254,11 @@ def report(
             "synops": synops,
             "binary_synops": sum(r["synaptic_events"] for r in layers),
             "graded_synops": sum(r["graded_events"] for r in layers),
+            "model_synops": model_synops,
+            "model_graded_macs": src[INPUT]["model_graded_macs"],
+            "chip_per_model": sum(r["synaptic_events"] for r in layers) / model_synops
+            if model_synops
+            else None,
             "neuron_updates": sum(r["neuron_updates"] for r in layers),
             "messages_routed": sum(r["spikes"] for r in layers) + messages,
             "interchip_messages": interchip,
@@ -252,7 +275,16 @@ def report(
         "step_us": step_us if step_us is not None else (step.value if step else None),
     }
     if ann is not None:
-        out["ann"] = _ann_comparison(ann, synops, out["totals"]["graded_synops"], head_macs)
+        out["ann"] = (  # the model's own count where the artifact records it, as the paper's
+            _ann_comparison(ann, model_synops, src[INPUT]["model_graded_macs"], head_macs)
+            if model_synops
+            else _ann_comparison(
+                ann,
+                synops - out["totals"]["graded_synops"],
+                out["totals"]["graded_synops"],
+                head_macs,
+            )
+        )
         if profile.runs == "ann":  # price the ANN, not the spikes
             out["layers"] = [
                 {
@@ -287,15 +319,16 @@ def _interchip(net: FixedNetwork, act: dict, placed: dict) -> float:
 
 
 def _ann_comparison(ann: dict, synops: float, graded: float, head_macs: int) -> dict:
-    """The paper's convention: SNN = accumulates x 0.9 pJ + remaining MACs x 4.6 pJ, ANN = MACs x
-    4.6 pJ
-    (45 nm, Horowitz 2014), from the bundled cmos45 profiles."""
+    """The paper's convention: SNN = ``synops`` accumulates x 0.9 pJ + the ``graded`` MACs and
+    the head's x 4.6 pJ, ANN = MACs x 4.6 pJ (45 nm, Horowitz 2014), from the bundled cmos45
+    profiles."""
     snn, cmos = load_profile("cmos45-snn").energy, load_profile("cmos45-ann").energy
-    snn_pj = (synops - graded) * snn["accumulate"].value + (graded + head_macs) * snn["mac"].value
+    snn_pj = synops * snn["accumulate"].value + (graded + head_macs) * snn["mac"].value
     ann_pj = ann["macs"] * cmos["mac"].value
     return {
         **ann,
         "snn_synops": synops,
+        "snn_graded_macs": graded,
         "snn_pj_45nm": snn_pj,
         "ann_pj_45nm": ann_pj,
         "synops_per_mac": synops / ann["macs"] if ann["macs"] else None,

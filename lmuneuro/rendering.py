@@ -44,6 +44,10 @@ def _rows(r: dict) -> tuple[list[str], list[list[str]]]:
             [x["layer"], f"{x['macs']:,d}", _si(x["energy_total_pj"]), f"{x['share']:.1%}"]
             for x in r["layers"]
         ]
+
+    def ratio(v):
+        return f"{v:.2f}x" if v is not None else ""
+
     rows = [
         [
             x["layer"],
@@ -51,6 +55,8 @@ def _rows(r: dict) -> tuple[list[str], list[list[str]]]:
             f"{x['spikes']:.1f}",
             f"{x['rate']:.3f}",
             f"{x['synops']:,.0f}",
+            f"{x['model_synops']:,.0f}" if x["model_synops"] else "",
+            ratio(x["chip_per_model"]),
             _si(x["energy_total_pj"]),
             f"{x['share']:.1%}",
         ]
@@ -64,11 +70,14 @@ def _rows(r: dict) -> tuple[list[str], list[list[str]]]:
             f"{t['spikes']:.1f}",
             "",
             f"{t['synops']:,.0f}",
+            f"{t['model_synops']:,.0f}" if t["model_synops"] else "",
+            ratio(t["chip_per_model"]),
             _si(sum(x["energy_total_pj"] for x in r["layers"])),
             f"{sum(x['share'] for x in r['layers']):.1%}",
         ]
     )
-    return ["layer", "neurons", "spikes", "rate", "SynOps", "energy", "share"], rows
+    header = ["layer", "neurons", "spikes", "rate", "SynOps", "model SynOps", "chip/model"]
+    return header + ["energy", "share"], rows
 
 
 def _summary(r: dict) -> list[str]:
@@ -87,14 +96,22 @@ def _summary(r: dict) -> list[str]:
             f"in real time (one step per {rt['frame_ms']:g} ms frame): {_si(rt['total_pj'][0])} "
             f"per sample (range {_si(lo)} - {_si(hi)}), static {_si(rt['static_pj'][0])}"
         )
+    t = r["totals"]
+    if t["model_synops"]:
+        out.append(
+            f"synaptic operations per sample: the model {t['model_synops']:,.0f} SynOps (the "
+            f"paper's convention, on this run's spikes) + {t['model_graded_macs']:,.0f} MACs on "
+            f"the graded input; the chip {t['binary_synops']:,.0f} spike-driven events "
+            f"({t['chip_per_model']:.2f} x the model's) + {t['graded_synops']:,.0f} graded"
+        )
     if "ann" in r:
         a = r["ann"]
         out.append(
             f"same network as an ANN: {a['macs'] / 1e9:.4g} G MACs, {a['parameters']:,} "
-            "parameters; "
-            f"SNN {a['snn_synops'] / 1e9:.4g} G SynOps ({a['synops_per_mac']:.3g} per MAC); at 45 "
-            "nm "
-            f"{_si(a['snn_pj_45nm'])} vs {_si(a['ann_pj_45nm'])} ({a['energy_ratio_45nm']:.3g}x)"
+            f"parameters; SNN {a['snn_synops'] / 1e9:.4g} G SynOps + "
+            f"{a['snn_graded_macs'] / 1e9:.4g} G graded MACs ({a['synops_per_mac']:.3g} SynOps "
+            f"per MAC); at 45 nm {_si(a['snn_pj_45nm'])} vs {_si(a['ann_pj_45nm'])} "
+            f"({a['energy_ratio_45nm']:.3g}x)"
         )
     return out
 

@@ -114,7 +114,7 @@ def test_verify_shows_the_models_count_beside_the_chips(digits_checkpoint, tmp_p
     ds = get_dataset("digits", "test")
     x = torch.stack([ds[i][0] for i in range(64)])
     assert ops["model_synops"] == pytest.approx(snn_synops(model, x)["synops"], rel=1e-12)
-    # two weight sets and the residual stream folded into each reader: the chip does more
+    # two weight sets: every synapse twice, the gate's inhibition and the relays besides
     assert ops["chip_per_model_synop"] == ops["chip_synaptic_events"] / ops["model_synops"] > 2
     assert main(["verify", str(digits_checkpoint), str(art), "--dataset", "digits",
                  "--samples", "64"]) == 0  # fmt: skip
@@ -125,3 +125,40 @@ def test_verify_shows_the_models_count_beside_the_chips(digits_checkpoint, tmp_p
         f"{ops['chip_synaptic_events']:,.0f} spike-driven synaptic events "
         f"({ops['chip_per_model_synop']:.2f} x the model's)"
     ) in out
+
+
+@pytest.mark.parametrize("sets", [2, 1])
+def test_energy_counts_the_models_operations_on_the_runs_spikes(digits_checkpoint, tmp_path, sets):
+    """The artifact records the model's layers (``ModelOps``); ``activity`` prices a run's spikes
+    with them. On the emulator's spikes forced into the float model, ``snn_synops`` counts the
+    same, the LMU memory's taps through the relay line included; per source population the chip
+    causes about ``sets`` times as many events (one-to-one readings of graded terms apart)."""
+    from lmuneuro.artifact import read_artifact
+    from lmuneuro.backends import activity
+    from lmuneuro.emulator import run
+    from lmuneuro.energy import report
+
+    art = tmp_path / "m.h5"
+    convert(digits_checkpoint, art, weight_sets=sets)
+    net = read_artifact(art)
+    # 9 layers of the model and the head, W_h recorded per source (f_m and prev_lif): 11 entries
+    assert [m.source for m in net.model_ops][0] == "input" and len(net.model_ops) == 11
+    x = get_dataset("digits", "test").tensors[0][:96]
+    res = run(net, x.numpy(), record=True)
+    act = activity(net, x.numpy(), res.spike_counts)
+    model = load_checkpoint(digits_checkpoint).model
+    with model.forcing({n: torch.from_numpy(s).float() for n, s in res.spikes.items()}):
+        expect = snn_synops(model, x, batch=len(x))  # the forced spikes: one batch
+    rows = {r["layer"]: r for r in act["layers"]}
+    assert sum(r["model_synops"] for r in rows.values()) == pytest.approx(
+        expect["synops"], rel=1e-12
+    )
+    assert act["sources"]["input"]["model_graded_macs"] == expect["graded_macs"]
+    assert rows["block.0.attn.lmu.f_u"]["model_synops"] > 0  # the memory's taps, via the line
+    r = report(net, act, "loihi2")
+    for row in r["layers"]:  # spike-driven layers: the chip's events per model SynOp
+        if row["chip_per_model"] is not None and row["layer"] != "block.0.attn.lmu.f_u":
+            assert sets - 0.1 < row["chip_per_model"] < sets + 0.1, row["layer"]
+    assert r["totals"]["chip_per_model"] == pytest.approx(
+        r["totals"]["binary_synops"] / r["totals"]["model_synops"]
+    )
