@@ -224,7 +224,7 @@ class WeightSets:
     bound: float = 0.0
 
     def for_matrix(self, c: np.ndarray, fmt: Formats) -> int:
-        if self.count > 1 and split_weights(c, fmt, 1)[0].rel_error <= self.bound:
+        if self.count > 1 and self.bound and split_weights(c, fmt, 1)[0].rel_error <= self.bound:
             return 1
         return self.count
 

@@ -78,29 +78,18 @@ def read_activity(path, net: FixedNetwork) -> dict:
     names = [p.name for p in net.populations]
     if [r.get("layer") if isinstance(r, dict) else None for r in act["layers"]] != names:
         raise EnergyError(f"{where}: layers do not match the artifact's")
+
+    def count(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
+
     for r in act["layers"]:
         for k in _ACTIVITY_LAYER[1:]:
-            v = r.get(k)
-            if (
-                not isinstance(v, (int, float))
-                or isinstance(v, bool)
-                or not np.isfinite(v)
-                or v < 0
-            ):
+            if not count(r.get(k)):
                 raise EnergyError(
-                    f"{where}: {r['layer']}.{k} must be a non-negative number, got {v!r}"
+                    f"{where}: {r['layer']}.{k} must be a non-negative number, got {r.get(k)!r}"
                 )
-    macs = (
-        act["sources"].get(INPUT, {}).get("model_graded_macs")
-        if isinstance(act["sources"].get(INPUT), dict)
-        else None
-    )
-    if (
-        not isinstance(macs, (int, float))
-        or isinstance(macs, bool)
-        or not np.isfinite(macs)
-        or macs < 0
-    ):
+    inp = act["sources"].get(INPUT)
+    if not isinstance(inp, dict) or not count(inp.get("model_graded_macs")):
         raise EnergyError(f"{where}: sources.input.model_graded_macs must be a non-negative number")
     for k in ("samples", "steps", "steps_per_sample"):
         if not isinstance(act.get(k), int) or act[k] < 1:
