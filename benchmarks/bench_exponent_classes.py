@@ -16,34 +16,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import parse_args
+from common import checkpoint_args, checkpoint_inputs, parse_args
 
-from lmuneuro import load_checkpoint
 from lmuneuro.artifact import read_artifact
 from lmuneuro.convert import convert
 from lmuneuro.emulator import run
 from lmuneuro.models import stack_records
-from lmuneuro.verify import load_inputs
 
 
 def main():
     def extra(ap):
-        ap.add_argument("checkpoint")
-        ap.add_argument("--dataset")
-        ap.add_argument("--inputs")
-        ap.add_argument("--data-dir")
-        ap.add_argument("--samples", type=int)
+        checkpoint_args(ap)
         ap.add_argument("--classes", type=int, nargs="+", default=[1, 2, 4, 8])
 
     args = parse_args(__doc__, extra)
-    model = load_checkpoint(args.checkpoint).model
-    x, _ = load_inputs(
-        dataset=args.dataset,
-        inputs=args.inputs,
-        data_dir=args.data_dir,
-        samples=args.samples,
-        n_features=model.config.in_features,
-    )
+    model, x = checkpoint_inputs(args)
     with torch.no_grad(), model.recording() as rec:
         float_pred = model(torch.from_numpy(x)).argmax(-1).numpy()
     float_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}

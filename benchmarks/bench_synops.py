@@ -20,23 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import parse_args
+from common import checkpoint_args, checkpoint_inputs, parse_args
 
-from lmuneuro import load_checkpoint
 from lmuneuro.artifact import read_artifact
 from lmuneuro.backends import activity, run_backend
 from lmuneuro.convert import convert
 from lmuneuro.models import snn_synops
-from lmuneuro.verify import load_inputs
 
 
 def main():
     def extra(ap):
-        ap.add_argument("checkpoint")
-        ap.add_argument("--dataset")
-        ap.add_argument("--inputs")
-        ap.add_argument("--data-dir")
-        ap.add_argument("--samples", type=int)
+        checkpoint_args(ap)
         ap.add_argument("--target", default="loihi2")
         ap.add_argument(
             "--set-error",
@@ -47,14 +41,7 @@ def main():
         )
 
     args = parse_args(__doc__, extra)
-    model = load_checkpoint(args.checkpoint).model
-    x, _ = load_inputs(
-        dataset=args.dataset,
-        inputs=args.inputs,
-        data_dir=args.data_dir,
-        samples=args.samples,
-        n_features=model.config.in_features,
-    )
+    model, x = checkpoint_inputs(args)
     xt = torch.from_numpy(x)
     with torch.no_grad():
         float_pred = torch.cat(

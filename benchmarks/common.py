@@ -50,3 +50,28 @@ def parse_args(doc: str, extra=None) -> argparse.Namespace:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     return args
+
+
+def checkpoint_args(ap: argparse.ArgumentParser) -> None:
+    """A checkpoint and the inputs to measure it on (a data set's test split or a .npy array)."""
+    ap.add_argument("checkpoint")
+    ap.add_argument("--dataset")
+    ap.add_argument("--inputs")
+    ap.add_argument("--data-dir")
+    ap.add_argument("--samples", type=int)
+
+
+def checkpoint_inputs(args):
+    """(model, features (samples, steps, features) float32) of ``checkpoint_args``."""
+    from lmuneuro import load_checkpoint
+    from lmuneuro.verify import load_inputs
+
+    model = load_checkpoint(args.checkpoint).model
+    x, _ = load_inputs(
+        dataset=args.dataset,
+        inputs=args.inputs,
+        data_dir=args.data_dir,
+        samples=args.samples,
+        n_features=model.config.in_features,
+    )
+    return model, x

@@ -333,7 +333,7 @@ def run(
     elif floating:  # Lava ships GradedVec's fixed_pt model only
         from lava.proc.graded.process import GradedVec
 
-        from .procs.models import PyGradedVecModelFloat
+        from .floating import PyGradedVecModelFloat
 
         cfg = Loihi2SimCfg(
             select_tag="floating_pt", exception_proc_model_map={GradedVec: PyGradedVecModelFloat}

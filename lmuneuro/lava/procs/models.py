@@ -1,8 +1,6 @@
 """How ``LmuNetwork`` runs: as the network of Lava's standard processes that
 ``lmuneuro.lava.network.create_processes`` builds from the artifact (no model of lmuneuro's own
-computes anything on the chip path). One addition for the simulator's ``floating_pt`` runs only:
-Lava's ``GradedVec`` has a ``fixed_pt`` model alone, so ``PyGradedVecModelFloat`` is its
-floating-point twin (the same rule on real numbers), chosen explicitly by the run configuration.
+computes anything).
 
 Imports are absolute: Lava's compiler loads this file on its own when it looks for models."""
 
@@ -12,19 +10,9 @@ from lmuneuro.lava.compat import ensure_lava
 
 ensure_lava()
 
-import numpy as np  # noqa: E402
-from lava.magma.core.decorator import (  # noqa: E402
-    implements,  # noqa: E402
-    requires,
-    tag,
-)
-from lava.magma.core.model.py.model import PyLoihiProcessModel  # noqa: E402
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort  # noqa: E402
-from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
+from lava.magma.core.decorator import implements  # noqa: E402
 from lava.magma.core.model.sub.model import AbstractSubProcessModel  # noqa: E402
-from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
-from lava.proc.graded.process import GradedVec  # noqa: E402
 from lava.proc.io.sink import RingBuffer as Sink  # noqa: E402
 
 from lmuneuro.lava.network import create_processes  # noqa: E402
@@ -52,20 +40,3 @@ class LmuNetworkModel(AbstractSubProcessModel):
         for s in g.from_input:
             proc.in_ports.frames_in.connect(s.in_ports.s_in)
         g.populations[net.readout].out_ports.s_out.connect(proc.out_ports.spikes_out)
-
-
-@implements(proc=GradedVec, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyGradedVecModelFloat(PyLoihiProcessModel):
-    """GradedVec on real numbers: sends its summed input where its magnitude exceeds vth."""
-
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    v: np.ndarray = LavaPyType(np.ndarray, float)
-    vth: np.ndarray = LavaPyType(np.ndarray, float)
-    exp: np.ndarray = LavaPyType(np.ndarray, float)
-
-    def run_spk(self) -> None:
-        self.v = self.a_in.recv()
-        self.s_out.send(self.v * (np.abs(self.v) > self.vth))
