@@ -327,19 +327,12 @@ def _inputs(
                     _fit(lo, hi, fmt),
                 )
             copies = min(COPIES_MAX, max(copies + 1, math.ceil(copies * peak / fmt.a_max)))
-        made = [replace(s) for _ in range(copies) for s in made]
-        for s in made:
+        for s, r in zip(made, ranges):
             if src is not None and src.classes is not None:
-                parts += graded_parts(s.weights, s.weight_exp, src.classes, c.offset)
+                parts += graded_parts(s.weights, s.weight_exp, src.classes, c.offset) * copies
             else:
-                parts.append(
-                    (
-                        *a_out_range(s.weights, s.weight_exp, src.payload if src else None),
-                        c.offset,
-                        False,
-                    )
-                )
-        syns += made
+                parts += [(*r, c.offset, False)] * copies
+        syns += [replace(s) for _ in range(copies) for s in made]
     return syns, parts
 
 
