@@ -2,10 +2,13 @@
 beside the float PyTorch model on the same inputs, measured in one run. Prints a table.
 
     .venv/bin/python benchmarks/bench_emulator.py [--threads 2] [--repeats 3] [--batch 32]
+        [--device cuda]
 
 The model is the SCv2 preset with BatchNorms calibrated on random input (every population fires),
 saved in the reference implementation's checkpoint layout; the emulator is bit-exact to Lava's
-fixed-point models, so its speed is that of the arithmetic, not of an approximation.
+fixed-point models, so its speed is that of the arithmetic, not of an approximation. Both run
+on ``--device``; on a GPU the emulator's logits and spike counts are also checked against its run
+on the CPU, bit for bit.
 """
 
 from __future__ import annotations
@@ -25,20 +28,28 @@ from support import calibrated  # noqa: E402
 from lmuneuro.artifact import read_artifact  # noqa: E402
 from lmuneuro.convert import convert  # noqa: E402
 from lmuneuro.converters.reference import to_reference_state_dict  # noqa: E402
-from lmuneuro.emulator import run  # noqa: E402
+from lmuneuro.emulator import Emulator  # noqa: E402
+
+
+def _device(ap) -> None:
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
 
 
 def main():
-    args = parse_args(__doc__)
+    args = parse_args(__doc__, _device)
+    device = torch.device(args.device)
+    card = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     model = calibrated("spiking-lmuformer-scv2")
     x = np.random.default_rng(0).standard_normal((args.batch, 128, 128)).astype(np.float32)
     print(
-        f"spiking-lmuformer-scv2, batch {args.batch} x 128 steps, {args.threads} threads, median "
-        f"of {args.repeats}"
+        f"spiking-lmuformer-scv2, batch {args.batch} x 128 steps, {args.device} ({card}), "
+        f"{args.threads} threads, median of {args.repeats}"
     )
     print(f"\n{'':42s} {'seconds':>9s} {'clips/s':>9s} {'vs float':>9s}")
+    on_device = model.to(device)
+    x_device = torch.from_numpy(x).to(device)
     with torch.no_grad():
-        t_float = median_time(lambda: model(torch.from_numpy(x)), args.repeats)
+        t_float = median_time(lambda: on_device(x_device).cpu(), args.repeats)
     print(
         f"{'float model (PyTorch, ours)':42s} {t_float:9.3f} {args.batch / t_float:9.1f} "
         f"{1.0:8.2f}x"
@@ -52,11 +63,21 @@ def main():
             convert(ckpt, art, input_range=4.0, weight_sets=sets, target="kapoho-point")
             t_convert = time.perf_counter() - t
             net = read_artifact(art)
-            t_emu = median_time(lambda: run(net, x), args.repeats)
+            emulator = Emulator(net, device)
+            t_emu = median_time(lambda: emulator(x), args.repeats)
+            same = ""
+            if device.type != "cpu":
+                here, cpu = emulator(x), Emulator(net)(x)
+                counts = here.spike_counts.items()
+                same = "   bit-exact vs cpu: " + str(
+                    np.array_equal(here.logits, cpu.logits)
+                    and all(np.array_equal(c, cpu.spike_counts[k]) for k, c in counts)
+                )
             print(
                 f"{f'emulator, {sets} weight set(s), {len(net.synapses)} processes':42s} "
                 f"{t_emu:9.3f} "
                 f"{args.batch / t_emu:9.1f} {t_float / t_emu:8.2f}x   (convert: {t_convert:.1f} s)"
+                + same
             )
 
 

@@ -167,11 +167,16 @@ class FixedNetwork:
         """The input's width: the features and the rounding channel."""
         return self.input_size + 1
 
-    def quantize_input(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+    def quantize_input(self, x) -> tuple:
         """(frames (samples, steps, input_channels) int32, number of clipped values) of real-valued
-        features x (samples, steps, input_size): the graded payloads, then the rounding channel."""
+        features x (samples, steps, input_size): the graded payloads, then the rounding channel.
+        A torch tensor stays on its device."""
         q, clipped = quantize_input(x, self.input_frac_bits, self.input_max)
-        return np.concatenate([q, np.ones(q.shape[:2] + (1,), np.int32)], axis=2), clipped
+        if isinstance(q, np.ndarray):
+            return np.concatenate([q, np.ones(q.shape[:2] + (1,), np.int32)], axis=2), clipped
+        import torch
+
+        return torch.cat([q, torch.ones_like(q[:, :, :1])], dim=2), clipped
 
     def population(self, name: str) -> Neurons:
         return next(p for p in self.populations if p.name == name)

@@ -9,7 +9,7 @@ import importlib.util
 import numpy as np
 
 from .artifact import GATE, INPUT, FixedNetwork, gate_pattern
-from .emulator import run as emulate
+from .emulator import Emulator
 from .limits import violations
 from .result import RunResult
 
@@ -52,13 +52,18 @@ def run_backend(
     progress: bool = False,
     batch: int = 64,
     floating: bool = False,
+    device: str = "cpu",
 ) -> RunResult:
     """Run ``net`` on features x (samples, steps, features); ``floating``: Lava's floating_pt
-    models.
+    models; ``device``: where the emulator runs (cpu, cuda, cuda:N).
     A network that breaks a chip limit (``limits``) is refused: no backend would compute it as
     converted."""
     if floating and backend != "lava-sim":
         raise ValueError("--float runs Lava's floating_pt models: it needs --backend lava-sim")
+    if device != "cpu" and backend != "emulator":
+        raise ValueError(
+            f"device {device!r}: only the emulator runs on a GPU; Lava's backends run on the CPU"
+        )
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     broken = violations(net)
@@ -68,7 +73,8 @@ def run_backend(
             "lists them)"
         )
     if backend == "emulator":
-        parts = [emulate(net, x[i : i + batch], record=record) for i in range(0, len(x), batch)]
+        emulate = Emulator(net, device)
+        parts = [emulate(x[i : i + batch], record=record) for i in range(0, len(x), batch)]
         return RunResult(
             np.concatenate([r.logits for r in parts]),
             np.concatenate([r.per_step for r in parts]),

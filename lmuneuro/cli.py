@@ -195,6 +195,7 @@ def _cmd_verify(args) -> int:
         inputs=args.inputs,
         data_dir=args.data_dir,
         samples=args.samples,
+        device=args.device,
     )
     if args.json:
         print(json.dumps(r, indent=2))
@@ -280,7 +281,12 @@ def _cmd_energy(args) -> int:
             n_features=net.input_size,
         )
         res = run_backend(
-            net, x, args.backend, record=args.backend != "emulator", progress=fmt != "json"
+            net,
+            x,
+            args.backend,
+            record=args.backend != "emulator",
+            progress=fmt != "json",
+            device=args.device,
         )
         act = activity(net, x, res.spike_counts)
     rs = [report(net, act, p, step_us=args.step_us, frame_ms=args.frame_ms) for p in profiles]
@@ -320,6 +326,7 @@ def _cmd_run(args) -> int:
         record=args.activity is not None,
         progress=not args.json,
         floating=args.float,
+        device=args.device,
     )
     seconds = time.perf_counter() - t
     pred = res.logits.argmax(-1)
@@ -485,6 +492,15 @@ def _add_inputs(s: argparse.ArgumentParser, activity: bool = False) -> None:
     _path(src, "--inputs", role="input", help=".npy float array (samples, steps, features)")
     _path(s, "--data-dir", role="input-dir", help="dataset folder where the dataset needs one")
     s.add_argument("--samples", type=COUNT, help="use the first N samples")
+
+
+def _add_device(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--device",
+        default="cpu",
+        help="where the emulator runs: cpu, or cuda / cuda:N for an NVIDIA GPU (bit for bit the "
+        "same results)",
+    )
 
 
 def _add_settings(s) -> None:
@@ -707,6 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     _path(s, "checkpoint", role="input")
     _add_artifact(s)
     _add_inputs(s)
+    _add_device(s)
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_verify)
 
@@ -724,6 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_artifact(s)
     s.add_argument("--backend", choices=("emulator", "lava-sim", "loihi2"), default="emulator")
     _add_inputs(s)
+    _add_device(s)
     s.add_argument(
         "--per-step",
         action="store_true",
@@ -777,6 +795,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="emulator",
         help="with --dataset/--inputs: where to run (identical counts; lava-sim is slower)",
     )
+    _add_device(s)
     s.add_argument(
         "--step-us",
         type=_number(float, 0.0, 1e9, open_lo=True),

@@ -5,6 +5,11 @@ Sparse, DelayDense and DelaySparse siblings, ``PyLifModelBitAcc``, ``PyLifResetM
 after the spikes or payloads it reads; the outputs of the processes that feed a population add up
 in its a_in; LIFReset zeroes u and v at its reset step; a GradedVec sends its a_in as it is.
 
+Written with torch, so that the same code runs on a GPU (``device="cuda"``), bit for bit: every
+value is an integer held in floating point, float32 only where a bound proves every partial sum
+below 2^24 (and float32 products are not computed in reduced precision, TF32 or bf16), else
+float64, exact below 2^53.
+
 The test suite checks the arithmetic against Lava's own models on random inputs, bit for bit, and
 whole networks against Lava's simulator. Each sample runs on its own for ``delay + steps`` steps
 from the run's initial state: every spike it causes falls within those steps (``artifact``).
@@ -13,14 +18,42 @@ from the run's initial state: every spike it causes falls within those steps (``
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse
+import torch
 
 from .artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern
-from .limits import process_range
-from .loihi import check_formats, lif_step, shift
+from .fixedpoint import LAVA
+from .limits import input_payload, payload, process_range
+from .loihi import check_formats, wrap
 from .result import RunResult, readout
 
-__all__ = ["run"]
+__all__ = ["Emulator", "run", "torch_device"]
+
+_EXACT32 = 2**24  # integers up to here are exact in float32
+
+
+def torch_device(name: str | torch.device) -> torch.device:
+    """The torch device the emulator runs on ("cpu", "cuda", "cuda:1", ...): one that exists."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device {name!r} is not a torch device (cpu, cuda, cuda:N)") from e
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {name!r}: torch sees no CUDA GPU here (torch {torch.__version__})"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: torch sees {torch.cuda.device_count()} CUDA GPU(s)")
+    elif device.type != "cpu":
+        raise ValueError(f"device {name!r}: the emulator runs on cpu or cuda")
+    return device
+
+
+def _float32_exact(device: torch.device) -> bool:
+    """Whether float32 matrix products on ``device`` are IEEE float32 (not TF32 or bf16)."""
+    if torch.get_float32_matmul_precision() != "highest":
+        return False
+    return device.type != "cuda" or not torch.backends.cuda.matmul.allow_tf32
 
 
 def _blocks(syns: list[Synapse]) -> list[tuple[list[Synapse], np.ndarray, int]]:
@@ -44,119 +77,356 @@ def _blocks(syns: list[Synapse]) -> list[tuple[list[Synapse], np.ndarray, int]]:
     return out
 
 
-def _fan_out(syns: list[Synapse], sig: np.ndarray):
-    """Every process that reads one source, from one matrix product over the source's whole run:
-    yields (target, steps (k,), a_out (k, batch, n_dst)): at step T the accumulation of step
-    T - 1 - delay, shifted by weight_exp (floor), integers in floating point (``_blocks`` sums the
-    processes it can). The product is exact in float32 while every partial sum stays below 2^24,
-    else in float64; steps at which the source is silent are skipped."""
-    total, batch, n_src = sig.shape
-    live = np.flatnonzero(sig.any(axis=(1, 2)))
-    if not syns or not len(live):
-        return
-    blocks = _blocks(syns)
-    w = np.concatenate([b for _, b, _ in blocks], axis=1)  # (n_src, sum n_dst)
-    exact32 = np.abs(sig).max() * np.abs(w).sum(axis=0).max() < 2**24
-    dtype = np.float32 if exact32 else np.float64
-    acc = (sig[live].reshape(-1, n_src).astype(dtype, copy=False) @ w.astype(dtype)).reshape(
-        len(live), batch, -1
-    )
-    col = 0
-    for group, b, e in blocks:
-        part = acc[:, :, col : col + b.shape[1]]  # a view: scaled in place, each block once
-        col += b.shape[1]
-        shift(part, e, out=part)
-        steps = live + group[0].delay + 1
-        keep = int(np.searchsorted(steps, total))  # steps ascend: those within the run
-        yield group[0].dst, steps[:keep], part[:keep]
+def _is_diagonal(s: Synapse) -> bool:
+    return s.sparse and _diagonal(s) is not None
+
+
+def _diagonal(s: Synapse) -> np.ndarray | None:
+    """A one-to-one process's weights (n,), else None."""
+    w = np.asarray(s.weights)
+    if w.shape[0] != w.shape[1] or np.count_nonzero(w - np.diag(np.diag(w))):
+        return None
+    return np.diag(w).astype(np.float64)
+
+
+class _FanOut:
+    """Every process that reads one source, over the source's whole run: a_out = ``floor(s @
+    (2^e W))`` per column block (``_blocks``; scaling by a power of two keeps every value exact),
+    one-to-one processes as element-wise products. Each product is float32 where the largest
+    |payload| (``bound_payload``) times the largest column sum of |W| stays below 2^24, else
+    float64.
+
+    A block that is its target's first delivery in the run (``first``: targets whose a_in this
+    source opens) is its own product, written straight into the target's a_in; the others are one
+    product, added to theirs."""
+
+    def __init__(self, syns, bound_payload: float, device, exact32: bool, first: set[str]):
+        def dtype(bound: float):
+            return torch.float32 if bound_payload * bound < _EXACT32 and exact32 else torch.float64
+
+        # (dst, delay, weights (n_src, n_dst) scaled by 2^e, or a diagonal (n_dst,), floors)
+        self.direct, self.diagonals, shared = [], [], []
+        opened = set()
+        for s in syns:
+            d = _diagonal(s) if s.sparse else None
+            if d is not None:
+                self.diagonals.append(
+                    (
+                        s.dst,
+                        s.delay,
+                        torch.tensor(
+                            d * 2.0**s.weight_exp, dtype=dtype(np.abs(d).max()), device=device
+                        ),
+                        s.weight_exp < 0,
+                    )
+                )
+        for group, w, e in _blocks([s for s in syns if not _is_diagonal(s)]):
+            dst, delay = group[0].dst, group[0].delay
+            if dst in first and dst not in opened:
+                opened.add(dst)
+                bound = np.abs(w).sum(axis=0).max()
+                self.direct.append(
+                    (dst, delay, torch.tensor(w * 2.0**e, dtype=dtype(bound), device=device), e < 0)
+                )
+            else:
+                shared.append((dst, delay, w, e))
+        self.shared, self.weights = [], None
+        if shared:
+            w = np.concatenate([b * 2.0**e for _, _, b, e in shared], axis=1)
+            self.weights = torch.tensor(
+                w,
+                dtype=dtype(np.abs(np.concatenate([b for _, _, b, _ in shared], 1)).sum(0).max()),
+                device=device,
+            )
+            self.floors = any(e < 0 for *_, e in shared)
+            col = 0
+            for dst, delay, b, _ in shared:
+                self.shared.append((dst, delay, slice(col, col + b.shape[1])))
+                col += b.shape[1]
+
+    def products(self, sig: torch.Tensor):
+        """Yields (dst, delay, a_out (steps, batch, n_dst)) of the processes that are not
+        ``direct``, for the source's payloads ``sig`` (steps, batch, n_src)."""
+        k, batch, n_src = sig.shape
+        if self.weights is not None:
+            acc = sig.reshape(-1, n_src).to(self.weights.dtype) @ self.weights
+            if self.floors:
+                acc.floor_()
+            acc = acc.view(k, batch, -1)
+            for dst, delay, cols in self.shared:
+                yield dst, delay, acc[:, :, cols]
+        for dst, delay, w, floors in self.diagonals:
+            part = torch.mul(sig, w)
+            yield dst, delay, part.floor_() if floors else part
+
+    def deliver(self, sig: torch.Tensor, lo: int, total: int, a_in) -> None:
+        """Delivers the source's payloads ``sig`` (steps, batch, n_src) of its steps lo, lo + 1,
+        ...: step T's product reaches its target at step T + 1 + delay, if within the run's
+        ``total`` steps. ``a_in(dst, start, end)`` gives the target's a_in (total, batch, n) and
+        whether it is new: then zero outside [start, end), and to be written there."""
+        k, batch, n_src = sig.shape
+        for dst, delay, w, floors in self.direct:
+            start = lo + delay + 1
+            end = min(start + k, total)
+            if end <= start:
+                continue
+            a, new = a_in(dst, start, end)
+            x = sig[: end - start].reshape(-1, n_src).to(w.dtype)
+            if new and a.dtype == w.dtype:  # the product straight into a_in
+                out = a[start:end].view(-1, w.shape[1])
+                torch.mm(x, w, out=out)
+                if floors:
+                    out.floor_()
+                continue
+            part = torch.mm(x, w)
+            part = (part.floor_() if floors else part).view(end - start, batch, -1)
+            _put(a, new, start, end, part)
+        for dst, delay, part in self.products(sig):
+            start = lo + delay + 1
+            end = min(start + k, total)
+            if end > start:
+                a, new = a_in(dst, start, end)
+                _put(a, new, start, end, part[: end - start])
+
+
+def _put(a: torch.Tensor, new: bool, start: int, end: int, part: torch.Tensor) -> None:
+    """Writes part into a new a_in's steps [start, end), or adds it to an open one's."""
+    if new:
+        a[start:end] = part
+    else:
+        a[start:end] += part
+
+
+class _Population:
+    """One LIF population run over all steps at once, as ``loihi.lif_step`` computes each step:
+    ``u = wrap((a_in << 6) + decay(u))``, ``v = clip(decay(v) + u + bias)``, a spike when ``v >
+    vth << 6``, then ``v = 0``; decay ``trunc(x keep / 4096)``.
+
+    The loop carries ``w = -v``: then the reset is one ``threshold`` (keep w where ``w > -vth - 1``,
+    else 0: integers), decay commutes with the sign, and the spikes are read off the stored
+    pre-reset states after the loop. ``reach`` bounds |a_in| (own processes included), and with it
+    the work each step needs: u cannot wrap, nor v saturate, where the bound keeps them inside the
+    state. With ``du`` 4095 (Lava's keep 0: no current memory) and no processes from itself, u is
+    ``a_in << 6`` at every step, computed before the loop. Values are float32 where that is exact
+    (each keep 0 or a power of two, so products are exact, and every sum below 2^24), else
+    float64, exact for states of 24 bits."""
+
+    def __init__(self, p: Neurons, own: list[Synapse], reach: float, device, exact32: bool):
+        fmt = LAVA
+        unity, top = 2**fmt.decay_bits, fmt.state_max
+        self.p, self.device = p, device
+        self.keep_u = (unity - (p.du + 1)) / unity
+        self.keep_v = (unity - p.dv) / unity
+        bias = np.asarray(p.bias_mant, np.float64) * 2.0 ** np.asarray(p.bias_exp)
+        self.reset_below = -float(int(p.vth) * 2**fmt.vth_shift) - 1  # w above it: no spike
+        self.v_max = float(top - 1)
+        self.act = float(2**fmt.activation_shift)
+        u_max = reach * self.act / (1 - self.keep_u)  # keep_u < 1: du >= 0
+        drive_max = u_max + np.abs(bias).max(initial=0)
+        v_bound = drive_max / (1 - self.keep_v) if self.keep_v < 1 else np.inf
+        self.wraps = u_max >= top
+        self.clamps = self.wraps or max(abs(p.v_init), v_bound) > self.v_max
+        exact = all(k == 0 or float(np.log2(k)).is_integer() for k in (self.keep_u, self.keep_v))
+        small = top * self.keep_v + drive_max < _EXACT32 and not self.wraps
+        # own processes are products: float32 only where those are IEEE float32
+        self.dtype = torch.float32 if exact and small and (exact32 or not own) else torch.float64
+        self.neg_bias = torch.tensor(-bias, dtype=self.dtype, device=device)
+        self.decay_u, self.decay_v = self._decay(self.keep_u), self._decay(self.keep_v)
+        self.own = [
+            (
+                s.delay + 1,
+                torch.tensor(np.asarray(s.weights, np.float64).T, dtype=self.dtype, device=device),
+                s.weight_exp,
+            )
+            for s in own
+        ]
+
+    def _decay(self, keep: float):
+        """x = trunc(x keep) in place: a division by a power of two where keep is one (by a
+        tensor, which torch takes faster than a Python number)."""
+        if keep == 0:
+            return torch.Tensor.zero_
+        if float(np.log2(keep)).is_integer():
+            by = torch.tensor(1 / keep, dtype=self.dtype, device=self.device)
+            return lambda x: torch.div(x, by, rounding_mode="trunc", out=x)
+        return lambda x: x.mul_(keep).trunc_()
+
+    def _spikes(self, pre: torch.Tensor) -> torch.Tensor:
+        """0 or 1 in float32 from the pre-reset states -v, in their place: ``-v <= reset_below``
+        (integers)."""
+        return pre.sub_(self.reset_below + 1).clamp_(-1, 0).abs_().to(torch.float32)
+
+    def __call__(self, a: torch.Tensor) -> torch.Tensor:
+        """Spikes (total, batch, n), 0 or 1 in float32, from a_in (total, batch, n) of the other
+        processes."""
+        total, batch, n = a.shape
+        lag, decay_v, v_max, below = self.p.lag, self.decay_v, self.v_max, self.reset_below
+        w = torch.full((batch, n), -float(self.p.v_init), dtype=self.dtype, device=self.device)
+        # -(u + bias) for every step; each step's w before its reset replaces it in place
+        pre = torch.add(self.neg_bias, a.to(self.dtype), alpha=-self.act)
+        if not self.own and self.keep_u == 0 and not self.wraps:
+            for t, pre_t in enumerate(pre.unbind(0)):
+                if t == lag:
+                    w.zero_()
+                decay_v(w)
+                pre_t.add_(w)
+                if self.clamps:
+                    pre_t.clamp_(-v_max, v_max)
+                torch.threshold(pre_t, below, 0.0, out=w)
+            return self._spikes(pre)
+        pre.sub_(self.neg_bias)  # -u's input: -(a_in << 6)
+        nu = torch.zeros_like(w)  # -u
+        for t, pre_t in enumerate(pre.unbind(0)):
+            if t == lag:
+                nu.zero_(), w.zero_()
+            self.decay_u(nu)
+            nu.add_(pre_t)
+            for delay, weights, exp in self.own:
+                if t >= delay:
+                    spikes = torch.rsub(pre[t - delay], below + 1).clamp_(0, 1)
+                    nu.sub_(torch.mm(spikes, weights).mul_(2.0**exp).floor_(), alpha=self.act)
+            if self.wraps:
+                nu = -wrap(-nu)
+            decay_v(w)
+            pre_t.copy_(w).add_(nu).add_(self.neg_bias).clamp_(-v_max, v_max)
+            torch.threshold(pre_t, below, 0.0, out=w)
+        return self._spikes(pre)
+
+
+class Emulator:
+    """An artifact's network compiled for one device: its weights as tensors there, the order of
+    its populations and the number format of each product. Call it on batches of features."""
+
+    def __init__(self, net: FixedNetwork, device: str | torch.device = "cpu"):
+        check_formats(net.formats)
+        self.net, self.device = net, torch_device(device)
+        self.sizes = {p.name: p.size for p in net.populations}
+        exact32 = _float32_exact(self.device)
+        readers: dict[str, list[Synapse]] = {}
+        reach = {p.name: 0.0 for p in net.populations}  # the largest |a_in| of each population
+        for syn in net.synapses:
+            if syn.src != syn.dst:  # a relay line's own processes run inside its time loop
+                readers.setdefault(syn.src, []).append(syn)
+            lo, hi = process_range(net, syn)
+            reach[syn.dst] += max(-lo.min(), hi.max())
+        # a_in, filled by the sources: float32 holds it exactly where the chip's 16-bit limits hold
+        self.a_dtype = {
+            name: torch.float32 if r < _EXACT32 and exact32 else torch.float64
+            for name, r in reach.items()
+        }
+
+        def largest(src: str) -> float:
+            if src == INPUT:
+                return float(np.max(input_payload(net.input_size, net.input_max)))
+            pay = payload(net, src)
+            return 1.0 if pay is None else float(max(-pay[0].min(), pay[1].max()))
+
+        # the run opens each target's a_in with the first dense delivery in this order (the
+        # gate's come last): that product goes straight into it
+        order = [INPUT] + [p.name for p in net.populations]
+        opens: dict[str, set[str]] = {}
+        for src in order:
+            for syn in readers.get(src, []):
+                if not any(syn.dst in o for o in opens.values()) and not _is_diagonal(syn):
+                    opens.setdefault(src, set()).add(syn.dst)
+        self.fan_out = {
+            src: _FanOut(syns, largest(src), self.device, exact32, opens.get(src, set()))
+            for src, syns in readers.items()
+        }
+        self.populations = [
+            None
+            if p.graded
+            else _Population(
+                p,
+                [s for s in net.inputs_of(p.name) if s.src == p.name],
+                reach[p.name],
+                self.device,
+                exact32,
+            )
+            for p in net.populations
+        ]
+
+    def __call__(self, x: np.ndarray, record: bool = False) -> RunResult:
+        """Run the network on real-valued features x (batch, steps, input_size), all samples at
+        once. Populations in the artifact's order (sources first): each one's LIF over the steps,
+        then the processes that read it for the whole run at once (``_FanOut``)."""
+        net, dev = self.net, self.device
+        q, _ = net.quantize_input(torch.as_tensor(x, dtype=torch.float32, device=dev))
+        batch, steps = q.shape[:2]
+        total = net.delay + steps
+        pattern = gate_pattern(net.gate_channels, steps, total).T  # (total, channels)
+        gate_steps = np.flatnonzero(pattern.any(axis=1))  # the gate is silent at most steps
+        sig = {  # payloads below 2^16: exact in float32
+            INPUT: q.transpose(0, 1).to(torch.float32),
+            GATE: torch.tensor(pattern[gate_steps][:, None, :], device=dev).to(torch.float32),
+        }
+        pending: dict[str, torch.Tensor] = {}
+        gated: dict[str, list] = {}  # the gate's deliveries, added last: (steps, a_out)
+
+        def a_in(dst: str, start: int, end: int) -> tuple[torch.Tensor, bool]:
+            a = pending.get(dst)
+            if a is not None:
+                return a, False
+            a = pending[dst] = torch.empty(
+                (total, batch, self.sizes[dst]), dtype=self.a_dtype[dst], device=dev
+            )
+            a[:start].zero_(), a[end:].zero_()
+            return a, True
+
+        def emit(src: str, lo: int = 0, hi: int = total) -> None:
+            """Delivers src's processes over its steps [lo, hi) (it is silent at the others)."""
+            fan = self.fan_out.get(src)
+            if fan is not None:
+                fan.deliver(sig[src][lo:hi], lo, total, a_in)
+
+        if GATE in self.fan_out:  # silent at most steps: its deliveries are added last, where due
+            for dst, delay, part in self.fan_out[GATE].products(sig[GATE]):
+                at = gate_steps + delay + 1
+                keep = at < total
+                gated.setdefault(dst, []).append((at[keep], part[torch.from_numpy(keep).to(dev)]))
+        emit(INPUT, 0, steps)
+        counts = {}  # spikes, or a graded population's non-zero payloads
+        for p, lif in zip(net.populations, self.populations):
+            a = pending.pop(p.name, None)
+            if a is None:  # no process but the gate's reads into it
+                a = torch.zeros((total, batch, p.size), dtype=self.a_dtype[p.name], device=dev)
+            for at, part in gated.pop(p.name, []):
+                at = torch.from_numpy(at).to(dev)
+                a.index_add_(0, at, part.expand(-1, batch, -1).to(a.dtype))
+            out = sig[p.name] = a if lif is None else lif(a)
+            counts[p.name] = torch.count_nonzero(out, dim=0) if lif is None else out.sum(dim=0)
+            # a layer or term is mostly silent outside its window [lag, lag + steps): skip what is
+            lo = p.lag if p.lag and not out[: p.lag].any() else 0
+            hi = p.lag + steps if p.lag is not None and not out[p.lag + steps :].any() else total
+            emit(p.name, lo, hi)
+        counts = {k: c.cpu().numpy().astype(np.int64) for k, c in counts.items()}
+        head = net.population(net.readout)
+        head_spikes = sig[head.name][head.lag : head.lag + steps].transpose(0, 1)
+        logits, per_step = readout(net, head_spikes.to(torch.uint8).cpu().numpy())
+        spikes = (
+            {
+                p.name: (sig[p.name][p.lag : p.lag + steps].transpose(0, 1) > 0).cpu().numpy()
+                for p in net.layers
+            }
+            if record
+            else {}
+        )
+        return RunResult(logits, per_step, spikes, counts)
+
+
+def run(
+    net: FixedNetwork, x: np.ndarray, record: bool = False, device: str | torch.device = "cpu"
+) -> RunResult:
+    """Run ``net`` on real-valued features x (batch, steps, input_size) (``Emulator``)."""
+    return Emulator(net, device)(x, record)
 
 
 def _deliver(s: Synapse, sig: np.ndarray) -> np.ndarray:
-    """One process's a_out at every step, (total, batch, n_dst) (``_fan_out``)."""
-    out = np.zeros(sig.shape[:2] + (s.weights.shape[0],))
-    for _, steps, part in _fan_out([s], sig):
-        out[steps] += part
-    return out
-
-
-def _matrix(s: Synapse):
-    """The weights as the product's right operand (n_src, n_dst): sparse where the process is."""
-    w = np.asarray(s.weights, np.float64).T
-    return scipy.sparse.csr_matrix(w) if s.sparse else w
-
-
-def _population(p: Neurons, a: np.ndarray, own: list[Synapse]) -> np.ndarray:
-    """A LIF population's spikes at every step (total, batch, n) float32 from the input of its
-    other processes ``a`` (total, batch, n) and its processes from itself ``own`` (a relay line)."""
-    total, batch, _ = a.shape
-    bias = np.asarray(p.bias_mant, np.float64) * 2.0 ** np.asarray(p.bias_exp)
-    own_w = [(s.delay + 1, _matrix(s), s.weight_exp) for s in own]
-    out = np.zeros((total, batch, p.size), np.float32)
-    u, v = np.zeros((batch, p.size)), np.full((batch, p.size), float(p.v_init))
-    for t in range(total):
-        if t == p.lag:  # LIFReset
-            u, v = np.zeros_like(u), np.zeros_like(v)
-        a_t = a[t]
-        for lag, w, exp in own_w:
-            if t >= lag and out[t - lag].any():
-                a_t = a_t + shift(np.asarray(out[t - lag].astype(np.float64) @ w), exp)
-        s, u, v = lif_step(u, v, a_t, p.du, p.dv, bias, p.vth)
-        out[t] = s
-    return out
-
-
-def run(net: FixedNetwork, x: np.ndarray, record: bool = False) -> RunResult:
-    """Run the network on real-valued features x (batch, steps, input_size), all samples at once.
-    Populations in the artifact's order (sources first): each one's LIF over the steps, then the
-    processes that read it for the whole run at once (one matrix product per source,
-    ``_fan_out``)."""
-    check_formats(net.formats)
-    q, _ = net.quantize_input(x)
-    batch, steps = q.shape[:2]
-    total = net.delay + steps
-    sig = {
-        INPUT: np.zeros((total, batch, net.input_channels)),
-        GATE: gate_pattern(net.gate_channels, steps, total).T[:, None, :].astype(np.float64),
-    }
-    sig[INPUT][:steps] = np.swapaxes(q, 0, 1)
-    readers: dict[str, list[Synapse]] = {}
-    reach = {
-        p.name: 0.0 for p in net.populations
-    }  # the largest |a_in| each population's readers can bring
-    for syn in net.synapses:
-        if syn.src != syn.dst:  # a relay line's own processes run inside its time loop
-            readers.setdefault(syn.src, []).append(syn)
-            lo, hi = process_range(net, syn)
-            reach[syn.dst] += max(-lo.min(), hi.max())
-    # a_in, filled by the sources: float32 holds it exactly where the chip's 16-bit limits hold
-    pending = {
-        p.name: np.zeros(
-            (total, batch, p.size), np.float32 if reach[p.name] < 2**24 else np.float64
-        )
-        for p in net.populations
-    }
-
-    def emit(src: str) -> None:
-        for dst, at, part in _fan_out(readers.get(src, []), sig[src]):
-            if len(at) and at[-1] - at[0] == len(at) - 1:  # consecutive steps: a slice, no gather
-                pending[dst][at[0] : at[-1] + 1] += part
-            else:
-                pending[dst][at] += part
-
-    emit(INPUT)
-    emit(GATE)
-    counts = {}  # spikes, or a graded population's non-zero payloads
-    for p in net.populations:
-        a = pending.pop(p.name)
-        own = [s for s in net.inputs_of(p.name) if s.src == p.name]
-        sig[p.name] = a if p.graded else _population(p, a, own)
-        counts[p.name] = (sig[p.name] != 0).sum(axis=0).astype(np.int64)
-        emit(p.name)
-    head = net.population(net.readout)
-    logits, per_step = readout(net, np.swapaxes(sig[head.name][head.lag : head.lag + steps], 0, 1))
-    spikes = (
-        {p.name: np.swapaxes(sig[p.name][p.lag : p.lag + steps], 0, 1) > 0 for p in net.layers}
-        if record
-        else {}
-    )
-    return RunResult(logits, per_step, spikes, counts)
+    """One process's a_out at every step, (total, batch, n_dst), from its source's payloads at
+    every step (total, batch, n_src): the product ``Emulator`` computes for it."""
+    total = len(sig)
+    out = torch.zeros(sig.shape[:2] + (s.weights.shape[0],), dtype=torch.float64)
+    bound = float(np.abs(sig).max()) if sig.size else 0.0
+    fan = _FanOut([s], bound, torch.device("cpu"), True, set())
+    fan.deliver(torch.from_numpy(np.asarray(sig, np.float64)), 0, total, lambda *_: (out, False))
+    return out.numpy()

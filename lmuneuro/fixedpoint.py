@@ -244,9 +244,14 @@ def input_limit(max_abs: float, frac_bits: int, bits: int = 16) -> int:
     return min(math.ceil(max_abs * 2.0**frac_bits), 2 ** (bits - 1) - 1)
 
 
-def quantize_input(x: np.ndarray, frac_bits: int, limit: int) -> tuple[np.ndarray, int]:
+def quantize_input(x, frac_bits: int, limit: int):
     """(q int32, number of clipped values) for real-valued features x: ``round(x 2^frac_bits)``
-    clipped to +-limit (``input_limit``), which bounds every sum the input drives."""
+    (half to even) clipped to +-limit (``input_limit``), which bounds every sum the input drives.
+    A torch tensor gives a tensor on its device (the emulator's), anything else a NumPy array."""
+    if type(x).__module__.startswith("torch"):
+        q = (x.double() * 2.0**frac_bits).round_()
+        clipped = int((q.abs() > limit).sum())
+        return q.clamp_(-limit, limit).int(), clipped
     q = np.round(np.asarray(x, dtype=np.float64) * 2.0**frac_bits)
     clipped = int((np.abs(q) > limit).sum())
     return np.clip(q, -limit, limit).astype(np.int32), clipped

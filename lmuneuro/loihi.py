@@ -85,14 +85,11 @@ def decay(x: np.ndarray, keep: int, fmt: Formats = LAVA) -> np.ndarray:
     return np.trunc(np.asarray(x, dtype=np.float64) * (keep / 2**fmt.decay_bits))
 
 
-def wrap(raw: np.ndarray, fmt: Formats = LAVA) -> np.ndarray:
+def wrap(raw, fmt: Formats = LAVA):
     """u as Lava wraps it into the state's width: the second test sees the first's result, the fix
-    uses the raw value."""
+    uses the raw value. Element-wise arithmetic: NumPy arrays and torch tensors alike."""
     top = fmt.state_max
-    if -top < raw.min(initial=0) and raw.max(initial=0) <= top:
-        return raw
-    wrapped = np.where(raw > top, raw - 2 * top, raw)
-    return np.where(wrapped <= -top, raw + 2 * top, wrapped)
+    return raw - 2 * top * (raw > top) + 2 * top * (raw <= -top)
 
 
 def lif_step(u, v, a_in, du: int, dv: int, bias, vth: int, fmt: Formats = LAVA):

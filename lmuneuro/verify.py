@@ -10,7 +10,7 @@ from .artifact import read_artifact
 from .backends import activity
 from .checkpoint import load_checkpoint
 from .data import get_dataset
-from .emulator import run
+from .emulator import Emulator
 from .files import read_arrays, sha256
 from .models import stack_records
 from .models.macs import counting_synops
@@ -56,8 +56,17 @@ def load_inputs(
 
 
 def verify(
-    checkpoint, artifact, *, dataset=None, inputs=None, data_dir=None, samples=None, batch=64
+    checkpoint,
+    artifact,
+    *,
+    dataset=None,
+    inputs=None,
+    data_dir=None,
+    samples=None,
+    batch=64,
+    device="cpu",
 ) -> dict:
+    """Float model vs the artifact's emulator (on ``device``) on the same inputs."""
     net = read_artifact(artifact)
     if net.meta.get("source_sha256") != sha256(checkpoint):
         raise ValueError(f"{artifact} was converted from another checkpoint than {checkpoint}")
@@ -83,13 +92,14 @@ def verify(
     # would copy them), the emulator's for every population
     per_neuron = {k: {p.name: [] for p in net.populations} for k in ("float", "fixed")}
     first = None
+    emulate = Emulator(net, device)
     with counting_synops(model) as model_ops:  # counted on the forward passes below
         for lo in range(0, len(x), batch):
             xb = x[lo : lo + batch]
             with torch.no_grad(), model.recording() as rec:
                 float_pred.append(model(torch.from_numpy(xb)).argmax(-1).numpy())
             f_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
-            res = run(net, xb, record=True)
+            res = emulate(xb, record=True)
             fixed_pred.append(res.logits.argmax(-1))
             if aware is not None:
                 with torch.no_grad():
