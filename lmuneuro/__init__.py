@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_checkpoint", "load_model"]
+__all__ = ["__version__", "load_checkpoint", "load_model", "run"]
 
 
 def __getattr__(name: str):
@@ -11,4 +11,8 @@ def __getattr__(name: str):
         from . import checkpoint
 
         return getattr(checkpoint, name)
+    if name == "run":
+        from .running import run
+
+        return run
     raise AttributeError(f"module 'lmuneuro' has no attribute {name!r}")

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from . import __version__
@@ -305,85 +304,41 @@ def _cmd_energy(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .artifact import read_artifact
-    from .backends import activity, run_backend
     from .files import write_output
-    from .verify import load_inputs
+    from .running import run
 
-    net = read_artifact(args.artifact)
-    x, y = load_inputs(
+    r = run(
+        args.artifact,
+        args.inputs,
         dataset=args.dataset,
-        inputs=args.inputs,
         data_dir=args.data_dir,
         samples=args.samples,
-        n_features=net.input_size,
-    )
-    t = time.perf_counter()
-    res = run_backend(
-        net,
-        x,
-        args.backend,
-        record=args.activity is not None,
-        progress=not args.json,
-        floating=args.float,
+        backend=args.backend,
         device=args.device,
+        floating=args.float,
+        per_step=args.per_step,
+        record_activity=args.activity is not None,
+        progress=not args.json,
     )
-    seconds = time.perf_counter() - t
-    pred = res.logits.argmax(-1)
-    report = {
-        "artifact": args.artifact,
-        "backend": args.backend + (" (floating_pt)" if args.float else ""),
-        "samples": int(len(x)),
-        "seconds": seconds,
-        "samples_per_second": len(x) / seconds,
-        "delay_steps": net.delay,
-        "predictions": pred.tolist(),
-        "inputs_clipped": net.quantize_input(x)[1],
-    }
-    if y is not None:
-        report["accuracy"] = float((pred == y).mean())
-    if args.per_step:
-        steps = x.shape[1]
-        fractions = sorted({max(1, round(steps * k / 10)) for k in range(1, 11)})
-        curve = [
-            {
-                "steps_seen": s,
-                "fraction": s / steps,
-                **(
-                    {"accuracy": float((res.per_step[:, s - 1].argmax(-1) == y).mean())}
-                    if y is not None
-                    else {}
-                ),
-                "agreement_with_final": float((res.per_step[:, s - 1].argmax(-1) == pred).mean()),
-            }
-            for s in fractions
-        ]
-        report["per_step"] = curve
+    report = r.to_dict(predictions=args.predictions)
     if args.activity:
-        act = activity(net, x, res.spike_counts)
-        write_output(args.activity, json.dumps({"backend": args.backend, **act}, indent=2))
+        write_output(args.activity, json.dumps({"backend": args.backend, **r.activity}, indent=2))
         report["activity"] = args.activity
     if args.json:
-        print(
-            json.dumps(
-                {k: v for k, v in report.items() if k != "predictions" or args.predictions},
-                indent=2,
-            )
-        )
+        print(json.dumps(report, indent=2))
         return 0
-    line = f"{report['backend']}: {len(x)} samples in {seconds:.2f} s ({len(x) / seconds:.1f}/s)"
-    print(line + (f", accuracy {report['accuracy']:.2%}" if y is not None else ""))
-    for row in report.get("per_step", []):
-        acc = f"accuracy {row['accuracy']:.2%}, " if "accuracy" in row else ""
+    line = f"{r.backend}: {r.samples} samples in {r.seconds:.2f} s ({r.samples_per_second:.1f}/s)"
+    print(line + (f", accuracy {r.accuracy:.2%}" if r.accuracy is not None else ""))
+    for p in r.per_step or []:
+        acc = f"accuracy {p.accuracy:.2%}, " if p.accuracy is not None else ""
         print(
-            f"  after {row['steps_seen']:4d} steps ({row['fraction']:4.0%}): {acc}same as final "
-            f"{row['agreement_with_final']:.2%}"
+            f"  after {p.steps_seen:4d} steps ({p.fraction:4.0%}): {acc}same as final "
+            f"{p.agreement_with_final:.2%}"
         )
-    if report["inputs_clipped"]:
+    if r.inputs_clipped:
         print(
-            f"inputs: {report['inputs_clipped']:,} values beyond the artifact's input range were "
-            "clipped "
-            f"(convert --input-range sets it)"
+            f"inputs: {r.inputs_clipped:,} values beyond the artifact's input range were clipped "
+            "(convert --input-range sets it)"
         )
     if args.activity:
         print(f"activity written to {args.activity}")

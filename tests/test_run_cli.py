@@ -200,3 +200,27 @@ def test_pinned_sha256_is_the_files_own(digits_checkpoint, tmp_path, capsys):
     )
     code, _, err = _run(capsys, "energy", str(art), "--dataset", "digits", "--expect-sha256", "abc")
     assert code == 2 and "is not 64 hexadecimal digits" in err
+
+
+def test_library_run_is_the_command(artifact, capsys):
+    """``lmuneuro.run`` returns what ``lmuneuro run --json`` prints, from a path or from objects."""
+    import numpy as np
+
+    import lmuneuro
+    from lmuneuro.artifact import read_artifact
+    from lmuneuro.data import get_dataset
+
+    argv = ["--dataset", "digits", "--samples", "20", "--json", "--per-step", "--predictions"]
+    code, out, _ = _run(capsys, "run", str(artifact), *argv)
+    timing = ("seconds", "samples_per_second")
+    cli = {k: v for k, v in json.loads(out).items() if k not in timing}
+    by_path = lmuneuro.run(str(artifact), dataset="digits", samples=20, per_step=True)
+    ds = get_dataset("digits", "test")
+    x, y = ds.tensors[0][:20].numpy(), ds.tensors[1][:20].numpy()
+    by_object = lmuneuro.run(read_artifact(artifact), x, labels=y, per_step=True)
+    mine = {k: v for k, v in by_path.to_dict(predictions=True).items() if k not in timing}
+    assert code == 0 and mine == cli and 0.5 < cli["accuracy"] <= 1
+    assert np.array_equal(by_object.predictions, by_path.predictions)
+    assert by_object.accuracy == by_path.accuracy and by_object.per_step == by_path.per_step
+    with pytest.raises(ValueError, match="20 input samples but labels of shape"):
+        lmuneuro.run(read_artifact(artifact), x, labels=y[:5])

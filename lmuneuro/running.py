@@ -1,0 +1,145 @@
+"""``lmuneuro run`` as a library call: a converted network on inputs, on one backend, and what
+the run measured (``RunReport``); the command line only prints it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .artifact import FixedNetwork, read_artifact
+from .backends import activity, run_backend
+from .result import RunResult
+from .verify import load_inputs
+
+__all__ = ["StreamPoint", "RunReport", "run"]
+
+
+@dataclass(frozen=True)
+class StreamPoint:
+    """The streaming read-out after a prefix of each sequence."""
+
+    steps_seen: int
+    fraction: float
+    accuracy: float | None  # None without labels
+    agreement_with_final: float  # same top-1 as after the whole sequence
+
+
+@dataclass
+class RunReport:
+    """One run of an artifact: its backend's result and what it measured."""
+
+    artifact: str
+    backend: str
+    samples: int
+    seconds: float
+    delay_steps: int
+    predictions: np.ndarray  # (samples,) top-1 class
+    inputs_clipped: int  # feature values beyond the artifact's input range
+    result: RunResult
+    accuracy: float | None = None  # with labels
+    per_step: list[StreamPoint] | None = None
+    activity: dict | None = None  # per-layer spikes and synaptic events (``backends.activity``)
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.seconds
+
+    def to_dict(self, predictions: bool = False) -> dict:
+        """What ``lmuneuro run --json`` prints (the activity goes to its own file)."""
+        out = {
+            "artifact": self.artifact,
+            "backend": self.backend,
+            "samples": self.samples,
+            "seconds": self.seconds,
+            "samples_per_second": self.samples_per_second,
+            "delay_steps": self.delay_steps,
+            "inputs_clipped": self.inputs_clipped,
+        }
+        if predictions:
+            out["predictions"] = self.predictions.tolist()
+        if self.accuracy is not None:
+            out["accuracy"] = self.accuracy
+        if self.per_step is not None:
+            out["per_step"] = [
+                {k: v for k, v in vars(p).items() if v is not None} for p in self.per_step
+            ]
+        return out
+
+
+def _stream(res: RunResult, y: np.ndarray | None) -> list[StreamPoint]:
+    """The read-out after 10 %, 20 %, ... of each sequence."""
+    steps = res.per_step.shape[1]
+    final = res.logits.argmax(-1)
+    points = []
+    for s in sorted({max(1, round(steps * k / 10)) for k in range(1, 11)}):
+        pred = res.per_step[:, s - 1].argmax(-1)
+        points.append(
+            StreamPoint(
+                s,
+                s / steps,
+                None if y is None else float((pred == y).mean()),
+                float((pred == final).mean()),
+            )
+        )
+    return points
+
+
+def run(
+    artifact: str | FixedNetwork,
+    inputs=None,
+    *,
+    labels: np.ndarray | None = None,
+    dataset: str | None = None,
+    data_dir=None,
+    samples: int | None = None,
+    backend: str = "emulator",
+    device: str = "cpu",
+    floating: bool = False,
+    per_step: bool = False,
+    record_activity: bool = False,
+    progress: bool = False,
+) -> RunReport:
+    """Run a converted network (a path or a ``FixedNetwork``) on ``inputs`` (a .npy path or an
+    array (samples, steps, features), with optional ``labels``) or on a ``dataset``'s test split,
+    on ``backend`` (``backends.BACKENDS``; the emulator on ``device``)."""
+    net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
+    if inputs is not None and not isinstance(inputs, (str, bytes)) and hasattr(inputs, "__len__"):
+        if dataset is not None:
+            raise ValueError("give exactly one of a dataset or an input array")
+        x = np.asarray(inputs, np.float32)[:samples]
+        y = None if labels is None else np.asarray(labels)[:samples]
+        if x.ndim != 3 or x.shape[2] != net.input_size or not np.isfinite(x).all() or not len(x):
+            raise ValueError(
+                f"expected finite inputs (samples, steps, {net.input_size}), got {x.shape}"
+            )
+        if y is not None and y.shape != (len(x),):
+            raise ValueError(f"{len(x)} input samples but labels of shape {y.shape}")
+    else:
+        x, y = load_inputs(
+            dataset=dataset,
+            inputs=None if inputs is None else str(inputs),
+            data_dir=data_dir,
+            samples=samples,
+            n_features=net.input_size,
+        )
+    t = time.perf_counter()
+    res = run_backend(
+        net, x, backend, record=record_activity, progress=progress, floating=floating, device=device
+    )
+    seconds = time.perf_counter() - t
+    pred = res.logits.argmax(-1)
+    return RunReport(
+        artifact=str(artifact) if not isinstance(artifact, FixedNetwork) else "",
+        backend=backend + (" (floating_pt)" if floating else ""),
+        samples=len(x),
+        seconds=seconds,
+        delay_steps=net.delay,
+        predictions=pred,
+        inputs_clipped=net.quantize_input(x)[1],
+        result=res,
+        accuracy=None if y is None else float((pred == y).mean()),
+        per_step=_stream(res, y) if per_step else None,
+        activity=activity(net, x, res.spike_counts) if record_activity else None,
+    )
