@@ -258,12 +258,14 @@ class _Population:
 
     def __call__(self, a: torch.Tensor) -> torch.Tensor:
         """Spikes (total, batch, n), 0 or 1 in float32, from a_in (total, batch, n) of the other
-        processes."""
+        processes (consumed: its memory holds the states)."""
         total, batch, n = a.shape
         lag, decay_v, v_max, below = self.p.lag, self.decay_v, self.v_max, self.reset_below
         w = torch.full((batch, n), -float(self.p.v_init), dtype=self.dtype, device=self.device)
-        # -(u + bias) for every step; each step's w before its reset replaces it in place
-        pre = torch.add(self.neg_bias, a.to(self.dtype), alpha=-self.act)
+        # -(u + bias) for every step (in a's place where it can); each step's w before its reset
+        # replaces it in place
+        pre = a if a.dtype == self.dtype else a.to(self.dtype)
+        torch.add(self.neg_bias, pre, alpha=-self.act, out=pre)
         if not self.own and self.keep_u == 0 and not self.wraps:
             for t, pre_t in enumerate(pre.unbind(0)):
                 if t == lag:
@@ -351,7 +353,7 @@ class Emulator:
         once. Populations in the artifact's order (sources first): each one's LIF over the steps,
         then the processes that read it for the whole run at once (``_FanOut``)."""
         net, dev = self.net, self.device
-        q, _ = net.quantize_input(torch.as_tensor(x, dtype=torch.float32, device=dev))
+        q, _ = net.quantize_input(torch.as_tensor(np.asarray(x), device=dev))  # x's own precision
         batch, steps = q.shape[:2]
         total = net.delay + steps
         pattern = gate_pattern(net.gate_channels, steps, total).T  # (total, channels)

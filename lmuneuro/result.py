@@ -26,7 +26,8 @@ def readout(net: FixedNetwork, head_spikes: np.ndarray) -> tuple[np.ndarray, np.
     """(logits, per-step logits) from the read-out layer's spikes (batch, steps, n) in its
     float-time window: the float head on the time-mean of every prefix of the sequence."""
     s = np.asarray(head_spikes, dtype=np.float64)
-    per_frame = s @ net.head_weight.T.astype(np.float64)  # the head is linear: sum, then divide
+    w = net.head_weight.T.astype(np.float64)
+    per_frame = (s.reshape(-1, s.shape[2]) @ w).reshape(s.shape[:2] + (w.shape[1],))  # one product
     per_step = np.cumsum(per_frame, axis=1) / np.arange(1, s.shape[1] + 1)[None, :, None]
     per_step += net.head_bias
     return per_step[:, -1], per_step

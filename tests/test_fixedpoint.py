@@ -132,3 +132,18 @@ def test_input_format():
     )
     q, clipped = quantize_input(np.array([0.5, -1.0, 1.0, 3.0, -1.01]), 14, input_limit(1.0, 14))
     assert q.tolist() == [8192, -16384, 16384, 16384, -16384] and clipped == 2
+
+
+def test_quantize_input_on_a_tensor_is_the_same():
+    """The emulator quantises on its device: a torch tensor gives the NumPy path's integers, ties
+    to even included, in float32 and float64 alike."""
+    import torch
+
+    rng = np.random.default_rng(5)
+    ties = np.array([0.5, 1.5, -2.5, 3.5]) / 2**6  # exactly half a step at 6 fractional bits
+    for dtype in (np.float32, np.float64):
+        x = np.concatenate([rng.normal(0, 300, 10_000) / 2**6, ties]).astype(dtype)
+        q, clipped = quantize_input(x, 6, 800)
+        t, t_clipped = quantize_input(torch.from_numpy(x), 6, 800)
+        assert t.dtype == torch.int32 and np.array_equal(t.numpy(), q) and t_clipped == clipped > 0
+        assert q[-4:].tolist() == [0, 2, -2, 4]
