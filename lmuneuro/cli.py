@@ -685,9 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "run",
         help="run an artifact on the emulator, Lava's simulator or Loihi 2",
-        description="Run a converted network. emulator: the batched NumPy emulator of Lava's "
-        "fixed-point "
-        "arithmetic (fast, bit-exact); lava-sim: the Lava process graph on Lava's bit-accurate CPU "
+        description="Run a converted network. emulator: the batched emulator of Lava's "
+        "fixed-point arithmetic (torch; fast, bit-exact, on the CPU or with --device cuda on a "
+        "GPU); lava-sim: the Lava process graph on Lava's bit-accurate CPU "
         "simulator (Loihi2SimCfg fixed_pt), sample after sample; loihi2: the same graph on a Loihi "
         "2 "
         "board (needs Intel's Lava extension).",
