@@ -144,17 +144,22 @@ class _FanOut:
                 self.shared.append((dst, delay, slice(col, col + b.shape[1])))
                 col += b.shape[1]
 
+    def _shared(self, sig: torch.Tensor):
+        """Yields (dst, delay, a_out (steps, batch, n_dst)) of the blocks of the one product."""
+        if self.weights is None:
+            return
+        k, batch, n_src = sig.shape
+        acc = sig.reshape(-1, n_src).to(self.weights.dtype) @ self.weights
+        if self.floors:
+            acc.floor_()
+        acc = acc.view(k, batch, -1)
+        for dst, delay, cols in self.shared:
+            yield dst, delay, acc[:, :, cols]
+
     def products(self, sig: torch.Tensor):
         """Yields (dst, delay, a_out (steps, batch, n_dst)) of the processes that are not
         ``direct``, for the source's payloads ``sig`` (steps, batch, n_src)."""
-        k, batch, n_src = sig.shape
-        if self.weights is not None:
-            acc = sig.reshape(-1, n_src).to(self.weights.dtype) @ self.weights
-            if self.floors:
-                acc.floor_()
-            acc = acc.view(k, batch, -1)
-            for dst, delay, cols in self.shared:
-                yield dst, delay, acc[:, :, cols]
+        yield from self._shared(sig)
         for dst, delay, w, floors in self.diagonals:
             part = torch.mul(sig, w)
             yield dst, delay, part.floor_() if floors else part
@@ -165,9 +170,12 @@ class _FanOut:
         ``total`` steps. ``a_in(dst, start, end)`` gives the target's a_in (total, batch, n) and
         whether it is new: then zero outside [start, end), and to be written there."""
         k, batch, n_src = sig.shape
+
+        def span(delay: int) -> tuple[int, int]:
+            return lo + delay + 1, min(lo + delay + 1 + k, total)
+
         for dst, delay, w, floors in self.direct:
-            start = lo + delay + 1
-            end = min(start + k, total)
+            start, end = span(delay)
             if end <= start:
                 continue
             a, new = a_in(dst, start, end)
@@ -181,12 +189,23 @@ class _FanOut:
             part = torch.mm(x, w)
             part = (part.floor_() if floors else part).view(end - start, batch, -1)
             _put(a, new, start, end, part)
-        for dst, delay, part in self.products(sig):
-            start = lo + delay + 1
-            end = min(start + k, total)
+        for dst, delay, part in self._shared(sig):
+            start, end = span(delay)
             if end > start:
-                a, new = a_in(dst, start, end)
-                _put(a, new, start, end, part[: end - start])
+                _put(*a_in(dst, start, end), start, end, part[: end - start])
+        for dst, delay, w, floors in self.diagonals:
+            start, end = span(delay)
+            if end <= start:
+                continue
+            a, new = a_in(dst, start, end)
+            x = sig[: end - start]
+            if new and a.dtype == torch.result_type(x, w):  # straight into a_in
+                part = torch.mul(x, w, out=a[start:end])
+                if floors:
+                    part.floor_()
+                continue
+            part = torch.mul(x, w)
+            _put(a, new, start, end, part.floor_() if floors else part)
 
 
 def _put(a: torch.Tensor, new: bool, start: int, end: int, part: torch.Tensor) -> None:
@@ -256,9 +275,27 @@ class _Population:
         (integers)."""
         return pre.sub_(self.reset_below + 1).clamp_(-1, 0).abs_().to(torch.float32)
 
-    def __call__(self, a: torch.Tensor) -> torch.Tensor:
+    def _silent(self, pre: torch.Tensor, steps: int) -> tuple[int, int]:
+        """(lo, hi): outside [lo, hi) the layer provably does not fire. Decay truncates toward
+        zero, so ``max(v_t, 0) <= keep_v max(v_t-1, 0) + max(u_t + bias, 0)``: before its window
+        v stays below ``max(v_init, 0) + max drive / (1 - keep_v)`` (and the reset at lag forgets
+        it), after it (from v <= vth) below vth while the drive stays under ``(1 - keep_v) vth``.
+        ``pre`` holds -(u + bias); the gate's inhibition usually makes both hold."""
+        total, lag, keep = len(pre), self.p.lag, self.keep_v
+        if lag is None or keep >= 1:
+            return 0, total
+        th, end = -(self.reset_below + 1), lag + steps
+
+        def drive(part: torch.Tensor) -> float:
+            return max(float(-part.min()), 0.0) if len(part) else 0.0
+
+        lo = lag if max(self.p.v_init, 0) + drive(pre[:lag]) / (1 - keep) <= th else 0
+        hi = end if drive(pre[end:]) <= (1 - keep) * th else total
+        return lo, hi
+
+    def __call__(self, a: torch.Tensor, steps: int) -> torch.Tensor:
         """Spikes (total, batch, n), 0 or 1 in float32, from a_in (total, batch, n) of the other
-        processes (consumed: its memory holds the states)."""
+        processes (consumed: its memory holds the states) over samples of ``steps`` frames."""
         total, batch, n = a.shape
         lag, decay_v, v_max, below = self.p.lag, self.decay_v, self.v_max, self.reset_below
         w = torch.full((batch, n), -float(self.p.v_init), dtype=self.dtype, device=self.device)
@@ -267,7 +304,10 @@ class _Population:
         pre = a if a.dtype == self.dtype else a.to(self.dtype)
         torch.add(self.neg_bias, pre, alpha=-self.act, out=pre)
         if not self.own and self.keep_u == 0 and not self.wraps:
-            for t, pre_t in enumerate(pre.unbind(0)):
+            lo, hi = self._silent(pre, steps)
+            rows = pre.unbind(0)
+            for t in range(lo, hi):
+                pre_t = rows[t]
                 if t == lag:
                     w.zero_()
                 decay_v(w)
@@ -275,6 +315,7 @@ class _Population:
                 if self.clamps:
                     pre_t.clamp_(-v_max, v_max)
                 torch.threshold(pre_t, below, 0.0, out=w)
+            pre[:lo].zero_(), pre[hi:].zero_()  # 0 > below: no spike
             return self._spikes(pre)
         pre.sub_(self.neg_bias)  # -u's input: -(a_in << 6)
         nu = torch.zeros_like(w)  # -u
@@ -329,7 +370,7 @@ class Emulator:
         opens: dict[str, set[str]] = {}
         for src in order:
             for syn in readers.get(src, []):
-                if not any(syn.dst in o for o in opens.values()) and not _is_diagonal(syn):
+                if not any(syn.dst in o for o in opens.values()):
                     opens.setdefault(src, set()).add(syn.dst)
         self.fan_out = {
             src: _FanOut(syns, largest(src), self.device, exact32, opens.get(src, set()))
@@ -384,7 +425,7 @@ class Emulator:
         if GATE in self.fan_out:  # silent at most steps: its deliveries are added last, where due
             for dst, delay, part in self.fan_out[GATE].products(sig[GATE]):
                 at = gate_steps + delay + 1
-                keep = at < total
+                keep = (at < total) & (part.abs().amax(dim=(1, 2)) > 0).cpu().numpy()
                 gated.setdefault(dst, []).append((at[keep], part[torch.from_numpy(keep).to(dev)]))
         emit(INPUT, 0, steps)
         counts = {}  # spikes, or a graded population's non-zero payloads
@@ -395,7 +436,7 @@ class Emulator:
             for at, part in gated.pop(p.name, []):
                 at = torch.from_numpy(at).to(dev)
                 a.index_add_(0, at, part.expand(-1, batch, -1).to(a.dtype))
-            out = sig[p.name] = a if lif is None else lif(a)
+            out = sig[p.name] = a if lif is None else lif(a, steps)
             counts[p.name] = torch.count_nonzero(out, dim=0) if lif is None else out.sum(dim=0)
             # a layer or term is mostly silent outside its window [lag, lag + steps): skip what is
             lo = p.lag if p.lag and not out[: p.lag].any() else 0

@@ -81,7 +81,7 @@ def test_population_loop_is_lif_step(kind):
     reach = np.abs(a).max() + sum(np.abs(s.weights).sum(axis=1).max() for s in syns)
     lif = _Population(p, syns, float(reach), torch.device("cpu"), True)
     assert lif.wraps == leaky and lif.clamps and lif.dtype == torch.float64
-    got = lif(torch.from_numpy(a.copy())).numpy()  # a_in is consumed
+    got = lif(torch.from_numpy(a.copy()), total - lag).numpy()  # a_in is consumed
 
     bias = p.bias_mant << p.bias_exp
     u, v = np.zeros((batch, n)), np.full((batch, n), float(p.v_init))
