@@ -1,6 +1,6 @@
 """lmuneuro: the Spiking LMUFormer from PyTorch training to Loihi 2 deployment."""
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["__version__", "load_checkpoint", "load_model", "run"]
 

@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
 from .fixedpoint import VTH_MANT_DEFAULT
+from .version import __version__
 
 EXIT_BAD_INPUT = 2
 

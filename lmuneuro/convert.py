@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from . import __version__
 from .artifact import GATE, INPUT, FixedNetwork, ModelOps, Neurons, Synapse, write_artifact
 from .checkpoint import CheckpointError, load_checkpoint
 from .files import check_output, sha256
@@ -55,6 +54,7 @@ from .limits import (
 )
 from .loihi import decay
 from .profiles import Profile, load_profile
+from .version import __version__
 
 __all__ = [
     "quantize_graph",
