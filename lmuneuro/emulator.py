@@ -77,8 +77,9 @@ def _blocks(syns: list[Synapse]) -> list[tuple[list[Synapse], np.ndarray, int]]:
     return out
 
 
-def _is_diagonal(s: Synapse) -> bool:
-    return s.sparse and _diagonal(s) is not None
+def _power_of_two(keep: float) -> bool:
+    """Whether a decay's keep factor is a power of two (then ``x keep`` is exact in any format)."""
+    return keep > 0 and float(np.log2(keep)).is_integer()
 
 
 def _diagonal(s: Synapse) -> np.ndarray | None:
@@ -105,22 +106,16 @@ class _FanOut:
             return torch.float32 if bound_payload * bound < _EXACT32 and exact32 else torch.float64
 
         # (dst, delay, weights (n_src, n_dst) scaled by 2^e, or a diagonal (n_dst,), floors)
-        self.direct, self.diagonals, shared = [], [], []
+        self.direct, self.diagonals, shared, dense = [], [], [], []
         opened = set()
         for s in syns:
             d = _diagonal(s) if s.sparse else None
-            if d is not None:
-                self.diagonals.append(
-                    (
-                        s.dst,
-                        s.delay,
-                        torch.tensor(
-                            d * 2.0**s.weight_exp, dtype=dtype(np.abs(d).max()), device=device
-                        ),
-                        s.weight_exp < 0,
-                    )
-                )
-        for group, w, e in _blocks([s for s in syns if not _is_diagonal(s)]):
+            if d is None:
+                dense.append(s)
+                continue
+            w = torch.tensor(d * 2.0**s.weight_exp, dtype=dtype(np.abs(d).max()), device=device)
+            self.diagonals.append((s.dst, s.delay, w, s.weight_exp < 0))
+        for group, w, e in _blocks(dense):
             dst, delay = group[0].dst, group[0].delay
             if dst in first and dst not in opened:
                 opened.add(dst)
@@ -245,7 +240,7 @@ class _Population:
         v_bound = drive_max / (1 - self.keep_v) if self.keep_v < 1 else np.inf
         self.wraps = u_max >= top
         self.clamps = self.wraps or max(abs(p.v_init), v_bound) > self.v_max
-        exact = all(k == 0 or float(np.log2(k)).is_integer() for k in (self.keep_u, self.keep_v))
+        exact = all(k == 0 or _power_of_two(k) for k in (self.keep_u, self.keep_v))
         small = top * self.keep_v + drive_max < _EXACT32 and not self.wraps
         # own processes are products: float32 only where those are IEEE float32
         self.dtype = torch.float32 if exact and small and (exact32 or not own) else torch.float64
@@ -265,7 +260,7 @@ class _Population:
         tensor, which torch takes faster than a Python number)."""
         if keep == 0:
             return torch.Tensor.zero_
-        if float(np.log2(keep)).is_integer():
+        if _power_of_two(keep):
             by = torch.tensor(1 / keep, dtype=self.dtype, device=self.device)
             return lambda x: torch.div(x, by, rounding_mode="trunc", out=x)
         return lambda x: x.mul_(keep).trunc_()
