@@ -9,6 +9,10 @@ with the float model.
     .venv/bin/python benchmarks/bench_synops.py runs/scv2-synthetic/snn.pt \\
         --dataset scv2-synthetic --data-dir runs/scv2-synthetic/data --target kapoho-point
 
+``--auto T ...`` adds, per tolerance T, the weight sets that ``lmuneuro convert --weight-sets auto
+--tolerance T`` chooses, calibrated on the training split (or spread over ``--inputs``), measured
+on the same inputs as the others.
+
 Targets (issue 21): chip events at most 1.25x the model's with the weight sets in use, 1.1x with
 one set; agreement no worse than with the stream folded.
 """
@@ -24,6 +28,7 @@ from common import checkpoint_args, checkpoint_inputs, parse_args
 
 from lmuneuro.artifact import read_artifact
 from lmuneuro.backends import activity, run_backend
+from lmuneuro.calibration import choose_weight_sets
 from lmuneuro.convert import convert
 from lmuneuro.models import snn_synops
 
@@ -39,6 +44,14 @@ def main():
             default=[],
             help="also graded, 2 sets where one set's relative error exceeds each bound",
         )
+        ap.add_argument(
+            "--auto",
+            type=float,
+            nargs="*",
+            default=[],
+            metavar="TOLERANCE",
+            help="also graded, the sets chosen on calibration data at each tolerance",
+        )
 
     args = parse_args(__doc__, extra)
     model, x = checkpoint_inputs(args)
@@ -53,23 +66,38 @@ def main():
         f"{model_ops['graded_macs']:,.0f} graded MACs per sample (the paper's convention)\n"
     )
     head = (
-        f"{'residual':>8s} {'sets':>9s} {'chip events':>12s} {'x model':>8s} {'graded':>10s} "
+        f"{'residual':>8s} {'sets':>10s} {'chip events':>12s} {'x model':>8s} {'graded':>10s} "
         f"{'cores':>5s} {'synapses':>10s} {'agreement':>9s}"
     )
-    print(head)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = [(r, n, 0.0) for r in ("folded", "graded") for n in (2, 1)]
-        for i, (residual, sets, bound) in enumerate(
-            settings + [("graded", 2, b) for b in args.set_error]
-        ):
+        settings = [(r, n, {}, f"{n:4d}") for r in ("folded", "graded") for n in (2, 1)]
+        settings += [("graded", 2, {"set_error": b}, f"   2 >{b:.3f}") for b in args.set_error]
+        for t in args.auto:
+            choice = choose_weight_sets(
+                args.checkpoint,
+                dataset=args.dataset,
+                inputs=args.inputs,
+                data_dir=args.data_dir,
+                tolerance=t,
+                target=args.target,
+            )
+            settings.append(("graded", 2, {"single_set": choice.single_set}, f"auto {t:.2f}"))
+            print(
+                f"auto {t:.2f}: one set into {len(choice.single_set)} of {choice.candidates} "
+                f"layers, calibration logit error {choice.chosen.error:.4f} (two sets "
+                f"{choice.two_sets.error:.4f}, one set {choice.one_set.error:.4f}), "
+                f"{choice.trials} conversions"
+            )
+        print(head)
+        for i, (residual, sets, extra, which) in enumerate(settings):
             art = Path(tmp) / f"{i}.h5"
             report = convert(
                 args.checkpoint,
                 art,
                 weight_sets=sets,
-                set_error=bound,
                 residual=residual,
                 target=args.target,
+                **extra,
             )
             net = read_artifact(art)
             res = run_backend(net, x, "emulator", batch=args.batch)
@@ -78,9 +106,8 @@ def main():
             graded = sum(r["graded_events"] for r in act["layers"])
             agree = np.mean(res.logits.argmax(-1) == float_pred.numpy())
             ratio = events / model_ops["synops"]
-            which = f"{sets:4d}" + (f" >{bound:.3f}" if bound else " " * 6)
             print(
-                f"{residual:>8s} {which} {events:12,.0f} {ratio:7.2f}x "
+                f"{residual:>8s} {which:>10s} {events:12,.0f} {ratio:7.2f}x "
                 f"{graded:10,.0f} {report['cores']:5d} "
                 f"{sum(s.synapses for s in net.synapses):10,d} {agree:9.2%}"
             )

@@ -96,6 +96,7 @@ SETTINGS = (
     "vth_mant",
     "weight_sets",
     "set_error",
+    "single_set",
     "exponent_classes",
     "lmu_mapping",
     "residual",
@@ -116,6 +117,11 @@ def _cmd_train(args) -> int:
         flags = ", ".join("--" + k.replace("_", "-") for k in settings)
         raise ValueError(
             f"{flags}: conversion settings apply to --quantization-aware training only"
+        )
+    if settings.get("weight_sets") == "auto":
+        raise ValueError(
+            "--weight-sets auto is chosen on data at conversion (lmuneuro convert); fine-tune for "
+            "1 or 2"
         )
 
     cfg = TrainConfig(
@@ -150,10 +156,36 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_convert(args) -> int:
-    from .convert import convert
+    out, settings = args.output, _settings(args)
+    data = {"dataset": args.dataset, "inputs": args.inputs}
+    calibrate = {
+        **data,
+        "data_dir": args.data_dir,
+        "samples": args.samples,
+        "tolerance": args.tolerance,
+    }
+    if settings.get("weight_sets") == "auto":
+        if not any(data.values()):
+            raise ValueError(
+                "--weight-sets auto measures fidelity on data: give --dataset or --inputs"
+            )
+        from .calibration import convert_calibrated
 
-    out = args.output
-    r = convert(args.checkpoint, out, preset=args.preset, **_settings(args))
+        if "single_set" in settings:
+            raise ValueError("--single-set: --weight-sets auto chooses those layers itself")
+        del settings["weight_sets"]
+        given = {k: v for k, v in calibrate.items() if v is not None}
+        r = convert_calibrated(
+            args.checkpoint, out, preset=args.preset, progress=not args.json, **given, **settings
+        )
+    else:
+        given = [k for k, v in calibrate.items() if v is not None]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"{flags}: calibration data for --weight-sets auto only")
+        from .convert import convert
+
+        r = convert(args.checkpoint, out, preset=args.preset, **settings)
     for w in r["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -180,6 +212,16 @@ def _cmd_convert(args) -> int:
         f"{r['processes']} Lava processes on {r['cores']} neuro-cores of {r['chips']} "
         f"{r['target']} chip(s) ({use}), algorithmic delay {r['delay_steps']} steps"
     )
+    choice = r.get("weight_set_choice")
+    if choice:
+        two, chosen = choice["two_sets"], choice["chosen"]
+        print(
+            f"weight sets: one set into {len(choice['single_set'])} of the {choice['candidates']} "
+            f"layers that had two ({chosen['synapses']:,d} synapses, {two['synapses']:,d} with two "
+            f"sets everywhere): logit error {chosen['error']:.4f} against {two['error']:.4f}, "
+            f"bound {choice['bound']:.4f}, on {choice['samples']} calibration samples "
+            f"({choice['trials']} conversions measured)"
+        )
     print(f"SHA-256 {r['sha256']} (pin it with --expect-sha256 where the artifact is used)")
     return 0
 
@@ -431,8 +473,11 @@ def _add_artifact(s: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_inputs(s: argparse.ArgumentParser, activity: bool = False) -> None:
-    src = s.add_mutually_exclusive_group(required=True)
+def _add_inputs(
+    s: argparse.ArgumentParser, activity: bool = False, calibration: bool = False
+) -> None:
+    """The inputs to run on; ``calibration``: the optional data of --weight-sets auto."""
+    src = s.add_mutually_exclusive_group(required=not calibration)
     if activity:
         _path(
             src,
@@ -441,12 +486,27 @@ def _add_inputs(s: argparse.ArgumentParser, activity: bool = False) -> None:
             metavar="FILE",
             help="activity recorded by lmuneuro run --activity",
         )
+    split = "training" if calibration else "test"
     src.add_argument(
-        "--dataset", help="use this dataset's test split (digits, speech-commands, ...)"
+        "--dataset", help=f"use this dataset's {split} split (digits, speech-commands, ...)"
     )
     _path(src, "--inputs", role="input", help=".npy float array (samples, steps, features)")
     _path(s, "--data-dir", role="input-dir", help="dataset folder where the dataset needs one")
-    s.add_argument("--samples", type=COUNT, help="use the first N samples")
+    s.add_argument(
+        "--samples",
+        type=COUNT,
+        help="calibrate on N samples spread over the data (default: 256)"
+        if calibration
+        else "use the first N samples",
+    )
+    if calibration:
+        s.add_argument(
+            "--tolerance",
+            type=_number(float, 0.0, 10.0),
+            metavar="FRACTION",
+            help="with --weight-sets auto: the logit error one set may add, as a fraction of the "
+            "error with two sets everywhere (default: 0.25)",
+        )
 
 
 def _add_device(s: argparse.ArgumentParser) -> None:
@@ -473,10 +533,12 @@ def _add_settings(s) -> None:
     )
     s.add_argument(
         "--weight-sets",
-        type=int,
-        choices=(1, 2),
+        type=lambda v: v if v == "auto" else int(v),
+        choices=(1, 2, "auto"),
         help="8-bit synapse processes per weight matrix (default: 2): 2 gives about 15-bit "
-        "weights for twice the synapse memory and synaptic operations",
+        "weights for twice the synapse memory and synaptic operations; auto (convert only): one "
+        "set into every layer where the network's logits stay within --tolerance, measured on "
+        "calibration data (--dataset or --inputs)",
     )
     s.add_argument(
         "--set-error",
@@ -484,6 +546,13 @@ def _add_settings(s) -> None:
         metavar="BOUND",
         help="with --weight-sets 2, a second set only for the weight matrices whose relative "
         "error with one set exceeds BOUND (default: a second set wherever it adds anything)",
+    )
+    s.add_argument(
+        "--single-set",
+        type=lambda v: tuple(n for n in v.split(",") if n),
+        metavar="LAYERS",
+        help="comma-separated layers whose weights take one set with --weight-sets 2 (what "
+        "--weight-sets auto chose: convert --json reports it as single_set)",
     )
     s.add_argument(
         "--exponent-classes",
@@ -663,6 +732,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--preset", help="check the checkpoint against this preset")
     _add_settings(s)
+    _add_inputs(s, calibration=True)
     s.add_argument("--json", action="store_true", help="the conversion report as JSON")
     s.set_defaults(func=_cmd_convert)
 

@@ -61,6 +61,7 @@ __all__ = [
     "map_to_cores",
     "model_layers",
     "convert",
+    "resolve_settings",
     "compile_model",
     "Compiled",
     "Settings",
@@ -217,16 +218,22 @@ def _connections(graph: Graph, lags: dict, relays: _Relays) -> dict[str, list[_C
 
 @dataclass(frozen=True)
 class WeightSets:
-    """Up to ``count`` 8-bit processes per weight matrix, a second one only where one set's
+    """Up to ``count`` 8-bit processes per weight matrix: one into the layers named in ``single``
+    (chosen by measured fidelity, ``calibration``), elsewhere a second one only where one set's
     relative error exceeds ``bound`` (0: wherever it adds anything)."""
 
     count: int = 2
     bound: float = 0.0
+    single: frozenset = frozenset()
 
-    def for_matrix(self, c: np.ndarray, fmt: Formats) -> int:
-        if self.count > 1 and self.bound and split_weights(c, fmt, 1)[0].rel_error <= self.bound:
+    def into(self, dst: str) -> int:
+        return 1 if dst in self.single else self.count
+
+    def for_matrix(self, c: np.ndarray, fmt: Formats, dst: str) -> int:
+        n = self.into(dst)
+        if n > 1 and self.bound and split_weights(c, fmt, 1)[0].rel_error <= self.bound:
             return 1
-        return self.count
+        return n
 
 
 def _processes(
@@ -239,7 +246,7 @@ def _processes(
     one_to_one = (np.count_nonzero(c, axis=1) <= 1).all()  # a Dense would store every zero
     for rows in groups:
         sparse = len(rows) < c.shape[0] or one_to_one
-        for q in split_weights(c[rows], fmt, sets.for_matrix(c[rows], fmt)):
+        for q in split_weights(c[rows], fmt, sets.for_matrix(c[rows], fmt, dst)):
             if not q.w_mant.any():
                 continue
             w = np.zeros(c.shape, np.int16)
@@ -489,7 +496,7 @@ def _input_frac_bits(
                 continue
             for w in g.weights:
                 try:
-                    r = split_weights(w * unit, fmt, sets.count)[0].rel_error
+                    r = split_weights(w * unit, fmt, sets.into(p.name))[0].rel_error
                 except ValueError:  # beyond the largest exponent: coarser inputs only get worse
                     return best[1] if best else frac
                 err += float(np.sum(w**2)) * (r**2 * max_abs**2 / 3 + 4.0**-frac / 12)
@@ -532,13 +539,15 @@ def quantize_graph(
     weight_sets: int = 2,
     exponent_classes: int = 1,
     set_error: float = 0.0,
+    single_set: tuple[str, ...] = (),
 ) -> FixedNetwork:
     """The network of Lava processes for ``graph``; ``input_max_abs`` bounds the features'
     magnitude; every weight is the sum of up to ``weight_sets`` 8-bit processes (a second only
-    where one set's relative error exceeds ``set_error``), and the rows of a weight matrix are
+    where one set's relative error exceeds ``set_error``, none into the layers of ``single_set``),
+    and the rows of a weight matrix are
     split into up to ``exponent_classes`` processes of similar magnitude. ``vth_mant`` is the
     finest state resolution tried (module docstring: scaling)."""
-    sets = WeightSets(weight_sets, set_error)
+    sets = WeightSets(weight_sets, set_error, frozenset(single_set))
     if input_bits > fmt.message_bits_max:
         raise ConversionError(
             f"the graded input needs {input_bits}-bit payloads; the target carries at most "
@@ -697,6 +706,7 @@ class Settings:
     vth_mant: int = VTH_MANT_DEFAULT
     weight_sets: int = 2
     set_error: float = 0.0  # a second set only where one set's relative error exceeds this
+    single_set: tuple[str, ...] = ()  # layers whose weights take one set (``calibration``)
     exponent_classes: int = 1
     lmu_mapping: str = "fir"
     residual: str = "graded"
@@ -709,6 +719,7 @@ class Settings:
             "residual": str,
             "input_range": (int, float),
             "set_error": (int, float),
+            "single_set": (list, tuple),
         }
         for f in fields(self):
             v = getattr(self, f.name)
@@ -716,6 +727,9 @@ class Settings:
             want = kinds.get(f.name, int)
             if not (v is None and optional) and (isinstance(v, bool) or not isinstance(v, want)):
                 raise ValueError(f"conversion settings: {f.name} is {v!r}")
+        if not all(isinstance(n, str) for n in self.single_set):  # a list or tuple, checked above
+            raise ValueError(f"conversion settings: single_set is {self.single_set!r}")
+        object.__setattr__(self, "single_set", tuple(sorted(set(self.single_set))))
         if not 0 <= self.set_error <= 0.5:
             raise ValueError(
                 f"conversion settings: set_error is {self.set_error!r}, not in [0, 0.5]"
@@ -727,7 +741,7 @@ class Settings:
             )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "single_set": list(self.single_set)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Settings":
@@ -799,13 +813,20 @@ def compile_model(
     try:
         graph = from_model(model)
         terms = {p.name for p in graph.populations if p.graded}
+        chip = graph if settings.residual == "graded" else fold(graph, terms)
+        unknown = sorted(set(settings.single_set) - {p.name for p in chip.populations})
+        if unknown:
+            raise ConversionError(
+                f"single_set names {', '.join(unknown)}: not a layer of this network"
+            )
         net = quantize_graph(
-            graph if settings.residual == "graded" else fold(graph, terms),
+            chip,
             input_max_abs=settings.input_range,
             vth_mant=settings.vth_mant,
             fmt=fmt,
             weight_sets=settings.weight_sets,
             set_error=settings.set_error,
+            single_set=settings.single_set,
             exponent_classes=settings.exponent_classes,
         )
     except ConversionError:
@@ -817,28 +838,39 @@ def compile_model(
     return Compiled(net, settings, profile, board_chips, layers)
 
 
+def resolve_settings(ck, name, settings: dict) -> tuple[Settings, Settings | None, list[str]]:
+    """(settings to convert ``ck`` (a loaded checkpoint, read from ``name``) with, the settings
+    it was fine-tuned for or None, warnings): the fields given in ``settings`` (None: not given)
+    over a quantisation-aware checkpoint's record, else over ``Settings()``; a given setting that
+    differs from the one fine-tuned for is warned about."""
+    unknown = sorted(set(settings) - {f.name for f in fields(Settings)})
+    if unknown:
+        raise TypeError(f"convert: unknown setting(s) {', '.join(unknown)}")
+    given = {k: v for k, v in settings.items() if v is not None}
+    try:
+        learned = Settings.from_dict(ck.quantization) if ck.quantization is not None else None
+    except ValueError as e:
+        raise CheckpointError(f"{name}: {e}") from None
+    chosen = replace(learned or Settings(), **given)
+    warnings = [
+        f"the checkpoint was fine-tuned for {k} {getattr(learned, k)!r}; converted with "
+        f"{getattr(chosen, k)!r} it computes something else than it learned"
+        for k in given
+        if learned is not None and getattr(learned, k) != getattr(chosen, k)
+    ]
+    return chosen, learned, warnings
+
+
 def convert(checkpoint, output, *, preset: str | None = None, **settings) -> dict:
     """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report.
     ``settings``: fields of ``Settings``; those not given come from a quantisation-aware
     checkpoint's record, else ``Settings()``. Asked-for settings that differ from the ones the
     checkpoint was fine-tuned for are listed in the report's ``warnings``."""
-    unknown = sorted(set(settings) - {f.name for f in fields(Settings)})
-    if unknown:
-        raise TypeError(f"convert: unknown setting(s) {', '.join(unknown)}")
     given = {k: v for k, v in settings.items() if v is not None}
     check_output(output, [checkpoint, given.get("target")])
     ck = load_checkpoint(checkpoint, preset=preset)
-    try:
-        learned = Settings.from_dict(ck.quantization) if ck.quantization is not None else None
-    except ValueError as e:
-        raise CheckpointError(f"{checkpoint}: {e}") from None
-    warnings = [
-        f"the checkpoint was fine-tuned for {k} {getattr(learned, k)!r}; converted with {v!r} it "
-        "computes something else than it learned"
-        for k, v in given.items()
-        if learned is not None and getattr(learned, k) != v
-    ]
-    c = compile_model(ck.model, ck.features, replace(learned or Settings(), **given))
+    chosen, learned, warnings = resolve_settings(ck, checkpoint, settings)
+    c = compile_model(ck.model, ck.features, chosen)
     net, profile = c.net, c.profile
     net.meta = {
         "created_by": f"lmuneuro {__version__}",
@@ -853,6 +885,7 @@ def convert(checkpoint, output, *, preset: str | None = None, **settings) -> dic
             "input_frac_bits": net.input_frac_bits,
             "weight_sets": c.settings.weight_sets,
             "set_error": c.settings.set_error,
+            "single_set": list(c.settings.single_set),
             "exponent_classes": c.settings.exponent_classes,
             "lmu_mapping": c.settings.lmu_mapping,
             "residual": c.settings.residual,

@@ -19,10 +19,18 @@ __all__ = ["verify", "load_inputs"]
 
 
 def load_inputs(
-    *, dataset: str | None, inputs: str | None, data_dir=None, samples: int | None, n_features: int
+    *,
+    dataset: str | None,
+    inputs: str | None,
+    data_dir=None,
+    samples: int | None,
+    n_features: int,
+    split: str = "test",
+    spread: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(x (samples, steps, features) float32, labels or None) from a dataset's test split or a
-    .npy."""
+    """(x (samples, steps, features) float32, labels or None) from a dataset's ``split`` or a
+    .npy: the first ``samples``, or with ``spread`` that many evenly spaced over it (a split
+    stored class by class still gives every class)."""
     if (dataset is None) == (inputs is None):
         raise ValueError("give exactly one of a dataset or an input array")
     if samples is not None and samples < 1:
@@ -41,18 +49,22 @@ def load_inputs(
             )
         if not np.isfinite(x).all():
             raise ValueError(f"{inputs}: contains NaN or Inf")
-        return x[:samples].astype(np.float32), None
-    ds = get_dataset(dataset, "test", data_dir=data_dir)
+        return x[_picked(len(x), samples, spread)].astype(np.float32), None
+    ds = get_dataset(dataset, split, data_dir=data_dir)
     if len(ds) == 0:
-        raise ValueError(f"dataset {dataset!r} has an empty test split; there is nothing to run")
-    n = len(ds) if samples is None else min(samples, len(ds))
-    items = [ds[i] for i in range(n)]
+        raise ValueError(f"dataset {dataset!r} has an empty {split} split; there is nothing to run")
+    items = [ds[int(i)] for i in _picked(len(ds), samples, spread)]
     x = torch.stack([a for a, _ in items]).numpy()
     if x.shape[2] != n_features:
         raise ValueError(
             f"dataset {dataset!r} has {x.shape[2]} features per step, the model takes {n_features}"
         )
     return x, np.array([int(b) for _, b in items])
+
+
+def _picked(total: int, samples: int | None, spread: bool) -> np.ndarray:
+    n = total if samples is None else min(samples, total)
+    return np.linspace(0, total - 1, n).round().astype(np.int64) if spread else np.arange(n)
 
 
 def verify(

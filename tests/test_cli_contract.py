@@ -52,6 +52,11 @@ BASE = {
     # with a tone for a voice and 4 clips per word (the env fixture): no espeak-ng needed
     "synthesize": ["synthesize", "spoken-keywords", "-o", "{outdir}", "--no-progress"],
 }
+# count options that act only beside others: what a valid value of theirs needs to run
+COMPANIONS = {
+    ("convert", "--tolerance"): ["--weight-sets", "auto", "--inputs", "{x}"],
+    ("convert", "--samples"): ["--weight-sets", "auto", "--inputs", "{x}"],
+}
 CONDITIONS = (
     "directory",
     "same file as an input",
@@ -271,6 +276,10 @@ def test_counts(env, verb, flag, value):
     v = float(value)
     valid = (lo < v if action.type.open_lo else lo <= v) and v <= hi
     argv, inputs = _argv(verb, env, None)
+    argv += [
+        str(env["files"][a[1:-1]]) if a.startswith("{") else a
+        for a in COMPANIONS.get((verb, flag), [])
+    ]
     if flag in argv:  # the base invocation sets it: replace its value
         argv[argv.index(flag) + 1] = value
     else:
