@@ -28,6 +28,7 @@ artifact's config describes; ``rendering`` turns the report into a table or an H
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from .limits import resources
 from .models.macs import ann_macs
 from .profiles import Profile, load_profile
 
-__all__ = ["EnergyError", "report", "read_activity"]
+__all__ = ["EnergyError", "Range", "report", "read_activity"]
 
 
 class EnergyError(ValueError):
@@ -97,9 +98,36 @@ def read_activity(path, net: FixedNetwork) -> dict:
     return act
 
 
-def _range(counts: dict, profile: Profile, which: str) -> float:
-    """pJ of ``counts`` (quantity -> operations) at the profile's value, low or high constants."""
-    return sum(n * getattr(profile.energy[q], which) for q, n in counts.items())
+class Range(NamedTuple):
+    """A figure at a profile's value, low and high constants (JSON: ``[value, low, high]``)."""
+
+    value: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, constant) -> "Range":
+        """A profile constant (``profiles.EnergyConstant``) as a range."""
+        return cls(constant.value, constant.low, constant.high)
+
+    def __add__(self, other: "Range") -> "Range":
+        return Range(*(a + b for a, b in zip(self, other)))
+
+    def __sub__(self, other: "Range") -> "Range":
+        return Range(*(a - b for a, b in zip(self, other)))
+
+    def __mul__(self, k: float) -> "Range":
+        return Range(*(a * k for a in self))
+
+    __rmul__ = __mul__
+
+
+NONE = Range(0.0, 0.0, 0.0)
+
+
+def _price(counts: dict, profile: Profile) -> Range:
+    """pJ of ``counts`` (quantity -> operations) at the profile's constants."""
+    return sum((n * Range.of(profile.energy[q]) for q, n in counts.items()), NONE)
 
 
 def _layer_ops(row: dict, profile: Profile) -> dict[str, dict]:
@@ -152,13 +180,13 @@ def report(
             "stream's terms)"
         )
     components = ("synaptic", "neuron", "routing")
-    layers, totals = [], {c: [0.0, 0.0, 0.0] for c in (*components, "host", "static")}
+    layers, totals = [], {c: NONE for c in (*components, "host", "static")}
     for row in act["layers"]:
         ops = _layer_ops(row, profile)
-        energy = {c: _range(ops.get(c, {}), profile, "value") for c in components}
+        priced = {c: _price(ops.get(c, {}), profile) for c in components}
+        energy = {c: r.value for c, r in priced.items()}
         for c in components:
-            for i, which in enumerate(("value", "low", "high")):
-                totals[c][i] += _range(ops.get(c, {}), profile, which)
+            totals[c] += priced[c]
         synapses = int(sum(np.count_nonzero(s.weights) for s in net.inputs_of(row["layer"])))
         layers.append(
             {
@@ -183,8 +211,7 @@ def report(
     messages = src[INPUT]["graded_messages"] + src[GATE]["spikes"]
     chips_used, interchip = 1, 0.0
     if profile.kind == "neuromorphic":
-        for i, which in enumerate(("value", "low", "high")):
-            totals["routing"][i] += messages * getattr(profile.energy["spike_route"], which)
+        totals["routing"] += messages * Range.of(profile.energy["spike_route"])
         chips_used = 1 + max(c for r in cores.values() for c in r["chips"])
         interchip = _interchip(net, act, cores)
         if interchip:
@@ -193,38 +220,35 @@ def report(
                     f"profile {profile.name} has no energy.interchip_message to price the "
                     f"messages between the {chips_used} chips the network spans"
                 )
-            for i, which in enumerate(("value", "low", "high")):
-                totals["routing"][i] += interchip * getattr(
-                    profile.energy["interchip_message"], which
-                )
+            totals["routing"] += interchip * Range.of(profile.energy["interchip_message"])
     if profile.kind == "cmos":
-        totals["host"] = [
-            head_macs * getattr(profile.energy["mac"], w) for w in ("value", "low", "high")
-        ]
+        totals["host"] = head_macs * Range.of(profile.energy["mac"])
     step = profile.step_us
     modes = {}
     if "static_power" in profile.energy:
-        p, t = profile.energy["static_power"], step
-        us = [step_us] * 3 if step_us is not None else [t.value, t.low, t.high]
-        watts = [getattr(p, w) * chips_used for w in ("value", "low", "high")]
+        us = Range(step_us, step_us, step_us) if step_us is not None else Range.of(step)
+        watts = chips_used * Range.of(profile.energy["static_power"])
         # W x us = 1e6 pJ; back to back, a sample takes its period of steps
-        totals["static"] = [w * u * period * 1e6 for w, u in zip(watts, us)]
-        modes["back_to_back"] = {"us_per_step": us[0], "seconds_per_sample": us[0] * period / 1e6}
+        totals["static"] = Range(*(w * u * period * 1e6 for w, u in zip(watts, us)))
+        modes["back_to_back"] = {
+            "us_per_step": us.value,
+            "seconds_per_sample": us.value * period / 1e6,
+        }
         if frame_ms is not None:  # in real time, one step per frame: a sample takes its frames
             modes["real_time"] = {
                 "frame_ms": frame_ms,
                 "seconds_per_sample": frame_ms * steps / 1e3,
-                "static_pj": [w * frame_ms * 1e3 * steps * 1e6 for w in watts],
+                "static_pj": watts * frame_ms * 1e3 * steps * 1e6,
             }
-    total = [sum(totals[c][i] for c in totals) for i in range(3)]
+    total = sum(totals.values(), NONE)
     if "back_to_back" in modes:
         modes["back_to_back"]["static_pj"] = totals["static"]
         modes["back_to_back"]["total_pj"] = total
     if "real_time" in modes:
         rt = modes["real_time"]
-        rt["total_pj"] = [total[i] - totals["static"][i] + rt["static_pj"][i] for i in range(3)]
+        rt["total_pj"] = total - totals["static"] + rt["static_pj"]
     for r in layers:
-        r["share"] = r["energy_total_pj"] / total[0] if total[0] else 0.0
+        r["share"] = r["energy_total_pj"] / total.value if total.value else 0.0
     synops = sum(r["synops"] for r in layers)
     model_synops = sum(r["model_synops"] for r in layers)
     out = {
@@ -257,9 +281,9 @@ def report(
             **({"cores": sum(r["cores"] for r in layers), "chips": chips_used} if cores else {}),
         },
         "static_modes": modes,
-        "energy_pj": {c: v[0] for c, v in totals.items()},
-        "energy_total_pj": total[0],
-        "energy_range_pj": [total[1], total[2]],
+        "energy_pj": {c: v.value for c, v in totals.items()},
+        "energy_total_pj": total.value,
+        "energy_range_pj": [total.low, total.high],
         "constants": {q: vars(c) for q, c in profile.energy.items()},
         "step_us": step_us if step_us is not None else (step.value if step else None),
     }
@@ -285,11 +309,11 @@ def report(
                 }
                 for k, v in ann["by_module"].items()
             ]
-            e = [ann["macs"] * getattr(profile.energy["mac"], w) for w in ("value", "low", "high")]
+            e = ann["macs"] * Range.of(profile.energy["mac"])
             out["energy_pj"], out["energy_total_pj"], out["energy_range_pj"] = (
-                {"mac": e[0]},
-                e[0],
-                e[1:],
+                {"mac": e.value},
+                e.value,
+                [e.low, e.high],
             )
     out["assumptions"] = _assumptions(out, profile)
     return out
@@ -353,7 +377,7 @@ def _assumptions(r: dict, profile: Profile) -> list[str]:
                 + (
                     f" In real time (one step per {rt['frame_ms']:g} ms frame, "
                     f"{rt['seconds_per_sample']:g} s per sample) it is "
-                    f"{rt['static_pj'][0] / 1e6:,.0f} uJ per sample."
+                    f"{rt['static_pj'].value / 1e6:,.0f} uJ per sample."
                     if rt
                     else " No real-time figure: the features have no frame rate (--frame-ms)."
                 )

@@ -3,6 +3,8 @@ synaptic operations (both counted by ``backends.activity`` from spikes per neuro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -62,6 +64,15 @@ def load_inputs(
     return x, np.array([int(b) for _, b in items])
 
 
+@dataclass
+class _LayerSpikes:
+    """One layer's spikes in its window over every sample and step."""
+
+    float: int = 0  # the float model's
+    fixed: int = 0  # the emulator's
+    mismatched: int = 0  # (sample, step, neuron) where the two differ
+
+
 def _picked(total: int, samples: int | None, spread: bool) -> np.ndarray:
     n = total if samples is None else min(samples, total)
     return np.linspace(0, total - 1, n).round().astype(np.int64) if spread else np.arange(n)
@@ -99,7 +110,7 @@ def verify(
         n_features=model.config.in_features,
     )
     float_pred, fixed_pred = [], []
-    counts = {p.name: np.zeros(3) for p in net.layers}  # float spikes, fixed spikes, mismatches
+    counts = {p.name: _LayerSpikes() for p in net.layers}
     # spikes per neuron over each sample's steps: the float model's for the layers (its relays
     # would copy them), the emulator's for every population
     per_neuron = {k: {p.name: [] for p in net.populations} for k in ("float", "fixed")}
@@ -125,7 +136,9 @@ def verify(
                 )
             for p in net.layers:
                 a, b = f_spikes[p.name], res.spikes[p.name]
-                counts[p.name] += [a.sum(), b.sum(), (a != b).sum()]
+                c = counts[p.name]
+                c.float, c.fixed = c.float + int(a.sum()), c.fixed + int(b.sum())
+                c.mismatched += int((a != b).sum())
                 if first is None and (a != b).any():
                     s, t, k = (int(v[0]) for v in np.nonzero(a != b))
                     first = {"layer": p.name, "sample": lo + s, "step": t, "neuron": k}
@@ -153,8 +166,12 @@ def verify(
         }
         if p.is_layer:
             total = len(x) * steps * p.size
-            f, q, mis = counts[p.name]
-            row.update(rate_float=f / total, rate_fixed=q / total, mismatch=mis / total)
+            c = counts[p.name]
+            row.update(
+                rate_float=c.float / total,
+                rate_fixed=c.fixed / total,
+                mismatch=c.mismatched / total,
+            )
         layers.append(row)
     chip = {
         k: sum(events["fixed"][p.name][k] for p in net.populations)

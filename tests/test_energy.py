@@ -334,3 +334,13 @@ def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
     (tmp_path / "junk.json").write_bytes(b"\x00\xff")
     code, _, err = _run(capsys, "energy", artifact, "--activity", tmp_path / "junk.json")
     assert code == 2 and "not a readable activity file" in err
+
+
+def test_a_range_prices_value_low_and_high_apart():
+    from lmuneuro.energy import Range
+    from lmuneuro.profiles import EnergyConstant
+
+    c = Range.of(EnergyConstant(2.0, 1.0, 4.0, "pJ", "a source"))
+    priced = 3 * c + Range(1.0, 1.0, 1.0) - Range(0.5, 0.0, 1.0)
+    assert priced == Range(6.5, 4.0, 12.0) and priced.low == 4.0
+    assert json.loads(json.dumps({"pj": priced})) == {"pj": [6.5, 4.0, 12.0]}
