@@ -29,11 +29,11 @@ from support import calibrated  # noqa: E402
 
 from lmuneuro import load_checkpoint  # noqa: E402
 from lmuneuro.artifact import read_artifact  # noqa: E402
-from lmuneuro.convert import convert  # noqa: E402
+from lmuneuro.backends.emulator import run as emulate  # noqa: E402
+from lmuneuro.backends.lava.network import process_classes  # noqa: E402
+from lmuneuro.backends.lava.network import run as lava_run
+from lmuneuro.compile.convert import convert  # noqa: E402
 from lmuneuro.converters.reference import to_reference_state_dict  # noqa: E402
-from lmuneuro.emulator import run as emulate  # noqa: E402
-from lmuneuro.lava.network import process_classes  # noqa: E402
-from lmuneuro.lava.network import run as lava_run
 
 PRESETS = {
     "digits": "spiking-lmuformer-digits",

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support import calibrated  # noqa: E402
 
 from lmuneuro.artifact import read_artifact  # noqa: E402
-from lmuneuro.convert import convert  # noqa: E402
+from lmuneuro.backends.emulator import Emulator  # noqa: E402
+from lmuneuro.compile.convert import convert  # noqa: E402
 from lmuneuro.converters.reference import to_reference_state_dict  # noqa: E402
-from lmuneuro.emulator import Emulator  # noqa: E402
 
 
 def _device(ap) -> None:

@@ -19,8 +19,8 @@ import torch
 from common import checkpoint_args, checkpoint_inputs, parse_args
 
 from lmuneuro.artifact import read_artifact
-from lmuneuro.convert import convert
-from lmuneuro.emulator import run
+from lmuneuro.backends.emulator import run
+from lmuneuro.compile.convert import convert
 from lmuneuro.models import stack_records
 
 

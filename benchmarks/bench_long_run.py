@@ -4,10 +4,10 @@
 
 The digits model (BatchNorms calibrated on random input, so every population fires) runs on
 Lava's bit-accurate simulator chunk after chunk, exactly as ``lmuneuro run --backend lava-sim``
-does (a fresh process graph per chunk of ``lmuneuro.lava.network.CHUNK`` samples). Printed: this
-process's resident memory before the first chunk, after the first and after the last, the
-growth per chunk from the second on (least squares), Lava's OS processes still alive after each
-chunk, and whether every logit equals the emulator's.
+does (a fresh process graph per chunk of ``lmuneuro.backends.lava.network.CHUNK`` samples).
+Printed: this process's resident memory before the first chunk, after the first and after the
+last, the growth per chunk from the second on (least squares), Lava's OS processes still alive
+after each chunk, and whether every logit equals the emulator's.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support import calibrated  # noqa: E402
 
-from lmuneuro.convert import quantize_graph  # noqa: E402
-from lmuneuro.emulator import run as emulate  # noqa: E402
-from lmuneuro.graph import from_model  # noqa: E402
-from lmuneuro.lava import network  # noqa: E402
+from lmuneuro.backends.emulator import run as emulate  # noqa: E402
+from lmuneuro.backends.lava import network  # noqa: E402
+from lmuneuro.compile.convert import quantize_graph  # noqa: E402
+from lmuneuro.compile.graph import from_model  # noqa: E402
 
 
 def _lava_children(me: psutil.Process) -> int:

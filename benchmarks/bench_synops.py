@@ -26,10 +26,11 @@ import numpy as np
 import torch
 from common import checkpoint_args, checkpoint_inputs, parse_args
 
+from lmuneuro.analysis.activity import activity
+from lmuneuro.analysis.calibration import choose_weight_sets
 from lmuneuro.artifact import read_artifact
-from lmuneuro.backends import activity, run_backend
-from lmuneuro.calibration import choose_weight_sets
-from lmuneuro.convert import convert
+from lmuneuro.backends import run_backend
+from lmuneuro.compile.convert import convert
 from lmuneuro.models import snn_synops
 
 

@@ -64,7 +64,7 @@ def checkpoint_args(ap: argparse.ArgumentParser) -> None:
 def checkpoint_inputs(args):
     """(model, features (samples, steps, features) float32) of ``checkpoint_args``."""
     from lmuneuro import load_checkpoint
-    from lmuneuro.verify import load_inputs
+    from lmuneuro.data.inputs import load_inputs
 
     model = load_checkpoint(args.checkpoint).model
     x, _ = load_inputs(

@@ -18,11 +18,11 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from lmuneuro import load_checkpoint
-from lmuneuro.convert import Settings, convert
+from lmuneuro.analysis.verify import verify
+from lmuneuro.backends.qat import ChipModel
+from lmuneuro.compile.convert import Settings, convert
 from lmuneuro.data import dataset_info, get_dataset
-from lmuneuro.qat import ChipModel
 from lmuneuro.train import TrainConfig, evaluate, train
-from lmuneuro.verify import verify
 
 
 def chip_accuracy(checkpoint, dataset, data_dir, settings: Settings) -> tuple[str, float]:

@@ -29,14 +29,15 @@ import numpy as np
 import torch
 
 from lmuneuro import load_checkpoint
+from lmuneuro.analysis.activity import activity
+from lmuneuro.analysis.energy import report
+from lmuneuro.analysis.verify import verify
 from lmuneuro.artifact import read_artifact
-from lmuneuro.backends import activity, run_backend
-from lmuneuro.convert import convert
+from lmuneuro.backends import run_backend
+from lmuneuro.compile.convert import convert
 from lmuneuro.data import RECIPES, get_dataset
 from lmuneuro.data.spoken import build
-from lmuneuro.energy import report
 from lmuneuro.train import TrainConfig, train
-from lmuneuro.verify import verify
 
 DATASET = "scv2-synthetic"
 TARGET = "kapoho-point"  # Loihi 2 chips; the full-size network needs three of them

@@ -169,7 +169,7 @@ def _cmd_convert(args) -> int:
             raise ValueError(
                 "--weight-sets auto measures fidelity on data: give --dataset or --inputs"
             )
-        from .calibration import convert_calibrated
+        from .analysis.calibration import convert_calibrated
 
         if "single_set" in settings:
             raise ValueError("--single-set: --weight-sets auto chooses those layers itself")
@@ -183,7 +183,7 @@ def _cmd_convert(args) -> int:
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise ValueError(f"{flags}: calibration data for --weight-sets auto only")
-        from .convert import convert
+        from .compile.convert import convert
 
         r = convert(args.checkpoint, out, preset=args.preset, **settings)
     for w in r["warnings"]:
@@ -227,7 +227,7 @@ def _cmd_convert(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    from .verify import verify
+    from .analysis.verify import verify
 
     r = verify(
         args.checkpoint,
@@ -293,13 +293,19 @@ def _cmd_verify(args) -> int:
 
 
 def _cmd_energy(args) -> int:
+    from .analysis.activity import activity
+    from .analysis.energy import read_activity, report
+    from .analysis.rendering import (
+        format_comparison,
+        format_table,
+        render_comparison_html,
+        render_html,
+    )
     from .artifact import read_artifact
-    from .backends import activity, run_backend
-    from .energy import read_activity, report
+    from .backends import run_backend
+    from .data.inputs import load_inputs
     from .files import write_output
     from .profiles import load_profile
-    from .rendering import format_comparison, format_table, render_comparison_html, render_html
-    from .verify import load_inputs
 
     fmt = "json" if args.json else args.format
     if fmt is None:
@@ -388,7 +394,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_inspect(args) -> int:
-    from .inspection import inspect_network
+    from .analysis.inspection import inspect_network
 
     r = inspect_network(args.artifact, profile=args.profile, steps=args.steps)
     if args.json:
@@ -424,7 +430,7 @@ def _cmd_inspect(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from .nirgraph import export_nir
+    from .compile.nirgraph import export_nir
 
     r = export_nir(args.checkpoint, args.output)
     if args.json:

@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .analysis.activity import activity
+from .analysis.energy import report
+from .analysis.rendering import render_html
 from .artifact import read_artifact
-from .backends import activity, run_backend
+from .backends import run_backend
 from .checkpoint import load_checkpoint
-from .convert import convert
+from .compile.convert import convert
 from .data import get_dataset
-from .energy import report
 from .files import write_output
-from .rendering import render_html
 from .train import TrainConfig, train
 
 DIGITS = {

@@ -1,5 +1,5 @@
 """Every float -> fixed conversion of lmuneuro, with its number formats (Loihi 2 as Lava's
-bit-accurate models compute it; ``lmuneuro.emulator`` holds that arithmetic).
+bit-accurate models compute it; ``lmuneuro.backends.emulator`` holds that arithmetic).
 
 Number formats (``Formats``, read from a hardware profile's ``[precision]``; Lava's are the
 defaults):

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .analysis.activity import activity
 from .artifact import FixedNetwork, read_artifact
-from .backends import activity, run_backend
-from .result import RunResult
-from .verify import load_inputs
+from .backends import run_backend
+from .backends.result import RunResult
+from .data.inputs import load_inputs
 
 __all__ = ["StreamPoint", "RunReport", "run"]
 
@@ -40,7 +41,7 @@ class RunReport:
     result: RunResult
     accuracy: float | None = None  # with labels
     per_step: list[StreamPoint] | None = None
-    activity: dict | None = None  # per-layer spikes and synaptic events (``backends.activity``)
+    activity: dict | None = None  # per-layer spikes and synaptic events (``analysis.activity``)
 
     @property
     def samples_per_second(self) -> float:

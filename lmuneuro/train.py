@@ -103,7 +103,7 @@ def _seed_all(seed: int):
 def _aware_settings(cfg: TrainConfig, model_cfg, info: dict):
     """The conversion settings of a quantisation-aware fine-tuning, checked before any data is
     read: a spiking preset, a trained start, and a network that fits the target."""
-    from .convert import ConversionError, Settings, compile_model
+    from .compile.convert import ConversionError, Settings, compile_model
 
     if not model_cfg.spiking:
         raise ConversionError(
@@ -205,7 +205,7 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
 
     chip = None
     if cfg.quantization_aware:
-        from .qat import ChipModel
+        from .backends.qat import ChipModel
 
         chip = ChipModel(model, info.get("features"), settings)
     net = model if chip is None else chip

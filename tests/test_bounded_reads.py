@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 import torch
 
-from lmuneuro.convert import convert
+from lmuneuro.compile.convert import convert
 
 SECONDS, PEAK_MIB = 5.0, 1024
 
 _MEASURE = r"""
 import contextlib, io, json, resource, sys, time
 import torch, h5py, numpy  # imported before timing: the refusal is timed, not Python's start-up
-import lmuneuro.cli, lmuneuro.convert, lmuneuro.verify, lmuneuro.energy, lmuneuro.train
+import lmuneuro.cli, lmuneuro.compile.convert, lmuneuro.analysis.verify, lmuneuro.train
+import lmuneuro.analysis.energy
 import lmuneuro.data
 for name, argv in json.loads(sys.stdin.read()):
     err = io.StringIO()

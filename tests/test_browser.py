@@ -9,7 +9,7 @@ import pytest
 from matplotlib.image import imread
 
 from lmuneuro.cli import main
-from lmuneuro.convert import convert
+from lmuneuro.compile.convert import convert
 
 pytestmark = pytest.mark.slow
 

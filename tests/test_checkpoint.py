@@ -148,7 +148,7 @@ def test_foreign_formats_come_through_entry_points_only(digits_checkpoint):
 
     code = (
         "import sys, tempfile, os\n"
-        "from lmuneuro.convert import convert\n"
+        "from lmuneuro.compile.convert import convert\n"
         "from lmuneuro.checkpoint import importers\n"
         f"convert({str(digits_checkpoint)!r}, os.path.join(tempfile.mkdtemp(), 'm.h5'))\n"
         "print(sorted(m for m in sys.modules if m.startswith('lmuneuro.converters')))\n"

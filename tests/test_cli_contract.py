@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from lmuneuro.cli import _roles, build_parser, main
-from lmuneuro.convert import convert
+from lmuneuro.compile.convert import convert
 
 TRIED: dict[str, int] = {}  # kind -> cases (printed by conftest.pytest_terminal_summary)
 

@@ -5,11 +5,11 @@ import torch
 
 from lmuneuro import load_checkpoint
 from lmuneuro.artifact import GATE, INPUT, gate_pattern
-from lmuneuro.convert import quantize_graph
+from lmuneuro.backends.emulator import run
+from lmuneuro.compile.convert import quantize_graph
+from lmuneuro.compile.graph import Graph, Population, Synapses, from_model
+from lmuneuro.compile.limits import a_out_range, check, input_payload, regions
 from lmuneuro.data import get_dataset
-from lmuneuro.emulator import run
-from lmuneuro.graph import Graph, Population, Synapses, from_model
-from lmuneuro.limits import a_out_range, check, input_payload, regions
 from lmuneuro.models import stack_records
 
 
@@ -194,7 +194,7 @@ def test_scv2_reference_layout_weights_agree_on_random_inputs(tmp_path):
     from support import calibrated
 
     from lmuneuro.artifact import read_artifact
-    from lmuneuro.convert import convert
+    from lmuneuro.compile.convert import convert
     from lmuneuro.converters.reference import to_reference_state_dict
 
     model = calibrated("spiking-lmuformer-scv2")
@@ -245,8 +245,8 @@ def test_relays_for_delays_beyond_the_chip(digits_checkpoint):
     with direct delays, on the emulator and on Lava (DelaySparse relays included)."""
     import dataclasses
 
+    from lmuneuro.backends.lava.network import run as lava_run
     from lmuneuro.fixedpoint import LAVA
-    from lmuneuro.lava.network import run as lava_run
 
     model = load_checkpoint(digits_checkpoint).model
     short = dataclasses.replace(LAVA, delay_max=2)

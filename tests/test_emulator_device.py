@@ -8,11 +8,11 @@ import torch
 
 from lmuneuro import load_checkpoint
 from lmuneuro.artifact import Neurons, Synapse
+from lmuneuro.backends.emulator import Emulator, _Population
 from lmuneuro.cli import main
-from lmuneuro.convert import quantize_graph
+from lmuneuro.compile.convert import quantize_graph
+from lmuneuro.compile.graph import from_model
 from lmuneuro.data import get_dataset
-from lmuneuro.emulator import Emulator, _Population
-from lmuneuro.graph import from_model
 from lmuneuro.loihi import decay, lif_step, wrap
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lmuneuro.lava.compat import ensure_lava
+from lmuneuro.backends.lava.compat import ensure_lava
 from lmuneuro.loihi import dense_accumulate, lava_weights, lif_step
 
 
@@ -94,8 +94,8 @@ def test_every_synapse_process_matches_lava_bit_for_bit(graded):
     from lava.proc.monitor.process import Monitor
 
     from lmuneuro.artifact import Synapse
-    from lmuneuro.emulator import _deliver
-    from lmuneuro.lava.network import create_synapse
+    from lmuneuro.backends.emulator import _deliver
+    from lmuneuro.backends.lava.network import create_synapse
 
     rng = np.random.default_rng(11)
     n_in, n_out, steps = 7, 5, 20

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from lmuneuro.analysis.activity import activity
+from lmuneuro.analysis.energy import report
 from lmuneuro.artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse
-from lmuneuro.backends import activity
 from lmuneuro.cli import main
-from lmuneuro.energy import report
 from lmuneuro.models import ann_macs, get_preset
 
 
@@ -133,8 +133,8 @@ def artifact(digits_checkpoint, tmp_path_factory):
 def test_counts_agree_across_torch_emulator_and_lava(digits_checkpoint, artifact, tmp_path, capsys):
     from lmuneuro import load_checkpoint
     from lmuneuro.artifact import read_artifact
+    from lmuneuro.backends.emulator import run
     from lmuneuro.data import get_dataset
-    from lmuneuro.emulator import run
     from lmuneuro.models import stack_records
 
     # emulator and Lava: the same report, every number
@@ -337,7 +337,7 @@ def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
 
 
 def test_a_range_prices_value_low_and_high_apart():
-    from lmuneuro.energy import Range
+    from lmuneuro.analysis.energy import Range
     from lmuneuro.profiles import EnergyConstant
 
     c = Range.of(EnergyConstant(2.0, 1.0, 4.0, "pJ", "a source"))

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lmuneuro.cli import main
-from lmuneuro.convert import convert
+from lmuneuro.compile.convert import convert
 from lmuneuro.converters.reference import to_reference_state_dict
 from lmuneuro.data.speech_commands import SpeechCommands
 from lmuneuro.profiles import load_profile

@@ -6,7 +6,7 @@ import pytest
 import torch
 from support import calibrated
 
-from lmuneuro.graph import INPUT, from_model, simulate
+from lmuneuro.compile.graph import INPUT, from_model, simulate
 from lmuneuro.models import build_model, get_preset, stack_records
 
 

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from lmuneuro.lava import compat
+from lmuneuro.backends.lava import compat
 
 
 def test_shim_is_idempotent_and_narrow():
@@ -30,7 +30,7 @@ def test_lava_imports_after_the_start_method_is_fixed():
     # In a fresh interpreter: fix the start method first, as data loaders and test runners do.
     code = (
         "import multiprocessing; multiprocessing.get_context(); "
-        "from lmuneuro.lava.compat import ensure_lava; ensure_lava(); "
+        "from lmuneuro.backends.lava.compat import ensure_lava; ensure_lava(); "
         "import lava.proc.dense.process; print('ok')"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from lmuneuro import load_checkpoint
-from lmuneuro.convert import quantize_graph
+from lmuneuro.backends.emulator import run as emulate
+from lmuneuro.backends.lava.network import CHIP_CLASSES, off_chip, process_classes, run
+from lmuneuro.compile.convert import quantize_graph
+from lmuneuro.compile.graph import from_model
 from lmuneuro.data import get_dataset
-from lmuneuro.emulator import run as emulate
-from lmuneuro.graph import from_model
-from lmuneuro.lava.network import CHIP_CLASSES, off_chip, process_classes, run
 
 
 def first_mismatch(lava, emu) -> str | None:
@@ -47,7 +47,7 @@ def test_only_lavas_standard_processes(digits_net):
     refuses, naming the process)."""
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from lmuneuro.lava.procs.process import LmuNetwork
+    from lmuneuro.backends.lava.procs.process import LmuNetwork
 
     classes = process_classes(digits_net)
     assert {m for m, _ in classes} <= {
@@ -79,8 +79,8 @@ def test_network_process_with_ports_streams_samples(digits_net):
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from lmuneuro.lava.procs.process import LmuNetwork
-    from lmuneuro.result import readout
+    from lmuneuro.backends.lava.procs.process import LmuNetwork
+    from lmuneuro.backends.result import readout
 
     x = get_dataset("digits", "test").tensors[0][30:33].numpy()
     q, _ = digits_net.quantize_input(x)
@@ -111,7 +111,7 @@ def test_scv2_reference_layout_on_lava_equals_the_emulator(tmp_path):
     from support import calibrated
 
     from lmuneuro.artifact import read_artifact
-    from lmuneuro.convert import convert
+    from lmuneuro.compile.convert import convert
     from lmuneuro.converters.reference import to_reference_state_dict
 
     torch.save(to_reference_state_dict(calibrated("spiking-lmuformer-scv2")), tmp_path / "ref.pth")

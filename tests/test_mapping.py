@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lmuneuro.cli import main
-from lmuneuro.mapping import Group, split, synapse_bits, synmem_words
+from lmuneuro.compile.mapping import Group, split, synapse_bits, synmem_words
 from lmuneuro.profiles import ProfileError, load_profile
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pilotnet_lif_dense_mapping.json"

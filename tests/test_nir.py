@@ -10,10 +10,10 @@ import torch
 
 from lmuneuro import load_checkpoint
 from lmuneuro.cli import main
+from lmuneuro.compile.nirgraph import run_norse
 from lmuneuro.converters.reference import to_reference_state_dict
 from lmuneuro.data import get_dataset
 from lmuneuro.models.lmuformer import stack_records
-from lmuneuro.nirgraph import run_norse
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from lmuneuro import emulator, load_checkpoint
+from lmuneuro import load_checkpoint
 from lmuneuro.artifact import read_artifact
+from lmuneuro.backends import emulator
+from lmuneuro.backends.qat import ChipModel
 from lmuneuro.checkpoint import save_checkpoint
 from lmuneuro.cli import SETTINGS, main
-from lmuneuro.convert import Settings
+from lmuneuro.compile.convert import Settings
 from lmuneuro.data import get_dataset
 from lmuneuro.models import build_model, get_preset
 from lmuneuro.models.lif import substitute
 from lmuneuro.profiles import load_profile
-from lmuneuro.qat import ChipModel
 from lmuneuro.train import TrainConfig, train
 
 

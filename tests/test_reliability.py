@@ -13,9 +13,9 @@ import psutil
 import pytest
 
 from lmuneuro.artifact import read_artifact
-from lmuneuro.convert import convert
+from lmuneuro.backends.lava import network
+from lmuneuro.compile.convert import convert
 from lmuneuro.data import get_dataset
-from lmuneuro.lava import network
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from torch import nn
 
 from lmuneuro import load_checkpoint
 from lmuneuro.cli import main
-from lmuneuro.convert import convert
+from lmuneuro.compile.convert import convert
 from lmuneuro.data import get_dataset
 from lmuneuro.models import snn_synops
 from lmuneuro.models.macs import fir_synops
@@ -133,10 +133,10 @@ def test_energy_counts_the_models_operations_on_the_runs_spikes(digits_checkpoin
     with them. On the emulator's spikes forced into the float model, ``snn_synops`` counts the
     same, the LMU memory's taps through the relay line included; per source population the chip
     causes about ``sets`` times as many events (one-to-one readings of graded terms apart)."""
+    from lmuneuro.analysis.activity import activity
+    from lmuneuro.analysis.energy import report
     from lmuneuro.artifact import read_artifact
-    from lmuneuro.backends import activity
-    from lmuneuro.emulator import run
-    from lmuneuro.energy import report
+    from lmuneuro.backends.emulator import run
 
     art = tmp_path / "m.h5"
     convert(digits_checkpoint, art, weight_sets=sets)

@@ -6,20 +6,20 @@ import json
 import numpy as np
 import pytest
 
+from lmuneuro.analysis.calibration import choose_weight_sets
 from lmuneuro.artifact import GATE, read_artifact
 from lmuneuro.backends import run_backend
-from lmuneuro.calibration import choose_weight_sets
 from lmuneuro.checkpoint import load_checkpoint
 from lmuneuro.cli import main
-from lmuneuro.convert import (
+from lmuneuro.compile.convert import (
     ConversionError,
     Settings,
     WeightSets,
     compile_model,
     convert,
 )
+from lmuneuro.data.inputs import load_inputs
 from lmuneuro.fixedpoint import LAVA
-from lmuneuro.verify import load_inputs
 
 
 def _cli(capsys, *argv):

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .convert import Settings, compile_model
+from ..compile.convert import Settings, compile_model
+from ..models.lif import substitute
 from .emulator import run
-from .models.lif import substitute
 
 __all__ = ["ChipModel"]
 

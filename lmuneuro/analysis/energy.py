@@ -5,7 +5,7 @@ The last stage of the pipeline: it reads an artifact and the activity of a run (
 constants. Every figure is per sample. What is counted:
 
 - synaptic events: each spike (or graded message: the input's and the residual terms') times its
-  non-zero synapses in each synapse process that reads it (``backends.activity``), relays and the
+  non-zero synapses in each synapse process that reads it (``analysis.activity``), relays and the
   gate's inhibition included. On a neuromorphic target graded events are priced as such
   (``energy.graded_synaptic_op``: a weight times a payload of up to 24 bits); a profile without
   that price cannot price a network with graded messages (``EnergyError``);
@@ -32,11 +32,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .artifact import GATE, INPUT, FixedNetwork
-from .files import read_text
-from .limits import resources
-from .models.macs import ann_macs
-from .profiles import Profile, load_profile
+from ..artifact import GATE, INPUT, FixedNetwork
+from ..compile.limits import resources
+from ..files import read_text
+from ..models.macs import ann_macs
+from ..profiles import Profile, load_profile
 
 __all__ = ["EnergyError", "Range", "report", "read_activity"]
 

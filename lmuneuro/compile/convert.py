@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from .artifact import GATE, INPUT, FixedNetwork, ModelOps, Neurons, Synapse, write_artifact
-from .checkpoint import CheckpointError, load_checkpoint
-from .files import check_output, sha256
-from .fixedpoint import (
+from ..artifact import GATE, INPUT, FixedNetwork, ModelOps, Neurons, Synapse, write_artifact
+from ..checkpoint import CheckpointError, load_checkpoint
+from ..files import check_output, sha256
+from ..fixedpoint import (
     LAVA,
     VTH_MANT_DEFAULT,
     Formats,
@@ -42,6 +42,9 @@ from .fixedpoint import (
     split_rows,
     split_weights,
 )
+from ..loihi import decay
+from ..profiles import Profile, load_profile
+from ..version import __version__
 from .graph import Graph, Population, fold, from_model
 from .limits import (
     a_out_range,
@@ -52,9 +55,6 @@ from .limits import (
     resources,
     violations,
 )
-from .loihi import decay
-from .profiles import Profile, load_profile
-from .version import __version__
 
 __all__ = [
     "quantize_graph",

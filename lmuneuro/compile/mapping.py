@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .artifact import GATE, INPUT, FixedNetwork, Synapse
+from ..artifact import GATE, INPUT, FixedNetwork, Synapse
 
 __all__ = ["Group", "synapse_bits", "synmem_words", "split", "groups_of", "Placement", "place"]
 

@@ -17,12 +17,13 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .backends import activity, run_backend
-from .checkpoint import load_checkpoint
-from .convert import compile_model, convert, resolve_settings
-from .files import check_output
-from .progress import progress_bar
-from .verify import load_inputs
+from ..backends import run_backend
+from ..checkpoint import load_checkpoint
+from ..compile.convert import compile_model, convert, resolve_settings
+from ..data.inputs import load_inputs
+from ..files import check_output
+from ..progress import progress_bar
+from .activity import activity
 
 __all__ = [
     "Trial",

@@ -1,5 +1,5 @@
 """Float model vs fixed-point emulator on the same inputs: agreement, accuracy, per-layer spikes and
-synaptic operations (both counted by ``backends.activity`` from spikes per neuron)."""
+synaptic operations (both counted by ``activity`` from spikes per neuron)."""
 
 from __future__ import annotations
 
@@ -8,60 +8,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .artifact import read_artifact
-from .backends import activity
-from .checkpoint import load_checkpoint
-from .data import get_dataset
-from .emulator import Emulator
-from .files import read_arrays, sha256
-from .models import stack_records
-from .models.macs import counting_synops
+from ..artifact import read_artifact
+from ..backends.emulator import Emulator
+from ..checkpoint import load_checkpoint
+from ..data.inputs import load_inputs
+from ..files import sha256
+from ..models import stack_records
+from ..models.macs import counting_synops
+from .activity import activity
 
-__all__ = ["verify", "load_inputs"]
-
-
-def load_inputs(
-    *,
-    dataset: str | None,
-    inputs: str | None,
-    data_dir=None,
-    samples: int | None,
-    n_features: int,
-    split: str = "test",
-    spread: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """(x (samples, steps, features) float32, labels or None) from a dataset's ``split`` or a
-    .npy: the first ``samples``, or with ``spread`` that many evenly spaced over it (a split
-    stored class by class still gives every class)."""
-    if (dataset is None) == (inputs is None):
-        raise ValueError("give exactly one of a dataset or an input array")
-    if samples is not None and samples < 1:
-        raise ValueError(f"the number of samples must be at least 1, got {samples}")
-    if inputs is not None:
-        x = read_arrays(inputs)
-        if x.ndim != 3 or x.shape[2] != n_features or not np.issubdtype(x.dtype, np.floating):
-            raise ValueError(
-                f"{inputs}: expected a float array (samples, steps, {n_features}), got {x.dtype} "
-                f"{x.shape}"
-            )
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(
-                f"{inputs}: holds {'no samples' if x.shape[0] == 0 else 'samples of 0 steps'}; "
-                "there is nothing to run"
-            )
-        if not np.isfinite(x).all():
-            raise ValueError(f"{inputs}: contains NaN or Inf")
-        return x[_picked(len(x), samples, spread)].astype(np.float32), None
-    ds = get_dataset(dataset, split, data_dir=data_dir)
-    if len(ds) == 0:
-        raise ValueError(f"dataset {dataset!r} has an empty {split} split; there is nothing to run")
-    items = [ds[int(i)] for i in _picked(len(ds), samples, spread)]
-    x = torch.stack([a for a, _ in items]).numpy()
-    if x.shape[2] != n_features:
-        raise ValueError(
-            f"dataset {dataset!r} has {x.shape[2]} features per step, the model takes {n_features}"
-        )
-    return x, np.array([int(b) for _, b in items])
+__all__ = ["verify"]
 
 
 @dataclass
@@ -71,11 +27,6 @@ class _LayerSpikes:
     float: int = 0  # the float model's
     fixed: int = 0  # the emulator's
     mismatched: int = 0  # (sample, step, neuron) where the two differ
-
-
-def _picked(total: int, samples: int | None, spread: bool) -> np.ndarray:
-    n = total if samples is None else min(samples, total)
-    return np.linspace(0, total - 1, n).round().astype(np.int64) if spread else np.arange(n)
 
 
 def verify(
@@ -97,8 +48,8 @@ def verify(
     model = ck.model
     aware = None  # a quantisation-aware checkpoint computes as the chip: its own logits, compared
     if ck.quantization is not None:
-        from .convert import Settings
-        from .qat import ChipModel
+        from ..backends.qat import ChipModel
+        from ..compile.convert import Settings
 
         aware = ChipModel(model, ck.features, Settings.from_dict(ck.quantization))
     aware_same = aware_identical = 0

@@ -1,12 +1,12 @@
 """How ``LmuNetwork`` runs: as the network of Lava's standard processes that
-``lmuneuro.lava.network.create_processes`` builds from the artifact (no model of lmuneuro's own
-computes anything).
+``lmuneuro.backends.lava.network.create_processes`` builds from the artifact (no model of
+lmuneuro's own computes anything).
 
 Imports are absolute: Lava's compiler loads this file on its own when it looks for models."""
 
 from __future__ import annotations
 
-from lmuneuro.lava.compat import ensure_lava
+from lmuneuro.backends.lava.compat import ensure_lava
 
 ensure_lava()
 
@@ -15,8 +15,8 @@ from lava.magma.core.model.sub.model import AbstractSubProcessModel  # noqa: E40
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 from lava.proc.io.sink import RingBuffer as Sink  # noqa: E402
 
-from lmuneuro.lava.network import create_processes  # noqa: E402
-from lmuneuro.lava.procs.process import LmuNetwork, sink_name  # noqa: E402
+from lmuneuro.backends.lava.network import create_processes  # noqa: E402
+from lmuneuro.backends.lava.procs.process import LmuNetwork, sink_name  # noqa: E402
 
 
 @implements(proc=LmuNetwork, protocol=LoihiProtocol)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern
-from .fixedpoint import LAVA
-from .limits import input_payload, payload, process_range
-from .loihi import check_formats, wrap
+from ..artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern
+from ..compile.limits import input_payload, payload, process_range
+from ..fixedpoint import LAVA
+from ..loihi import check_formats, wrap
 from .result import RunResult, readout
 
 __all__ = ["Emulator", "run", "torch_device"]

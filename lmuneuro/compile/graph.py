@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from .models.lmu import impulse_response
-from .models.lmuformer import SpikingLMUFormer
+from ..models.lmu import impulse_response
+from ..models.lmuformer import SpikingLMUFormer
 
 __all__ = ["Graph", "Population", "Synapses", "from_model", "fold", "simulate", "INPUT"]
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 
-from ..artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern, read_artifact
-from ..loihi import check_formats
+from ...artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern, read_artifact
+from ...loihi import check_formats
 from ..result import RunResult, readout
 from .compat import ensure_lava
 
@@ -323,7 +323,7 @@ def run(
     ensure_lava()
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
 
-    from ..progress import progress_bar
+    from ...progress import progress_bar
 
     if chunk < 1 or len(x) == 0:
         raise ValueError(f"nothing to run: {len(x)} samples in chunks of {chunk}")

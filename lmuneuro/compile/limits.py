@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .artifact import GATE, INPUT, FixedNetwork
-from .fixedpoint import Formats
-from .loihi import shift
+from ..artifact import GATE, INPUT, FixedNetwork
+from ..fixedpoint import Formats
+from ..loihi import shift
+from ..profiles import Profile
 from .mapping import place
-from .profiles import Profile
 
 __all__ = [
     "a_out_range",

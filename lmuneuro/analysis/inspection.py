@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifact import FixedNetwork, read_artifact
-from .limits import check, resources
-from .profiles import load_profile
+from ..artifact import FixedNetwork, read_artifact
+from ..compile.limits import check, resources
+from ..profiles import load_profile
 
 __all__ = ["inspect_network"]
 
@@ -18,7 +18,7 @@ def inspect_network(
     """The report ``lmuneuro inspect`` prints. ``profile``: the target to check resources against
     (default: the one the artifact was converted for). ``steps``: frames per sample (default:
     the trained length); it sets the period of the reset and the gate, not the processes."""
-    from .lava.network import process_classes
+    from ..backends.lava.network import process_classes
 
     net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
     prof = load_profile(profile or net.meta.get("target") or "loihi2")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .artifact import FixedNetwork
+from ..artifact import FixedNetwork
 
 __all__ = ["RunResult", "readout"]
 

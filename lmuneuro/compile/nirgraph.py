@@ -138,8 +138,8 @@ def export_nir(checkpoint, output) -> dict:
     """Write ``checkpoint``'s spiking model as a NIR file (HDF5); returns a summary."""
     import nir
 
-    from .checkpoint import load_checkpoint
-    from .files import write_output
+    from ..checkpoint import load_checkpoint
+    from ..files import write_output
 
     model = load_checkpoint(checkpoint).model
     if not model.config.spiking:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmuneuro.lava.compat import ensure_lava
+from lmuneuro.backends.lava.compat import ensure_lava
 
 ensure_lava()
 
@@ -27,7 +27,7 @@ def sink_name(index: int) -> str:
 class LmuNetwork(AbstractProcess):
     """A network converted by ``lmuneuro convert``, built from the artifact alone out of Lava's
     standard processes (``LIFReset``, ``LIF``, ``Dense``, ``DelayDense``, ``Sparse``,
-    ``DelaySparse`` and a ``RingBuffer`` for the gate; ``lmuneuro.lava.network``).
+    ``DelaySparse`` and a ``RingBuffer`` for the gate; ``lmuneuro.backends.lava.network``).
 
     Ports:
     - ``frames_in`` (input_size + 1,): graded feature frames as ``net.quantize_input(x)`` makes
