@@ -2,17 +2,33 @@
 
 from .version import __version__
 
-__all__ = ["__version__", "load_checkpoint", "load_model", "run"]
+__all__ = [
+    "__version__",
+    "load_checkpoint",
+    "load_model",
+    "convert",
+    "choose_weight_sets",
+    "verify",
+    "run",
+    "energy",
+]
+
+# the verbs of the command line, each where it lives; loaded on first use, so that torch loads
+# only when a verb needs it and `lmuneuro --help` answers at once
+_FACE = {
+    "load_checkpoint": "checkpoint",
+    "load_model": "checkpoint",
+    "convert": "compile.convert",
+    "choose_weight_sets": "analysis.calibration",
+    "verify": "analysis.verify",
+    "run": "running",
+    "energy": "running",
+}
 
 
 def __getattr__(name: str):
-    # torch loads only when a checkpoint does: `lmuneuro --help` answers at once
-    if name in ("load_checkpoint", "load_model"):
-        from . import checkpoint
+    if name in _FACE:
+        from importlib import import_module
 
-        return getattr(checkpoint, name)
-    if name == "run":
-        from .running import run
-
-        return run
+        return getattr(import_module(f".{_FACE[name]}", __name__), name)
     raise AttributeError(f"module 'lmuneuro' has no attribute {name!r}")

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from .backends import BACKENDS
+from .compile import LMU_MAPPINGS, RESIDUALS
 from .fixedpoint import VTH_MANT_DEFAULT
 from .version import __version__
 
@@ -124,6 +126,8 @@ def _cmd_train(args) -> int:
             "1 or 2"
         )
 
+    if args.init and args.resume:
+        raise ValueError("--init starts a new run and --resume continues one: choose one")
     cfg = TrainConfig(
         preset=args.preset,
         dataset=args.dataset,
@@ -293,19 +297,14 @@ def _cmd_verify(args) -> int:
 
 
 def _cmd_energy(args) -> int:
-    from .analysis.activity import activity
-    from .analysis.energy import read_activity, report
     from .analysis.rendering import (
         format_comparison,
         format_table,
         render_comparison_html,
         render_html,
     )
-    from .artifact import read_artifact
-    from .backends import run_backend
-    from .data.inputs import load_inputs
     from .files import write_output
-    from .profiles import load_profile
+    from .running import energy
 
     fmt = "json" if args.json else args.format
     if fmt is None:
@@ -315,28 +314,20 @@ def _cmd_energy(args) -> int:
     if fmt == "html" and not args.output:
         raise ValueError("--format html needs -o FILE")
     names = [args.profile] if Path(args.profile).is_file() else args.profile.split(",")
-    profiles = [load_profile(n.strip()) for n in names]  # a bad profile fails before any run
-    net = read_artifact(args.artifact)
-    if args.activity:
-        act = read_activity(args.activity, net)
-    else:
-        x, _ = load_inputs(
-            dataset=args.dataset,
-            inputs=args.inputs,
-            data_dir=args.data_dir,
-            samples=args.samples,
-            n_features=net.input_size,
-        )
-        res = run_backend(
-            net,
-            x,
-            args.backend,
-            record=args.backend != "emulator",
-            progress=fmt != "json",
-            device=args.device,
-        )
-        act = activity(net, x, res.spike_counts)
-    rs = [report(net, act, p, step_us=args.step_us, frame_ms=args.frame_ms) for p in profiles]
+    rs = energy(
+        args.artifact,
+        args.inputs,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        samples=args.samples,
+        recorded=args.activity,
+        profile=[n.strip() for n in names],
+        backend=args.backend,
+        device=args.device,
+        step_us=args.step_us,
+        frame_ms=args.frame_ms,
+        progress=fmt != "json",
+    )
     r = rs[0] if len(rs) == 1 else {"profiles": rs}
     text = {
         "json": lambda: json.dumps(r, indent=2),
@@ -355,6 +346,8 @@ def _cmd_run(args) -> int:
     from .files import write_output
     from .running import run
 
+    if args.float and args.backend != "lava-sim":
+        raise ValueError("--float runs Lava's floating_pt models: it needs --backend lava-sim")
     r = run(
         args.artifact,
         args.inputs,
@@ -577,14 +570,14 @@ def _add_settings(s) -> None:
     )
     s.add_argument(
         "--lmu-mapping",
-        choices=("fir", "recurrent"),
+        choices=LMU_MAPPINGS,
         help="the LMU memory as its impulse response's taps, read from a relay line of its input "
         "neuron (fir, the default); recurrent (graded integrators holding the state) cannot be "
         "built from Loihi 2's standard processes and is refused",
     )
     s.add_argument(
         "--residual",
-        choices=("graded", "folded"),
+        choices=RESIDUALS,
         help="the residual stream: each convolution's output that several layers read as one "
         "population of graded neurons (GradedVec), read one-to-one (graded, the default); or "
         "folded into every reader (the same convolution's synapses again for each: more "
@@ -770,7 +763,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Help,
     )
     _add_artifact(s)
-    s.add_argument("--backend", choices=("emulator", "lava-sim", "loihi2"), default="emulator")
+    s.add_argument("--backend", choices=BACKENDS, default="emulator")
     _add_inputs(s)
     _add_device(s)
     s.add_argument(
@@ -822,7 +815,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(s, activity=True)
     s.add_argument(
         "--backend",
-        choices=("emulator", "lava-sim"),
+        choices=tuple(b for b in BACKENDS if b != "loihi2"),
         default="emulator",
         help="with --dataset/--inputs: where to run (identical counts; lava-sim is slower)",
     )

@@ -1,5 +1,6 @@
-"""``lmuneuro run`` as a library call: a converted network on inputs, on one backend, and what
-the run measured (``RunReport``); the command line only prints it."""
+"""``lmuneuro run`` and ``lmuneuro energy`` as library calls: a converted network on inputs, on one
+backend, and what the run measured (``RunReport``), or what it costs under hardware profiles; the
+command line only prints them."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .analysis.activity import activity
+from .analysis.energy import read_activity, report
 from .artifact import FixedNetwork, read_artifact
 from .backends import run_backend
 from .backends.result import RunResult
-from .data.inputs import load_inputs
+from .data.inputs import inputs_from
+from .profiles import Profile, load_profile
 
-__all__ = ["StreamPoint", "RunReport", "run"]
+__all__ = ["StreamPoint", "RunReport", "run", "energy"]
 
 
 @dataclass(frozen=True)
@@ -106,25 +109,14 @@ def run(
     array (samples, steps, features), with optional ``labels``) or on a ``dataset``'s test split,
     on ``backend`` (``backends.BACKENDS``; the emulator on ``device``)."""
     net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
-    if inputs is not None and not isinstance(inputs, (str, bytes)) and hasattr(inputs, "__len__"):
-        if dataset is not None:
-            raise ValueError("give exactly one of a dataset or an input array")
-        x = np.asarray(inputs, np.float32)[:samples]
-        y = None if labels is None else np.asarray(labels)[:samples]
-        if x.ndim != 3 or x.shape[2] != net.input_size or not np.isfinite(x).all() or not len(x):
-            raise ValueError(
-                f"expected finite inputs (samples, steps, {net.input_size}), got {x.shape}"
-            )
-        if y is not None and y.shape != (len(x),):
-            raise ValueError(f"{len(x)} input samples but labels of shape {y.shape}")
-    else:
-        x, y = load_inputs(
-            dataset=dataset,
-            inputs=None if inputs is None else str(inputs),
-            data_dir=data_dir,
-            samples=samples,
-            n_features=net.input_size,
-        )
+    x, y = inputs_from(
+        inputs,
+        labels=labels,
+        dataset=dataset,
+        data_dir=data_dir,
+        samples=samples,
+        n_features=net.input_size,
+    )
     t = time.perf_counter()
     res = run_backend(
         net, x, backend, record=record_activity, progress=progress, floating=floating, device=device
@@ -144,3 +136,43 @@ def run(
         per_step=_stream(res, y) if per_step else None,
         activity=activity(net, x, res.spike_counts) if record_activity else None,
     )
+
+
+def energy(
+    artifact: str | FixedNetwork,
+    inputs=None,
+    *,
+    dataset: str | None = None,
+    data_dir=None,
+    samples: int | None = None,
+    recorded: str | dict | None = None,
+    profile: str | Profile | list = "loihi2",
+    backend: str = "emulator",
+    device: str = "cpu",
+    step_us: float | None = None,
+    frame_ms: float | None = None,
+    progress: bool = False,
+) -> dict | list[dict]:
+    """The energy report (``analysis.energy.report``) of a converted network (a path or a
+    ``FixedNetwork``) run on ``inputs`` (an array or a .npy path) or a ``dataset``'s test split,
+    or of the activity ``recorded`` by ``run`` (its dict, or the file ``lmuneuro run --activity``
+    wrote), under ``profile`` (a name, a .toml path or a ``Profile``); a list of profiles gives a
+    list of reports. Every profile is loaded before anything runs."""
+    several = isinstance(profile, (list, tuple))
+    asked = profile if several else [profile]
+    profiles = [p if isinstance(p, Profile) else load_profile(p) for p in asked]
+    net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
+    if isinstance(recorded, dict):
+        act = recorded
+    elif recorded is not None:
+        act = read_activity(recorded, net)
+    else:
+        x, _ = inputs_from(
+            inputs, dataset=dataset, data_dir=data_dir, samples=samples, n_features=net.input_size
+        )
+        res = run_backend(
+            net, x, backend, record=backend != "emulator", progress=progress, device=device
+        )
+        act = activity(net, x, res.spike_counts)
+    reports = [report(net, act, p, step_us=step_us, frame_ms=frame_ms) for p in profiles]
+    return reports if several else reports[0]

@@ -62,7 +62,7 @@ def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but this torch sees no CUDA device")
+        raise ValueError(f"device {name!r} asked for, but this torch sees no CUDA device")
     return torch.device(name)
 
 
@@ -189,7 +189,7 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     out = Path(cfg.output)
     if cfg.init is not None:
         if cfg.resume:
-            raise ValueError("--init starts a new run and --resume continues one: choose one")
+            raise ValueError("init starts a new run and resume continues one: choose one")
         model.load_state_dict(load_checkpoint(cfg.init, preset=cfg.preset).model.state_dict())
         log(f"starting from the weights of {cfg.init}")
     if cfg.resume and out.exists():

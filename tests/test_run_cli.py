@@ -63,7 +63,7 @@ def test_emulator_table_and_loihi2_message(artifact, capsys):
     assert "clipped" not in out  # the digits test set fits the artifact's input range
     code, _, err = _run(capsys, "run", str(artifact), "--backend", "loihi2", "--dataset", "digits")
     assert code == 2 and "needs Intel's Loihi 2 extension for Lava (missing: nxcore" in err
-    assert "--backend lava-sim" in err and err.count("\n") == 1
+    assert "bit-accurately on the lava-sim backend" in err and err.count("\n") == 1
 
 
 def test_inputs_beyond_range_are_reported(artifact, tmp_path, capsys):

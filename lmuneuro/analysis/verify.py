@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..artifact import read_artifact
+from ..artifact import FixedNetwork, read_artifact
 from ..backends.emulator import Emulator
-from ..checkpoint import load_checkpoint
-from ..data.inputs import load_inputs
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..data.inputs import inputs_from
 from ..files import sha256
 from ..models import stack_records
 from ..models.macs import counting_synops
@@ -35,16 +35,22 @@ def verify(
     *,
     dataset=None,
     inputs=None,
+    labels=None,
     data_dir=None,
     samples=None,
     batch=64,
     device="cpu",
 ) -> dict:
-    """Float model vs the artifact's emulator (on ``device``) on the same inputs."""
-    net = read_artifact(artifact)
-    if net.meta.get("source_sha256") != sha256(checkpoint):
-        raise ValueError(f"{artifact} was converted from another checkpoint than {checkpoint}")
-    ck = load_checkpoint(checkpoint)
+    """Float model vs the artifact's emulator (on ``device``) on the same inputs: ``checkpoint`` a
+    path or a ``Checkpoint``, ``artifact`` a path or a ``FixedNetwork``, the inputs as ``run``
+    takes them. A checkpoint file must be the one the artifact records converting."""
+    net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
+    if not isinstance(checkpoint, Checkpoint):
+        if net.meta.get("source_sha256", sha256(checkpoint)) != sha256(checkpoint):
+            raise ValueError(f"{artifact} was converted from another checkpoint than {checkpoint}")
+        ck = load_checkpoint(checkpoint)
+    else:
+        ck = checkpoint
     model = ck.model
     aware = None  # a quantisation-aware checkpoint computes as the chip: its own logits, compared
     if ck.quantization is not None:
@@ -53,9 +59,10 @@ def verify(
 
         aware = ChipModel(model, ck.features, Settings.from_dict(ck.quantization))
     aware_same = aware_identical = 0
-    x, y = load_inputs(
+    x, y = inputs_from(
+        inputs,
+        labels=labels,
         dataset=dataset,
-        inputs=inputs,
         data_dir=data_dir,
         samples=samples,
         n_features=model.config.in_features,
@@ -130,8 +137,8 @@ def verify(
     }
     model_count = model_ops(len(x))
     report = {
-        "checkpoint": str(checkpoint),
-        "artifact": str(artifact),
+        "checkpoint": "" if isinstance(checkpoint, Checkpoint) else str(checkpoint),
+        "artifact": "" if isinstance(artifact, FixedNetwork) else str(artifact),
         "samples": int(len(x)),
         "inputs_clipped": net.quantize_input(x)[1],
         "agreement": float((float_pred == fixed_pred).mean()),

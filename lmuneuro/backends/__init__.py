@@ -1,7 +1,8 @@
 """Running an artifact on a backend: the batched emulator, Lava's bit-accurate CPU simulator, or
 Loihi 2 hardware through Intel's Lava extension. Each returns a ``RunResult`` (``result``); the
 spikes per neuron it counts are what ``analysis.activity`` turns into synaptic events. Importing
-this package loads neither torch nor Lava: ``run_backend`` loads the backend it runs."""
+this package loads neither torch, Lava nor h5py (the command line takes ``BACKENDS`` from it):
+``run_backend`` loads the backend it runs."""
 
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..artifact import FixedNetwork
-from ..compile.limits import violations
-
 if TYPE_CHECKING:
+    from ..artifact import FixedNetwork
     from .result import RunResult
 
 __all__ = ["BACKENDS", "BackendUnavailable", "loihi2_missing", "run_backend"]
@@ -39,10 +38,10 @@ def loihi2_missing() -> str | None:
     if not missing:
         return None
     return (
-        "--backend loihi2 needs Intel's Loihi 2 extension for Lava (missing: "
+        "the loihi2 backend needs Intel's Loihi 2 extension for Lava (missing: "
         f"{', '.join(missing)}; "
         "available to Intel Neuromorphic Research Community members with a board); "
-        "run the same graph bit-accurately with --backend lava-sim, or fast with --backend emulator"
+        "run the same graph bit-accurately on the lava-sim backend, or fast on the emulator"
     )
 
 
@@ -62,13 +61,15 @@ def run_backend(
     A network that breaks a chip limit (``limits``) is refused: no backend would compute it as
     converted."""
     if floating and backend != "lava-sim":
-        raise ValueError("--float runs Lava's floating_pt models: it needs --backend lava-sim")
+        raise ValueError("floating runs Lava's floating_pt models: it needs the lava-sim backend")
     if device != "cpu" and backend != "emulator":
         raise ValueError(
             f"device {device!r}: only the emulator runs on a GPU; Lava's backends run on the CPU"
         )
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    from ..compile.limits import violations
+
     broken = violations(net)
     if broken:
         raise ValueError(

@@ -45,6 +45,7 @@ from ..fixedpoint import (
 from ..loihi import decay
 from ..profiles import Profile, load_profile
 from ..version import __version__
+from . import LMU_MAPPINGS, RESIDUALS
 from .graph import Graph, Population, fold, from_model
 from .limits import (
     a_out_range,
@@ -76,8 +77,6 @@ LINE_TAPS = (
     4  # a group of this many taps or more from one source reads a relay line: fewer processes
 )
 VTH_MANT_MIN = 64  # below this a layer's state is too coarse to be worth converting
-LMU_MAPPINGS = ("fir", "recurrent")
-RESIDUALS = ("graded", "folded")  # the residual stream's terms: graded populations, or folded
 
 
 class ConversionError(ValueError):

@@ -8,7 +8,7 @@ import torch
 from ..files import read_arrays
 from . import get_dataset
 
-__all__ = ["load_inputs"]
+__all__ = ["load_inputs", "inputs_from"]
 
 
 def load_inputs(
@@ -58,3 +58,35 @@ def load_inputs(
 def _picked(total: int, samples: int | None, spread: bool) -> np.ndarray:
     n = total if samples is None else min(samples, total)
     return np.linspace(0, total - 1, n).round().astype(np.int64) if spread else np.arange(n)
+
+
+def inputs_from(
+    inputs=None,
+    *,
+    labels=None,
+    dataset: str | None = None,
+    data_dir=None,
+    samples: int | None = None,
+    n_features: int,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(x, labels or None) as a library call takes them: an array (samples, steps, features) with
+    optional ``labels``, a .npy path, or a ``dataset``'s test split (``load_inputs``)."""
+    if inputs is not None and not isinstance(inputs, (str, bytes)) and hasattr(inputs, "__len__"):
+        if dataset is not None:
+            raise ValueError("give exactly one of a dataset or an input array")
+        x = np.asarray(inputs, np.float32)[:samples]
+        y = None if labels is None else np.asarray(labels)[:samples]
+        if x.ndim != 3 or x.shape[2] != n_features or not np.isfinite(x).all() or not len(x):
+            raise ValueError(
+                f"expected finite inputs (samples, steps, {n_features}), got {x.shape}"
+            )
+        if y is not None and y.shape != (len(x),):
+            raise ValueError(f"{len(x)} input samples but labels of shape {y.shape}")
+        return x, y
+    return load_inputs(
+        dataset=dataset,
+        inputs=None if inputs is None else str(inputs),
+        data_dir=data_dir,
+        samples=samples,
+        n_features=n_features,
+    )

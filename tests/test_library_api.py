@@ -1,0 +1,109 @@
+"""The library mirrors the command line's verbs: each takes objects as well as paths and gives what
+the command prints with --json; the command line takes its choices from the library."""
+
+import json
+
+import numpy as np
+import pytest
+
+import lmuneuro
+from lmuneuro.artifact import read_artifact
+from lmuneuro.backends import BACKENDS
+from lmuneuro.cli import build_parser, main
+from lmuneuro.compile import LMU_MAPPINGS, RESIDUALS
+from lmuneuro.compile.convert import Settings, compile_model
+from lmuneuro.data.inputs import load_inputs
+
+
+def _cli_json(capsys, *argv):
+    assert main([str(a) for a in argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def converted(digits_checkpoint, tmp_path_factory):
+    d = tmp_path_factory.mktemp("api")
+    art = d / "m.h5"
+    lmuneuro.convert(digits_checkpoint, art)
+    x, y = load_inputs(dataset="digits", inputs=None, samples=24, n_features=8)
+    np.save(d / "x.npy", x)
+    return art, d / "x.npy", x, y
+
+
+def test_the_package_face_holds_the_verbs():
+    from lmuneuro.analysis.calibration import choose_weight_sets
+    from lmuneuro.analysis.verify import verify
+    from lmuneuro.compile.convert import convert
+    from lmuneuro.running import energy, run
+
+    assert (lmuneuro.convert, lmuneuro.verify, lmuneuro.run, lmuneuro.energy) == (
+        convert,
+        verify,
+        run,
+        energy,
+    )
+    assert lmuneuro.choose_weight_sets is choose_weight_sets
+    assert set(lmuneuro.__all__) >= {"convert", "verify", "run", "energy", "load_checkpoint"}
+    with pytest.raises(AttributeError, match="has no attribute 'emulate'"):
+        lmuneuro.emulate  # noqa: B018
+
+
+def test_energy_from_paths_or_objects_is_what_the_command_prints(converted, capsys):
+    art, npy, x, _ = converted
+    cli = _cli_json(
+        capsys, "energy", art, "--inputs", npy, "--profile", "loihi2,cmos45-snn", "--json"
+    )
+    from_paths = lmuneuro.energy(str(art), str(npy), profile=["loihi2", "cmos45-snn"])
+    assert json.loads(json.dumps({"profiles": from_paths})) == cli
+    net = read_artifact(art)
+    one = lmuneuro.energy(net, x, profile="loihi2")
+    assert json.loads(json.dumps(one)) == cli["profiles"][0]
+    # the activity a run recorded prices the same
+    recorded = lmuneuro.run(net, x, record_activity=True).activity
+    assert lmuneuro.energy(net, recorded=recorded)["energy_total_pj"] == one["energy_total_pj"]
+    with pytest.raises(Exception, match="nope"):  # every profile loads before anything runs
+        lmuneuro.energy(net, x, profile=["loihi2", "nope"])
+
+
+def test_verify_from_objects_equals_verify_from_paths(digits_checkpoint, converted):
+    art, npy, x, y = converted
+    from_paths = lmuneuro.verify(digits_checkpoint, art, inputs=str(npy))
+    ck = lmuneuro.load_checkpoint(digits_checkpoint)
+    from_objects = lmuneuro.verify(ck, read_artifact(art), inputs=x, labels=y)
+    assert from_objects.pop("accuracy_fixed") >= 0.9 and "accuracy_float" in from_objects
+    from_objects.pop("accuracy_float")
+    assert from_objects.pop("checkpoint") == from_objects.pop("artifact") == ""
+    assert {**from_paths, "checkpoint": "", "artifact": ""} == {
+        **from_objects,
+        "checkpoint": "",
+        "artifact": "",
+    }
+    # a network compiled in memory, never written: nothing to pair by checksum
+    net = compile_model(ck.model, ck.features, Settings()).net
+    assert lmuneuro.verify(ck, net, inputs=x)["agreement"] == from_paths["agreement"]
+    with pytest.raises(ValueError, match="was converted from another checkpoint"):
+        lmuneuro.verify(npy, art, inputs=x)
+
+
+def test_the_command_line_takes_its_choices_from_the_library():
+    sub = build_parser()._subparsers._group_actions[0].choices
+
+    def choices(verb, flag):
+        return next(a.choices for a in sub[verb]._actions if flag in a.option_strings)
+
+    assert tuple(choices("run", "--backend")) == BACKENDS
+    assert set(choices("energy", "--backend")) == set(BACKENDS) - {"loihi2"}
+    assert tuple(choices("convert", "--residual")) == RESIDUALS
+    assert tuple(choices("convert", "--lmu-mapping")) == LMU_MAPPINGS
+
+
+def test_library_errors_speak_the_librarys_words_and_the_command_line_names_its_flags(
+    converted, capsys
+):
+    art, npy, x, _ = converted
+    with pytest.raises(ValueError, match="^floating runs Lava's floating_pt models: it needs the "):
+        lmuneuro.run(art, x, floating=True)
+    assert main(["run", str(art), "--inputs", str(npy), "--float"]) == 2
+    assert capsys.readouterr().err == (
+        "lmuneuro run: error: --float runs Lava's floating_pt models: it needs --backend lava-sim\n"
+    )
