@@ -81,8 +81,10 @@ def test_verify_from_objects_equals_verify_from_paths(digits_checkpoint, convert
     # a network compiled in memory, never written: nothing to pair by checksum
     net = compile_model(ck.model, ck.features, Settings()).net
     assert lmuneuro.verify(ck, net, inputs=x)["agreement"] == from_paths["agreement"]
-    with pytest.raises(ValueError, match="was converted from another checkpoint"):
-        lmuneuro.verify(npy, art, inputs=x)
+    assert lmuneuro.verify(digits_checkpoint, net, inputs=x)["samples"] == len(x)
+    for artifact in (art, read_artifact(art)):  # a file's record pairs it with its checkpoint
+        with pytest.raises(ValueError, match="was converted from another checkpoint"):
+            lmuneuro.verify(npy, artifact, inputs=x)
 
 
 def test_the_command_line_takes_its_choices_from_the_library():

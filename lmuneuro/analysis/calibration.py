@@ -107,6 +107,7 @@ def choose_weight_sets(
     spread = float(ref.std()) or 1.0
     bar = progress_bar(enabled=progress, desc="weight sets", unit="conversion")
     measured: dict[tuple, Trial] = {}
+    processes, names = {}, {}  # per choice: processes into each population; layers and terms
 
     def measure(single) -> Trial:
         key = tuple(sorted(single))
@@ -126,7 +127,6 @@ def choose_weight_sets(
             bar.update()
         return measured[key]
 
-    processes, names = {}, {}
     with bar:
         two = measure(())
         layers = names[()]

@@ -45,12 +45,14 @@ def verify(
     path or a ``Checkpoint``, ``artifact`` a path or a ``FixedNetwork``, the inputs as ``run``
     takes them. A checkpoint file must be the one the artifact records converting."""
     net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
-    if not isinstance(checkpoint, Checkpoint):
-        if net.meta.get("source_sha256", sha256(checkpoint)) != sha256(checkpoint):
+    if isinstance(checkpoint, Checkpoint):
+        ck = checkpoint
+    else:
+        # an artifact file records its checkpoint's checksum; a network compiled in memory has none
+        recorded = not isinstance(artifact, FixedNetwork) or "source_sha256" in net.meta
+        if recorded and net.meta.get("source_sha256") != sha256(checkpoint):
             raise ValueError(f"{artifact} was converted from another checkpoint than {checkpoint}")
         ck = load_checkpoint(checkpoint)
-    else:
-        ck = checkpoint
     model = ck.model
     aware = None  # a quantisation-aware checkpoint computes as the chip: its own logits, compared
     if ck.quantization is not None:
