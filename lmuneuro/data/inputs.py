@@ -29,19 +29,7 @@ def load_inputs(
     if samples is not None and samples < 1:
         raise ValueError(f"the number of samples must be at least 1, got {samples}")
     if inputs is not None:
-        x = read_arrays(inputs)
-        if x.ndim != 3 or x.shape[2] != n_features or not np.issubdtype(x.dtype, np.floating):
-            raise ValueError(
-                f"{inputs}: expected a float array (samples, steps, {n_features}), got {x.dtype} "
-                f"{x.shape}"
-            )
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(
-                f"{inputs}: holds {'no samples' if x.shape[0] == 0 else 'samples of 0 steps'}; "
-                "there is nothing to run"
-            )
-        if not np.isfinite(x).all():
-            raise ValueError(f"{inputs}: contains NaN or Inf")
+        x = _checked(read_arrays(inputs), n_features, inputs)
         return x[_picked(len(x), samples, spread)].astype(np.float32), None
     ds = get_dataset(dataset, split, data_dir=data_dir)
     if len(ds) == 0:
@@ -53,6 +41,23 @@ def load_inputs(
             f"dataset {dataset!r} has {x.shape[2]} features per step, the model takes {n_features}"
         )
     return x, np.array([int(b) for _, b in items])
+
+
+def _checked(x: np.ndarray, n_features: int, where) -> np.ndarray:
+    """``x`` when it is a finite float array (samples, steps, n_features) with something to run."""
+    if x.ndim != 3 or x.shape[2] != n_features or not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(
+            f"{where}: expected a float array (samples, steps, {n_features}), got {x.dtype} "
+            f"{x.shape}"
+        )
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(
+            f"{where}: holds {'no samples' if x.shape[0] == 0 else 'samples of 0 steps'}; "
+            "there is nothing to run"
+        )
+    if not np.isfinite(x).all():
+        raise ValueError(f"{where}: contains NaN or Inf")
+    return x
 
 
 def _picked(total: int, samples: int | None, spread: bool) -> np.ndarray:
@@ -74,12 +79,8 @@ def inputs_from(
     if inputs is not None and not isinstance(inputs, (str, bytes)) and hasattr(inputs, "__len__"):
         if dataset is not None:
             raise ValueError("give exactly one of a dataset or an input array")
-        x = np.asarray(inputs, np.float32)[:samples]
+        x = _checked(np.asarray(inputs, np.float32)[:samples], n_features, "the inputs")
         y = None if labels is None else np.asarray(labels)[:samples]
-        if x.ndim != 3 or x.shape[2] != n_features or not np.isfinite(x).all() or not len(x):
-            raise ValueError(
-                f"expected finite inputs (samples, steps, {n_features}), got {x.shape}"
-            )
         if y is not None and y.shape != (len(x),):
             raise ValueError(f"{len(x)} input samples but labels of shape {y.shape}")
         return x, y
