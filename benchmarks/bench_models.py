@@ -43,11 +43,10 @@ def stream_fps(preset: str, batch: int, frames: int) -> float:
     model = build_model(get_preset(preset)).eval()
     cfg = model.config
     x = torch.randn(batch, frames, cfg.in_features)
-    state = model.init_state(batch)
-    model.step(x[:, 0], state)
+    _, state = model.step(x[:, 0], model.init_state(batch))
     t = time.perf_counter()
     for i in range(1, frames):
-        model.step(x[:, i], state)
+        _, state = model.step(x[:, i], state)
     return (frames - 1) * batch / (time.perf_counter() - t)
 
 

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from support import calibrated
@@ -115,3 +117,33 @@ def test_step_api_delay_finish_and_other_lengths():
     m.train()
     with pytest.raises(RuntimeError, match="eval mode"):
         m.step(x[:, 0], m.init_state(2))
+
+
+def _same(a, b) -> bool:
+    """Equal nested states: same NamedTuple types, equal tensors and counts."""
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    if isinstance(a, tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("preset", ["spiking-lmuformer-digits", "lmuformer-digits"])
+@torch.no_grad()
+def test_step_is_pure(preset):
+    """step returns a new state and leaves the one it was given as it was: stepping twice from
+    one state gives the same predictions and states."""
+    m = calibrated(preset)
+    x = torch.rand(2, m.delay + 3, 8)
+    state = m.init_state(2)
+    for t in range(x.shape[1] - 1):
+        _, state = m.step(x[:, t], state)
+    assert state._fields == ("embed", "blocks", "head", "total", "count")
+    assert all(hasattr(s, "_fields") for s in (state.embed, *state.blocks, *state.embed.convs))
+    before = copy.deepcopy(state)
+    p1, s1 = m.step(x[:, -1], state)
+    p2, s2 = m.step(x[:, -1], state)
+    assert p1.shape == (2, 1, 10) and torch.equal(p1, p2) and _same(s1, s2)
+    assert s1.count == state.count + 1 and not _same(s1, state)
+    assert torch.equal(m.finish(state), m.finish(state))
+    assert _same(state, before)

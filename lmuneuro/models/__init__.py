@@ -2,7 +2,14 @@
 
 from .lif import LIF, lif_sequence, lif_step
 from .lmu import LegendreMemory, impulse_response, legendre_state_space
-from .lmuformer import LMUFormer, ModelConfig, SpikingLMUFormer, build_model, stack_records
+from .lmuformer import (
+    LMUFormer,
+    ModelConfig,
+    SpikingLMUFormer,
+    StreamState,
+    build_model,
+    stack_records,
+)
 from .macs import ann_macs, snn_synops
 from .presets import PRESETS, get_preset
 
@@ -16,6 +23,7 @@ __all__ = [
     "LMUFormer",
     "ModelConfig",
     "SpikingLMUFormer",
+    "StreamState",
     "build_model",
     "stack_records",
     "ann_macs",

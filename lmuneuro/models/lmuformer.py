@@ -10,13 +10,19 @@ Every model has two paths that compute the same function:
   memory), the streaming path. The k=3 convolutions of the embedding look one frame ahead, so
   the output for frame t leaves the stream ``delay`` frames after frame t went in; ``finish``
   pads the end of the sequence with zeros exactly as the parallel path does.
+
+The streaming state is immutable: a ``NamedTuple`` per module, nested as the modules are
+(``StreamState`` for a whole model), and every module's ``step(x, state)`` returns
+``(output, new_state)`` without touching ``state`` (norse's functional style), so a state can be
+kept, copied or stepped from twice.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +31,7 @@ from torch import nn
 from .lif import LIF
 from .lmu import LegendreMemory
 
-__all__ = ["ModelConfig", "LMUFormer", "SpikingLMUFormer", "build_model"]
+__all__ = ["ModelConfig", "LMUFormer", "SpikingLMUFormer", "StreamState", "build_model"]
 
 
 @dataclass(frozen=True)
@@ -109,31 +115,48 @@ def _conv1x1_frame(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     return F.linear(x, conv.weight[:, :, 0], conv.bias)
 
 
-class _ConvStream:
-    """Streams a 'same'-padded Conv1d: output t leaves once input t + pad has arrived."""
-
-    def __init__(self, conv: nn.Conv1d, batch: int, like: torch.Tensor):
-        self.conv, self.pad = conv, conv.padding[0]
-        self.window = like.new_zeros(batch, conv.in_channels, conv.kernel_size[0])
-        self.seen = 0
-
-    def push(self, frames: list[torch.Tensor], finish: bool) -> list[torch.Tensor]:
-        out = []
-        tail = [torch.zeros_like(self.window[:, :, 0])] * self.pad if finish and self.seen else []
-        for f in frames + tail:
-            self.window = torch.cat([self.window[:, :, 1:], f.unsqueeze(-1)], dim=-1)
-            self.seen += 1
-            if self.seen > self.pad:
-                out.append(F.conv1d(self.window, self.conv.weight, self.conv.bias)[:, :, 0])
-        return out
+class NoState(NamedTuple):
+    """The state of a module without one (the non-spiking channel mixer and head)."""
 
 
-def _lif_frames(lif: LIF, frames: list[torch.Tensor], state: dict, key: str) -> list[torch.Tensor]:
+class ConvState(NamedTuple):
+    """A 'same'-padded Conv1d mid-stream."""
+
+    window: torch.Tensor  # (batch, c_in, kernel): the last ``kernel`` input frames, newest last
+    seen: int  # input frames pushed so far, the zeros that pad the end included
+
+
+def conv_state(conv: nn.Conv1d, batch: int, like: torch.Tensor) -> ConvState:
+    """The state before the first frame: the window holds the zeros that pad the start."""
+    return ConvState(like.new_zeros(batch, conv.in_channels, conv.kernel_size[0]), 0)
+
+
+def conv_push(
+    conv: nn.Conv1d, frames: Sequence[torch.Tensor], state: ConvState, finish: bool
+) -> tuple[list[torch.Tensor], ConvState]:
+    """Streams a 'same'-padded Conv1d: output t leaves once input t + pad has arrived, so it
+    returns the (batch, c_out) outputs that ``frames`` (each (batch, c_in)) complete; ``finish``
+    pads the end with zeros and flushes the rest."""
+    window, seen = state
+    pad = conv.padding[0]
+    tail = [torch.zeros_like(window[:, :, 0])] * pad if finish and seen else []
+    out = []
+    for f in [*frames, *tail]:
+        window = torch.cat([window[:, :, 1:], f.unsqueeze(-1)], dim=-1)
+        seen += 1
+        if seen > pad:
+            out.append(F.conv1d(window, conv.weight, conv.bias)[:, :, 0])
+    return out, ConvState(window, seen)
+
+
+def _lif_frames(
+    lif: LIF, frames: list[torch.Tensor], v: torch.Tensor
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     out = []
     for f in frames:
-        s, state[key] = lif.step(f, state.get(key, torch.zeros_like(f)))
+        s, v = lif.step(f, v)
         out.append(s)
-    return out
+    return out, v
 
 
 # ---------------------------------------------------------------- patch embeddings
@@ -141,6 +164,40 @@ def _lif_frames(lif: LIF, frames: list[torch.Tensor], state: dict, key: str) -> 
 
 def _conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.Conv1d:
     return nn.Conv1d(cin, cout, kernel_size=k, stride=1, padding=k // 2, bias=bias)
+
+
+class EmbedState(NamedTuple):
+    """A patch embedding mid-stream, either kind."""
+
+    convs: tuple[ConvState, ...]  # the k-wide convolutions of the stack, in order
+    v: tuple[torch.Tensor, ...]  # (batch, dim) potentials of each layer's LIF; () if not spiking
+    rpe: ConvState  # rpe_conv
+    skip: tuple[torch.Tensor, ...]  # (batch, dim) stack outputs waiting for their rpe_conv output
+
+
+def _embed_state(
+    convs: list[nn.Conv1d], rpe_conv: nn.Conv1d, lifs: int, batch: int, like: torch.Tensor
+) -> EmbedState:
+    return EmbedState(
+        tuple(conv_state(c, batch, like) for c in convs),
+        tuple(like.new_zeros(batch, rpe_conv.in_channels) for _ in range(lifs)),
+        conv_state(rpe_conv, batch, like),
+        (),
+    )
+
+
+def _add_rpe(
+    rpe_conv: nn.Conv1d,
+    x: list[torch.Tensor],
+    rpe_in: list[torch.Tensor],
+    state: EmbedState,
+    finish: bool,
+) -> tuple[list[torch.Tensor], ConvState, tuple[torch.Tensor, ...]]:
+    """out = x + rpe_conv(rpe_in): rpe_conv looks ahead, so x waits in the skip queue until the
+    matching rpe output leaves. Returns (out frames, rpe conv state, skip queue)."""
+    r, rpe = conv_push(rpe_conv, rpe_in, state.rpe, finish)
+    queue = state.skip + tuple(x)
+    return [a + b for a, b in zip(queue, r)], rpe, queue[len(r) :]
 
 
 class SpikingConvEmbed(nn.Module):
@@ -177,22 +234,23 @@ class SpikingConvEmbed(nn.Module):
         bn, lif = self._layer(self.n - 1)[1:]
         return x + self.rpe_conv(lif(bn(x)))
 
-    def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        convs = [_ConvStream(self._layer(i)[0], batch, like) for i in range(self.n)]
-        return {"convs": convs, "rpe": _ConvStream(self.rpe_conv, batch, like), "skip": deque()}
+    def init_state(self, batch: int, like: torch.Tensor) -> EmbedState:
+        convs = [self._layer(i)[0] for i in range(self.n)]
+        return _embed_state(convs, self.rpe_conv, self.n, batch, like)
 
-    def step(self, frames: list[torch.Tensor], st: dict, finish: bool) -> list[torch.Tensor]:
-        for i in range(self.n):
+    def step(
+        self, frames: list[torch.Tensor], state: EmbedState, finish: bool
+    ) -> tuple[list[torch.Tensor], EmbedState]:
+        s, convs, vs = frames, [], []
+        for i, (c, v) in enumerate(zip(state.convs, state.v)):
             conv, bn, lif = self._layer(i)
-            frames = st["convs"][i].push(frames, finish)
-            if i < self.n - 1:
-                frames = _lif_frames(lif, [_bn_frame(bn, f) for f in frames], st, f"v{i}")
-        st["skip"].extend(frames)
-        bn, lif = self._layer(self.n - 1)[1:]
-        r = st["rpe"].push(
-            _lif_frames(lif, [_bn_frame(bn, f) for f in frames], st, "v_rpe"), finish
-        )
-        return [st["skip"].popleft() + f for f in r]
+            x, c = conv_push(conv, s, c, finish)
+            # after the last layer x is the stack's output and its spikes s feed rpe_conv
+            s, v = _lif_frames(lif, [_bn_frame(bn, f) for f in x], v)
+            convs.append(c)
+            vs.append(v)
+        out, rpe, skip = _add_rpe(self.rpe_conv, x, s, state, finish)
+        return out, EmbedState(tuple(convs), tuple(vs), rpe, skip)
 
 
 class ConvEmbed(nn.Module):
@@ -219,18 +277,30 @@ class ConvEmbed(nn.Module):
         x = self.conv_layers(x)
         return x + self.rpe_conv(x)
 
-    def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        convs = [_ConvStream(layer[0], batch, like) for layer in self.conv_layers]
-        return {"convs": convs, "rpe": _ConvStream(self.rpe_conv, batch, like), "skip": deque()}
+    def init_state(self, batch: int, like: torch.Tensor) -> EmbedState:
+        convs = [layer[0] for layer in self.conv_layers]
+        return _embed_state(convs, self.rpe_conv, 0, batch, like)
 
-    def step(self, frames: list[torch.Tensor], st: dict, finish: bool) -> list[torch.Tensor]:
-        for layer, cs in zip(self.conv_layers, st["convs"]):
-            frames = [_bn_frame(layer[3], F.relu(f)) for f in cs.push(frames, finish)]
-        st["skip"].extend(frames)
-        return [st["skip"].popleft() + f for f in st["rpe"].push(frames, finish)]
+    def step(
+        self, frames: list[torch.Tensor], state: EmbedState, finish: bool
+    ) -> tuple[list[torch.Tensor], EmbedState]:
+        x, convs = frames, []
+        for layer, c in zip(self.conv_layers, state.convs):
+            x, c = conv_push(layer[0], x, c, finish)
+            x = [_bn_frame(layer[3], F.relu(f)) for f in x]
+            convs.append(c)
+        out, rpe, skip = _add_rpe(self.rpe_conv, x, x, state, finish)
+        return out, EmbedState(tuple(convs), (), rpe, skip)
 
 
 # ---------------------------------------------------------------- LMU cells
+
+
+class SpikingLMUCellState(NamedTuple):
+    v_u: torch.Tensor  # (batch, 1) potential of f_u, the LIF that drives the memory
+    m: torch.Tensor  # (batch, memory_size) the Legendre memory
+    v_m: torch.Tensor  # (batch, memory_size) potentials of f_m, the LIF that reads the memory
+    v_h: torch.Tensor  # (batch, dim) potentials of f_h, the output LIF
 
 
 class SpikingLMUCell(nn.Module):
@@ -252,23 +322,25 @@ class SpikingLMUCell(nn.Module):
         h_in = torch.cat((m.permute(0, 2, 1), s), dim=-1)
         return self.f_h(self.bn_h(self.W_h(h_in).transpose(-1, -2))).transpose(-1, -2)
 
-    def step(self, s: torch.Tensor, st: dict) -> torch.Tensor:  # (B, C) -> (B, C)
-        u, st["v_u"] = self.f_u.step(_bn_frame(self.bn_u, self.W_u(s)), st["v_u"])
-        st["m"] = self.memory.step(u, st["m"])
-        m, st["v_m"] = self.f_m.step(_bn_frame(self.bn_m, st["m"]), st["v_m"])
-        h, st["v_h"] = self.f_h.step(
-            _bn_frame(self.bn_h, self.W_h(torch.cat((m, s), dim=-1))), st["v_h"]
+    def step(
+        self, s: torch.Tensor, state: SpikingLMUCellState
+    ) -> tuple[torch.Tensor, SpikingLMUCellState]:  # (B, C) spikes -> (B, C) spikes
+        u, v_u = self.f_u.step(_bn_frame(self.bn_u, self.W_u(s)), state.v_u)
+        m = self.memory.step(u, state.m)
+        m_s, v_m = self.f_m.step(_bn_frame(self.bn_m, m), state.v_m)
+        h, v_h = self.f_h.step(
+            _bn_frame(self.bn_h, self.W_h(torch.cat((m_s, s), dim=-1))), state.v_h
         )
-        return h
+        return h, SpikingLMUCellState(v_u, m, v_m, v_h)
 
-    def init_state(self, batch: int, like: torch.Tensor) -> dict:
+    def init_state(self, batch: int, like: torch.Tensor) -> SpikingLMUCellState:
         z = lambda n: like.new_zeros(batch, n)  # noqa: E731
-        return {
-            "v_u": z(1),
-            "m": z(self.memory.memory_size),
-            "v_m": z(self.memory.memory_size),
-            "v_h": z(self.W_h.out_features),
-        }
+        d = self.memory.memory_size
+        return SpikingLMUCellState(z(1), z(d), z(d), z(self.W_h.out_features))
+
+
+class LMUCellState(NamedTuple):
+    m: torch.Tensor  # (batch, memory_size) the Legendre memory
 
 
 class LMUCell(nn.Module):
@@ -285,15 +357,20 @@ class LMUCell(nn.Module):
         m = self.memory(u).permute(0, 2, 1)
         return F.relu(self.W_h(torch.cat((m, x), dim=-1)))
 
-    def step(self, x: torch.Tensor, st: dict) -> torch.Tensor:
-        st["m"] = self.memory.step(F.relu(self.W_u(x)), st["m"])
-        return F.relu(self.W_h(torch.cat((st["m"], x), dim=-1)))
+    def step(self, x: torch.Tensor, state: LMUCellState) -> tuple[torch.Tensor, LMUCellState]:
+        m = self.memory.step(F.relu(self.W_u(x)), state.m)
+        return F.relu(self.W_h(torch.cat((m, x), dim=-1))), LMUCellState(m)
 
-    def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        return {"m": like.new_zeros(batch, self.memory.memory_size)}
+    def init_state(self, batch: int, like: torch.Tensor) -> LMUCellState:
+        return LMUCellState(like.new_zeros(batch, self.memory.memory_size))
 
 
 # ---------------------------------------------------------------- token mixer and channel mixer
+
+
+class SpikingLMUMixerState(NamedTuple):
+    v_prev: torch.Tensor  # (batch, dim) potentials of prev_lif, in front of the LMU cell
+    lmu: SpikingLMUCellState
 
 
 class SpikingLMUMixer(nn.Module):
@@ -312,15 +389,24 @@ class SpikingLMUMixer(nn.Module):
         h = self.lmu(s).transpose(-1, -2).contiguous()
         return self.proj_bn(self.proj_conv(h))
 
-    def step(self, x: torch.Tensor, st: dict) -> torch.Tensor:
-        s, st["v_prev"] = self.prev_lif.step(_bn_frame(self.prev_bn, x), st["v_prev"])
-        return _bn_frame(self.proj_bn, _conv1x1_frame(self.proj_conv, self.lmu.step(s, st["lmu"])))
+    def step(
+        self, x: torch.Tensor, state: SpikingLMUMixerState
+    ) -> tuple[torch.Tensor, SpikingLMUMixerState]:
+        s, v_prev = self.prev_lif.step(_bn_frame(self.prev_bn, x), state.v_prev)
+        h, lmu = self.lmu.step(s, state.lmu)
+        return (
+            _bn_frame(self.proj_bn, _conv1x1_frame(self.proj_conv, h)),
+            SpikingLMUMixerState(v_prev, lmu),
+        )
 
-    def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        return {
-            "v_prev": like.new_zeros(batch, self.proj_conv.in_channels),
-            "lmu": self.lmu.init_state(batch, like),
-        }
+    def init_state(self, batch: int, like: torch.Tensor) -> SpikingLMUMixerState:
+        return SpikingLMUMixerState(
+            like.new_zeros(batch, self.proj_conv.in_channels), self.lmu.init_state(batch, like)
+        )
+
+
+class LMUMixerState(NamedTuple):
+    lmu: LMUCellState
 
 
 class LMUMixer(nn.Module):
@@ -336,11 +422,17 @@ class LMUMixer(nn.Module):
         h = self.lmu(x.transpose(-1, -2).contiguous())
         return self.proj_bn(self.proj_conv(h.transpose(-1, -2).contiguous()))
 
-    def step(self, x: torch.Tensor, st: dict) -> torch.Tensor:
-        return _bn_frame(self.proj_bn, _conv1x1_frame(self.proj_conv, self.lmu.step(x, st["lmu"])))
+    def step(self, x: torch.Tensor, state: LMUMixerState) -> tuple[torch.Tensor, LMUMixerState]:
+        h, lmu = self.lmu.step(x, state.lmu)
+        return _bn_frame(self.proj_bn, _conv1x1_frame(self.proj_conv, h)), LMUMixerState(lmu)
 
-    def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        return {"lmu": self.lmu.init_state(batch, like)}
+    def init_state(self, batch: int, like: torch.Tensor) -> LMUMixerState:
+        return LMUMixerState(self.lmu.init_state(batch, like))
+
+
+class SpikingChannelMixerState(NamedTuple):
+    v1: torch.Tensor  # (batch, dim) potentials of fc1_lif
+    v2: torch.Tensor  # (batch, hidden) potentials of fc2_lif
 
 
 class SpikingChannelMixer(nn.Module):
@@ -360,18 +452,20 @@ class SpikingChannelMixer(nn.Module):
         x = self.fc1_conv(self.fc1_lif(self.fc1_bn(x)))
         return self.fc2_conv(self.fc2_lif(self.fc2_bn(x)))
 
-    def step(self, x: torch.Tensor, st: dict) -> torch.Tensor:
-        s, st["v1"] = self.fc1_lif.step(_bn_frame(self.fc1_bn, x), st["v1"])
-        s, st["v2"] = self.fc2_lif.step(
-            _bn_frame(self.fc2_bn, _conv1x1_frame(self.fc1_conv, s)), st["v2"]
+    def step(
+        self, x: torch.Tensor, state: SpikingChannelMixerState
+    ) -> tuple[torch.Tensor, SpikingChannelMixerState]:
+        s, v1 = self.fc1_lif.step(_bn_frame(self.fc1_bn, x), state.v1)
+        s, v2 = self.fc2_lif.step(
+            _bn_frame(self.fc2_bn, _conv1x1_frame(self.fc1_conv, s)), state.v2
         )
-        return _conv1x1_frame(self.fc2_conv, s)
+        return _conv1x1_frame(self.fc2_conv, s), SpikingChannelMixerState(v1, v2)
 
-    def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        return {
-            "v1": like.new_zeros(batch, self.fc1_conv.in_channels),
-            "v2": like.new_zeros(batch, self.fc1_conv.out_channels),
-        }
+    def init_state(self, batch: int, like: torch.Tensor) -> SpikingChannelMixerState:
+        return SpikingChannelMixerState(
+            like.new_zeros(batch, self.fc1_conv.in_channels),
+            like.new_zeros(batch, self.fc1_conv.out_channels),
+        )
 
 
 class ChannelMixer(nn.Module):
@@ -389,12 +483,17 @@ class ChannelMixer(nn.Module):
         x = F.gelu(self.fc1_bn(self.fc1_conv(x)))
         return F.relu(self.fc2_bn(self.fc2_conv(x)))
 
-    def step(self, x: torch.Tensor, st: dict) -> torch.Tensor:
+    def step(self, x: torch.Tensor, state: NoState) -> tuple[torch.Tensor, NoState]:
         x = F.gelu(_bn_frame(self.fc1_bn, _conv1x1_frame(self.fc1_conv, x)))
-        return F.relu(_bn_frame(self.fc2_bn, _conv1x1_frame(self.fc2_conv, x)))
+        return F.relu(_bn_frame(self.fc2_bn, _conv1x1_frame(self.fc2_conv, x))), state
 
-    def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        return {}
+    def init_state(self, batch: int, like: torch.Tensor) -> NoState:
+        return NoState()
+
+
+class BlockState(NamedTuple):
+    attn: SpikingLMUMixerState | LMUMixerState
+    mlp: SpikingChannelMixerState | NoState
 
 
 class Block(nn.Module):
@@ -408,15 +507,27 @@ class Block(nn.Module):
         x = x + self.attn(x)
         return x + self.mlp(x)
 
-    def step(self, x: torch.Tensor, st: dict) -> torch.Tensor:
-        x = x + self.attn.step(x, st["attn"])
-        return x + self.mlp.step(x, st["mlp"])
+    def step(self, x: torch.Tensor, state: BlockState) -> tuple[torch.Tensor, BlockState]:
+        a, attn = self.attn.step(x, state.attn)
+        x = x + a
+        m, mlp = self.mlp.step(x, state.mlp)
+        return x + m, BlockState(attn, mlp)
 
-    def init_state(self, batch: int, like: torch.Tensor) -> dict:
-        return {"attn": self.attn.init_state(batch, like), "mlp": self.mlp.init_state(batch, like)}
+    def init_state(self, batch: int, like: torch.Tensor) -> BlockState:
+        return BlockState(self.attn.init_state(batch, like), self.mlp.init_state(batch, like))
 
 
 # ---------------------------------------------------------------- whole models
+
+
+class StreamState(NamedTuple):
+    """A whole model mid-stream: ``init_state`` makes it, ``step`` returns the next one."""
+
+    embed: EmbedState
+    blocks: tuple[BlockState, ...]  # one per block
+    head: torch.Tensor | NoState  # (batch, dim) potentials of head_lif; NoState() without it
+    total: torch.Tensor  # (batch, dim) sum of the head's inputs so far (the running mean's sum)
+    count: int  # frames in total
 
 
 class _LMUFormerBase(nn.Module):
@@ -458,55 +569,67 @@ class _LMUFormerBase(nn.Module):
         return self.head(x.permute(0, 2, 1).contiguous()).mean(dim=1)
 
     # -- streaming
-    def init_state(self, batch: int, device=None, dtype=None) -> dict:
+    def init_state(self, batch: int, device=None, dtype=None) -> StreamState:
         p = next(self.parameters())
         like = torch.empty(0, device=device or p.device, dtype=dtype or p.dtype)
-        return {
-            "embed": self.patch_embed.init_state(batch, like),
-            "blocks": [b.init_state(batch, like) for b in self.block],
-            "head": self._head_state(batch, like),
-            "sum": like.new_zeros(batch, self.config.dim),
-            "count": 0,
-        }
+        return StreamState(
+            self.patch_embed.init_state(batch, like),
+            tuple(b.init_state(batch, like) for b in self.block),
+            self._head_state(batch, like),
+            like.new_zeros(batch, self.config.dim),
+            0,
+        )
 
-    def _head_state(self, batch, like) -> dict:
-        return {}
+    def _head_state(self, batch: int, like: torch.Tensor) -> torch.Tensor | NoState:
+        return NoState()
 
-    def _readout_frame(self, x: torch.Tensor, st: dict) -> torch.Tensor:
-        return x
+    def _readout_frame(self, x: torch.Tensor, head) -> tuple[torch.Tensor, torch.Tensor | NoState]:
+        return x, head
 
-    def _advance(self, frames: list[torch.Tensor], state: dict, finish: bool) -> torch.Tensor:
+    def _advance(
+        self, frames: list[torch.Tensor], state: StreamState, finish: bool
+    ) -> tuple[torch.Tensor, StreamState]:
         if self.training:
             raise RuntimeError(
                 "the step API needs eval mode (BatchNorm running statistics): call model.eval()"
             )
+        xs, embed = self.patch_embed.step(frames, state.embed, finish)
+        blocks, head, total, count = state.blocks, state.head, state.total, state.count
         preds = []
-        for x in self.patch_embed.step(frames, state["embed"], finish):
-            for blk, st in zip(self.block, state["blocks"]):
-                x = blk.step(x, st)
-            state["sum"] = state["sum"] + self._readout_frame(x, state["head"])
-            state["count"] += 1
-            preds.append(self.head(state["sum"] / state["count"]))
+        for x in xs:
+            stepped = []
+            for blk, st in zip(self.block, blocks):
+                x, st = blk.step(x, st)
+                stepped.append(st)
+            blocks = tuple(stepped)
+            x, head = self._readout_frame(x, head)
+            total, count = total + x, count + 1
+            preds.append(self.head(total / count))
+        new_state = StreamState(embed, blocks, head, total, count)
         if not preds:
-            return state["sum"].new_zeros(state["sum"].shape[0], 0, self.config.num_classes)
-        return torch.stack(preds, dim=1)
+            return total.new_zeros(total.shape[0], 0, self.config.num_classes), new_state
+        return torch.stack(preds, dim=1), new_state
 
-    def step(self, frame: torch.Tensor, state: dict):
-        """Consume one frame (batch, features). Returns ``(preds, state)``: preds (batch, k,
-        classes) are the running predictions of the k in {0, 1} frames completed by this one
-        (none during the first ``delay`` frames); ``preds[:, -1]`` is the latest prediction."""
-        return self._advance([frame], state, finish=False), state
+    def step(self, frame: torch.Tensor, state: StreamState) -> tuple[torch.Tensor, StreamState]:
+        """Consume one frame (batch, features). Returns ``(preds, new_state)``; ``state`` is left
+        as it was. preds (batch, k, classes) are the running predictions of the k in {0, 1}
+        frames completed by this one (none during the first ``delay`` frames); ``preds[:, -1]``
+        is the latest prediction."""
+        return self._advance([frame], state, finish=False)
 
-    def finish(self, state: dict) -> torch.Tensor:
+    def finish(self, state: StreamState) -> torch.Tensor:
         """End the sequence: running predictions (batch, delay, classes) of the last frames."""
-        return self._advance([], state, finish=True)
+        return self._advance([], state, finish=True)[0]
 
     @torch.no_grad()
     def stream(self, x: torch.Tensor) -> torch.Tensor:
         """Run a whole sequence (batch, time, features) through the step API: (batch, time,
         classes)."""
         state = self.init_state(x.shape[0], device=x.device, dtype=x.dtype)
-        preds = [self.step(x[:, t], state)[0] for t in range(x.shape[1])]
+        preds = []
+        for t in range(x.shape[1]):
+            p, state = self.step(x[:, t], state)
+            preds.append(p)
         return torch.cat(preds + [self.finish(state)], dim=1)
 
     @contextlib.contextmanager
@@ -573,11 +696,10 @@ class SpikingLMUFormer(_LMUFormerBase):
         return self.head_lif(self.head_bn(x))
 
     def _head_state(self, batch, like):
-        return {"v": like.new_zeros(batch, self.config.dim)}
+        return like.new_zeros(batch, self.config.dim)
 
-    def _readout_frame(self, x, st):
-        s, st["v"] = self.head_lif.step(_bn_frame(self.head_bn, x), st["v"])
-        return s
+    def _readout_frame(self, x, v):
+        return self.head_lif.step(_bn_frame(self.head_bn, x), v)
 
 
 class LMUFormer(_LMUFormerBase):
