@@ -49,7 +49,7 @@ def main():
             mismatch = np.mean([np.mean(res.spikes[k] != float_spikes[k]) for k in res.spikes])
             print(
                 f"{n:7d} {len(net.synapses):9d} {sum(s.synapses for s in net.synapses):10,d} "
-                f"{max(r['weight_error'] for r in report['layers']):14.2e} "
+                f"{max(r['weight_error'] for r in report.layers):14.2e} "
                 f"{np.mean(res.logits.argmax(-1) == float_pred):9.2%} {mismatch:14.4%}"
             )
 

@@ -109,7 +109,7 @@ def main():
             ratio = events / model_ops["synops"]
             print(
                 f"{residual:>8s} {which:>10s} {events:12,.0f} {ratio:7.2f}x "
-                f"{graded:10,.0f} {report['cores']:5d} "
+                f"{graded:10,.0f} {report.cores:5d} "
                 f"{sum(s.synapses for s in net.synapses):10,d} {agree:9.2%}"
             )
 

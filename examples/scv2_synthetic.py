@@ -95,12 +95,10 @@ def measure(work: Path, data: Path, lava_clips: int) -> dict:
         t = time.perf_counter()
         v = verify(snn, art, dataset=DATASET, data_dir=data)
         fig[f"fidelity_{sets}_sets"] = {
-            k: v[k] for k in ("accuracy_float", "accuracy_fixed", "agreement", "samples")
+            k: getattr(v, k) for k in ("accuracy_float", "accuracy_fixed", "agreement", "samples")
         } | {
-            "drop_points": 100 * (v["accuracy_float"] - v["accuracy_fixed"]),
-            "mismatch_per_layer": {
-                r["layer"]: r["mismatch"] for r in v["layers"] if "mismatch" in r
-            },
+            "drop_points": 100 * (v.accuracy_float - v.accuracy_fixed),
+            "mismatch_per_layer": {r.layer: r.mismatch for r in v.layers if r.mismatch is not None},
             "seconds": time.perf_counter() - t,
         }
 
@@ -122,7 +120,7 @@ def measure(work: Path, data: Path, lava_clips: int) -> dict:
         act = activity(net, x, res.spike_counts)
         for profile in PROFILES if sets == 2 else PROFILES[:1]:
             r = report(net, act, profile)
-            t = r["totals"]
+            t = r.totals
             fig["synops"][f"{sets}_sets"] = {  # the chip's events and the model's own count
                 "chip_g": t["synops"] / 1e9,
                 "binary_g": t["binary_synops"] / 1e9,
@@ -131,12 +129,12 @@ def measure(work: Path, data: Path, lava_clips: int) -> dict:
                 "model_graded_macs_g": t["model_graded_macs"] / 1e9,
                 "chip_per_model": t["chip_per_model"],
             }
-            fig["ann_macs_g"] = r["ann"]["macs"] / 1e9
-            modes = r.get("static_modes", {})
+            fig["ann_macs_g"] = r.ann["macs"] / 1e9
+            modes = r.static_modes
             fig["energy_uj"][f"{profile}, {sets} set(s)"] = {
-                "total": r["energy_total_pj"] / 1e6,
-                "range": [v / 1e6 for v in r["energy_range_pj"]],
-                **{f"{m}_total": modes[m]["total_pj"][0] / 1e6 for m in modes},
+                "total": r.total.value / 1e6,
+                "range": [r.total.low / 1e6, r.total.high / 1e6],
+                **{f"{m}_total": modes[m]["total_pj"].value / 1e6 for m in modes},
             }
 
     ann_model = load_checkpoint(ann).model

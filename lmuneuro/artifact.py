@@ -2,12 +2,12 @@
 (the contract between the converter and the backends; the backends read this and nothing else).
 
 Processes (all of them Lava's standard ones):
-- ``Neurons``: a ``LIFReset`` population (a layer of the model: u and v are zeroed at its float
-  time 0 of every sample, its ``lag``), a ``LIF`` population (a relay: it fires one step after
-  each spike it receives, copying a layer's spikes later in time) or a ``GradedVec`` population
-  (a term of the residual stream: at each step it sends the sum of its a_in as a graded payload
-  of up to ``message_bits_max`` signed bits, ``scale`` payload units per float unit; no state, no
-  threshold, no bias; ``lag`` its float time 0).
+- ``Neurons``, of three kinds: a ``Layer`` (Lava's ``LIFReset``: a layer of the model, u and v
+  zeroed at its float time 0 of every sample, its ``lag``), a ``Relay`` (``LIF``: it fires one
+  step after each spike it receives, copying a layer's spikes later in time) or a ``Term``
+  (``GradedVec``: a term of the residual stream; at each step it sends the sum of its a_in as a
+  graded payload of up to ``message_bits_max`` signed bits, ``payload_scale`` payload units per
+  float unit; no state, no threshold, no bias; ``lag`` its float time 0).
 - ``Synapse``: a ``Dense`` (delay 0, every row), ``DelayDense`` (one delay for all its synapses),
   ``Sparse`` or ``DelaySparse`` (only the non-zero weights are synapses). It delivers at step T,
   per target neuron, ``floor(2^weight_exp * (W @ s[T - 1 - delay]))`` activation units (s:
@@ -42,6 +42,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import h5py
 import numpy as np
@@ -52,6 +53,10 @@ from .loihi import lava_weights
 
 __all__ = [
     "Neurons",
+    "LifNeurons",
+    "Layer",
+    "Relay",
+    "Term",
     "Synapse",
     "FixedNetwork",
     "INPUT",
@@ -72,33 +77,58 @@ GATE_KINDS = ("outside", "end")
 
 @dataclass
 class Neurons:
-    """A LIF population (Lava's ``LIFReset`` when ``lag`` is set, else ``LIF``) or, ``graded``,
-    a ``GradedVec`` (its LIF fields zero)."""
+    """A population: one of Lava's neuron processes (its kind is its class: ``Layer``, ``Relay``
+    or ``Term``)."""
 
     name: str
     size: int
+
+    lava_class: ClassVar[str]
+
+
+@dataclass
+class LifNeurons(Neurons):
+    """Loihi's LIF arithmetic, in state units (``fixedpoint`` module docstring)."""
+
     du: int
     dv: int
     vth: int  # mantissa: spike when v > vth << vth_shift
     bias_mant: np.ndarray  # (size,) int
     bias_exp: np.ndarray  # (size,) int: bias = bias_mant << bias_exp state units
-    v_init: int = (
-        0  # v before the first step of a run (a layer's: low enough that its bias cannot fire it)
+    v_init: (
+        int  # v before the first step of a run (a layer's: low enough that its bias cannot fire it)
     )
-    lag: int | None = (
-        None  # LIFReset: hardware step of float time 0 in each sample; None: a relay (LIF)
-    )
-    scale: float = 0.0  # state (graded: payload) units per float unit (reports; 0 for relays)
-    graded: bool = False
 
-    @property
-    def lava_class(self) -> str:
-        return "GradedVec" if self.graded else "LIF" if self.lag is None else "LIFReset"
 
-    @property
-    def is_layer(self) -> bool:
-        """A LIF layer of the model (not a relay, not a graded term)."""
-        return self.lag is not None and not self.graded
+@dataclass
+class Layer(LifNeurons):
+    """A LIF layer of the model: Lava's ``LIFReset``, u and v zeroed at its float time 0 of every
+    sample."""
+
+    lag: int  # hardware step of float time 0 in each sample
+    state_scale: float  # state units per float unit of the model's membrane (reports)
+
+    lava_class: ClassVar[str] = "LIFReset"
+
+
+@dataclass
+class Relay(LifNeurons):
+    """Lava's ``LIF`` that fires one step after each spike it receives: a line of them copies a
+    layer's spikes later in time. It has no float time of its own."""
+
+    lava_class: ClassVar[str] = "LIF"
+    lag: ClassVar[None] = None
+
+
+@dataclass
+class Term(Neurons):
+    """A term of the residual stream: Lava's ``GradedVec``, which sends the sum of its a_in at each
+    step as a graded payload; no state, no threshold, no bias."""
+
+    lag: int  # hardware step of float time 0 in each sample
+    payload_scale: float  # payload units per float unit of the term
+
+    lava_class: ClassVar[str] = "GradedVec"
 
 
 @dataclass
@@ -182,9 +212,9 @@ class FixedNetwork:
         return next(p for p in self.populations if p.name == name)
 
     @property
-    def layers(self) -> list[Neurons]:
+    def layers(self) -> list[Layer]:
         """The model's LIF layers (not the relays), in order."""
-        return [p for p in self.populations if p.is_layer]
+        return [p for p in self.populations if isinstance(p, Layer)]
 
     def inputs_of(self, name: str) -> list[Synapse]:
         return [s for s in self.synapses if s.dst == name]
@@ -227,8 +257,9 @@ def _datasets(net: FixedNetwork) -> dict[str, np.ndarray]:
         "head/bias": np.asarray(net.head_bias, np.float32),
     }
     for i, p in enumerate(net.populations):
-        out[f"neurons/{i}/bias_mant"] = np.asarray(p.bias_mant, np.int16)
-        out[f"neurons/{i}/bias_exp"] = np.asarray(p.bias_exp, np.int16)
+        lif = isinstance(p, LifNeurons)  # a term has no bias: the file holds zeros
+        out[f"neurons/{i}/bias_mant"] = np.asarray(p.bias_mant if lif else zeros(p), np.int16)
+        out[f"neurons/{i}/bias_exp"] = np.asarray(p.bias_exp if lif else zeros(p), np.int16)
     for j, s in enumerate(net.synapses):
         out[f"synapse/{j}/weight"] = np.asarray(s.weights, np.int16)
     return out
@@ -244,6 +275,31 @@ def _digest(arrays: dict[str, np.ndarray], attrs: dict) -> str:
     return h.hexdigest()
 
 
+def zeros(p: Neurons) -> np.ndarray:
+    return np.zeros(p.size, np.int64)
+
+
+def _neurons_entry(p: Neurons) -> dict:
+    """One population in the file: every kind has every field (a term's LIF fields 0, a relay's
+    lag null, its scale 0), so that the format stays one table."""
+    lif = isinstance(p, LifNeurons)
+    return {
+        "name": p.name,
+        "class": p.lava_class,
+        "size": p.size,
+        "du": p.du if lif else 0,
+        "dv": p.dv if lif else 0,
+        "vth": p.vth if lif else 0,
+        "v_init": p.v_init if lif else 0,
+        "lag": p.lag,
+        "scale": p.payload_scale
+        if isinstance(p, Term)
+        else p.state_scale
+        if isinstance(p, Layer)
+        else 0.0,
+    }
+
+
 def _structure(net: FixedNetwork) -> dict:
     """Every scalar that defines the network (checksummed together with the arrays): one entry per
     Lava process, named by its class."""
@@ -255,20 +311,7 @@ def _structure(net: FixedNetwork) -> dict:
             "max": net.input_max,
         },
         "gate": [[int(lag), kind] for lag, kind in net.gate_channels],
-        "neurons": [
-            {
-                "name": p.name,
-                "class": p.lava_class,
-                "size": p.size,
-                "du": p.du,
-                "dv": p.dv,
-                "vth": p.vth,
-                "v_init": p.v_init,
-                "lag": p.lag,
-                "scale": p.scale,
-            }
-            for p in net.populations
-        ],
+        "neurons": [_neurons_entry(p) for p in net.populations],
         "synapses": [
             {
                 "class": s.lava_class,
@@ -474,6 +517,9 @@ def read_artifact(path) -> FixedNetwork:
     return net
 
 
+_KINDS = {k.lava_class: k for k in (Layer, Relay, Term)}
+
+
 def _int(v) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError(f"expected an integer, got {v!r}")
@@ -485,25 +531,33 @@ def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwor
         raise TypeError("meta is not a mapping")
     pops = []
     for i, e in enumerate(structure["neurons"]):
+        kind = _KINDS.get(e["class"])
         lag = None if e["lag"] is None else _int(e["lag"])
-        graded = e["class"] == "GradedVec"
-        if e["class"] != ("GradedVec" if graded else "LIF" if lag is None else "LIFReset"):
+        if kind is None or (lag is None) != (kind is Relay):
             raise ValueError(f"neurons {e['name']!r}: class {e['class']!r} does not fit lag {lag}")
-        pops.append(
-            Neurons(
-                str(e["name"]),
-                _int(e["size"]),
-                _int(e["du"]),
-                _int(e["dv"]),
-                _int(e["vth"]),
-                arrays[f"neurons/{i}/bias_mant"].astype(np.int64),
-                arrays[f"neurons/{i}/bias_exp"].astype(np.int64),
-                _int(e["v_init"]),
-                lag,
-                float(e["scale"]),
-                graded,
-            )
+        name, size, scale = str(e["name"]), _int(e["size"]), float(e["scale"])
+        bias_mant = arrays[f"neurons/{i}/bias_mant"].astype(np.int64)
+        if kind is Term:
+            lif = (e["du"], e["dv"], e["vth"], e["v_init"])
+            if (
+                any(_int(v) for v in lif)
+                or bias_mant.any()
+                or arrays[f"neurons/{i}/bias_exp"].any()
+            ):
+                raise ValueError(f"neurons {name!r}: a GradedVec has no LIF parameters")
+            pops.append(Term(name, size, lag, scale))
+            continue
+        lif = (
+            name,
+            size,
+            _int(e["du"]),
+            _int(e["dv"]),
+            _int(e["vth"]),
+            bias_mant,
+            arrays[f"neurons/{i}/bias_exp"].astype(np.int64),
+            _int(e["v_init"]),
         )
+        pops.append(Relay(*lif) if kind is Relay else Layer(*lif, lag, scale))
     syns = []
     for j, e in enumerate(structure["synapses"]):
         s = Synapse(
@@ -582,20 +636,24 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
     for i, p in enumerate(net.populations):
         if p.name in sizes:
             raise ArtifactError(f"{where}: population name {p.name!r} is used twice")
-        unity = 2**fmt.decay_bits
-        bm, be = np.asarray(p.bias_mant), np.asarray(p.bias_exp)
-        if (
-            p.size < 1
-            or not (0 <= p.du < unity and 0 <= p.dv < unity and 0 <= p.vth < 2**fmt.vth_mant_bits)
-            or bm.shape != (p.size,)
-            or be.shape != (p.size,)
-            or np.abs(bm).max() > fmt.bias_mant_max
-            or be.min() < 0
-            or be.max() > fmt.bias_exp_max
-            or abs(p.v_init) >= fmt.state_max
-            or (p.lag is not None and p.lag < 1)
-            or (p.graded and (p.lag is None or p.du or p.dv or p.vth or p.v_init or bm.any()))
-        ):
+        if type(p) not in _KINDS.values():
+            raise ArtifactError(
+                f"{where}: {p.name}: {type(p).__name__} is not a Layer, Relay or Term"
+            )
+        bad = p.size < 1 or (p.lag is not None and p.lag < 1)
+        if isinstance(p, LifNeurons):
+            unity = 2**fmt.decay_bits
+            bm, be = np.asarray(p.bias_mant), np.asarray(p.bias_exp)
+            bad = bad or (
+                not (0 <= p.du < unity and 0 <= p.dv < unity and 0 <= p.vth < 2**fmt.vth_mant_bits)
+                or bm.shape != (p.size,)
+                or be.shape != (p.size,)
+                or np.abs(bm).max() > fmt.bias_mant_max
+                or be.min() < 0
+                or be.max() > fmt.bias_exp_max
+                or abs(p.v_init) >= fmt.state_max
+            )
+        if bad:
             raise ArtifactError(f"{where}: {p.name}: neuron parameters outside Loihi's ranges")
         sizes[p.name], order[p.name] = p.size, i
     for s in net.synapses:
@@ -625,7 +683,7 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
     readout = next((p for p in net.populations if p.name == net.readout), None)
     if (
         readout is None
-        or not readout.is_layer
+        or not isinstance(readout, Layer)
         or np.asarray(net.head_weight).ndim != 2
         or net.head_weight.shape[1] != readout.size
         or np.shape(net.head_bias) != net.head_weight.shape[:1]

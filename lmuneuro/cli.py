@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from .backends import BACKENDS
@@ -190,16 +191,16 @@ def _cmd_convert(args) -> int:
         from .compile.convert import convert
 
         r = convert(args.checkpoint, out, preset=args.preset, **settings)
-    for w in r["warnings"]:
+    for w in r.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
-        print(json.dumps(r, indent=2))
+        print(json.dumps(r.to_dict(), indent=2))
         return 0
     print(
         f"{'population':30s} {'class':8s} {'neurons':>8s} {'synapses':>10s} {'procs':>5s} "
         f"{'cores':>5s} {'chips':>5s} {'lag':>4s} {'vth':>5s} {'weight err':>10s}"
     )
-    for row in r["layers"]:
+    for row in r.layers:
         lag = "" if row["lag"] is None else str(row["lag"])
         chips = "-".join(str(c) for c in sorted({row["chips"][0], row["chips"][-1]}))
         print(
@@ -207,16 +208,17 @@ def _cmd_convert(args) -> int:
             f"{row['processes']:5d} {row['cores']:5d} {chips:>5s} {lag:>4s} {row['vth_mant']:5d} "
             f"{row['weight_error']:10.2%}"
         )
-    relays = sum(row["lag"] is None for row in r["layers"])
+    kinds = Counter(row["class"] for row in r.layers)
     use = ", ".join(
-        f"chip {u['chip']} {u['cores']} cores ({u['fraction']:.0%})" for u in r["chip_use"]
+        f"chip {u['chip']} {u['cores']} cores ({u['fraction']:.0%})" for u in r.chip_use
     )
     print(
-        f"wrote {out}: {len(r['layers']) - relays} LIF layers and {relays} relay population(s) as "
-        f"{r['processes']} Lava processes on {r['cores']} neuro-cores of {r['chips']} "
-        f"{r['target']} chip(s) ({use}), algorithmic delay {r['delay_steps']} steps"
+        f"wrote {out}: {kinds['LIFReset']} LIF layers, {kinds['LIF']} relay population(s) and "
+        f"{kinds['GradedVec']} residual term(s) as "
+        f"{r.processes} Lava processes on {r.cores} neuro-cores of {r.chips} "
+        f"{r.meta['target']} chip(s) ({use}), algorithmic delay {r.delay_steps} steps"
     )
-    choice = r.get("weight_set_choice")
+    choice = r.weight_set_choice
     if choice:
         two, chosen = choice["two_sets"], choice["chosen"]
         print(
@@ -226,7 +228,7 @@ def _cmd_convert(args) -> int:
             f"bound {choice['bound']:.4f}, on {choice['samples']} calibration samples "
             f"({choice['trials']} conversions measured)"
         )
-    print(f"SHA-256 {r['sha256']} (pin it with --expect-sha256 where the artifact is used)")
+    print(f"SHA-256 {r.sha256} (pin it with --expect-sha256 where the artifact is used)")
     return 0
 
 
@@ -243,55 +245,51 @@ def _cmd_verify(args) -> int:
         device=args.device,
     )
     if args.json:
-        print(json.dumps(r, indent=2))
+        print(json.dumps(r.to_dict(), indent=2))
         return 0
     print(
         f"{'population':30s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} "
-        f"{'weight err':>10s} "
-        f"{'SynOps float':>12s} {'SynOps fixed':>12s}"
+        f"{'weight err':>10s} {'SynOps float':>12s} {'SynOps fixed':>12s}"
     )
-    for row in r["layers"]:
+    for row in r.layers:
         spikes = (
-            f"{row['rate_float']:10.4f} {row['rate_fixed']:10.4f} {row['mismatch']:9.2%}"
-            if "mismatch" in row
+            f"{row.rate_float:10.4f} {row.rate_fixed:10.4f} {row.mismatch:9.2%}"
+            if row.mismatch is not None
             else f"{'(relay)':>31s}"
         )
         print(
-            f"{row['layer']:30s} {spikes} {row['weight_error']:10.2%} {row['synops_float']:12,.0f} "
-            f"{row['synops_fixed']:12,.0f}"
+            f"{row.layer:30s} {spikes} {row.weight_error:10.2%} {row.synops_float:12,.0f} "
+            f"{row.synops_fixed:12,.0f}"
         )
-    line = f"{r['samples']} samples: top-1 agreement float vs fixed {r['agreement']:.2%}"
-    if "accuracy_float" in r:
-        line += f"; accuracy float {r['accuracy_float']:.2%}, fixed {r['accuracy_fixed']:.2%}"
+    line = f"{r.samples} samples: top-1 agreement float vs fixed {r.agreement:.2%}"
+    if r.accuracy_float is not None:
+        line += f"; accuracy float {r.accuracy_float:.2%}, fixed {r.accuracy_fixed:.2%}"
     print(line)
-    ops = r["operations"]
-    ratio = ops["chip_per_model_synop"]
+    ops = r.operations
+    ratio = ops.chip_per_model_synop
     print(
-        f"operations per sample: the model {ops['model_synops']:,.0f} SynOps (the paper's "
-        f"convention) + {ops['model_graded_macs']:,.0f} MACs on the graded input; the chip "
-        f"{ops['chip_synaptic_events']:,.0f} spike-driven synaptic events"
+        f"operations per sample: the model {ops.model_synops:,.0f} SynOps (the paper's "
+        f"convention) + {ops.model_graded_macs:,.0f} MACs on the graded input; the chip "
+        f"{ops.chip_synaptic_events:,.0f} spike-driven synaptic events"
         + (f" ({ratio:.2f} x the model's)" if ratio is not None else "")
-        + f" + {ops['chip_graded_events']:,.0f} graded"
+        + f" + {ops.chip_graded_events:,.0f} graded"
     )
-    if "quantization_aware" in r:
-        qa = r["quantization_aware"]
+    if r.quantization_aware is not None:
+        qa = r.quantization_aware
         print(
             f"quantisation-aware checkpoint: its own forward pass vs fixed: top-1 agreement "
-            f"{qa['agreement']:.2%}, logits bit-identical for {qa['logits_identical']:.2%} of "
-            "samples"
+            f"{qa.agreement:.2%}, logits bit-identical for {qa.logits_identical:.2%} of samples"
         )
-    if r["inputs_clipped"]:
+    if r.inputs_clipped:
         print(
-            f"inputs: {r['inputs_clipped']:,} values beyond the artifact's input range were "
-            "clipped "
-            f"(convert --input-range sets it)"
+            f"inputs: {r.inputs_clipped:,} values beyond the artifact's input range were clipped "
+            "(convert --input-range sets it)"
         )
-    fd = r["first_divergence"]
+    fd = r.first_divergence
     print(
         "spikes identical in every layer"
         if fd is None
-        else f"first divergence: {fd['layer']}, sample {fd['sample']}, step {fd['step']}, neuron "
-        f"{fd['neuron']}"
+        else f"first divergence: {fd.layer}, sample {fd.sample}, step {fd.step}, neuron {fd.neuron}"
     )
     return 0
 
@@ -328,6 +326,7 @@ def _cmd_energy(args) -> int:
         frame_ms=args.frame_ms,
         progress=fmt != "json",
     )
+    rs = [r.to_dict() for r in rs]
     r = rs[0] if len(rs) == 1 else {"profiles": rs}
     text = {
         "json": lambda: json.dumps(r, indent=2),

@@ -76,8 +76,8 @@ def run_demo(
     conv = convert(ckpt, art, target="loihi2")
     net = read_artifact(art)
     print(
-        f"      {len(net.layers)} LIF layers as {conv['processes']} of Lava's chip processes on "
-        f"{conv['cores']} "
+        f"      {len(net.layers)} LIF layers as {conv.processes} of Lava's chip processes on "
+        f"{conv.cores} "
         f"neuro-cores, algorithmic delay {net.delay} steps"
     )
 
@@ -126,19 +126,18 @@ def run_demo(
 
     print(f"[5/5] energy per sample on Loihi 2 -> {html}")
     r = report(net, activity(net, x, emu.spike_counts), "loihi2")
-    write_output(html, render_html(r))
-    lo, hi = r["energy_range_pj"]
-    a = r["ann"]
+    write_output(html, render_html(r.to_dict()))
+    total, a = r.total, r.ann
     figures.update(
-        energy_uj=r["energy_total_pj"] / 1e6,
-        synops=r["totals"]["synops"],
+        energy_uj=total.value / 1e6,
+        synops=r.totals["synops"],
         ann_macs=a["macs"],
         energy_ratio_45nm=a["energy_ratio_45nm"],
     )
     print(
-        f"      {r['totals']['synops']:,.0f} SynOps, {r['energy_total_pj'] / 1e6:.2f} uJ "
-        f"(range {lo / 1e6:.2f}-{hi / 1e6:.2f} uJ, "
-        f"{r['energy_pj']['static'] / r['energy_total_pj']:.0%} static); "
+        f"      {r.totals['synops']:,.0f} SynOps, {total.value / 1e6:.2f} uJ "
+        f"(range {total.low / 1e6:.2f}-{total.high / 1e6:.2f} uJ, "
+        f"{r.energy['static'].value / total.value:.0%} static); "
         f"as an ANN {a['macs']:,} MACs; at 45 nm the SNN needs {a['energy_ratio_45nm']:.2f}x the "
         "ANN's energy"
     )

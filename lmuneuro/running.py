@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .analysis.activity import activity
-from .analysis.energy import read_activity, report
+from .analysis.energy import EnergyReport, read_activity, report
 from .artifact import FixedNetwork, read_artifact
 from .backends import run_backend
 from .backends.result import RunResult
@@ -152,7 +152,7 @@ def energy(
     step_us: float | None = None,
     frame_ms: float | None = None,
     progress: bool = False,
-) -> dict | list[dict]:
+) -> EnergyReport | list[EnergyReport]:
     """The energy report (``analysis.energy.report``) of a converted network (a path or a
     ``FixedNetwork``) run on ``inputs`` (an array or a .npy path) or a ``dataset``'s test split,
     or of the activity ``recorded`` by ``run`` (its dict, or the file ``lmuneuro run --activity``

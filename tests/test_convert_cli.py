@@ -7,7 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from lmuneuro.artifact import read_artifact
+from lmuneuro.artifact import (
+    ArtifactError,
+    Layer,
+    LifNeurons,
+    Neurons,
+    Relay,
+    Term,
+    _datasets,
+    _digest,
+    read_artifact,
+    validate,
+    write_artifact,
+)
 from lmuneuro.checkpoint import save_checkpoint
 from lmuneuro.cli import main
 from lmuneuro.models import build_model, get_preset
@@ -77,6 +89,39 @@ def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
         capsys, "verify", str(digits_checkpoint), str(art), "--inputs", str(tmp_path / "x.npy")
     )
     assert code == 0 and "inputs: 3 values beyond the artifact's input range were clipped" in out
+
+
+def test_population_kinds_are_classes(digits_checkpoint, tmp_path, capsys):
+    """A layer, a relay and a term are three classes with their own fields: a term has no LIF
+    arithmetic, its scale is in payload units and a layer's in state units; files keep one table."""
+    art = tmp_path / "m.h5"
+    assert _run(capsys, "convert", str(digits_checkpoint), "-o", str(art))[0] == 0
+    net = read_artifact(art)
+    kinds = {type(p) for p in net.populations}
+    assert kinds == {Layer, Relay, Term} and net.layers == [
+        p for p in net.populations if type(p) is Layer
+    ]
+    term = next(p for p in net.populations if isinstance(p, Term))
+    assert not isinstance(term, LifNeurons) and not hasattr(term, "bias_mant")
+    assert term.payload_scale > 0 and all(p.state_scale > 0 for p in net.layers)
+    assert all(p.lag is None for p in net.populations if isinstance(p, Relay))
+    write_artifact(tmp_path / "again.h5", net)
+    again = read_artifact(tmp_path / "again.h5")
+    assert again.checksum == net.checksum  # every field, arrays and scales included
+    assert [(type(p), p.name) for p in again.populations] == [
+        (type(p), p.name) for p in net.populations
+    ]
+    with pytest.raises(ArtifactError, match="Neurons is not a Layer, Relay or Term"):
+        net.populations[0] = Neurons(term.name, term.size)
+        validate(net)
+    with h5py.File(art, "r+") as f:  # a GradedVec declaring LIF arithmetic, checksum made to fit
+        structure = json.loads(f.attrs["structure"])
+        entry = next(e for e in structure["neurons"] if e["class"] == "GradedVec")
+        entry["du"] = 5
+        f.attrs["structure"] = json.dumps(structure)
+        f.attrs["checksum"] = _digest(_datasets(again), structure)
+    code, _, err = _run(capsys, "inspect", str(art))
+    assert code == 2 and f"neurons {entry['name']!r}: a GradedVec has no LIF parameters" in err
 
 
 def test_recurrent_mapping_and_old_artifacts_are_refused(digits_checkpoint, tmp_path, capsys):

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from lmuneuro import load_checkpoint
-from lmuneuro.artifact import GATE, INPUT, gate_pattern
+from lmuneuro.artifact import GATE, INPUT, Relay, Term, gate_pattern
 from lmuneuro.backends.emulator import run
 from lmuneuro.compile.convert import quantize_graph
 from lmuneuro.compile.graph import Graph, Population, Synapses, from_model
@@ -35,7 +35,7 @@ def test_schedule_lags_delays_and_processes():
         "head_lif": 15,
     }
     assert net.delay == 15
-    assert [p.lava_class for p in net.populations if p.graded] == ["GradedVec"] * 3
+    assert [p.lava_class for p in net.populations if isinstance(p, Term)] == ["GradedVec"] * 3
     # the head reads each term through one diagonal process (delays make up for the hops)
     assert [(s.src, s.delay) for s in net.inputs_of("head_lif")][:3] == [
         ("patch_embed.x", 10),
@@ -208,13 +208,13 @@ def test_scv2_reference_layout_weights_agree_on_random_inputs(tmp_path):
         tmp_path / "ref.pth", tmp_path / "scv2.h5", input_range=4.0, target="kapoho-point"
     )
     net = read_artifact(tmp_path / "scv2.h5")
-    assert report["source_format"] == "reference" and report["delay_steps"] == 19
-    errors = {row["layer"]: row["weight_error"] for row in report["layers"] if row["lag"]}
+    assert report.meta["source_format"] == "reference" and report.delay_steps == 19
+    errors = {row["layer"]: row["weight_error"] for row in report.layers if row["lag"]}
     print("SCv2 per-layer weight error:", {k: f"{v:.1e}" for k, v in errors.items()})
     # the layers that read graded terms hold their BatchNorm in a one-to-one weight per channel,
     # one exponent for all (here random BatchNorms spread them widely); the spikes below are the
     # measure that counts
-    graded = {p.name for p in net.populations if p.graded}
+    graded = {p.name for p in net.populations if isinstance(p, Term)}
     readers = {s.dst for s in net.synapses if s.src in graded}
     assert max(errors.pop(k) for k in readers) < 3e-2
     assert errors.pop("patch_embed.proj_lif") < 1e-2 and max(errors.values()) < 1e-3
@@ -253,7 +253,7 @@ def test_relays_for_delays_beyond_the_chip(digits_checkpoint):
     # graded terms have no relays (those carry spikes): one that a reader would need beyond the
     # longest delay is folded into its readers; the LMU block's term (delays 0 and 2) stays
     streamed = quantize_graph(from_model(model), input_max_abs=1.0, fmt=short)
-    assert [p.name for p in streamed.populations if p.graded] == ["block.0.attn"]
+    assert [p.name for p in streamed.populations if isinstance(p, Term)] == ["block.0.attn"]
     assert all(v.ok for v in check(streamed))
     graph = from_model(model, streams=False)
     direct = quantize_graph(graph, input_max_abs=1.0)
@@ -261,7 +261,7 @@ def test_relays_for_delays_beyond_the_chip(digits_checkpoint):
     relays = [
         p
         for p in relayed.populations
-        if not p.is_layer and p.name.split(".")[-1].startswith("delay")
+        if isinstance(p, Relay) and p.name.split(".")[-1].startswith("delay")
     ]
     assert len(relays) >= 2 and max(s.delay for s in relayed.synapses) == 2
     assert {p.name for p in relays} >= {

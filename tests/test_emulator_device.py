@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lmuneuro import load_checkpoint
-from lmuneuro.artifact import Neurons, Synapse
+from lmuneuro.artifact import Layer, Synapse
 from lmuneuro.backends.emulator import Emulator, _Population
 from lmuneuro.cli import main
 from lmuneuro.compile.convert import quantize_graph
@@ -61,7 +61,7 @@ def test_population_loop_is_lif_step(kind):
     n, batch, total, lag = 6, 3, 40, 5
     leaky = kind == "leaky-current"
     du, dv, vth = (300, 1000, 4000) if leaky else (4095, 10, 2**17 - 1)
-    p = Neurons(
+    p = Layer(
         "p",
         n,
         du,
@@ -71,6 +71,7 @@ def test_population_loop_is_lif_step(kind):
         bias_exp=rng.integers(0, 3, n),
         v_init=-50_000,
         lag=lag,
+        state_scale=1.0,
     )
     syns = [] if leaky else [Synapse("p", "p", rng.integers(-200, 255, (n, n)), -1, delay=1)]
     top = 2**15 if leaky else 2**14

@@ -11,7 +11,7 @@ import torch
 
 from lmuneuro.analysis.activity import activity
 from lmuneuro.analysis.energy import report
-from lmuneuro.artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse
+from lmuneuro.artifact import GATE, INPUT, FixedNetwork, Layer, Synapse
 from lmuneuro.cli import main
 from lmuneuro.models import ann_macs, get_preset
 
@@ -43,8 +43,8 @@ def _tiny() -> FixedNetwork:
     """input (3 graded channels) -> a (2 neurons, 2 taps) -> b (1 neuron, two weight sets); each
     layer silenced outside its window by its channel of the gate."""
     zeros = lambda n: np.zeros(n, np.int64)  # noqa: E731
-    a = Neurons("a", 2, 4095, 2048, 64, zeros(2), zeros(2), 0, 1, 1.0)
-    b = Neurons("b", 1, 4095, 2048, 64, zeros(1), zeros(1), 0, 2, 1.0)
+    a = Layer("a", 2, 4095, 2048, 64, zeros(2), zeros(2), 0, 1, 1.0)
+    b = Layer("b", 1, 4095, 2048, 64, zeros(1), zeros(1), 0, 2, 1.0)
     # non-zeros per input channel: 2, 1, 2, and none from the rounding channel (exponent 0: exact)
     syns = [
         Synapse(INPUT, "a", np.array([[1, 0, 2, 0], [0, 0, 3, 0]], np.int16), 0),
@@ -95,26 +95,28 @@ def test_hand_worked_counts_and_energy():
     snn = report(
         net, act, "cmos45-snn"
     )  # the paper's convention: 0.9 pJ per accumulate, 4.6 per MAC
-    assert snn["layers"][0]["energy_total_pj"] == pytest.approx(4 * 0.9 + 4 * 4.6)
-    assert snn["layers"][1]["energy_total_pj"] == pytest.approx(6.5 * 0.9)
-    assert snn["energy_total_pj"] == pytest.approx(
+    assert snn.layers[0]["energy_total_pj"] == pytest.approx(4 * 0.9 + 4 * 4.6)
+    assert snn.layers[1]["energy_total_pj"] == pytest.approx(6.5 * 0.9)
+    assert snn.total.value == pytest.approx(
         4 * 0.9 + 4 * 4.6 + 6.5 * 0.9 + 4 * 4.6
     )  # + head 4 MACs
     loihi = report(net, act, "loihi2", step_us=10)
-    la = loihi["layers"][0]["energy_pj"]
+    la = loihi.layers[0]["energy_pj"]
     # the gate's 4 binary events, the input's 4 graded ones at the graded price
     assert la["synaptic"] == pytest.approx(4 * 23.6 + 4 * 47.2)
     assert la["neuron"] == pytest.approx(3 * 81 + 7 * 52) and la["routing"] == pytest.approx(
         3 * 3.5
     )
     # one chip's static power x s x steps, in pJ
-    assert loihi["energy_pj"]["static"] == pytest.approx(0.232 * 10e-6 * 5 * 1e12)
-    assert loihi["energy_pj"]["routing"] == pytest.approx(
+    assert loihi.energy["static"].value == pytest.approx(0.232 * 10e-6 * 5 * 1e12)
+    assert loihi.energy["routing"].value == pytest.approx(
         (3 + 1.5 + 5 + 4) * 3.5
     )  # spikes + sources
-    lo, hi = loihi["energy_range_pj"]
-    assert lo < loihi["energy_total_pj"] < hi
-    assert "ann" not in loihi  # a hand-made network has no model config to count as an ANN
+    lo, hi = loihi.to_dict()["energy_range_pj"]
+    assert lo < loihi.total.value < hi and (lo, hi) == loihi.total[1:]
+    assert (
+        loihi.ann is None and "ann" not in loihi.to_dict()
+    )  # a hand-made network has no model config to count as an ANN
 
 
 def _run(capsys, *argv):
@@ -170,12 +172,13 @@ def test_counts_agree_across_torch_emulator_and_lava(digits_checkpoint, artifact
         [(f_spikes[n] == emu.spikes[n]).all(axis=(1, 2)) for n in emu.spikes]
     )
     assert same.sum() > len(x) / 3
-    relays = {p.name for p in net.populations if not p.is_layer}  # the float model has none
+    # the float model has neither relays nor terms
+    others = {p.name for p in net.populations if not isinstance(p, Layer)}
 
-    def counts(spikes, keep):  # the float model's layers, the emulator's relays
+    def counts(spikes, keep):  # the float model's layers, the emulator's relays and terms
         return {
             **{n: s[keep].sum(axis=1) for n, s in spikes.items()},
-            **{n: emu.spike_counts[n][keep] for n in relays},
+            **{n: emu.spike_counts[n][keep] for n in others},
         }
 
     assert activity(net, x[same], counts(f_spikes, same)) == activity(

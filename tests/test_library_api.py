@@ -2,11 +2,14 @@
 the command prints with --json; the command line takes its choices from the library."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 import lmuneuro
+from lmuneuro.analysis.energy import EnergyReport
+from lmuneuro.analysis.verify import VerifyReport
 from lmuneuro.artifact import read_artifact
 from lmuneuro.backends import BACKENDS
 from lmuneuro.cli import build_parser, main
@@ -54,34 +57,38 @@ def test_energy_from_paths_or_objects_is_what_the_command_prints(converted, caps
         capsys, "energy", art, "--inputs", npy, "--profile", "loihi2,cmos45-snn", "--json"
     )
     from_paths = lmuneuro.energy(str(art), str(npy), profile=["loihi2", "cmos45-snn"])
-    assert json.loads(json.dumps({"profiles": from_paths})) == cli
+    assert json.loads(json.dumps({"profiles": [r.to_dict() for r in from_paths]})) == cli
     net = read_artifact(art)
     one = lmuneuro.energy(net, x, profile="loihi2")
-    assert json.loads(json.dumps(one)) == cli["profiles"][0]
+    assert (
+        isinstance(one, EnergyReport)
+        and json.loads(json.dumps(one.to_dict())) == cli["profiles"][0]
+    )
     # the activity a run recorded prices the same
     recorded = lmuneuro.run(net, x, record_activity=True).activity
-    assert lmuneuro.energy(net, recorded=recorded)["energy_total_pj"] == one["energy_total_pj"]
+    assert lmuneuro.energy(net, recorded=recorded).total == one.total
     with pytest.raises(Exception, match="nope"):  # every profile loads before anything runs
         lmuneuro.energy(net, x, profile=["loihi2", "nope"])
 
 
-def test_verify_from_objects_equals_verify_from_paths(digits_checkpoint, converted):
+def test_verify_from_objects_equals_verify_from_paths(digits_checkpoint, converted, capsys):
     art, npy, x, y = converted
     from_paths = lmuneuro.verify(digits_checkpoint, art, inputs=str(npy))
+    cli = _cli_json(capsys, "verify", digits_checkpoint, art, "--inputs", npy, "--json")
+    assert (
+        isinstance(from_paths, VerifyReport) and json.loads(json.dumps(from_paths.to_dict())) == cli
+    )
     ck = lmuneuro.load_checkpoint(digits_checkpoint)
     from_objects = lmuneuro.verify(ck, read_artifact(art), inputs=x, labels=y)
-    assert from_objects.pop("accuracy_fixed") >= 0.9 and "accuracy_float" in from_objects
-    from_objects.pop("accuracy_float")
-    assert from_objects.pop("checkpoint") == from_objects.pop("artifact") == ""
-    assert {**from_paths, "checkpoint": "", "artifact": ""} == {
-        **from_objects,
-        "checkpoint": "",
-        "artifact": "",
-    }
+    assert from_objects.accuracy_fixed >= 0.9 and from_objects.accuracy_float is not None
+    assert from_objects.checkpoint == from_objects.artifact == ""
+    assert replace(from_objects, accuracy_float=None, accuracy_fixed=None) == replace(
+        from_paths, checkpoint="", artifact=""
+    )
     # a network compiled in memory, never written: nothing to pair by checksum
     net = compile_model(ck.model, ck.features, Settings()).net
-    assert lmuneuro.verify(ck, net, inputs=x)["agreement"] == from_paths["agreement"]
-    assert lmuneuro.verify(digits_checkpoint, net, inputs=x)["samples"] == len(x)
+    assert lmuneuro.verify(ck, net, inputs=x).agreement == from_paths.agreement
+    assert lmuneuro.verify(digits_checkpoint, net, inputs=x).samples == len(x)
     for artifact in (art, read_artifact(art)):  # a file's record pairs it with its checkpoint
         with pytest.raises(ValueError, match="was converted from another checkpoint"):
             lmuneuro.verify(npy, artifact, inputs=x)

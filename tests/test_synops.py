@@ -156,9 +156,9 @@ def test_energy_counts_the_models_operations_on_the_runs_spikes(digits_checkpoin
     assert act["sources"]["input"]["model_graded_macs"] == expect["graded_macs"]
     assert rows["block.0.attn.lmu.f_u"]["model_synops"] > 0  # the memory's taps, via the line
     r = report(net, act, "loihi2")
-    for row in r["layers"]:  # spike-driven layers: the chip's events per model SynOp
+    for row in r.layers:  # spike-driven layers: the chip's events per model SynOp
         if row["chip_per_model"] is not None and row["layer"] != "block.0.attn.lmu.f_u":
             assert sets - 0.1 < row["chip_per_model"] < sets + 0.1, row["layer"]
-    assert r["totals"]["chip_per_model"] == pytest.approx(
-        r["totals"]["binary_synops"] / r["totals"]["model_synops"]
+    assert r.totals["chip_per_model"] == pytest.approx(
+        r.totals["binary_synops"] / r.totals["model_synops"]
     )

@@ -77,7 +77,7 @@ def test_single_set_is_recorded_and_checked(digits_checkpoint, tmp_path):
             Settings(single_set=bad)
     art = tmp_path / "a.h5"
     report = convert(digits_checkpoint, art, single_set=["head_lif"])
-    assert report["quantization"]["single_set"] == ["head_lif"]
+    assert report.meta["quantization"]["single_set"] == ["head_lif"]
     assert read_artifact(art).meta["quantization"]["single_set"] == ["head_lif"]
     with pytest.raises(ConversionError, match=r"^single_set names nope: not a layer of this"):
         convert(digits_checkpoint, tmp_path / "b.h5", single_set=["nope", "head_lif"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..artifact import GATE, INPUT, FixedNetwork, gate_pattern
+from ..artifact import GATE, INPUT, FixedNetwork, Relay, Term, gate_pattern
 
 __all__ = ["activity"]
 
@@ -24,7 +24,7 @@ def _model_synops(net: FixedNetwork, m, counts: dict) -> float:
         (
             p
             for p in net.populations
-            if p.lag is None
+            if isinstance(p, Relay)
             and {s.src for s in net.inputs_of(p.name)} >= {m.source, p.name}
             and p.size % n == 0
         ),
@@ -59,7 +59,7 @@ def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarra
         **spike_counts,
     }
     layers = []
-    graded_src = {INPUT} | {p.name for p in net.populations if p.graded}
+    graded_src = {INPUT} | {p.name for p in net.populations if isinstance(p, Term)}
     caused = {}  # chip events per source, a relay's counted for the layer it copies
     origin = {p.name: p.name for p in net.populations}
     for p in net.populations:
@@ -72,7 +72,7 @@ def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarra
                 graded += events
             else:
                 binary += events
-            if p.lag is None and s.src not in (GATE, p.name):  # a relay: what it copies
+            if isinstance(p, Relay) and s.src not in (GATE, p.name):  # a relay: what it copies
                 origin[p.name] = origin.get(s.src, s.src)
             caused[s.src] = caused.get(s.src, 0.0) + events
         layers.append(

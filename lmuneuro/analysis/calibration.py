@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from ..artifact import Relay
 from ..backends import run_backend
 from ..checkpoint import load_checkpoint
-from ..compile.convert import compile_model, convert, resolve_settings
+from ..compile.convert import ConversionReport, compile_model, convert, resolve_settings
 from ..data.inputs import load_inputs
 from ..files import check_output
 from ..progress import progress_bar
@@ -123,7 +124,7 @@ def choose_weight_sets(
                 sum(s.synapses for s in net.synapses),
             )
             processes[key] = {p.name: len(net.inputs_of(p.name)) for p in net.populations}
-            names[key] = [p.name for p in net.populations if p.is_layer or p.graded]
+            names[key] = [p.name for p in net.populations if not isinstance(p, Relay)]
             bar.update()
         return measured[key]
 
@@ -157,7 +158,9 @@ def choose_weight_sets(
     return SetChoice(single, len(candidates), bound, len(x), two, one, chosen, len(measured))
 
 
-def convert_calibrated(checkpoint, output, *, preset: str | None = None, **options) -> dict:
+def convert_calibrated(
+    checkpoint, output, *, preset: str | None = None, **options
+) -> ConversionReport:
     """``convert`` with the weight sets of ``choose_weight_sets`` (which takes ``options``: the
     calibration data, the tolerance and the other conversion settings); the report holds the
     choice under ``weight_set_choice``."""
@@ -168,4 +171,4 @@ def convert_calibrated(checkpoint, output, *, preset: str | None = None, **optio
     report = convert(
         checkpoint, output, preset=preset, **settings, weight_sets=2, single_set=choice.single_set
     )
-    return {**report, "weight_set_choice": choice.to_dict()}
+    return replace(report, weight_set_choice=choice.to_dict())

@@ -28,6 +28,7 @@ artifact's config describes; ``rendering`` turns the report into a table or an H
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -38,7 +39,7 @@ from ..files import read_text
 from ..models.macs import ann_macs
 from ..profiles import Profile, load_profile
 
-__all__ = ["EnergyError", "Range", "report", "read_activity"]
+__all__ = ["EnergyError", "EnergyReport", "Range", "report", "read_activity"]
 
 
 class EnergyError(ValueError):
@@ -125,6 +126,64 @@ class Range(NamedTuple):
 NONE = Range(0.0, 0.0, 0.0)
 
 
+@dataclass(frozen=True)
+class EnergyReport:
+    """What a run's activity costs per sample under one profile. ``to_dict`` is what ``lmuneuro
+    energy --json`` prints, and what ``rendering`` draws."""
+
+    artifact_checksum: str
+    profile: str
+    profile_description: str
+    kind: str  # the profile's: "neuromorphic" or "cmos"
+    samples: int
+    steps: int
+    steps_per_sample: int
+    delay_steps: int
+    # per population: its activity (``analysis.activity``), rate, synops, synapses, cores and
+    # chips (neuromorphic), energy_pj per component, energy_total_pj and share; a profile that
+    # prices the ANN has one row per module of the model instead (macs, energy, share)
+    layers: list[dict]
+    sources: dict  # the input's and the gate's activity
+    totals: dict  # counts summed over the layers, and the chips in use
+    static_modes: dict  # back_to_back and real_time: time per sample, static and total pJ
+    energy: dict[str, Range]  # pJ per sample, per component
+    constants: dict  # the profile's energy constants, with their sources and ranges
+    step_us: float | None
+    ann: dict | None = None  # the same network as an ANN, in the paper's 45 nm convention
+    assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> Range:
+        """pJ per sample, with its range from the constants' ranges."""
+        return sum(self.energy.values(), NONE)
+
+    def to_dict(self) -> dict:
+        total = self.total
+        out = {
+            "artifact_checksum": self.artifact_checksum,
+            "profile": self.profile,
+            "profile_description": self.profile_description,
+            "kind": self.kind,
+            "samples": self.samples,
+            "steps": self.steps,
+            "steps_per_sample": self.steps_per_sample,
+            "delay_steps": self.delay_steps,
+            "layers": self.layers,
+            "sources": self.sources,
+            "totals": self.totals,
+            "static_modes": self.static_modes,
+            "energy_pj": {c: v.value for c, v in self.energy.items()},
+            "energy_total_pj": total.value,
+            "energy_range_pj": [total.low, total.high],
+            "constants": self.constants,
+            "step_us": self.step_us,
+        }
+        if self.ann is not None:
+            out["ann"] = self.ann
+        out["assumptions"] = self.assumptions
+        return out
+
+
 def _price(counts: dict, profile: Profile) -> Range:
     """pJ of ``counts`` (quantity -> operations) at the profile's constants."""
     return sum((n * Range.of(profile.energy[q]) for q, n in counts.items()), NONE)
@@ -155,7 +214,7 @@ def report(
     *,
     step_us: float | None = None,
     frame_ms: float | None = None,
-) -> dict:
+) -> EnergyReport:
     """Per-layer and total operations and energy (pJ per sample) of activity ``act`` under
     ``profile``; ``step_us`` replaces the profile's time per step, ``frame_ms`` the features'
     frame shift for the real-time static energy."""
@@ -171,7 +230,7 @@ def report(
     cores = (
         {r["layer"]: r for r in resources(net, profile)} if profile.kind == "neuromorphic" else {}
     )
-    weight_bits = profile.precision.get("weight_bits", 8)
+    weight_bits = net.formats.weight_bits  # what the artifact's synapses store
     graded = sum(r["graded_events"] for r in act["layers"])
     if profile.kind == "neuromorphic" and graded and "graded_synaptic_op" not in profile.energy:
         raise EnergyError(
@@ -251,55 +310,34 @@ def report(
         r["share"] = r["energy_total_pj"] / total.value if total.value else 0.0
     synops = sum(r["synops"] for r in layers)
     model_synops = sum(r["model_synops"] for r in layers)
-    out = {
-        "artifact_checksum": net.checksum,
-        "profile": profile.name,
-        "profile_description": profile.description,
-        "kind": profile.kind,
-        "samples": act["samples"],
-        "steps": steps,
-        "steps_per_sample": period,
-        "delay_steps": net.delay,
-        "layers": layers,
-        "sources": src,
-        "totals": {
-            "spikes": sum(r["spikes"] for r in layers),
-            "synops": synops,
-            "binary_synops": sum(r["synaptic_events"] for r in layers),
-            "graded_synops": sum(r["graded_events"] for r in layers),
-            "model_synops": model_synops,
-            "model_graded_macs": src[INPUT]["model_graded_macs"],
-            "chip_per_model": sum(r["synaptic_events"] for r in layers) / model_synops
-            if model_synops
-            else None,
-            "neuron_updates": sum(r["neuron_updates"] for r in layers),
-            "messages_routed": sum(r["spikes"] for r in layers) + messages,
-            "interchip_messages": interchip,
-            "head_macs": head_macs,
-            "synapses": sum(r["synapses"] for r in layers),
-            "synapse_memory_bytes": sum(r["synapse_memory_bytes"] for r in layers),
-            **({"cores": sum(r["cores"] for r in layers), "chips": chips_used} if cores else {}),
-        },
-        "static_modes": modes,
-        "energy_pj": {c: v.value for c, v in totals.items()},
-        "energy_total_pj": total.value,
-        "energy_range_pj": [total.low, total.high],
-        "constants": {q: vars(c) for q, c in profile.energy.items()},
-        "step_us": step_us if step_us is not None else (step.value if step else None),
+    graded_synops = sum(r["graded_events"] for r in layers)
+    counted = {
+        "spikes": sum(r["spikes"] for r in layers),
+        "synops": synops,
+        "binary_synops": sum(r["synaptic_events"] for r in layers),
+        "graded_synops": graded_synops,
+        "model_synops": model_synops,
+        "model_graded_macs": src[INPUT]["model_graded_macs"],
+        "chip_per_model": sum(r["synaptic_events"] for r in layers) / model_synops
+        if model_synops
+        else None,
+        "neuron_updates": sum(r["neuron_updates"] for r in layers),
+        "messages_routed": sum(r["spikes"] for r in layers) + messages,
+        "interchip_messages": interchip,
+        "head_macs": head_macs,
+        "synapses": sum(r["synapses"] for r in layers),
+        "synapse_memory_bytes": sum(r["synapse_memory_bytes"] for r in layers),
+        **({"cores": sum(r["cores"] for r in layers), "chips": chips_used} if cores else {}),
     }
+    energy, versus_ann = totals, None
     if ann is not None:
-        out["ann"] = (  # the model's own count where the artifact records it, as the paper's
+        versus_ann = (  # the model's own count where the artifact records it, as the paper's
             _ann_comparison(ann, model_synops, src[INPUT]["model_graded_macs"], head_macs)
             if model_synops
-            else _ann_comparison(
-                ann,
-                synops - out["totals"]["graded_synops"],
-                out["totals"]["graded_synops"],
-                head_macs,
-            )
+            else _ann_comparison(ann, synops - graded_synops, graded_synops, head_macs)
         )
         if profile.runs == "ann":  # price the ANN, not the spikes
-            out["layers"] = [
+            layers = [
                 {
                     "layer": k,
                     "macs": v,
@@ -309,14 +347,26 @@ def report(
                 }
                 for k, v in ann["by_module"].items()
             ]
-            e = ann["macs"] * Range.of(profile.energy["mac"])
-            out["energy_pj"], out["energy_total_pj"], out["energy_range_pj"] = (
-                {"mac": e.value},
-                e.value,
-                [e.low, e.high],
-            )
-    out["assumptions"] = _assumptions(out, profile)
-    return out
+            energy = {"mac": ann["macs"] * Range.of(profile.energy["mac"])}
+    out = EnergyReport(
+        artifact_checksum=net.checksum,
+        profile=profile.name,
+        profile_description=profile.description,
+        kind=profile.kind,
+        samples=act["samples"],
+        steps=steps,
+        steps_per_sample=period,
+        delay_steps=net.delay,
+        layers=layers,
+        sources=src,
+        totals=counted,
+        static_modes=modes,
+        energy=energy,
+        constants={q: vars(c) for q, c in profile.energy.items()},
+        step_us=step_us if step_us is not None else (step.value if step else None),
+        ann=versus_ann,
+    )
+    return replace(out, assumptions=_assumptions(out, profile))
 
 
 def _interchip(net: FixedNetwork, act: dict, placed: dict) -> float:
@@ -349,9 +399,9 @@ def _ann_comparison(ann: dict, synops: float, graded: float, head_macs: int) -> 
     }
 
 
-def _assumptions(r: dict, profile: Profile) -> list[str]:
+def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
     lines = [
-        f"{r['samples']} samples, {r['steps']} steps each plus {r['delay_steps']} steps of "
+        f"{r.samples} samples, {r.steps} steps each plus {r.delay_steps} steps of "
         "pipeline delay; "
         "figures per sample."
     ]
@@ -365,13 +415,13 @@ def _assumptions(r: dict, profile: Profile) -> list[str]:
             "Relay neurons (the LMU memory's delay line) and the gate's inhibition are priced as "
             "the chip's "
             "own work.",
-            f"The read-out head ({r['totals']['head_macs']} MACs) runs on the host: not in the "
+            f"The read-out head ({r.totals['head_macs']} MACs) runs on the host: not in the "
             "chip energy.",
         ]
         if "static_power" in profile.energy:
-            rt = r["static_modes"].get("real_time")
+            rt = r.static_modes.get("real_time")
             lines.append(
-                f"Static energy of {r['totals']['chips']} chip(s) back to back at {r['step_us']:g} "
+                f"Static energy of {r.totals['chips']} chip(s) back to back at {r.step_us:g} "
                 "us per step (the profile's timing.step: "
                 f"{profile.step_us.source}); this is the headline figure."
                 + (
@@ -382,7 +432,7 @@ def _assumptions(r: dict, profile: Profile) -> list[str]:
                     else " No real-time figure: the features have no frame rate (--frame-ms)."
                 )
             )
-            if r["totals"]["chips"] > 1:
+            if r.totals["chips"] > 1:
                 lines.append(
                     "Chip-to-chip messages: each spike read on another chip is one message per "
                     "such chip (energy.interchip_message)."
@@ -399,10 +449,10 @@ def _assumptions(r: dict, profile: Profile) -> list[str]:
             "The same network as a non-spiking ANN: every synapse a MAC every step (PyTorch's FLOP "
             "counter).",
             "The LMU memory (FFT in the reference) is not a MAC; its recurrent form would add "
-            f"{r['ann']['memory_recurrent_macs']:,} MACs.",
+            f"{r.ann['memory_recurrent_macs']:,} MACs.",
         ]
     lines += [
         f"{q}: {c['value']:g} {c['unit']} (range {c['low']:g}-{c['high']:g}), {c['source']}"
-        for q, c in r["constants"].items()
+        for q, c in r.constants.items()
     ]
     return lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..artifact import FixedNetwork, read_artifact
+from ..artifact import FixedNetwork, Relay, read_artifact
 from ..compile.limits import check, resources
 from ..profiles import load_profile
 
@@ -43,7 +43,7 @@ def inspect_network(
         "largest_delay": {
             "steps": deepest.delay,
             "process": deepest.name,
-            "relays": [p.name for p in net.populations if p.lag is None],
+            "relays": [p.name for p in net.populations if isinstance(p, Relay)],
         },
         "weight_exp_range": [min(exps), max(exps)],
         "algorithmic_delay": net.delay,

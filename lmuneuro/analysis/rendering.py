@@ -1,6 +1,7 @@
-"""Energy reports (``energy.report``'s dicts) as terminal tables, or as self-contained HTML pages
-with their charts (matplotlib, embedded as PNG; the style sheet inline, no external asset): one
-profile's report, or several profiles side by side. Rendering only: every figure is a report's."""
+"""Energy reports in their JSON form (``EnergyReport.to_dict()``: a saved report renders too) as
+terminal tables, or as self-contained HTML pages with their charts (matplotlib, embedded as PNG;
+the style sheet inline, no external asset): one profile's report, or several profiles side by
+side. Rendering only: every figure is a report's."""
 
 from __future__ import annotations
 

@@ -4,11 +4,12 @@ synaptic operations (both counted by ``activity`` from spikes per neuron)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from ..artifact import FixedNetwork, read_artifact
+from ..artifact import FixedNetwork, Layer, read_artifact
 from ..backends.emulator import Emulator
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..data.inputs import inputs_from
@@ -17,7 +18,108 @@ from ..models import stack_records
 from ..models.macs import counting_synops
 from .activity import activity
 
-__all__ = ["verify"]
+__all__ = ["verify", "VerifyReport", "LayerCheck", "Operations", "AwareCheck", "Divergence"]
+
+
+class Divergence(NamedTuple):
+    """The first (sample, step, neuron) where a layer's spikes differ, float against fixed."""
+
+    layer: str
+    sample: int
+    step: int
+    neuron: int
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """One population: its synaptic events per sample from the float model's spikes and from the
+    emulator's; for a layer also its spike rates and the fraction of (sample, step, neuron) where
+    the two differ (a relay or a term has none in the float model: None)."""
+
+    layer: str
+    lava_class: str
+    weight_error: float  # largest relative error of the quantised weights it reads
+    synops_float: float
+    synops_fixed: float
+    rate_float: float | None = None
+    rate_fixed: float | None = None
+    mismatch: float | None = None
+
+    def to_dict(self) -> dict:
+        row = {
+            "layer": self.layer,
+            "class": self.lava_class,
+            "weight_error": self.weight_error,
+            "synops_float": self.synops_float,
+            "synops_fixed": self.synops_fixed,
+        }
+        if self.mismatch is not None:
+            row.update(
+                rate_float=self.rate_float, rate_fixed=self.rate_fixed, mismatch=self.mismatch
+            )
+        return row
+
+
+@dataclass(frozen=True)
+class Operations:
+    """Operations per sample: the model's own count in the paper's convention beside the chip's
+    synaptic events (the chip counts every weight set, and every reader of the residual stream,
+    apart)."""
+
+    model_synops: float
+    model_graded_macs: float
+    model_layers: dict  # per layer of the PyTorch model
+    chip_synaptic_events: float
+    chip_graded_events: float
+    chip_per_model_synop: float | None  # None where the model counts no SynOp
+
+
+@dataclass(frozen=True)
+class AwareCheck:
+    """A quantisation-aware checkpoint's own forward pass (``qat.ChipModel``) against the
+    artifact's emulator run."""
+
+    settings: dict  # the conversion settings it trained with
+    agreement: float  # same top-1
+    logits_identical: float  # fraction of samples whose logits are bit-identical
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Float model against the artifact's emulator on the same inputs (``to_dict``: what
+    ``lmuneuro verify --json`` prints)."""
+
+    checkpoint: str  # "" for a Checkpoint given as an object
+    artifact: str  # "" for a FixedNetwork given as an object
+    samples: int
+    inputs_clipped: int  # feature values beyond the artifact's input range
+    agreement: float  # same top-1, float and fixed
+    first_divergence: Divergence | None  # None: spikes identical in every layer
+    delay_steps: int
+    layers: list[LayerCheck]
+    operations: Operations
+    quantization_aware: AwareCheck | None = None
+    accuracy_float: float | None = None  # with labels
+    accuracy_fixed: float | None = None
+
+    def to_dict(self) -> dict:
+        out = {
+            "checkpoint": self.checkpoint,
+            "artifact": self.artifact,
+            "samples": self.samples,
+            "inputs_clipped": self.inputs_clipped,
+            "agreement": self.agreement,
+            "first_divergence": self.first_divergence and self.first_divergence._asdict(),
+            "delay_steps": self.delay_steps,
+            "layers": [r.to_dict() for r in self.layers],
+            "operations": vars(self.operations),
+        }
+        if self.quantization_aware is not None:
+            out["quantization_aware"] = vars(self.quantization_aware)
+        if self.accuracy_float is not None:
+            out["accuracy_float"] = self.accuracy_float
+            out["accuracy_fixed"] = self.accuracy_fixed
+        return out
 
 
 @dataclass
@@ -40,7 +142,7 @@ def verify(
     samples=None,
     batch=64,
     device="cpu",
-) -> dict:
+) -> VerifyReport:
     """Float model vs the artifact's emulator (on ``device``) on the same inputs: ``checkpoint`` a
     path or a ``Checkpoint``, ``artifact`` a path or a ``FixedNetwork``, the inputs as ``run``
     takes them. A checkpoint file must be the one the artifact records converting."""
@@ -92,7 +194,9 @@ def verify(
             for p in net.populations:
                 per_neuron["fixed"][p.name].append(res.spike_counts[p.name])
                 per_neuron["float"][p.name].append(
-                    f_spikes[p.name].sum(axis=1) if p.is_layer else res.spike_counts[p.name]
+                    f_spikes[p.name].sum(axis=1)
+                    if isinstance(p, Layer)
+                    else res.spike_counts[p.name]
                 )
             for p in net.layers:
                 a, b = f_spikes[p.name], res.spikes[p.name]
@@ -101,7 +205,7 @@ def verify(
                 c.mismatched += int((a != b).sum())
                 if first is None and (a != b).any():
                     s, t, k = (int(v[0]) for v in np.nonzero(a != b))
-                    first = {"layer": p.name, "sample": lo + s, "step": t, "neuron": k}
+                    first = Divergence(p.name, lo + s, t, k)
     float_pred, fixed_pred = np.concatenate(float_pred), np.concatenate(fixed_pred)
     steps = x.shape[1]
     events = {
@@ -113,61 +217,56 @@ def verify(
     }
     layers = []
     for p in net.populations:
-        ins = net.inputs_of(p.name)
-        row = {
-            "layer": p.name,
-            "class": p.lava_class,
-            "weight_error": max((s.rel_error for s in ins), default=0.0),
-            **{
-                f"synops_{k}": events[k][p.name]["synaptic_events"]
-                + events[k][p.name]["graded_events"]
-                for k in ("float", "fixed")
-            },
+        synops = {
+            k: events[k][p.name]["synaptic_events"] + events[k][p.name]["graded_events"]
+            for k in events
         }
-        if p.is_layer:
+        spikes = {}
+        if isinstance(p, Layer):
             total = len(x) * steps * p.size
             c = counts[p.name]
-            row.update(
+            spikes = dict(
                 rate_float=c.float / total,
                 rate_fixed=c.fixed / total,
                 mismatch=c.mismatched / total,
             )
-        layers.append(row)
+        layers.append(
+            LayerCheck(
+                p.name,
+                p.lava_class,
+                max((s.rel_error for s in net.inputs_of(p.name)), default=0.0),
+                synops["float"],
+                synops["fixed"],
+                **spikes,
+            )
+        )
     chip = {
         k: sum(events["fixed"][p.name][k] for p in net.populations)
         for k in ("synaptic_events", "graded_events")
     }
     model_count = model_ops(len(x))
-    report = {
-        "checkpoint": "" if isinstance(checkpoint, Checkpoint) else str(checkpoint),
-        "artifact": "" if isinstance(artifact, FixedNetwork) else str(artifact),
-        "samples": int(len(x)),
-        "inputs_clipped": net.quantize_input(x)[1],
-        "agreement": float((float_pred == fixed_pred).mean()),
-        "first_divergence": first,
-        "delay_steps": net.delay,
-        "layers": layers,
-        # the model's own count in the paper's convention beside the chip's synaptic events: the
-        # chip counts every weight set, and every reader of the residual stream, apart
-        "operations": {
-            "model_synops": model_count["synops"],
-            "model_graded_macs": model_count["graded_macs"],
-            "model_layers": model_count["layers"],
-            "chip_synaptic_events": chip["synaptic_events"],
-            "chip_graded_events": chip["graded_events"],
-            "chip_per_model_synop": chip["synaptic_events"] / model_count["synops"]
+    return VerifyReport(
+        checkpoint="" if isinstance(checkpoint, Checkpoint) else str(checkpoint),
+        artifact="" if isinstance(artifact, FixedNetwork) else str(artifact),
+        samples=int(len(x)),
+        inputs_clipped=net.quantize_input(x)[1],
+        agreement=float((float_pred == fixed_pred).mean()),
+        first_divergence=first,
+        delay_steps=net.delay,
+        layers=layers,
+        operations=Operations(
+            model_synops=model_count["synops"],
+            model_graded_macs=model_count["graded_macs"],
+            model_layers=model_count["layers"],
+            chip_synaptic_events=chip["synaptic_events"],
+            chip_graded_events=chip["graded_events"],
+            chip_per_model_synop=chip["synaptic_events"] / model_count["synops"]
             if model_count["synops"]
             else None,
-        },
-    }
-    if aware is not None:
-        # the checkpoint's own forward pass (qat.ChipModel) against this artifact's emulator run
-        report["quantization_aware"] = {
-            "settings": aware.settings.to_dict(),
-            "agreement": aware_same / len(x),
-            "logits_identical": aware_identical / len(x),
-        }
-    if y is not None:
-        report["accuracy_float"] = float((float_pred == y).mean())
-        report["accuracy_fixed"] = float((fixed_pred == y).mean())
-    return report
+        ),
+        quantization_aware=None
+        if aware is None
+        else AwareCheck(aware.settings.to_dict(), aware_same / len(x), aware_identical / len(x)),
+        accuracy_float=None if y is None else float((float_pred == y).mean()),
+        accuracy_fixed=None if y is None else float((fixed_pred == y).mean()),
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern
+from ..artifact import GATE, INPUT, FixedNetwork, LifNeurons, Synapse, gate_pattern
 from ..compile.limits import input_payload, payload, process_range
 from ..fixedpoint import LAVA
 from ..loihi import check_formats, wrap
@@ -225,7 +225,7 @@ class _Population:
     (each keep 0 or a power of two, so products are exact, and every sum below 2^24), else
     float64, exact for states of 24 bits."""
 
-    def __init__(self, p: Neurons, own: list[Synapse], reach: float, device, exact32: bool):
+    def __init__(self, p: LifNeurons, own: list[Synapse], reach: float, device, exact32: bool):
         fmt = LAVA
         unity, top = 2**fmt.decay_bits, fmt.state_max
         self.p, self.device = p, device
@@ -372,15 +372,15 @@ class Emulator:
             for src, syns in readers.items()
         }
         self.populations = [
-            None
-            if p.graded
-            else _Population(
+            _Population(
                 p,
                 [s for s in net.inputs_of(p.name) if s.src == p.name],
                 reach[p.name],
                 self.device,
                 exact32,
             )
+            if isinstance(p, LifNeurons)
+            else None  # a term: its a_in is its payload
             for p in net.populations
         ]
 

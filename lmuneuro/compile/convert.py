@@ -27,7 +27,18 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from ..artifact import GATE, INPUT, FixedNetwork, ModelOps, Neurons, Synapse, write_artifact
+from ..artifact import (
+    GATE,
+    INPUT,
+    FixedNetwork,
+    Layer,
+    ModelOps,
+    Neurons,
+    Relay,
+    Synapse,
+    Term,
+    write_artifact,
+)
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..files import check_output, sha256
 from ..fixedpoint import (
@@ -62,6 +73,7 @@ __all__ = [
     "map_to_cores",
     "model_layers",
     "convert",
+    "ConversionReport",
     "resolve_settings",
     "compile_model",
     "Compiled",
@@ -102,12 +114,12 @@ class _Conn:
     offset: int  # where its deliveries start relative to the reader's window (``limits.regions``)
 
 
-def _relay_neurons(name: str, size: int, fmt: Formats) -> Neurons:
+def _relay_neurons(name: str, size: int, fmt: Formats) -> Relay:
     """A relay: no memory of u or v, threshold 0, so one unit of input fires it and nothing else
     does."""
     unity = 2**fmt.decay_bits
     zeros = np.zeros(size, np.int64)
-    return Neurons(name, size, unity - 1, unity - 1, 0, zeros, zeros, 0, None)
+    return Relay(name, size, unity - 1, unity - 1, 0, zeros, zeros, 0)
 
 
 def _wiring(
@@ -123,12 +135,12 @@ class _Relays:
 
     def __init__(self, sizes: dict, lags: dict, fmt: Formats):
         self.sizes, self.lags, self.fmt = sizes, lags, fmt
-        self.after: dict[str, list[Neurons]] = {}  # source -> relays to insert after it
+        self.after: dict[str, list[Relay]] = {}  # source -> relays to insert after it
         self.synapses: list[Synapse] = []
         self.kills: list[tuple[str, int]] = []  # (line, lag of its source): gate channels "end"
         self._delayed: dict[tuple[str, int], str] = {}
 
-    def _add(self, src: str, neurons: Neurons) -> None:
+    def _add(self, src: str, neurons: Relay) -> None:
         self.after.setdefault(src, []).append(neurons)
         self.sizes[neurons.name] = neurons.size
 
@@ -352,7 +364,7 @@ def _term(
     fmt: Formats,
     sets: WeightSets,
     classes: int,
-) -> tuple[Neurons, list[Synapse], _Source]:
+) -> tuple[Term, list[Synapse], _Source]:
     """A term of the residual stream as a ``GradedVec``: channel i in payload units of
     ``2^-k / profile[i]`` float units (``_term_profile``), k the largest (finest) at which every
     process into it fits the a_out width and their sum the payload, with ``2^k`` at most
@@ -373,8 +385,7 @@ def _term(
         if k <= fmt.weight_exp_min - fmt.weight_bits:
             raise ConversionError(f"residual term {p.name}: its sum does not fit graded payloads")
         k = min(k - 1, math.floor(k + math.log2(min(shrink, 1.0))))
-    zeros = np.zeros(p.size, np.int64)
-    neurons = Neurons(p.name, p.size, 0, 0, 0, zeros, zeros, 0, lag, 2.0**k, graded=True)
+    neurons = Term(p.name, p.size, lag, 2.0**k)
     # each process with a negative exponent floors: half a payload unit lost per step, on average,
     # while its source fires (densely, in a layer); the readers' biases give it back
     loss = 0.5 * sum((s.weights != 0).any(axis=1) for s in syns if s.weight_exp < 0)
@@ -393,7 +404,7 @@ def _layer(
     fmt: Formats,
     sets: WeightSets,
     classes: int,
-) -> tuple[Neurons, list[Synapse]]:
+) -> tuple[Layer, list[Synapse]]:
     """A layer at threshold mantissa ``vth_mant``: its LIFReset, its processes and the gate's
     inhibition outside its window; ``_Scale`` when something does not fit the target's widths.
     ``sources``: the graded sources built so far (``_Source``)."""
@@ -451,7 +462,7 @@ def _layer(
     v_init = -(fmt.state_max - 1)
     if decay(v_init, 2**fmt.decay_bits - dv, fmt) + bias.max() > vth_mant * 2**fmt.vth_shift:
         raise _Scale("its bias could fire it at the first step of a run, before the gate arrives")
-    neurons = Neurons(
+    neurons = Layer(
         p.name,
         p.size,
         du,
@@ -860,7 +871,51 @@ def resolve_settings(ck, name, settings: dict) -> tuple[Settings, Settings | Non
     return chosen, learned, warnings
 
 
-def convert(checkpoint, output, *, preset: str | None = None, **settings) -> dict:
+@dataclass(frozen=True)
+class ConversionReport:
+    """What ``convert`` wrote. ``to_dict`` is what ``lmuneuro convert --json`` prints."""
+
+    output: str
+    sha256: str
+    # the artifact's record of its conversion (``FixedNetwork.meta``): the settings, the source,
+    # the classes and features, the delay, cores, chips and processes
+    meta: dict
+    chip_use: list[dict]  # per chip: neuro-cores in use and their fraction
+    layers: list[dict]  # per population: its class, processes, cores, chips (``limits.resources``)
+    warnings: list[str]  # settings that differ from those the checkpoint was fine-tuned for
+    weight_set_choice: dict | None = None  # ``calibration.SetChoice.to_dict()`` where measured
+
+    @property
+    def delay_steps(self) -> int:
+        return self.meta["delay_steps"]
+
+    @property
+    def cores(self) -> int:
+        return self.meta["cores"]
+
+    @property
+    def chips(self) -> int:
+        return self.meta["chips"]
+
+    @property
+    def processes(self) -> int:
+        return self.meta["processes"]
+
+    def to_dict(self) -> dict:
+        out = {
+            "output": self.output,
+            "sha256": self.sha256,
+            **self.meta,
+            "chip_use": self.chip_use,
+            "layers": self.layers,
+            "warnings": self.warnings,
+        }
+        if self.weight_set_choice is not None:
+            out["weight_set_choice"] = self.weight_set_choice
+        return out
+
+
+def convert(checkpoint, output, *, preset: str | None = None, **settings) -> ConversionReport:
     """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report.
     ``settings``: fields of ``Settings``; those not given come from a quantisation-aware
     checkpoint's record, else ``Settings()``. Asked-for settings that differ from the ones the
@@ -903,11 +958,4 @@ def convert(checkpoint, output, *, preset: str | None = None, **settings) -> dic
     # populations fill the chips in order: every chip but the last is full
     cores_on = [min(per_chip, total - i * per_chip) for i in range(net.meta["chips"])]
     chip_use = [{"chip": i, "cores": n, "fraction": n / per_chip} for i, n in enumerate(cores_on)]
-    return {
-        "output": str(output),
-        "sha256": sha256(output),
-        **net.meta,
-        "chip_use": chip_use,
-        "layers": c.layers,
-        "warnings": warnings,
-    }
+    return ConversionReport(str(output), sha256(output), net.meta, chip_use, c.layers, warnings)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..artifact import GATE, INPUT, FixedNetwork
+from ..artifact import GATE, INPUT, FixedNetwork, Layer, LifNeurons, Relay, Term
 from ..fixedpoint import Formats
 from ..loihi import shift
 from ..profiles import Profile
@@ -134,7 +134,7 @@ def offsets(net: FixedNetwork) -> list[int | None]:
     start, line = {INPUT: 0}, {}
     for p in net.populations:
         ins = net.inputs_of(p.name)
-        if p.lag is not None:  # a layer or a graded population
+        if not isinstance(p, Relay):  # a layer or a term
             start[p.name] = p.lag
             continue
         feed = next((s for s in ins if s.src not in (GATE, p.name)), None)
@@ -147,7 +147,7 @@ def offsets(net: FixedNetwork) -> list[int | None]:
     out = []
     for s in net.synapses:
         dst = net.population(s.dst)
-        if dst.lag is None or s.src == GATE:
+        if isinstance(dst, Relay) or s.src == GATE:
             out.append(0)
         elif s.src in line:  # read by the layers after its source only
             out.append(0 if dst.lag >= line[s.src] else -1)
@@ -199,7 +199,7 @@ def payload(net: FixedNetwork, src: str):
     can deliver); None for spikes."""
     if src == INPUT:
         return input_payload(net.input_size, net.input_max)
-    if src == GATE or not net.population(src).graded:
+    if src == GATE or not isinstance(net.population(src), Term):
         return None
     return graded_range(net, src)
 
@@ -234,7 +234,7 @@ def resources(net: FixedNetwork, profile: Profile) -> list[dict]:
                 "synmem_words": at.synmem_words,
                 "chips": list(at.chips),
                 "lag": p.lag,
-                "vth_mant": p.vth,
+                "vth_mant": p.vth if isinstance(p, LifNeurons) else 0,  # GradedVec(vth=0)
                 "weight_error": max((s.rel_error for s in ins), default=0.0),
             }
         )
@@ -260,11 +260,11 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                 parts += graded_parts(s.weights, s.weight_exp, classes[s.src], offset)
             else:
                 parts.append((lo, hi, offset, s.src == GATE))
-        if p.graded:
+        if isinstance(p, Term):
             classes[p.name] = offset_classes(parts)
         if not parts:
             continue
-        if p.graded:  # every process at once; the sum leaves as a payload, not into u
+        if isinstance(p, Term):  # every process at once; the sum leaves as a payload, not into u
             lo, hi = graded_range(net, p.name)
             top = 2 ** (fmt.message_bits_max - 1)
             out.append(
@@ -278,7 +278,7 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                 )
             )
             continue
-        if p.is_layer:
+        if isinstance(p, Layer):
             ranges = regions(parts, net.delay)
             out += [
                 Limit(

@@ -21,7 +21,18 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 
-from ...artifact import GATE, INPUT, FixedNetwork, Neurons, Synapse, gate_pattern, read_artifact
+from ...artifact import (
+    GATE,
+    INPUT,
+    FixedNetwork,
+    Layer,
+    Neurons,
+    Relay,
+    Synapse,
+    Term,
+    gate_pattern,
+    read_artifact,
+)
 from ...loihi import check_formats
 from ..result import RunResult, readout
 from .compat import ensure_lava
@@ -56,7 +67,7 @@ def create_neurons(p: Neurons, period: int, floating: bool = False):
     from lava.proc.graded.process import GradedVec
     from lava.proc.lif.process import LIF, LIFReset
 
-    if p.graded:
+    if isinstance(p, Term):
         return GradedVec(shape=(p.size,), vth=0)
     shift = 2.0**-6 if floating else 1
     if floating:
@@ -77,7 +88,7 @@ def create_neurons(p: Neurons, period: int, floating: bool = False):
             bias_mant=np.asarray(p.bias_mant, np.int32),
             bias_exp=np.asarray(p.bias_exp, np.int32),
         )
-    if p.lag is None:
+    if isinstance(p, Relay):
         return LIF(shape=(p.size,), name=p.name, **params)
     # Lava counts steps from 1: the reset falls before the update of step `lag` (0-based) of each
     # sample
@@ -127,7 +138,7 @@ def create_processes(net: FixedNetwork, steps: int, *, floating: bool = False) -
     gate = create_gate(net, steps, period)
     pops = {p.name: create_neurons(p, period, floating) for p in net.populations}
     syns, from_input = [], []
-    graded = {p.name for p in net.populations if p.graded}
+    graded = {p.name for p in net.populations if isinstance(p, Term)}
     for s in net.synapses:
         bits = (
             net.input_bits
@@ -288,7 +299,7 @@ def _run_chunk(
         ):  # Lava reads a Var one element at a time
             s = lmu.recording(i).data.get().T.reshape(samples, period, p.size)
             counts[p.name] = (s != 0).sum(axis=1).astype(np.int64)
-            if p.is_layer:
+            if isinstance(p, Layer):
                 spikes[p.name] = s[:, p.lag : p.lag + steps] != 0
         head = (
             spikes[net.readout]
