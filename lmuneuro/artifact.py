@@ -95,9 +95,12 @@ class LifNeurons(Neurons):
     vth: int  # mantissa: spike when v > vth << vth_shift
     bias_mant: np.ndarray  # (size,) int
     bias_exp: np.ndarray  # (size,) int: bias = bias_mant << bias_exp state units
-    v_init: (
-        int  # v before the first step of a run (a layer's: low enough that its bias cannot fire it)
-    )
+    v_init: int  # v before a run's first step (a layer's: too low for its bias to fire it)
+
+    @property
+    def bias(self) -> np.ndarray:
+        """(size,) float64, exact: ``bias_mant << bias_exp`` state units."""
+        return np.asarray(self.bias_mant, np.float64) * 2.0 ** np.asarray(self.bias_exp)
 
 
 @dataclass
@@ -257,9 +260,10 @@ def _datasets(net: FixedNetwork) -> dict[str, np.ndarray]:
         "head/bias": np.asarray(net.head_bias, np.float32),
     }
     for i, p in enumerate(net.populations):
-        lif = isinstance(p, LifNeurons)  # a term has no bias: the file holds zeros
-        out[f"neurons/{i}/bias_mant"] = np.asarray(p.bias_mant if lif else zeros(p), np.int16)
-        out[f"neurons/{i}/bias_exp"] = np.asarray(p.bias_exp if lif else zeros(p), np.int16)
+        # a term has no bias: the file holds zeros, so that every population has both datasets
+        lif = isinstance(p, LifNeurons)
+        for k in ("bias_mant", "bias_exp"):
+            out[f"neurons/{i}/{k}"] = np.asarray(getattr(p, k) if lif else [0] * p.size, np.int16)
     for j, s in enumerate(net.synapses):
         out[f"synapse/{j}/weight"] = np.asarray(s.weights, np.int16)
     return out
@@ -275,28 +279,23 @@ def _digest(arrays: dict[str, np.ndarray], attrs: dict) -> str:
     return h.hexdigest()
 
 
-def zeros(p: Neurons) -> np.ndarray:
-    return np.zeros(p.size, np.int64)
+_LIF_FIELDS = ("du", "dv", "vth", "v_init")
 
 
 def _neurons_entry(p: Neurons) -> dict:
     """One population in the file: every kind has every field (a term's LIF fields 0, a relay's
-    lag null, its scale 0), so that the format stays one table."""
+    lag null and scale 0), so that the format stays one table."""
     lif = isinstance(p, LifNeurons)
+    scale = (
+        p.state_scale if isinstance(p, Layer) else p.payload_scale if isinstance(p, Term) else 0.0
+    )
     return {
         "name": p.name,
         "class": p.lava_class,
         "size": p.size,
-        "du": p.du if lif else 0,
-        "dv": p.dv if lif else 0,
-        "vth": p.vth if lif else 0,
-        "v_init": p.v_init if lif else 0,
+        **{k: getattr(p, k) if lif else 0 for k in _LIF_FIELDS},
         "lag": p.lag,
-        "scale": p.payload_scale
-        if isinstance(p, Term)
-        else p.state_scale
-        if isinstance(p, Layer)
-        else 0.0,
+        "scale": scale,
     }
 
 
@@ -536,28 +535,15 @@ def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwor
         if kind is None or (lag is None) != (kind is Relay):
             raise ValueError(f"neurons {e['name']!r}: class {e['class']!r} does not fit lag {lag}")
         name, size, scale = str(e["name"]), _int(e["size"]), float(e["scale"])
-        bias_mant = arrays[f"neurons/{i}/bias_mant"].astype(np.int64)
+        du, dv, vth, v_init = (_int(e[k]) for k in _LIF_FIELDS)
+        bias = [arrays[f"neurons/{i}/{k}"].astype(np.int64) for k in ("bias_mant", "bias_exp")]
         if kind is Term:
-            lif = (e["du"], e["dv"], e["vth"], e["v_init"])
-            if (
-                any(_int(v) for v in lif)
-                or bias_mant.any()
-                or arrays[f"neurons/{i}/bias_exp"].any()
-            ):
+            if du or dv or vth or v_init or bias[0].any() or bias[1].any():
                 raise ValueError(f"neurons {name!r}: a GradedVec has no LIF parameters")
             pops.append(Term(name, size, lag, scale))
-            continue
-        lif = (
-            name,
-            size,
-            _int(e["du"]),
-            _int(e["dv"]),
-            _int(e["vth"]),
-            bias_mant,
-            arrays[f"neurons/{i}/bias_exp"].astype(np.int64),
-            _int(e["v_init"]),
-        )
-        pops.append(Relay(*lif) if kind is Relay else Layer(*lif, lag, scale))
+        else:
+            lif = (name, size, du, dv, vth, *bias, v_init)
+            pops.append(Relay(*lif) if kind is Relay else Layer(*lif, lag, scale))
     syns = []
     for j, e in enumerate(structure["synapses"]):
         s = Synapse(

@@ -255,7 +255,7 @@ def _cmd_verify(args) -> int:
         spikes = (
             f"{row.rate_float:10.4f} {row.rate_fixed:10.4f} {row.mismatch:9.2%}"
             if row.mismatch is not None
-            else f"{'(relay)':>31s}"
+            else f"{'(relay)' if row.lava_class == 'LIF' else '(residual term)':>31s}"
         )
         print(
             f"{row.layer:30s} {spikes} {row.weight_error:10.2%} {row.synops_float:12,.0f} "

@@ -231,7 +231,7 @@ class _Population:
         self.p, self.device = p, device
         self.keep_u = (unity - (p.du + 1)) / unity
         self.keep_v = (unity - p.dv) / unity
-        bias = np.asarray(p.bias_mant, np.float64) * 2.0 ** np.asarray(p.bias_exp)
+        bias = p.bias
         self.reset_below = -float(int(p.vth) * 2**fmt.vth_shift) - 1  # w above it: no spike
         self.v_max = float(top - 1)
         self.act = float(2**fmt.activation_shift)

@@ -76,7 +76,7 @@ def create_neurons(p: Neurons, period: int, floating: bool = False):
             dv=p.dv / 4096,
             vth=float(p.vth),
             v=p.v_init * shift,
-            bias_mant=np.asarray(p.bias_mant, np.float64) * 2.0 ** np.asarray(p.bias_exp) * shift,
+            bias_mant=p.bias * shift,
             bias_exp=0,
         )
     else:
