@@ -125,21 +125,26 @@ def run_demo(
     )
 
     print(f"[5/5] energy per sample on Loihi 2 -> {html}")
-    r = report(net, activity(net, x, emu.spike_counts), "loihi2")
+    r = report(net, activity(net, x, emu.spike_counts, emu.step_counts), "loihi2")
     write_output(html, render_html(r.to_dict()))
-    total, a = r.total, r.ann
+    total, dynamic, a, rt = r.total, r.dynamic, r.ann, r.runtime
     figures.update(
         energy_uj=total.value / 1e6,
+        dynamic_energy_uj=dynamic.value / 1e6,
+        latency_ms=rt["latency_s"][0] * 1e3,
         synops=r.totals["synops"],
         ann_macs=a["macs"],
         energy_ratio_45nm=a["energy_ratio_45nm"],
     )
+    lat = [s * 1e3 for s in rt["latency_s"]]
     print(
-        f"      {r.totals['synops']:,.0f} SynOps, {total.value / 1e6:.2f} uJ "
-        f"(range {total.low / 1e6:.2f}-{total.high / 1e6:.2f} uJ, "
-        f"{r.energy['static'].value / total.value:.0%} static); "
+        f"      latency {lat[0]:.2f} ms per sample (range {lat[1]:.2f}-{lat[2]:.2f} ms; "
+        f"{rt['step_us']['mean']:.0f} us per step, bound by {rt['bound']}); "
+        f"{r.totals['synops']:,.0f} chip synaptic events; {total.value / 1e6:.1f} uJ "
+        f"(range {total.low / 1e6:.1f}-{total.high / 1e6:.1f} uJ): dynamic "
+        f"{dynamic.value / 1e6:.2f} uJ, static {r.energy['static'].value / 1e6:.1f} uJ; "
         f"as an ANN {a['macs']:,} MACs; at 45 nm the SNN needs {a['energy_ratio_45nm']:.2f}x the "
-        "ANN's energy"
+        "ANN's energy (estimates from the loihi2 profile, not board measurements)"
     )
     write_output(work / "demo.json", json.dumps(figures, indent=2))
     where = f" --data-dir {data_dir}" if data_dir else ""

@@ -9,8 +9,10 @@ per core, checked for consistency), cmos targets say which network they run
 (``runs = "snn"``: spikes cost accumulates, real-valued layers MACs; ``"ann"``: the same network
 as a non-spiking ANN, every synapse a MAC every step). Every target has ``[energy.<quantity>]``
 tables with ``value``, ``low``, ``high`` (low <= value <= high: a range where no measured figure
-is public), ``unit`` ("pJ" per operation, or "W" for ``static_power``) and ``source``; a target with
-static power also gives ``[timing.step]`` (the time per step, unit "us", same fields).
+is public), ``unit`` ("pJ" per operation, or "W" for ``static_power``) and ``source``. A target
+with static power times its steps by the runtime model (``analysis.runtime``): ``[timing.<name>]``
+tables of the same fields for every constant of ``TIMING``, in its unit; or by a fixed
+``[timing.step]`` (us); or by the time per step given at report time (``--step-us``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ ENERGY = {
     "cmos": ("mac", "accumulate"),
 }
 RUNS = ("snn", "ann")
+TIMING = {  # the runtime model's constants (``analysis.runtime``) and their units
+    "dendritic_op": "ns",  # per neuron update on a core
+    "synaptic_op": "ns",  # per synaptic event on a core
+    "synmem_read": "ns",  # per synapse-memory word read on a core
+    "noc_bit": "ns",  # per message bit over one mesh link
+    "interchip_bit": "ns",  # per message bit between chips
+    "barrier": "us",  # the synchronisation that ends a step
+    "host_value": "us",  # per value crossing the host boundary
+    "spike_message_bits": "bits",  # a spike message's size; a graded one adds its payload
+    "mesh_columns": "cores",  # cores per row of a chip's mesh
+}
 
 
 class ProfileError(ValueError):
@@ -70,7 +83,8 @@ class Profile:
     energy: dict  # quantity -> EnergyConstant
     path: str
     runs: str = "snn"  # cmos targets: the network whose operations they price
-    step_us: EnergyConstant | None = None  # time per step, where static power is given
+    step_us: EnergyConstant | None = None  # a fixed time per step ([timing.step])
+    timing: dict | None = None  # the runtime model's constants: name -> EnergyConstant
 
     def with_chips(self, chips: int | None) -> "Profile":
         """The same target using at most ``chips`` of its board's chips (None: all of them)."""
@@ -151,23 +165,42 @@ def _constant(c, name: str, units: tuple, where: str) -> EnergyConstant:
     )
 
 
-def _energy(table, kind: str, where: str) -> tuple[dict, EnergyConstant | None]:
+def _energy(table, kind: str, where: str) -> dict:
     energy = table.get("energy")
     if not isinstance(energy, dict):
         raise ProfileError(f"{where}: missing section [energy]")
     missing = [q for q in ENERGY[kind] if q not in energy]
     if missing:
         raise ProfileError(f"{where}: missing energy constant(s): {', '.join(missing)}")
-    out = {
+    return {
         q: _constant(c, f"energy.{q}", ("W",) if q == "static_power" else ("pJ",), where)
         for q, c in energy.items()
     }
-    step = (table.get("timing") or {}).get("step")
-    if "static_power" in out and step is None:
+
+
+def _timing(table, where: str) -> tuple[EnergyConstant | None, dict | None]:
+    """([timing.step], the runtime model's constants): each may be absent; the model's come all
+    together or not at all."""
+    timing = table.get("timing", {})
+    if not isinstance(timing, dict):
+        raise ProfileError(f"{where}: timing must be a section of tables")
+    unknown = sorted(set(timing) - set(TIMING) - {"step"})
+    if unknown:
+        raise ProfileError(f"{where}: unknown timing constant timing.{unknown[0]}")
+    step = timing.get("step")
+    step = None if step is None else _constant(step, "timing.step", ("us",), where)
+    given = [q for q in TIMING if q in timing]
+    if not given:
+        return step, None
+    missing = [q for q in TIMING if q not in timing]
+    if missing:
         raise ProfileError(
-            f"{where}: energy.static_power needs [timing.step] (time per step in us)"
+            f"{where}: the runtime model needs every timing constant; missing timing.{missing[0]}"
         )
-    return out, None if step is None else _constant(step, "timing.step", ("us",), where)
+    model = {q: _constant(timing[q], f"timing.{q}", (u,), where) for q, u in TIMING.items()}
+    if model["mesh_columns"].low < 1 or model["spike_message_bits"].low < 1:
+        raise ProfileError(f"{where}: timing.mesh_columns and spike_message_bits must be >= 1")
+    return step, model
 
 
 def load_profile(name_or_path: str) -> Profile:
@@ -208,7 +241,8 @@ def load_profile(name_or_path: str) -> Profile:
     runs = table.get("runs", "snn")
     if runs not in RUNS:
         raise ProfileError(f"{where}: runs must be one of {', '.join(RUNS)}, got {runs!r}")
-    energy, step = _energy(table, kind, where)
+    energy = _energy(table, kind, where)
+    step, model = _timing(table, where)
     return Profile(
         table["name"],
         table["description"],
@@ -219,4 +253,5 @@ def load_profile(name_or_path: str) -> Profile:
         str(path),
         runs,
         step,
+        model,
     )

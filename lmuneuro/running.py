@@ -134,7 +134,7 @@ def run(
         result=res,
         accuracy=None if y is None else float((pred == y).mean()),
         per_step=_stream(res, y) if per_step else None,
-        activity=activity(net, x, res.spike_counts) if record_activity else None,
+        activity=activity(net, x, res.spike_counts, res.step_counts) if record_activity else None,
     )
 
 
@@ -173,6 +173,6 @@ def energy(
         res = run_backend(
             net, x, backend, record=backend != "emulator", progress=progress, device=device
         )
-        act = activity(net, x, res.spike_counts)
+        act = activity(net, x, res.spike_counts, res.step_counts)
     reports = [report(net, act, p, step_us=step_us, frame_ms=frame_ms) for p in profiles]
     return reports if several else reports[0]

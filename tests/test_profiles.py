@@ -1,6 +1,6 @@
 import pytest
 
-from lmuneuro.profiles import ProfileError, list_profiles, load_profile
+from lmuneuro.profiles import TIMING, ProfileError, list_profiles, load_profile
 
 
 def test_bundled_profiles_load_with_sources():
@@ -13,9 +13,11 @@ def test_bundled_profiles_load_with_sources():
     assert load_profile("cmos45-ann").energy["mac"].value == 4.6
     assert load_profile("cmos45-snn").energy["accumulate"].value == 0.9
     assert (load_profile("cmos45-snn").runs, load_profile("cmos45-ann").runs) == ("snn", "ann")
-    step = p.step_us
-    # measured for one network on a board; smaller networks may step faster: a range below it
-    assert step.low < step.value == step.high == 152.8 and "measured" in step.source
+    # the runtime model's constants, each fitted to a public measurement or an assumption
+    assert p.step_us is None and set(p.timing) == set(TIMING)
+    for name, c in p.timing.items():
+        assert c.unit == TIMING[name] and c.low <= c.value <= c.high, name
+        assert "fit:" in c.source or "assumption" in c.source or "Davies" in c.source, name
     board = load_profile("kapoho-point")
     assert board.resources == {**p.resources, "chips": 8} and board.energy == p.energy
 
@@ -39,8 +41,15 @@ def test_user_profile_by_path_and_errors(tmp_path):
         ("value = 23.6", "value = 30.0", r"energy.synaptic_op needs low <= value <= high"),
         ('unit = "pJ"', 'unit = "mJ"', r"energy.synaptic_op.unit must be pJ, got 'mJ'"),
         ('unit = "W"', 'unit = "pJ"', r"energy.static_power.unit must be W, got 'pJ'"),
-        ('unit = "us"', 'unit = "ms"', r"timing.step.unit must be us, got 'ms'"),
-        ("[timing.step]", "[timing.stp]", r"energy.static_power needs \[timing.step\]"),
+        ('unit = "us"', 'unit = "ms"', r"timing.barrier.unit must be us, got 'ms'"),
+        ("[timing.barrier]", "[timing.barier]", "unknown timing constant timing.barier"),
+        (
+            "[timing.host_value]",
+            "[timing.step]",
+            "the runtime model needs every timing constant; missing timing.host_value",
+        ),
+        ("value = 2.0\nlow = 0.3", "value = -2.0\nlow = 0.3", "timing.barrier.value must be"),
+        ("value = 2.0\nlow = 0.3", "value = nan\nlow = 0.3", "timing.barrier"),
         (
             'kind = "neuromorphic"',
             'kind = "neuromorphic"\nruns = "cnn"',

@@ -38,7 +38,12 @@ def _model_synops(net: FixedNetwork, m, counts: dict) -> float:
     )
 
 
-def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarray]) -> dict:
+def activity(
+    net: FixedNetwork,
+    x: np.ndarray,
+    spike_counts: dict[str, np.ndarray],
+    step_counts: dict[str, np.ndarray] | None = None,
+) -> dict:
     """Per-sample means of what a run did, from spikes per neuron (population -> (samples, n),
     over every step of each sample): per population (layers, relays, graded terms) the spikes it
     sent (a graded term's: its non-zero payloads) and the synaptic events it received (each spike
@@ -48,7 +53,9 @@ def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarra
     (``model_synops``, from the artifact's ``model_ops``); and the messages of the two host
     sources (the input's graded MACs in the model's convention with them).
     Any run that gives spike counts (emulator, Lava, the float model) is counted by this one
-    function."""
+    function. With ``step_counts`` (population -> (samples, steps per sample), ``RunResult``)
+    ``per_step`` gives each step's mean spikes per population, input messages and gate spikes:
+    what the runtime model times step by step (``analysis.runtime``)."""
     samples, steps = len(x), x.shape[1]
     period = net.delay + steps
     q, _ = net.quantize_input(x)
@@ -105,7 +112,7 @@ def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarra
         },
         GATE: {"spikes": int(gate.sum())},
     }
-    return {
+    out = {
         "artifact_checksum": net.checksum,
         "samples": samples,
         "steps": steps,
@@ -113,3 +120,15 @@ def activity(net: FixedNetwork, x: np.ndarray, spike_counts: dict[str, np.ndarra
         "layers": layers,
         "sources": sources,
     }
+    if step_counts:
+        inputs = np.zeros(period)
+        inputs[:steps] = (q != 0).sum(axis=2).mean(axis=0)
+        out["per_step"] = {
+            INPUT: inputs.tolist(),
+            GATE: gate_pattern(net.gate_channels, steps, period).sum(axis=0).tolist(),
+            **{
+                p.name: np.asarray(step_counts[p.name], np.float64).mean(axis=0).tolist()
+                for p in net.populations
+            },
+        }
+    return out

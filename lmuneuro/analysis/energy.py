@@ -38,6 +38,7 @@ from ..compile.limits import resources
 from ..files import read_text
 from ..models.macs import ann_macs
 from ..profiles import Profile, load_profile
+from .runtime import StepTimes, step_times, workload
 
 __all__ = ["EnergyError", "EnergyReport", "Range", "report", "read_activity"]
 
@@ -96,6 +97,20 @@ def read_activity(path, net: FixedNetwork) -> dict:
     for k in ("samples", "steps", "steps_per_sample"):
         if not isinstance(act.get(k), int) or act[k] < 1:
             raise EnergyError(f"{where}: field {k} must be a positive integer, got {act.get(k)!r}")
+    if "per_step" in act:  # optional: each source's messages at each step of a sample
+        steps = act.get("per_step")
+        sources = {INPUT, GATE, *names}
+        if not isinstance(steps, dict) or set(steps) != sources:
+            raise EnergyError(f"{where}: per_step must list the input, the gate and every layer")
+        for k, v in steps.items():
+            if (
+                not isinstance(v, list)
+                or len(v) != act["steps_per_sample"]
+                or not all(count(c) for c in v)
+            ):
+                raise EnergyError(
+                    f"{where}: per_step.{k} must be {act['steps_per_sample']} non-negative numbers"
+                )
     return act
 
 
@@ -150,12 +165,20 @@ class EnergyReport:
     constants: dict  # the profile's energy constants, with their sources and ranges
     step_us: float | None
     ann: dict | None = None  # the same network as an ANN, in the paper's 45 nm convention
+    # time per step (us: mean, min, max, low, high), latency and throughput per sample, what
+    # bounds a step (``analysis.runtime``); where the profile has static power
+    runtime: dict | None = None
     assumptions: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> Range:
         """pJ per sample, with its range from the constants' ranges."""
         return sum(self.energy.values(), NONE)
+
+    @property
+    def dynamic(self) -> Range:
+        """pJ per sample of everything but static power."""
+        return sum((v for c, v in self.energy.items() if c != "static"), NONE)
 
     def to_dict(self) -> dict:
         total = self.total
@@ -175,11 +198,15 @@ class EnergyReport:
             "energy_pj": {c: v.value for c, v in self.energy.items()},
             "energy_total_pj": total.value,
             "energy_range_pj": [total.low, total.high],
+            "energy_dynamic_pj": self.dynamic.value,
+            "energy_dynamic_range_pj": [self.dynamic.low, self.dynamic.high],
             "constants": self.constants,
             "step_us": self.step_us,
         }
         if self.ann is not None:
             out["ann"] = self.ann
+        if self.runtime is not None:
+            out["runtime"] = self.runtime
         out["assumptions"] = self.assumptions
         return out
 
@@ -282,17 +309,18 @@ def report(
             totals["routing"] += interchip * Range.of(profile.energy["interchip_message"])
     if profile.kind == "cmos":
         totals["host"] = head_macs * Range.of(profile.energy["mac"])
-    step = profile.step_us
-    modes = {}
+    modes, runtime = {}, None
     if "static_power" in profile.energy:
-        us = Range(step_us, step_us, step_us) if step_us is not None else Range.of(step)
+        per_step = _step_times(net, act, profile, step_us)
         watts = chips_used * Range.of(profile.energy["static_power"])
         # W x us = 1e6 pJ; back to back, a sample takes its period of steps
-        totals["static"] = Range(*(w * u * period * 1e6 for w, u in zip(watts, us)))
+        times = (per_step.value, per_step.low, per_step.high)
+        totals["static"] = Range(*(w * t.sum() * 1e6 for w, t in zip(watts, times)))
         modes["back_to_back"] = {
-            "us_per_step": us.value,
-            "seconds_per_sample": us.value * period / 1e6,
+            "us_per_step": float(per_step.value.mean()),
+            "seconds_per_sample": float(per_step.value.sum() / 1e6),
         }
+        runtime = _runtime(per_step, frame_ms)
         if frame_ms is not None:  # in real time, one step per frame: a sample takes its frames
             modes["real_time"] = {
                 "frame_ms": frame_ms,
@@ -363,10 +391,51 @@ def report(
         static_modes=modes,
         energy=energy,
         constants={q: vars(c) for q, c in profile.energy.items()},
-        step_us=step_us if step_us is not None else (step.value if step else None),
+        step_us=modes["back_to_back"]["us_per_step"] if "back_to_back" in modes else None,
         ann=versus_ann,
+        runtime=runtime,
     )
     return replace(out, assumptions=_assumptions(out, profile))
+
+
+def _step_times(net: FixedNetwork, act: dict, profile: Profile, step_us: float | None) -> StepTimes:
+    """A sample's time per step: ``step_us`` given, else the runtime model where the profile has
+    its constants, else the profile's fixed ``[timing.step]``."""
+    if step_us is None and profile.timing is not None:
+        load, recorded = workload(net, act, profile)
+        return replace(step_times(load, profile.timing), recorded=recorded)
+    fixed = step_us if step_us is not None else profile.step_us
+    if fixed is None:
+        raise EnergyError(
+            f"profile {profile.name} has static power but no timing constants: give the time per "
+            "step (--step-us)"
+        )
+    us = Range(fixed, fixed, fixed) if step_us is not None else Range.of(fixed)
+    steps = act["steps_per_sample"]
+    flat = [np.full(steps, v) for v in us]
+    how = "given (--step-us)" if step_us is not None else "the profile's timing.step"
+    return StepTimes(flat[1], flat[0], flat[2], flat[0], how, recorded=False)
+
+
+def _runtime(t: StepTimes, frame_ms: float | None) -> dict:
+    """The report's ``runtime``: microseconds per step, seconds per sample back to back (its
+    algorithmic delay included) and samples per second, as [value, low, high]."""
+    seconds = [float(x.sum() / 1e6) for x in (t.value, t.low, t.high)]
+    return {
+        "step_us": {
+            "mean": float(t.value.mean()),
+            "min": float(t.value.min()),
+            "max": float(t.value.max()),
+            "low": float(t.low.mean()),
+            "high": float(t.high.mean()),
+            "chip_mean": float(t.chip.mean()),
+        },
+        "latency_s": seconds,
+        "throughput_per_s": [1 / seconds[0], 1 / seconds[2], 1 / seconds[1]],
+        "bound": t.bound,
+        "per_step_recorded": t.recorded,
+        "real_time_fraction": float(t.value.mean() / (frame_ms * 1e3)) if frame_ms else None,
+    }
 
 
 def _interchip(net: FixedNetwork, act: dict, placed: dict) -> float:
@@ -418,12 +487,23 @@ def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
             f"The read-out head ({r.totals['head_macs']} MACs) runs on the host: not in the "
             "chip energy.",
         ]
-        if "static_power" in profile.energy:
-            rt = r.static_modes.get("real_time")
+        if r.runtime is not None:
+            rt, step = r.static_modes.get("real_time"), r.runtime["step_us"]
+            modelled = profile.timing is not None and r.runtime["bound"] not in (
+                "given (--step-us)",
+                "the profile's timing.step",
+            )
+            how = (
+                "the runtime model (analysis.runtime: per-core neuron updates, synaptic events "
+                "and synapse-memory reads, the busiest mesh link, a barrier and the host's I/O "
+                "each step; the profile's timing constants)"
+                if modelled
+                else r.runtime["bound"]
+            )
             lines.append(
-                f"Static energy of {r.totals['chips']} chip(s) back to back at {r.step_us:g} "
-                "us per step (the profile's timing.step: "
-                f"{profile.step_us.source}); this is the headline figure."
+                f"Static energy of {r.totals['chips']} chip(s) back to back over the modelled "
+                f"time: {step['mean']:.3g} us per step on average (range {step['low']:.3g}-"
+                f"{step['high']:.3g}; from {how}); this is the headline figure."
                 + (
                     f" In real time (one step per {rt['frame_ms']:g} ms frame, "
                     f"{rt['seconds_per_sample']:g} s per sample) it is "
@@ -432,6 +512,11 @@ def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
                     else " No real-time figure: the features have no frame rate (--frame-ms)."
                 )
             )
+            if modelled and not r.runtime["per_step_recorded"]:
+                lines.append(
+                    "The activity has no per-step counts: each sample's spikes are spread evenly "
+                    "over its steps, so the busiest steps are timed as average ones."
+                )
             if r.totals["chips"] > 1:
                 lines.append(
                     "Chip-to-chip messages: each spike read on another chip is one message per "
@@ -451,8 +536,9 @@ def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
             "The LMU memory (FFT in the reference) is not a MAC; its recurrent form would add "
             f"{r.ann['memory_recurrent_macs']:,} MACs.",
         ]
+    timing = {f"timing.{q}": vars(c) for q, c in (profile.timing or {}).items()}
     lines += [
         f"{q}: {c['value']:g} {c['unit']} (range {c['low']:g}-{c['high']:g}), {c['source']}"
-        for q, c in r.constants.items()
+        for q, c in {**r.constants, **(timing if r.runtime is not None else {})}.items()
     ]
     return lines

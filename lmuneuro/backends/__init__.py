@@ -86,7 +86,10 @@ def run_backend(
             np.concatenate([r.logits for r in parts]),
             np.concatenate([r.per_step for r in parts]),
             {k: np.concatenate([r.spikes[k] for r in parts]) for k in parts[0].spikes},
-            {k: np.concatenate([r.spike_counts[k] for r in parts]) for k in parts[0].spike_counts},
+            *(
+                {k: np.concatenate([getattr(r, f)[k] for r in parts]) for k in getattr(parts[0], f)}
+                for f in ("spike_counts", "step_counts")
+            ),
         )
     from .lava.network import run as lava_run
 

@@ -423,7 +423,7 @@ class Emulator:
                 keep = (at < total) & (part.abs().amax(dim=(1, 2)) > 0).cpu().numpy()
                 gated.setdefault(dst, []).append((at[keep], part[torch.from_numpy(keep).to(dev)]))
         emit(INPUT, 0, steps)
-        counts = {}  # spikes, or a graded population's non-zero payloads
+        counts, per_step = {}, {}  # spikes, or a graded population's non-zero payloads
         for p, lif in zip(net.populations, self.populations):
             a = pending.pop(p.name, None)
             if a is None:  # no process but the gate's reads into it
@@ -433,14 +433,17 @@ class Emulator:
                 a.index_add_(0, at, part.expand(-1, batch, -1).to(a.dtype))
             out = sig[p.name] = a if lif is None else lif(a, steps)
             counts[p.name] = torch.count_nonzero(out, dim=0) if lif is None else out.sum(dim=0)
+            per_step[p.name] = torch.count_nonzero(out, dim=2).T
             # a layer or term is mostly silent outside its window [lag, lag + steps): skip what is
             lo = p.lag if p.lag and not out[: p.lag].any() else 0
             hi = p.lag + steps if p.lag is not None and not out[p.lag + steps :].any() else total
             emit(p.name, lo, hi)
-        counts = {k: c.cpu().numpy().astype(np.int64) for k, c in counts.items()}
+        counts, per_step = (
+            {k: c.cpu().numpy().astype(np.int64) for k, c in d.items()} for d in (counts, per_step)
+        )
         head = net.population(net.readout)
         head_spikes = sig[head.name][head.lag : head.lag + steps].transpose(0, 1)
-        logits, per_step = readout(net, head_spikes.to(torch.uint8).cpu().numpy())
+        logits, per_step_logits = readout(net, head_spikes.to(torch.uint8).cpu().numpy())
         spikes = (
             {
                 p.name: (sig[p.name][p.lag : p.lag + steps].transpose(0, 1) > 0).cpu().numpy()
@@ -449,7 +452,7 @@ class Emulator:
             if record
             else {}
         )
-        return RunResult(logits, per_step, spikes, counts)
+        return RunResult(logits, per_step_logits, spikes, counts, per_step)
 
 
 def run(

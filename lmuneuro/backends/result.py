@@ -20,6 +20,9 @@ class RunResult:
     per_step: np.ndarray  # (batch, steps, classes): the same over each prefix of the sequence
     spikes: dict  # layer -> (batch, steps, n) bool in its float-time window (when asked for)
     spike_counts: dict  # population -> (batch, n) spikes per neuron over each sample's steps
+    # population -> (batch, steps + delay) spikes (a graded term's non-zero payloads) at each step
+    # of each sample: what a step's work follows (``analysis.runtime``)
+    step_counts: dict
 
 
 def readout(net: FixedNetwork, head_spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -293,12 +293,13 @@ def _run_chunk(
         for _ in range(samples):
             lmu.run(condition=RunSteps(num_steps=period))
             bar.update()
-        spikes, counts = {}, {}
+        spikes, counts, per_step = {}, {}, {}
         for i, p in enumerate(
             net.populations if record else ()
         ):  # Lava reads a Var one element at a time
             s = lmu.recording(i).data.get().T.reshape(samples, period, p.size)
             counts[p.name] = (s != 0).sum(axis=1).astype(np.int64)
+            per_step[p.name] = (s != 0).sum(axis=2).astype(np.int64)
             if isinstance(p, Layer):
                 spikes[p.name] = s[:, p.lag : p.lag + steps] != 0
         head = (
@@ -309,7 +310,7 @@ def _run_chunk(
         graceful = True
     finally:
         _end(lmu.runtime, graceful)
-    return head, spikes, counts
+    return head, spikes, counts, per_step
 
 
 def run(
@@ -363,8 +364,9 @@ def run(
                 parts.append(
                     _run_chunk(net, x[i : i + chunk], cfg, record, floating, hardware, bar)
                 )
-    head = np.concatenate([h for h, _, _ in parts])
-    spikes = {n: np.concatenate([s[n] for _, s, _ in parts]) for n in parts[0][1]}
-    counts = {n: np.concatenate([c[n] for _, _, c in parts]) for n in parts[0][2]}
+    head = np.concatenate([part[0] for part in parts])
+    spikes, counts, step_counts = (
+        {n: np.concatenate([part[i][n] for part in parts]) for n in parts[0][i]} for i in (1, 2, 3)
+    )
     logits, per_step = readout(net, head)
-    return RunResult(logits, per_step, spikes, counts)
+    return RunResult(logits, per_step, spikes, counts, step_counts)
