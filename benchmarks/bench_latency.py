@@ -31,11 +31,11 @@ from lmuneuro.checkpoint import save_checkpoint  # noqa: E402
 from lmuneuro.compile.convert import ConversionError, convert  # noqa: E402
 
 
-def _convert(ckpt: Path, out: Path) -> str:
+def _convert(ckpt: Path, out: Path, weight_sets: int) -> str:
     """The profile the network fits: one Loihi 2 chip, else a Kapoho Point."""
     for target in ("loihi2", "kapoho-point"):
         try:
-            convert(ckpt, out, target=target)
+            convert(ckpt, out, target=target, weight_sets=weight_sets)
             return target
         except ConversionError:
             continue
@@ -65,12 +65,13 @@ def main():
     ap.add_argument("--checkpoint", nargs=2, action="append", default=[], metavar=("PT", "DATA"))
     ap.add_argument("--preset", action="append", default=[])
     ap.add_argument("--samples", type=int, default=8)
+    ap.add_argument("--weight-sets", type=int, default=2, choices=(1, 2))
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (ckpt, dataset) in enumerate(args.checkpoint):
             art = Path(tmp) / f"c{i}.h5"
-            target = _convert(Path(ckpt), art)
+            target = _convert(Path(ckpt), art, args.weight_sets)
             rows.append(
                 _row(f"{ckpt} ({dataset})", art, target, dataset=dataset, samples=args.samples)
             )
@@ -78,10 +79,11 @@ def main():
             model = calibrated(preset)
             ckpt, art = Path(tmp) / f"{preset}.pt", Path(tmp) / f"{preset}.h5"
             save_checkpoint(ckpt, model, preset=preset)
-            target = _convert(ckpt, art)
+            target = _convert(ckpt, art, args.weight_sets)
             cfg = model.config
             x = torch.randn(args.samples, cfg.seq_len, cfg.in_features).numpy()
-            rows.append(_row(f"{preset}, calibrated random weights", art, target, inputs=x))
+            name = f"{preset}, calibrated random weights, {args.weight_sets} weight set(s)"
+            rows.append(_row(name, art, target, inputs=x))
     print(
         f"{'network':56s} {'cores':>5s} {'chips':>5s} {'latency ms (range)':>24s} "
         f"{'us/step mean (min-max; chip)':>30s} {'bound':>10s} {'energy uJ (range, width)':>30s} "

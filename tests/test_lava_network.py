@@ -35,9 +35,10 @@ def test_lava_simulation_equals_the_emulator_bit_for_bit(digits_net):
     assert sum(s.sum() for s in emu.spikes.values()) > 5000  # a network that is doing something
     assert emu.spike_counts["block.0.attn.lmu.f_u.line"].sum() > 0  # the relay line carried spikes
     assert np.array_equal(lava.per_step, emu.per_step)
-    assert {k: v.tolist() for k, v in lava.spike_counts.items()} == {
-        k: v.tolist() for k, v in emu.spike_counts.items()
-    }
+    for counts in ("spike_counts", "step_counts"):  # per neuron, and per step of each sample
+        assert {k: v.tolist() for k, v in getattr(lava, counts).items()} == {
+            k: v.tolist() for k, v in getattr(emu, counts).items()
+        }
 
 
 def test_only_lavas_standard_processes(digits_net):
@@ -121,9 +122,10 @@ def test_scv2_reference_layout_on_lava_equals_the_emulator(tmp_path):
     lava, emu = run(net, x, record=True), emulate(net, x, record=True)
     assert first_mismatch(lava, emu) is None, first_mismatch(lava, emu)
     assert all(s.sum() > 0 for s in emu.spikes.values())
-    assert {k: v.tolist() for k, v in lava.spike_counts.items()} == {
-        k: v.tolist() for k, v in emu.spike_counts.items()
-    }
+    for counts in ("spike_counts", "step_counts"):  # per neuron, and per step of each sample
+        assert {k: v.tolist() for k, v in getattr(lava, counts).items()} == {
+            k: v.tolist() for k, v in getattr(emu, counts).items()
+        }
     assert np.array_equal(lava.per_step, emu.per_step)
 
 
