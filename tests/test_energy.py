@@ -358,8 +358,8 @@ def test_si_prints_three_figures_with_a_prefix():
     from lmuneuro.analysis.rendering import si
 
     cases = [
-        ((9.601e-05, "J"), "96.0 \u00b5J"),
-        ((815.34e-6, "J"), "815 \u00b5J"),
+        ((9.601e-05, "J"), "96.0 µJ"),
+        ((815.34e-6, "J"), "815 µJ"),
         ((0.232, "W"), "232 mW"),
         ((999.7, "J"), "1.00 kJ"),  # rounds up into the next prefix
         ((0.0, "J"), "0 J"),
@@ -500,16 +500,19 @@ def test_a_runtime_model_is_shown_where_the_report_has_one(reports):
 
     rs, timed, _ = reports
     text = format_table(timed)
-    assert "latency: 260 \u00b5s (range 190 \u00b5s to 460 \u00b5s; per step 11.2 \u00b5s" in text
+    assert (
+        "latency: 260 µs (range 190 µs to 460 µs; per step 11.2 µs mean, 9.80 µs to 14.1 µs;"
+        in text
+    )
     assert "bound: communication" in text and "3.88 k samples/s" in text
-    assert "dynamic: 1.23 \u00b5J (range 700 nJ to 2.50 \u00b5J;" in text
+    assert "dynamic: 1.23 µJ (range 700 nJ to 2.50 µJ;" in text
     assert "the chip computes during 1.1% of each frame" in text
     assert "time per step: a max-affine model" in text
-    assert "<div class='v'>260 \u00b5s</div>" in render_html(timed)
+    assert "<div class='v'>260 µs</div>" in render_html(timed)
     row = next(
         x for x in format_comparison([timed, *rs[1:]]).splitlines() if x.startswith("loihi2 ")
     )
-    assert "1.23 \u00b5J" in row and "260 \u00b5s" in row
+    assert "1.23 µJ" in row and "260 µs" in row
 
 
 def test_an_output_extension_not_written_is_refused_first(reports, artifact, tmp_path, capsys):

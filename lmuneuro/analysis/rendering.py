@@ -72,12 +72,25 @@ def _j(pj: float) -> str:
     return si(pj * 1e-12, "J")
 
 
+def _s(seconds: float) -> str:
+    return si(seconds, "s")
+
+
 def _n(x: float, unit: str = "") -> str:
     return si(x, unit, count=True)
 
 
 def _span(lo: float, hi: float, fmt=_j) -> str:
     return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
+
+
+def _range(lo: float, hi: float, fmt=_j) -> str:
+    """ "range LOW to HIGH", or nothing where the constants have no range."""
+    return "" if fmt(lo) == fmt(hi) else f"range {_span(lo, hi, fmt)}"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
 
 
 def _static(r: dict) -> list[float] | None:
@@ -105,8 +118,8 @@ def _headline(r: dict) -> list[tuple[str, str, str]]:
     dyn, (dlo, dhi) = _dynamic(r)
     parts = ", ".join(f"{c} {_j(v)}" for c, v in r["energy_pj"].items() if v and c != "static")
     out = [
-        ("energy per sample", _j(r["energy_total_pj"]), f"range {_span(lo, hi)}"),
-        ("dynamic", _j(dyn), f"range {_span(dlo, dhi)}; {parts}"),
+        ("energy per sample", _j(r["energy_total_pj"]), _range(lo, hi)),
+        ("dynamic", _j(dyn), _join(_range(dlo, dhi), parts)),
     ]
     static, b2b = _static(r), r["static_modes"].get("back_to_back")
     if static is None:
@@ -115,13 +128,15 @@ def _headline(r: dict) -> list[tuple[str, str, str]]:
         )
     else:
         watts = r["constants"]["static_power"]["value"]
-        time = f" for {si(b2b['seconds_per_sample'], 's')} per sample back to back" if b2b else ""
+        time = f" for {_s(b2b['seconds_per_sample'])} per sample back to back" if b2b else ""
         out.append(
             (
                 "static",
                 _j(static[0]),
-                f"range {_span(*static[1:])}; {r['totals'].get('chips', 1)} chip(s) at "
-                f"{si(watts, 'W')}{time}",
+                _join(
+                    _range(*static[1:]),
+                    f"{r['totals'].get('chips', 1)} chip(s) at {si(watts, 'W')}{time}",
+                ),
             )
         )
     rt = r.get("runtime")
@@ -131,11 +146,14 @@ def _headline(r: dict) -> list[tuple[str, str, str]]:
         out.append(
             (
                 "latency",
-                si(v, "s"),
-                f"range {_span(lo, hi, lambda s: si(s, 's'))}; per step "
-                f"{si(step['mean'] * 1e-6, 's')} (min {si(step['min'] * 1e-6, 's')}, max "
-                f"{si(step['max'] * 1e-6, 's')}), bound: {rt['bound']}; back to back "
-                f"{_n(rt['throughput_per_s'][0], 'samples/s')}",
+                _s(v),
+                _join(
+                    _range(lo, hi, _s),
+                    f"per step {_s(step['mean'] * 1e-6)} mean, "
+                    f"{_span(step['min'] * 1e-6, step['max'] * 1e-6, _s)}",
+                    f"bound: {rt['bound']}",
+                    f"back to back {_n(rt['throughput_per_s'][0], 'samples/s')}",
+                ),
             )
         )
     elif r["kind"] == "neuromorphic":
@@ -144,8 +162,8 @@ def _headline(r: dict) -> list[tuple[str, str, str]]:
                 "latency",
                 NOT_MODELLED,
                 f"the static energy assumes the profile's fixed "
-                f"{si(b2b['us_per_step'] * 1e-6, 's')} per step, "
-                f"{si(b2b['seconds_per_sample'], 's')} per sample"
+                f"{_s(b2b['us_per_step'] * 1e-6)} per step, "
+                f"{_s(b2b['seconds_per_sample'])} per sample"
                 if b2b
                 else "this profile has no timing",
             )
@@ -170,9 +188,10 @@ def _profile_lines(r: dict) -> list[str]:
     if rt:
         v, lo, hi = rt["total_pj"]
         busy = runtime.get("real_time_fraction")
+        static = f"static {_j(rt['static_pj'][0])}"
         out.append(
-            f"in real time (one step per {si(rt['frame_ms'] / 1e3, 's')} frame): {_j(v)} per "
-            f"sample (range {_span(lo, hi)}), static {_j(rt['static_pj'][0])}"
+            f"in real time (one step per {_s(rt['frame_ms'] / 1e3)} frame): {_j(v)} per "
+            f"sample ({_join(_range(lo, hi), static)})"
             + (f"; the chip computes during {busy:.1%} of each frame" if busy is not None else "")
         )
     if runtime:
@@ -257,7 +276,7 @@ def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _headline_lines(r: dict) -> list[str]:
-    return [f"{label}: {value} ({detail})" for label, value, detail in _headline(r)]
+    return [f"{label}: {value}" + (f" ({d})" if d else "") for label, value, d in _headline(r)]
 
 
 def format_table(r: dict) -> str:
@@ -450,7 +469,7 @@ def _comparison_rows(reports: list[dict]) -> list[list[str]]:
                 NOT_MODELLED if static is None else _j(static[0]),
                 _j(r["energy_total_pj"]),
                 _span(*r["energy_range_pj"]),
-                si(runtime["latency_s"][0], "s") if runtime else NOT_MODELLED,
+                _s(runtime["latency_s"][0]) if runtime else NOT_MODELLED,
                 str(r["totals"].get("chips", "-")),
             ]
         )
