@@ -13,7 +13,7 @@ import torch
 
 from .analysis.activity import activity
 from .analysis.energy import report
-from .analysis.rendering import render_html
+from .analysis.rendering import CHIP_EVENTS, render_html, si
 from .artifact import read_artifact
 from .backends import run_backend
 from .checkpoint import load_checkpoint
@@ -135,10 +135,11 @@ def run_demo(
         energy_ratio_45nm=a["energy_ratio_45nm"],
     )
     print(
-        f"      {r.totals['synops']:,.0f} SynOps, {total.value / 1e6:.2f} uJ "
-        f"(range {total.low / 1e6:.2f}-{total.high / 1e6:.2f} uJ, "
+        f"      {si(r.totals['synops'], CHIP_EVENTS, count=True)}, {si(total.value * 1e-12, 'J')} "
+        f"(range {si(total.low * 1e-12, 'J')} to {si(total.high * 1e-12, 'J')}, "
         f"{r.energy['static'].value / total.value:.0%} static); "
-        f"as an ANN {a['macs']:,} MACs; at 45 nm the SNN needs {a['energy_ratio_45nm']:.2f}x the "
+        f"as an ANN {si(a['macs'], 'MACs', count=True)}; at 45 nm the SNN needs "
+        f"{a['energy_ratio_45nm']:.2f}x the "
         "ANN's energy"
     )
     write_output(work / "demo.json", json.dumps(figures, indent=2))
