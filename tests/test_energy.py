@@ -493,6 +493,8 @@ def test_per_layer_charts_show_every_layer(reports):
     assert "static energy (" in render_html(rs[0]) and "static power not modelled by this" in (
         render_html(rs[1])
     )
+    silent = {**rs[0], "layers": [{**x, "spikes": 0.0, "rate": 0.0} for x in rs[0]["layers"]]}
+    assert _bands(_pngs(render_html(silent))[1], (44, 160, 44)) == []  # drawn, with no bar
 
 
 def test_a_runtime_model_is_shown_where_the_report_has_one(reports):

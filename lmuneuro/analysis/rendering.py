@@ -104,11 +104,12 @@ def _static(r: dict) -> list[float] | None:
 def _dynamic(r: dict) -> tuple[float, list[float]]:
     """Dynamic pJ per sample (everything but static) and its [low, high]: a timing model's where
     the report has one, else the total less the static energy, bound by bound."""
-    if "energy_dynamic_pj" in r:
-        return r["energy_dynamic_pj"], r["energy_dynamic_range_pj"]
     lo, hi = r["energy_range_pj"]
     s = _static(r) or [0.0] * 3
-    return r["energy_total_pj"] - s[0], [lo - s[1], hi - s[2]]
+    return (
+        r.get("energy_dynamic_pj", r["energy_total_pj"] - s[0]),
+        r.get("energy_dynamic_range_pj", [lo - s[1], hi - s[2]]),
+    )
 
 
 def _headline(r: dict) -> list[tuple[str, str, str]]:
@@ -302,7 +303,7 @@ def _chart_png(labels, series: dict, title: str, xlabel: str, fmt, note: str = "
 
     k = len(series)
     fig, ax = plt.subplots(figsize=(6.4, 0.3 * len(labels) * k + 1.5), layout="constrained")
-    shown = [v for _, values in series.values() for v in values if v]
+    shown = [v for _, values in series.values() for v in values if v] or [1.0]  # all silent
     left = 10 ** (math.floor(math.log10(min(shown))) - 1)
     decades = math.log10(max(shown) / left)
     ax.set_xscale("log")
