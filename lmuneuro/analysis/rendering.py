@@ -59,11 +59,8 @@ def si(x: float, unit: str = "", *, count: bool = False) -> str:
     x = round(x, 2 - math.floor(math.log10(abs(x))))  # three significant figures, 999.7 -> 1000
     e = min(max(3 * math.floor(math.log10(abs(x)) / 3), 0 if count else -15), 9)
     m = x / 10**e
-    digits = (
-        "%d" % m
-        if e == 0 and m == int(m)
-        else f"{m:.{max(0, 2 - math.floor(math.log10(abs(m))))}f}"
-    )
+    decimals = 0 if e == 0 and m == int(m) else max(0, 2 - math.floor(math.log10(abs(m))))
+    digits = f"{m:.{decimals}f}"
     prefix = _PREFIXES[e] + (" " if count and e and unit else "")
     return f"{digits} {prefix}{unit}".rstrip()
 
