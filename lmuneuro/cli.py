@@ -294,6 +294,9 @@ def _cmd_verify(args) -> int:
     return 0
 
 
+_ENERGY_SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".txt": "table", "": "table"}
+
+
 def _cmd_energy(args) -> int:
     from .analysis.rendering import (
         format_comparison,
@@ -305,10 +308,16 @@ def _cmd_energy(args) -> int:
     from .running import energy
 
     fmt = "json" if args.json else args.format
-    if fmt is None:
-        fmt = {".json": "json", ".html": "html"}.get(
-            Path(args.output).suffix if args.output else "", "table"
+    suffix = Path(args.output).suffix.lower() if args.output else ""
+    if suffix not in _ENERGY_SUFFIXES:  # before any work: never a table in a file named .pdf
+        raise ValueError(
+            f"-o {args.output}: no {suffix} report is written; give a name ending in .html, .json "
+            "or .txt (a table)"
         )
+    if fmt is None:
+        fmt = _ENERGY_SUFFIXES[suffix]
+    elif suffix and fmt != _ENERGY_SUFFIXES[suffix]:
+        raise ValueError(f"-o {args.output}: the extension {suffix} contradicts --format {fmt}")
     if fmt == "html" and not args.output:
         raise ValueError("--format html needs -o FILE")
     names = [args.profile] if Path(args.profile).is_file() else args.profile.split(",")
@@ -841,8 +850,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         role="output",
-        help="write the report here instead of printing it (html needs a file); missing folders "
-        "are created",
+        help="write the report here instead of printing it: .html, .json or .txt (a table); html "
+        "needs a file; missing folders are created",
     )
     s.add_argument("--json", action="store_true", help="same as --format json")
     s.set_defaults(func=_cmd_energy)

@@ -13,7 +13,7 @@ import torch
 
 from .analysis.activity import activity
 from .analysis.energy import report
-from .analysis.rendering import render_html
+from .analysis.rendering import CHIP_EVENTS, render_html, si
 from .artifact import read_artifact
 from .backends import run_backend
 from .checkpoint import load_checkpoint
@@ -138,13 +138,14 @@ def run_demo(
     )
     lat = [s * 1e3 for s in rt["latency_s"]]
     print(
-        f"      latency {lat[0]:.2f} ms per sample (range {lat[1]:.2f}-{lat[2]:.2f} ms; "
-        f"{rt['step_us']['mean']:.0f} us per step, bound by {rt['bound']}); "
-        f"{r.totals['synops']:,.0f} chip synaptic events; {total.value / 1e6:.1f} uJ "
-        f"(range {total.low / 1e6:.1f}-{total.high / 1e6:.1f} uJ): dynamic "
-        f"{dynamic.value / 1e6:.2f} uJ, static {r.energy['static'].value / 1e6:.1f} uJ; "
-        f"as an ANN {a['macs']:,} MACs; at 45 nm the SNN needs {a['energy_ratio_45nm']:.2f}x the "
-        "ANN's energy (estimates from the loihi2 profile, not board measurements)"
+        f"      latency {lat[0]:.2f} ms per sample (range {lat[1]:.2f} to {lat[2]:.2f} ms; "
+        f"{si(rt['step_us']['mean'] * 1e-6, 's')} per step, bound by {rt['bound']}); "
+        f"{si(r.totals['synops'], CHIP_EVENTS, count=True)}; {si(total.value * 1e-12, 'J')} "
+        f"(range {si(total.low * 1e-12, 'J')} to {si(total.high * 1e-12, 'J')}): dynamic "
+        f"{si(dynamic.value * 1e-12, 'J')}, static {si(r.energy['static'].value * 1e-12, 'J')}; "
+        f"as an ANN {si(a['macs'], 'MACs', count=True)}; at 45 nm the SNN needs "
+        f"{a['energy_ratio_45nm']:.2f}x the ANN's energy (estimates from the loihi2 profile, "
+        "not board measurements)"
     )
     write_output(work / "demo.json", json.dumps(figures, indent=2))
     where = f" --data-dir {data_dir}" if data_dir else ""

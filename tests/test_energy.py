@@ -1,7 +1,10 @@
 """lmuneuro energy: operation counts from measured activity, priced with a hardware profile."""
 
 import base64
+import html
+import io
 import json
+import re
 import struct
 from html.parser import HTMLParser
 
@@ -222,8 +225,9 @@ def test_table_json_and_html_reports(artifact, tmp_path, capsys):
     capsys.readouterr()
     code, out, _ = _run(capsys, "energy", artifact, "--activity", act)
     assert code == 0
-    assert "block.0.mlp.fc1_lif" in out and "energy per sample:" in out and "neuro-cores:" in out
-    assert "same network as an ANN: 0.0004193 G MACs, 53,933 parameters" in out and "Davies" in out
+    assert "block.0.mlp.fc1_lif" in out and "energy per sample:" in out
+    assert "chips: 1 (13 neuro-cores" in out and "Davies" in out
+    assert "same network as an ANN: 419 k MACs, 53.9 k parameters" in out
     code, out, _ = _run(
         capsys, "energy", artifact, "--activity", act, "--profile", "cmos45-ann", "--json"
     )
@@ -269,7 +273,8 @@ def test_profiles_side_by_side(artifact, tmp_path, capsys):
     code, out, _ = _run(capsys, "energy", artifact, *several)
     lines = out.splitlines()
     loihi = next(x for x in lines if x.startswith("loihi2 "))
-    assert code == 0 and "SynOps" in loihi and f"{rs[0]['totals']['chips']}" == loihi.split()[-1]
+    assert code == 0 and "chip synaptic events" in loihi and "SynOps" not in loihi
+    assert f"{rs[0]['totals']['chips']}" == loihi.split()[-1]
     assert next(x for x in lines if x.startswith("cmos45-ann ")).split()[1] == "ANN"
     page = tmp_path / "several.html"
     code, _, _ = _run(capsys, "energy", artifact, *several, "-o", page)
@@ -346,3 +351,180 @@ def test_a_range_prices_value_low_and_high_apart():
     priced = 3 * c + Range(1.0, 1.0, 1.0) - Range(0.5, 0.0, 1.0)
     assert priced == Range(6.5, 4.0, 12.0) and priced.low == 4.0
     assert json.loads(json.dumps({"pj": priced})) == {"pj": [6.5, 4.0, 12.0]}
+
+
+def test_si_prints_three_figures_with_a_prefix():
+    from lmuneuro.analysis.rendering import si
+
+    cases = [
+        ((9.601e-05, "J"), "96.0 µJ"),
+        ((815.34e-6, "J"), "815 µJ"),
+        ((0.232, "W"), "232 mW"),
+        ((999.7, "J"), "1.00 kJ"),  # rounds up into the next prefix
+        ((0.0, "J"), "0 J"),
+        ((-3.2e-9, "J"), "-3.20 nJ"),
+        ((1.25e6, "events", True), "1.25 M events"),
+        ((110548.7, "", True), "111 k"),
+        ((230.0, "events", True), "230 events"),  # a whole count below 1,000 as it is
+        ((0.25, "", True), "0.250"),  # no milli-spikes
+    ]
+    for (x, unit, *count), text in cases:
+        assert si(x, unit, count=bool(count)) == text
+
+
+def _bands(png: bytes, rgb) -> list[int]:
+    """Widths in pixels of the horizontal bands (bars) of colour ``rgb`` in a chart, top down."""
+    from matplotlib.image import imread
+
+    img = (imread(io.BytesIO(png))[..., :3] * 255).round()
+    hit = (np.abs(img - np.array(rgb)).max(axis=-1) <= 6).sum(axis=1)
+    bands, run = [], []
+    for width in [*hit, 0]:
+        if width:
+            run.append(width)
+        elif run:
+            bands += [max(run)] if len(run) >= 3 else []  # a bar, not an antialiased edge
+            run = []
+    return bands
+
+
+def _pngs(page: str) -> list[bytes]:
+    return [base64.b64decode(x.split('"')[0]) for x in page.split("base64,")[1:]]
+
+
+@pytest.fixture(scope="module")
+def reports(artifact, tmp_path_factory):
+    """A run's reports under a profile with static power, one without, and the 45 nm pair; and
+    the first with the keys a runtime model adds (to_dict's, as the timing model will give them)."""
+    from lmuneuro.analysis.energy import read_activity
+    from lmuneuro.artifact import read_artifact
+
+    act = tmp_path_factory.mktemp("reports") / "run.json"
+    assert (
+        main(
+            ["run", str(artifact), "--dataset", "digits", "--samples", "8"]
+            + ["--activity", str(act)]
+        )
+        == 0
+    )
+    net = read_artifact(artifact)
+    recorded = read_activity(act, net)
+    rs = [
+        report(net, recorded, p, frame_ms=10).to_dict()
+        for p in ("loihi2", "loihi1", "cmos45-snn", "cmos45-ann")
+    ]
+    timed = {
+        **rs[0],
+        "energy_dynamic_pj": 1.234e6,
+        "energy_dynamic_range_pj": [0.7e6, 2.5e6],
+        "runtime": {
+            "step_us": {"mean": 11.2, "min": 9.8, "max": 14.1, "low": 8.0, "high": 20.0},
+            "latency_s": [2.6e-4, 1.9e-4, 4.6e-4],
+            "throughput_per_s": [3880.0, 2170.0, 5100.0],
+            "bound": "communication",
+            "real_time_fraction": 0.0112,
+            "source": "a max-affine model of compute and communication",
+        },
+    }
+    return rs, timed, act
+
+
+def test_the_headline_comes_first_and_numbers_read(reports):
+    from lmuneuro.analysis.rendering import format_table, render_html, si
+
+    rs, _, _ = reports
+    loihi2 = rs[0]
+    page, text = render_html(loihi2), format_table(loihi2)
+    headline = page[page.index("class='headline'") : page.index("</section>")]
+    assert page.index("class='headline'") < page.index("<table")
+    static = loihi2["static_modes"]["back_to_back"]["static_pj"][0]
+    for label, value in [
+        ("energy per sample", si(loihi2["energy_total_pj"] * 1e-12, "J")),
+        ("dynamic", si((loihi2["energy_total_pj"] - static) * 1e-12, "J")),
+        ("static", si(static * 1e-12, "J")),
+        ("latency", "not modelled"),
+        ("chips", "1"),
+    ]:
+        card = f"<div class='l'>{label}</div><div class='v'>{html.escape(value)}</div>"
+        assert card in headline
+        line = f"{label}: {value} ("
+        assert line in text and text.index(line) < text.index("layer  ")
+    assert "static: not modelled (this profile has no static power" in format_table(rs[1])
+    for out in (page.split("base64,")[0] + page.split("</figure>")[-1], text):
+        assert not re.search(r"\d[eE][-+]\d", out)  # no 9.601e-05 G
+        # "SynOps" is the model's count only: every number called so is the model's
+        model = si(loihi2["totals"]["model_synops"], count=True)
+        assert set(re.findall(r"([\d.]+(?: [kMG])?) SynOps", out)) == {model}
+        assert "chip synaptic events" in out
+
+
+def test_profiles_side_by_side_read_as_one_page(reports):
+    from lmuneuro.analysis.rendering import format_comparison, render_comparison_html, si
+
+    rs, _, _ = reports
+    text, page = format_comparison(rs), render_comparison_html(rs)
+    table = text[text.index("profile  ") :].splitlines()
+    header, *rows = [re.split(r"\s{2,}", x.strip()) for x in table[: 1 + len(rs)]]
+    static = {row[0]: row[header.index("static")] for row in rows}
+    assert static["loihi1"] == "not modelled" == static["cmos45-snn"]
+    assert static["loihi2"] == si(rs[0]["energy_pj"]["static"] * 1e-12, "J")
+    assert "loihi1: energy per sample" in text and "; static not modelled;" in text
+    for out in (text, page):  # the network's paragraphs once, not once per profile
+        assert out.count("same network as an ANN") == 1 and out.count("operations per sample") == 1
+    assert page.index("<ul class='profiles'>") < page.index("<table")
+    assert "static power not modelled by loihi1, cmos45-snn, cmos45-ann" in page  # on the chart
+    (chart,) = _pngs(page)
+    dynamic, static = _bands(chart, (31, 119, 180)), _bands(chart, (214, 39, 40))
+    # every profile's bar shows (on a linear axis, the 45 nm ones were a few pixels wide)
+    assert len(dynamic) == 4 and len(static) == 1 and min(dynamic + static) >= 20
+
+
+def test_per_layer_charts_show_every_layer(reports):
+    from lmuneuro.analysis.rendering import render_html
+
+    rs, _, _ = reports
+    for r in rs[:2]:
+        energy, rate = _pngs(render_html(r))
+        layers = [x["energy_total_pj"] for x in r["layers"]]
+        assert len(_bands(energy, (31, 119, 180))) == len(layers)
+        assert len(_bands(rate, (44, 160, 44))) == sum(x["rate"] > 0 for x in r["layers"])
+        assert min(_bands(energy, (31, 119, 180))) >= 20
+    assert "static energy (" in render_html(rs[0]) and "static power not modelled by this" in (
+        render_html(rs[1])
+    )
+    silent = {**rs[0], "layers": [{**x, "spikes": 0.0, "rate": 0.0} for x in rs[0]["layers"]]}
+    assert _bands(_pngs(render_html(silent))[1], (44, 160, 44)) == []  # drawn, with no bar
+
+
+def test_a_runtime_model_is_shown_where_the_report_has_one(reports):
+    from lmuneuro.analysis.rendering import format_comparison, format_table, render_html
+
+    rs, timed, _ = reports
+    text = format_table(timed)
+    assert (
+        "latency: 260 µs (range 190 µs to 460 µs; per step 11.2 µs mean, 9.80 µs to 14.1 µs;"
+        in text
+    )
+    assert "bound: communication" in text and "3.88 k samples/s" in text
+    assert "dynamic: 1.23 µJ (range 700 nJ to 2.50 µJ;" in text
+    assert "the chip computes during 1.1% of each frame" in text
+    assert "time per step: a max-affine model" in text
+    assert "<div class='v'>260 µs</div>" in render_html(timed)
+    row = next(
+        x for x in format_comparison([timed, *rs[1:]]).splitlines() if x.startswith("loihi2 ")
+    )
+    assert "1.23 µJ" in row and "260 µs" in row
+
+
+def test_an_output_extension_not_written_is_refused_first(reports, artifact, tmp_path, capsys):
+    _, _, act = reports
+    missing = tmp_path / "no-such-model.h5"  # refused before the artifact is read
+    for argv, msg in [
+        ([missing, "--activity", act, "-o", tmp_path / "report.pdf"], "no .pdf report is"),
+        ([artifact, "--activity", act, "--json", "-o", tmp_path / "r.html"], "contradicts"),
+    ]:
+        code, out, err = _run(capsys, "energy", *argv)
+        assert code == 2 and msg in err and err.count("\n") == 1 and not out, err
+    assert list(tmp_path.iterdir()) == []
+    code, _, _ = _run(capsys, "energy", artifact, "--activity", act, "-o", tmp_path / "r.txt")
+    assert code == 0 and (tmp_path / "r.txt").read_text().startswith("energy per sample on loihi2")

@@ -158,4 +158,4 @@ def test_a_silent_sample_steps_faster_than_a_busy_one(digits_checkpoint, tmp_pat
     assert main(["energy", str(art), "--activity", str(act), "--json", "--step-us", "10"]) == 0
     fixed = json.loads(capsys.readouterr().out)
     assert fixed["runtime"]["step_us"]["mean"] == fixed["runtime"]["step_us"]["max"] == 10
-    assert fixed["runtime"]["bound"] == "given (--step-us)"
+    assert fixed["runtime"]["source"] == "given (--step-us)"

@@ -414,7 +414,7 @@ def _step_times(net: FixedNetwork, act: dict, profile: Profile, step_us: float |
     steps = act["steps_per_sample"]
     flat = [np.full(steps, v) for v in us]
     how = "given (--step-us)" if step_us is not None else "the profile's timing.step"
-    return StepTimes(flat[1], flat[0], flat[2], flat[0], how, recorded=False)
+    return StepTimes(flat[1], flat[0], flat[2], flat[0], "fixed time per step", False, how)
 
 
 def _runtime(t: StepTimes, frame_ms: float | None) -> dict:
@@ -433,6 +433,7 @@ def _runtime(t: StepTimes, frame_ms: float | None) -> dict:
         "latency_s": seconds,
         "throughput_per_s": [1 / seconds[0], 1 / seconds[2], 1 / seconds[1]],
         "bound": t.bound,
+        "source": t.source,
         "per_step_recorded": t.recorded,
         "real_time_fraction": float(t.value.mean() / (frame_ms * 1e3)) if frame_ms else None,
     }
@@ -489,17 +490,8 @@ def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
         ]
         if r.runtime is not None:
             rt, step = r.static_modes.get("real_time"), r.runtime["step_us"]
-            modelled = profile.timing is not None and r.runtime["bound"] not in (
-                "given (--step-us)",
-                "the profile's timing.step",
-            )
-            how = (
-                "the runtime model (analysis.runtime: per-core neuron updates, synaptic events "
-                "and synapse-memory reads, the busiest mesh link, a barrier and the host's I/O "
-                "each step; the profile's timing constants)"
-                if modelled
-                else r.runtime["bound"]
-            )
+            modelled = r.runtime["bound"] != "fixed time per step"
+            how = r.runtime["source"]
             lines.append(
                 f"Static energy of {r.totals['chips']} chip(s) back to back over the modelled "
                 f"time: {step['mean']:.3g} us per step on average (range {step['low']:.3g}-"

@@ -1,120 +1,267 @@
 """Energy reports in their JSON form (``EnergyReport.to_dict()``: a saved report renders too) as
 terminal tables, or as self-contained HTML pages with their charts (matplotlib, embedded as PNG;
 the style sheet inline, no external asset): one profile's report, or several profiles side by
-side. Rendering only: every figure is a report's."""
+side. Rendering only: every figure is a report's, printed by one helper (``si``).
+
+Both forms open with the headline a reader decides from (energy per sample, dynamic and static
+apart, latency, chips), then the counts, the charts (HTML), the table and the assumptions. The
+chip's synaptic events are never called SynOps: that word is the model's count in the paper's
+convention. A report's ``runtime`` and ``energy_dynamic_pj`` (a timing model's) are shown where
+present; without them the latency is stated as not modelled."""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import math
+import re
 
 import numpy as np
 
-__all__ = ["format_table", "render_html", "format_comparison", "render_comparison_html"]
+__all__ = ["si", "format_table", "render_html", "format_comparison", "render_comparison_html"]
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;
 background:#f6f7f9;margin:0}
 main{max-width:1000px;margin:0 auto;padding:24px 28px;background:#fff;min-height:100vh;
 box-shadow:0 0 12px rgba(0,0,0,.06)}
+@media (max-width:760px){main{padding:16px 14px}body{font-size:14px}}
 h1{font-size:1.5em;margin:.2em 0 .1em}h2{font-size:1.15em;margin-top:1.6em;
 border-bottom:1px solid #e3e6eb;padding-bottom:.2em}
 .lead{color:#5b6475;margin-top:0}
+.headline{display:flex;flex-wrap:wrap;gap:10px;margin:1em 0}
+.card{flex:1 1 150px;border:1px solid #d5dae2;border-radius:6px;padding:8px 12px}
+.card .l{color:#5b6475;font-size:.85em}.card .v{font-size:1.4em;font-weight:600}
+.card .d{color:#5b6475;font-size:.82em;line-height:1.35}
+ul.profiles{padding-left:1.2em}ul.profiles li{margin:.3em 0}
+.wide{overflow-x:auto}
 table{border-collapse:collapse;margin:1em 0;font-variant-numeric:tabular-nums;width:100%}
-th,td{padding:4px 10px;border-bottom:1px solid #e3e6eb;text-align:right}
+th,td{padding:4px 7px;border-bottom:1px solid #e3e6eb;text-align:right}
+table{font-size:.88em}th{font-size:.95em}
 th:first-child,td:first-child{text-align:left}
 th{background:#eef1f5;font-weight:600}tr:nth-child(even) td{background:#fafbfc}
 tr.total td{font-weight:600;border-top:2px solid #c9ced8}
 figure{margin:1.2em 0}figure img{max-width:100%;height:auto}
 figcaption{color:#5b6475;font-size:.9em}
-.summary p{margin:.3em 0}ul.notes{color:#3d4555;font-size:.92em}
+.summary p{margin:.3em 0}ul.notes{color:#3d4555;font-size:.92em;overflow-wrap:anywhere}
 """
+_PREFIXES = {-15: "f", -12: "p", -9: "n", -6: "\u00b5", -3: "m", 0: "", 3: "k", 6: "M", 9: "G"}
+CHIP_EVENTS = "chip synaptic events"  # the chip's count; "SynOps" is only ever the model's
+NOT_MODELLED = "not modelled"
 
 
-def _si(pj: float) -> str:
-    for unit, scale in (("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
-        if abs(pj) >= scale:
-            return f"{pj / scale:.3g} {unit}"
-    return f"{pj:.3g} pJ"
+def si(x: float, unit: str = "", *, count: bool = False) -> str:
+    """``x`` to three significant figures with an SI prefix: ``si(9.601e-5, "J")`` is "96.0 µJ",
+    ``si(1.25e6, "events", count=True)`` "1.25 M events" (a count: no prefix below one, the unit a
+    word apart); an integer below 1,000 is printed as one."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g} {unit}".rstrip()
+    x = round(x, 2 - math.floor(math.log10(abs(x))))  # three significant figures, 999.7 -> 1000
+    e = min(max(3 * math.floor(math.log10(abs(x)) / 3), 0 if count else -15), 9)
+    m = x / 10**e
+    decimals = 0 if e == 0 and m == int(m) else max(0, 2 - math.floor(math.log10(abs(m))))
+    digits = f"{m:.{decimals}f}"
+    prefix = _PREFIXES[e] + (" " if count and e and unit else "")
+    return f"{digits} {prefix}{unit}".rstrip()
+
+
+def _j(pj: float) -> str:
+    return si(pj * 1e-12, "J")
+
+
+def _s(seconds: float) -> str:
+    return si(seconds, "s")
+
+
+def _n(x: float, unit: str = "") -> str:
+    return si(x, unit, count=True)
+
+
+def _span(lo: float, hi: float, fmt=_j) -> str:
+    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
+
+
+def _range(lo: float, hi: float, fmt=_j) -> str:
+    """ "range LOW to HIGH", or nothing where the constants have no range."""
+    return "" if fmt(lo) == fmt(hi) else f"range {_span(lo, hi, fmt)}"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _static(r: dict) -> list[float] | None:
+    """Static pJ per sample as [value, low, high]; None where the profile has no static power."""
+    if "static_power" not in r["constants"]:
+        return None
+    b2b = r["static_modes"].get("back_to_back")
+    return list(b2b["static_pj"]) if b2b else [r["energy_pj"]["static"]] * 3
+
+
+def _dynamic(r: dict) -> tuple[float, list[float]]:
+    """Dynamic pJ per sample (everything but static) and its [low, high]: a timing model's where
+    the report has one, else the total less the static energy, bound by bound."""
+    lo, hi = r["energy_range_pj"]
+    s = _static(r) or [0.0] * 3
+    return (
+        r.get("energy_dynamic_pj", r["energy_total_pj"] - s[0]),
+        r.get("energy_dynamic_range_pj", [lo - s[1], hi - s[2]]),
+    )
+
+
+def _headline(r: dict) -> list[tuple[str, str, str]]:
+    """(label, value, detail): the figures a reader decides from, first on the page and the
+    table."""
+    lo, hi = r["energy_range_pj"]
+    dyn, (dlo, dhi) = _dynamic(r)
+    parts = ", ".join(f"{c} {_j(v)}" for c, v in r["energy_pj"].items() if v and c != "static")
+    out = [
+        ("energy per sample", _j(r["energy_total_pj"]), _range(lo, hi)),
+        ("dynamic", _j(dyn), _join(_range(dlo, dhi), parts)),
+    ]
+    static, b2b = _static(r), r["static_modes"].get("back_to_back")
+    if static is None:
+        out.append(
+            ("static", NOT_MODELLED, "this profile has no static power: the total is dynamic")
+        )
+    else:
+        watts = r["constants"]["static_power"]["value"]
+        time = f" for {_s(b2b['seconds_per_sample'])} per sample back to back" if b2b else ""
+        out.append(
+            (
+                "static",
+                _j(static[0]),
+                _join(
+                    _range(*static[1:]),
+                    f"{r['totals'].get('chips', 1)} chip(s) at {si(watts, 'W')}{time}",
+                ),
+            )
+        )
+    rt = r.get("runtime")
+    if rt:
+        v, lo, hi = rt["latency_s"]
+        step = rt["step_us"]
+        out.append(
+            (
+                "latency",
+                _s(v),
+                _join(
+                    _range(lo, hi, _s),
+                    f"per step {_s(step['mean'] * 1e-6)} mean, "
+                    f"{_span(step['min'] * 1e-6, step['max'] * 1e-6, _s)}",
+                    f"bound: {rt['bound']}",
+                    f"back to back {_n(rt['throughput_per_s'][0], 'samples/s')}",
+                ),
+            )
+        )
+    elif r["kind"] == "neuromorphic":
+        out.append(
+            (
+                "latency",
+                NOT_MODELLED,
+                f"the static energy assumes the profile's fixed "
+                f"{_s(b2b['us_per_step'] * 1e-6)} per step, "
+                f"{_s(b2b['seconds_per_sample'])} per sample"
+                if b2b
+                else "this profile has no timing",
+            )
+        )
+    t = r["totals"]
+    if "chips" in t:
+        out.append(
+            (
+                "chips",
+                str(t["chips"]),
+                f"{t['cores']} neuro-cores; {_n(t['synapses'], 'synapses')}, "
+                f"{si(t['synapse_memory_bytes'], 'B')}",
+            )
+        )
+    return out
+
+
+def _profile_lines(r: dict) -> list[str]:
+    """What the profile adds below its headline: real time, the timing model's source."""
+    out = []
+    rt, runtime = r["static_modes"].get("real_time"), r.get("runtime") or {}
+    if rt:
+        v, lo, hi = rt["total_pj"]
+        busy = runtime.get("real_time_fraction")
+        static = f"static {_j(rt['static_pj'][0])}"
+        out.append(
+            f"in real time (one step per {_s(rt['frame_ms'] / 1e3)} frame): {_j(v)} per "
+            f"sample ({_join(_range(lo, hi), static)})"
+            + (f"; the chip computes during {busy:.1%} of each frame" if busy is not None else "")
+        )
+    if runtime:
+        out.append(f"time per step: {runtime['source']}")
+    return out
+
+
+def _network_lines(r: dict) -> list[str]:
+    """The network's operation counts and the ANN comparison: the same under every profile, so
+    once per page."""
+    t, out = r["totals"], []
+    chip = (
+        f"{_n(t['synops'], CHIP_EVENTS)}: {_n(t['binary_synops'])} spike-driven"
+        + (f" ({t['chip_per_model']:.2f}x the model's SynOps)" if t["chip_per_model"] else "")
+        + f" + {_n(t['graded_synops'])} graded"
+    )
+    model = (
+        f"the model's {_n(t['model_synops'], 'SynOps')} (the paper's convention, on this run's "
+        f"spikes) + {_n(t['model_graded_macs'], 'MACs')} on the graded input; "
+        if t["model_synops"]
+        else ""
+    )
+    out.append(f"operations per sample: {model}{chip}")
+    a = r.get("ann")
+    if a:
+        counted = "SynOps" if t["model_synops"] else f"spike-driven {CHIP_EVENTS}"
+        per_mac = f" ({a['synops_per_mac']:.3g} per MAC)" if a["synops_per_mac"] else ""
+        ratio = f" ({a['energy_ratio_45nm']:.3g}x)" if a["energy_ratio_45nm"] else ""
+        out.append(
+            f"same network as an ANN: {_n(a['macs'], 'MACs')}, {_n(a['parameters'], 'parameters')}"
+            f"; the SNN {_n(a['snn_synops'], counted)} + {_n(a['snn_graded_macs'], 'graded MACs')}"
+            f"{per_mac}; at 45 nm {_j(a['snn_pj_45nm'])} vs {_j(a['ann_pj_45nm'])}{ratio}"
+        )
+    return out
 
 
 def _rows(r: dict) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the per-layer table (shared by the terminal and HTML reports)."""
     if "macs" in r["layers"][0]:
         return ["module", "MACs", "energy", "share"], [
-            [x["layer"], f"{x['macs']:,d}", _si(x["energy_total_pj"]), f"{x['share']:.1%}"]
+            [x["layer"], _n(x["macs"]), _j(x["energy_total_pj"]), f"{x['share']:.1%}"]
             for x in r["layers"]
         ]
 
     def ratio(v):
         return f"{v:.2f}x" if v is not None else ""
 
-    rows = [
-        [
-            x["layer"],
-            str(x["neurons"]),
-            f"{x['spikes']:.1f}",
-            f"{x['rate']:.3f}",
-            f"{x['synops']:,.0f}",
-            f"{x['model_synops']:,.0f}" if x["model_synops"] else "",
+    def row(name, neurons, x, rate):
+        return [
+            name,
+            neurons,
+            _n(x["spikes"]),
+            rate,
+            _n(x["synops"]),
+            _n(x["model_synops"]) if x["model_synops"] else "",
             ratio(x["chip_per_model"]),
-            _si(x["energy_total_pj"]),
-            f"{x['share']:.1%}",
         ]
+
+    rows = [
+        row(x["layer"], str(x["neurons"]), x, f"{x['rate']:.3g}")
+        + [_j(x["energy_total_pj"]), f"{x['share']:.1%}"]
         for x in r["layers"]
     ]
-    t = r["totals"]
     rows.append(
-        [
-            "total",
-            "",
-            f"{t['spikes']:.1f}",
-            "",
-            f"{t['synops']:,.0f}",
-            f"{t['model_synops']:,.0f}" if t["model_synops"] else "",
-            ratio(t["chip_per_model"]),
-            _si(sum(x["energy_total_pj"] for x in r["layers"])),
+        row("total", "", r["totals"], "")
+        + [
+            _j(sum(x["energy_total_pj"] for x in r["layers"])),
             f"{sum(x['share'] for x in r['layers']):.1%}",
         ]
     )
-    header = ["layer", "neurons", "spikes", "rate", "SynOps", "model SynOps", "chip/model"]
-    return header + ["energy", "share"], rows
-
-
-def _summary(r: dict) -> list[str]:
-    parts = ", ".join(f"{c} {_si(v)}" for c, v in r["energy_pj"].items() if v)
-    lo, hi = r["energy_range_pj"]
-    out = [f"energy per sample: {_si(r['energy_total_pj'])} (range {_si(lo)} - {_si(hi)}): {parts}"]
-    if "cores" in r["totals"]:
-        out.append(
-            f"neuro-cores: {r['totals']['cores']} on {r['totals']['chips']} chip(s); synapses "
-            f"{r['totals']['synapses']:,} ({r['totals']['synapse_memory_bytes']:,} bytes)"
-        )
-    rt = r.get("static_modes", {}).get("real_time")
-    if rt:
-        lo, hi = rt["total_pj"][1:]
-        out.append(
-            f"in real time (one step per {rt['frame_ms']:g} ms frame): {_si(rt['total_pj'][0])} "
-            f"per sample (range {_si(lo)} - {_si(hi)}), static {_si(rt['static_pj'][0])}"
-        )
-    t = r["totals"]
-    if t["model_synops"]:
-        out.append(
-            f"synaptic operations per sample: the model {t['model_synops']:,.0f} SynOps (the "
-            f"paper's convention, on this run's spikes) + {t['model_graded_macs']:,.0f} MACs on "
-            f"the graded input; the chip {t['binary_synops']:,.0f} spike-driven events "
-            f"({t['chip_per_model']:.2f} x the model's) + {t['graded_synops']:,.0f} graded"
-        )
-    if "ann" in r:
-        a = r["ann"]
-        out.append(
-            f"same network as an ANN: {a['macs'] / 1e9:.4g} G MACs, {a['parameters']:,} "
-            f"parameters; SNN {a['snn_synops'] / 1e9:.4g} G SynOps + "
-            f"{a['snn_graded_macs'] / 1e9:.4g} G graded MACs ({a['synops_per_mac']:.3g} SynOps "
-            f"per MAC); at 45 nm {_si(a['snn_pj_45nm'])} vs {_si(a['ann_pj_45nm'])} "
-            f"({a['energy_ratio_45nm']:.3g}x)"
-        )
-    return out
+    header = ["layer", "neurons", "spikes", "rate", CHIP_EVENTS, "model SynOps", "chip/model"]
+    return header + ["dynamic energy", "share of total"], rows
 
 
 def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -126,72 +273,115 @@ def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def _headline_lines(r: dict) -> list[str]:
+    return [f"{label}: {value}" + (f" ({d})" if d else "") for label, value, d in _headline(r)]
+
+
 def format_table(r: dict) -> str:
-    """The terminal report: one row per layer, totals, the ANN comparison, the assumptions."""
+    """The terminal report: the headline, the counts, one row per layer with totals, the
+    assumptions."""
     out = [f"energy per sample on {r['profile']} ({r['profile_description']})", ""]
-    out += _aligned(*_rows(r)) + [""] + _summary(r)
+    out += _headline_lines(r) + _profile_lines(r) + _network_lines(r) + [""]
+    out += _aligned(*_rows(r))
     out += ["", "assumptions:"] + [f"  - {x}" for x in r["assumptions"]]
     return "\n".join(out)
 
 
-def _chart_png(
-    labels, series: dict[str, list], title: str, xlabel: str, notes: list[str] | None = None
-) -> str:
+def _chart_png(labels, series: dict, title: str, xlabel: str, fmt, note: str = "") -> str:
+    """Horizontal bars on a log axis, so that every bar shows whatever its magnitude; ``series``:
+    name -> (colour, values), grouped by label. Each bar carries its value at its end (named when
+    there are several series): no legend to cover a label. A value None is written as not
+    modelled, a zero as 0; ``note`` is printed under the title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(labels) + 1.4))
-    left = np.zeros(len(labels))
-    for name, values in series.items():  # stacked
-        ax.barh(range(len(labels)), values, left=left, label=name)
-        left += np.asarray(values, float)
-    for i, note in enumerate(notes or []):  # totals at the bars' ends: small bars stay readable
-        ax.annotate(note, (left[i], i), xytext=(4, 0), textcoords="offset points", va="center")
-    if notes:
-        ax.set_xlim(0, left.max() * 1.18)
+    k = len(series)
+    fig, ax = plt.subplots(figsize=(6.4, 0.3 * len(labels) * k + 1.5), layout="constrained")
+    shown = [v for _, values in series.values() for v in values if v] or [1.0]  # all silent
+    left = 10 ** (math.floor(math.log10(min(shown))) - 1)
+    decades = math.log10(max(shown) / left)
+    ax.set_xscale("log")
+    ax.set_xlim(left, max(shown) * 10 ** max(1.0, 0.55 * decades))  # room for the values
+    for j, (name, (colour, values)) in enumerate(series.items()):
+        y = np.arange(len(labels)) + (j - (k - 1) / 2) * 0.8 / k
+        named = f"{name} " if k > 1 else ""
+        for yi, v in zip(y, values):
+            if v:
+                ax.barh(yi, v - left, left=left, height=0.8 / k, color=colour)
+            text = f"{named}{NOT_MODELLED}" if v is None else f"{named}{fmt(v) if v else '0'}"
+            ax.annotate(
+                text,
+                (v or left, yi),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+                style="italic" if v is None else "normal",
+            )
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    if len(series) > 1:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.set_ylim(len(labels) - 0.5, -0.5)  # top down, each group's every slot within
+    ax.xaxis.set_major_locator(LogLocator(numticks=6))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel(xlabel, fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    if note:
+        ax.set_title(note, fontsize=8, color="#5b6475")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
+    fig.savefig(buf, format="png", dpi=150)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _joules(v: float) -> str:
+    return si(v, "J")
+
+
+def _static_note(r: dict) -> str:
+    static = _static(r)
+    if static is None:
+        return "static power not modelled by this profile"
+    return f"static energy ({_j(static[0])} per sample, the chips as a whole) not shown"
+
+
 def render_html(r: dict) -> str:
-    """A self-contained HTML report: the table, energy per layer (stacked by component), spike
-    rates."""
+    """A self-contained HTML report: the headline, the counts, the charts (dynamic energy and
+    spike rate per layer), the table, the assumptions."""
     names = [x["layer"] for x in r["layers"]]
-    components = list(r["layers"][0]["energy_pj"])
-    energy = {c: [x["energy_pj"][c] / 1e3 for x in r["layers"]] for c in components}
-    charts = [(_chart_png(names, energy, "energy per layer", "nJ per sample"), "energy per layer")]
-    if "rate" in r["layers"][0]:
-        charts.append(
-            (
-                _chart_png(
-                    names,
-                    {"rate": [x["rate"] for x in r["layers"]]},
-                    "spike rate",
-                    "spikes per neuron per step",
-                ),
-                "spike rate per layer",
-            )
+    energy = [x["energy_total_pj"] * 1e-12 for x in r["layers"]]
+    what = "dynamic energy per " + ("module" if "macs" in r["layers"][0] else "layer")
+    note = _static_note(r)
+    charts = [
+        (
+            _chart_png(
+                names, {"": ("C0", energy)}, what, "J per sample (log scale)", _joules, note
+            ),
+            f"{what}, per sample; {note}",
         )
+    ]
+    if "rate" in r["layers"][0]:
+        rates = [x["rate"] for x in r["layers"]]
+        png = _chart_png(
+            names,
+            {"": ("C2", rates)},
+            "spike rate per layer",
+            "spikes per neuron per step (log scale)",
+            lambda v: f"{v:.3g}",
+        )
+        charts.append((png, "spike rate per layer"))
     header, cells = _rows(r)
-    title = f"Energy per sample on {r['profile']}"
     body = (
-        _table(header, cells, total_last=cells[-1][0] == "total")
-        + _summary_html(_summary(r))
+        _cards(_headline(r))
+        + _summary_html(_profile_lines(r) + _network_lines(r))
         + _figures(charts)
+        + _table(header, cells, total_last=cells[-1][0] == "total")
         + _notes(r["assumptions"])
     )
-    return _page(title, r["profile_description"], body)
+    return _page(f"Energy per sample on {r['profile']}", r["profile_description"], body)
 
 
 def _page(title: str, lead: str, body: str) -> str:
@@ -204,12 +394,31 @@ def _page(title: str, lead: str, body: str) -> str:
     )
 
 
+def _cards(items) -> str:
+    return (
+        "<section class='headline'>"
+        + "".join(
+            f"<div class='card'><div class='l'>{html.escape(label)}</div><div class='v'>"
+            f"{html.escape(value)}</div><div class='d'>{html.escape(detail)}</div></div>"
+            for label, value, detail in items
+        )
+        + "</section>"
+    )
+
+
 def _table(header, cells, total_last: bool = False) -> str:
     rows = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in header) + "</tr>"
     for i, row in enumerate(cells):
         cls = " class='total'" if total_last and i == len(cells) - 1 else ""
-        rows += f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-    return f"<table>{rows}</table>"
+        rows += f"<tr{cls}>" + "".join(f"<td>{_keep(c)}</td>" for c in row) + "</tr>"
+    return f"<div class='wide'><table>{rows}</table></div>"
+
+
+def _keep(cell: str) -> str:
+    """A cell, escaped, for a narrow page: a number kept on one line with its unit, a layer's name
+    free to wrap after its dots."""
+    cell = re.sub(r"(\d) ", "\\1\u00a0", html.escape(cell))
+    return re.sub(r"\.(?=[A-Za-z_])", ".<wbr>", cell)
 
 
 def _summary_html(lines: list[str]) -> str:
@@ -218,8 +427,8 @@ def _summary_html(lines: list[str]) -> str:
 
 def _figures(charts) -> str:
     return "".join(
-        f'<figure><img alt="{alt}" src="data:image/png;base64,{png}">'
-        f"<figcaption>{alt}</figcaption></figure>"
+        f'<figure><img width="640" alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
+        f"<figcaption>{html.escape(alt)}</figcaption></figure>"
         for png, alt in charts
     )
 
@@ -231,56 +440,83 @@ def _notes(lines: list[str], folded: bool = False) -> str:
     return f"<h2>Assumptions and constants</h2>{items}"
 
 
-_COMPARE = ["profile", "runs", "operations", "dynamic", "static", "total", "range", "chips"]
+_COMPARE = [
+    "profile",
+    "runs",
+    "operations",
+    "dynamic",
+    "static",
+    "total",
+    "range",
+    "latency",
+    "chips",
+]
 
 
 def _comparison_rows(reports: list[dict]) -> list[list[str]]:
     rows = []
     for r in reports:
-        static = r["energy_pj"].get("static", 0.0)
         ann = "macs" in r["layers"][0]
-        ops = r["ann"]["macs"] if ann else r["totals"]["synops"]
-        lo, hi = r["energy_range_pj"]
+        static, runtime = _static(r), r.get("runtime")
         rows.append(
             [
                 r["profile"],
                 "ANN" if ann else "SNN",
-                f"{ops / 1e9:.4g} G {'MACs' if ann else 'SynOps'}",
-                _si(r["energy_total_pj"] - static),
-                _si(static) if static else "-",
-                _si(r["energy_total_pj"]),
-                f"{_si(lo)} - {_si(hi)}",
+                _n(r["ann"]["macs"], "MACs") if ann else _n(r["totals"]["synops"], CHIP_EVENTS),
+                _j(_dynamic(r)[0]),
+                NOT_MODELLED if static is None else _j(static[0]),
+                _j(r["energy_total_pj"]),
+                _span(*r["energy_range_pj"]),
+                _s(runtime["latency_s"][0]) if runtime else NOT_MODELLED,
                 str(r["totals"].get("chips", "-")),
             ]
         )
     return rows
 
 
+def _at_a_glance(r: dict) -> str:
+    """One profile's headline in a line, for pages of several."""
+    return f"{r['profile']}: " + "; ".join(f"{k} {v}" for k, v, _ in _headline(r))
+
+
 def format_comparison(reports: list[dict]) -> str:
-    """Several profiles' reports of one network side by side: energy per sample, split into
-    dynamic and static."""
+    """Several profiles' reports of one network side by side: their headlines, the network's
+    counts once, and a table of energy per sample, dynamic and static apart."""
     out = ["energy per sample, profile by profile", ""]
+    out += [_at_a_glance(r) for r in reports] + [""] + _network_lines(reports[0]) + [""]
     out += _aligned(_COMPARE, _comparison_rows(reports))
     out += ["", "Each profile's assumptions: lmuneuro energy --profile NAME (one profile)."]
     return "\n".join(out)
 
 
 def render_comparison_html(reports: list[dict]) -> str:
-    """One page: the comparison table, one chart of energy per sample by component (static
-    included), and each profile's summary and assumptions."""
-    components = []
-    for r in reports:
-        components += [c for c, v in r["energy_pj"].items() if v and c not in components]
-    series = {c: [r["energy_pj"].get(c, 0.0) / 1e6 for r in reports] for c in components}
+    """One page: each profile's headline, the network's counts (once), one chart of dynamic and
+    static energy per profile, the comparison table, then each profile's details and
+    assumptions."""
     names = [r["profile"] for r in reports]
-    notes = [_si(r["energy_total_pj"]) for r in reports]
-    chart = _chart_png(names, series, "energy per sample by component", "uJ per sample", notes)
-    body = _table(_COMPARE, _comparison_rows(reports)) + _figures(
-        [(chart, "energy per sample, profile by profile (static energy included)")]
+    statics = [_static(r) for r in reports]
+    series = {
+        "dynamic": ("C0", [_dynamic(r)[0] * 1e-12 for r in reports]),
+        "static": ("C3", [s[0] * 1e-12 if s else None for s in statics]),
+    }
+    missing = [n for n, s in zip(names, statics) if s is None]
+    note = f"static power not modelled by {', '.join(missing)}" if missing else ""
+    chart = _chart_png(names, series, "energy per sample", "J (log scale)", _joules, note)
+    alt = "energy per sample, profile by profile: dynamic and static apart" + (
+        f"; {note}" if note else ""
+    )
+    body = (
+        "<ul class='profiles'>"
+        + "".join(f"<li>{html.escape(_at_a_glance(r))}</li>" for r in reports)
+        + "</ul>"
+        + _summary_html(_network_lines(reports[0]))
+        + _figures([(chart, alt)])
+        + _table(_COMPARE, _comparison_rows(reports))
     )
     for r in reports:
         body += f"<h2>{html.escape(r['profile'])}: {html.escape(r['profile_description'])}</h2>"
-        body += _summary_html(_summary(r)) + _notes(r["assumptions"], folded=True)
+        body += _summary_html(_headline_lines(r) + _profile_lines(r))
+        body += _notes(r["assumptions"], folded=True)
     return _page(
         "Energy per sample, profile by profile",
         f"{reports[0]['samples']} samples of one network; every figure an estimate from its "

@@ -77,6 +77,11 @@ class StepTimes:
     chip: np.ndarray
     bound: str
     recorded: bool = True  # the steps' counts were recorded one by one (else spread evenly)
+    source: str = (
+        "the runtime model (analysis.runtime, after arXiv 2601.10035: per-core neuron updates, "
+        "synaptic events and synapse-memory reads, the busiest mesh and chip-to-chip links, a "
+        "barrier and the host's I/O each step; the profile's timing constants)"
+    )
 
 
 def step_times(w: Workload, timing: dict) -> StepTimes:
