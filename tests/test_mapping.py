@@ -139,7 +139,7 @@ def test_static_energy_back_to_back_and_in_real_time(digits_checkpoint, tmp_path
     dynamic = r["energy_total_pj"] - r["energy_pj"]["static"]
     assert rt["total_pj"][0] == pytest.approx(dynamic + rt["static_pj"][0])
     assert main(base[:-1] + ["--frame-ms", "10"]) == 0
-    assert "in real time (one step per 10 ms frame)" in capsys.readouterr().out
+    assert "in real time (one step per 10.0 ms frame)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
