@@ -1,11 +1,5 @@
-import os
-
 import pytest
-
-# The seed of the models trained here: what depends on their weights must hold for any seed (and
-# on any CPU, whose float kernels round differently); tests/test_seeds.py runs those suites again
-# under other seeds.
-SEED = int(os.environ.get("LMUNEURO_TEST_SEED", "0"))
+from support import SEED
 
 
 @pytest.fixture(scope="session")
