@@ -36,7 +36,8 @@ style: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# the slow suites: the HTML reports in headless Chromium (the Debian package, installed here)
+# the slow suites: the HTML reports in headless Chromium (the Debian package, installed here), and
+# the suites that read the trained model's weights again under seeds 1-3 (tests/test_seeds.py)
 test-slow: install
 	@command -v chromium >/dev/null || $(APT) install -y -q chromium || ($(APT) update -q && $(APT) install -y -q chromium)
 	$(PY) -m pytest -q -m slow

@@ -1,4 +1,5 @@
 import pytest
+from support import SEED
 
 
 @pytest.fixture(scope="session")
@@ -14,6 +15,7 @@ def digits_checkpoint(tmp_path_factory):
             output=str(path),
             epochs=15,
             batch_size=64,
+            seed=SEED,
         ),
         log=lambda *a: None,
         progress=False,

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
 from lmuneuro.models import build_model, get_preset
+
+# The seed of the models the suite trains: what depends on their weights must hold for any seed
+# (and on any CPU, whose float kernels round differently); tests/test_seeds.py runs the suites
+# that depend on them under other seeds.
+SEED = int(os.environ.get("LMUNEURO_TEST_SEED", "0"))
+# The float model against its fixed-point network on the 360 digits test samples, the suite's
+# model (15 epochs): over seeds 0-3 on an AMD EPYC, trained on 1 and on 2 threads (which round
+# differently, as CPUs do), the top-1 agreement was 98.6-100 % (at most 5 samples differ) and the
+# fixed point's accuracy minus the float one's -0.8 to +0.8 points (3 samples); make demo's model
+# on an Intel Xeon: 99.17 %, -0.28 points. The bounds leave that spread a margin.
+AGREEMENT_MIN = 0.97
+ACCURACY_LOSS_MAX = 0.02
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from support import ACCURACY_LOSS_MAX, AGREEMENT_MIN
 
 from lmuneuro.artifact import (
     ArtifactError,
@@ -67,8 +68,8 @@ def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
     )
     assert code == 0
     v = json.loads(out)
-    assert v["samples"] == 360 and v["agreement"] >= 0.99
-    assert v["accuracy_fixed"] >= v["accuracy_float"] - 0.005
+    assert v["samples"] == 360 and v["agreement"] >= AGREEMENT_MIN
+    assert v["accuracy_fixed"] >= v["accuracy_float"] - ACCURACY_LOSS_MAX
     assert [row["layer"] for row in v["layers"]][0] == "patch_embed.proj_lif" and v[
         "inputs_clipped"
     ] == 0

@@ -50,9 +50,42 @@ def test_hand_counts():
     assert (r["synops"], r["graded_macs"]) == (14, 15)
 
 
-def _fan_out(w: np.ndarray) -> np.ndarray:
-    """Non-zero weights leaving each input channel, by loops (independent of snn_synops)."""
-    return np.array([np.count_nonzero(w[:, c]) for c in range(w.shape[1])])
+P, B = "patch_embed", "block.0"
+READS = {  # model layer -> the populations whose spikes it reads, in the order of its inputs
+    f"{P}.proj_conv1": [f"{P}.proj_lif"],
+    f"{P}.rpe_conv": [f"{P}.proj_lif1"],
+    f"{B}.attn.lmu.W_u": [f"{B}.attn.prev_lif"],
+    f"{B}.attn.lmu.W_h": [f"{B}.attn.lmu.f_m", f"{B}.attn.prev_lif"],
+    f"{B}.attn.proj_conv": [f"{B}.attn.lmu.f_h"],
+    f"{B}.mlp.fc1_conv": [f"{B}.mlp.fc1_lif"],
+    f"{B}.mlp.fc2_conv": [f"{B}.mlp.fc2_lif"],
+    "head": ["head_lif"],
+}
+MEMORY, MEMORY_SOURCE = f"{B}.attn.lmu.memory", f"{B}.attn.lmu.f_u"
+
+
+def _fan_outs(model, sizes: dict) -> dict[tuple[str, str], np.ndarray]:
+    """(layer, source population) -> the non-zero weights of the layer leaving each of the
+    source's neurons, by loops over the model's own weights (independent of snn_synops and of
+    the artifact)."""
+    modules, out = dict(model.named_modules()), {}
+    for layer, sources in READS.items():
+        w = modules[layer].weight.detach().numpy()
+        start = 0
+        for src in sources:
+            cols = range(start, start + sizes[src])
+            out[layer, src] = np.array([np.count_nonzero(w[:, c]) for c in cols])
+            start += sizes[src]
+        assert start == w.shape[1], layer
+    return out
+
+
+def _memory_synops(model, u: np.ndarray) -> int:
+    """The LMU memory's taps reached by the spikes u (batch, steps) of its single input neuron:
+    a spike at t reaches the taps within the sequence."""
+    h = dict(model.named_modules())[MEMORY].H.numpy()
+    steps = u.shape[1]
+    return sum(np.count_nonzero(h[:, k]) for _, t in zip(*np.nonzero(u)) for k in range(steps - t))
 
 
 def test_model_count_equals_a_count_from_every_populations_recorded_spikes(digits_checkpoint):
@@ -63,42 +96,20 @@ def test_model_count_equals_a_count_from_every_populations_recorded_spikes(digit
         model(x)
     spikes = {n: torch.cat([s for s, _ in r], dim=1).numpy() for n, r in rec.items()}  # (B, T, n)
     per_channel = {n: s.sum(axis=(0, 1)) for n, s in spikes.items()}
-    p, b = "patch_embed", "block.0"
-    reads = {  # layer -> the population whose spikes it reads
-        f"{p}.proj_conv1": f"{p}.proj_lif",
-        f"{p}.rpe_conv": f"{p}.proj_lif1",
-        f"{b}.attn.lmu.W_u": f"{b}.attn.prev_lif",
-        f"{b}.attn.proj_conv": f"{b}.attn.lmu.f_h",
-        f"{b}.mlp.fc1_conv": f"{b}.mlp.fc1_lif",
-        f"{b}.mlp.fc2_conv": f"{b}.mlp.fc2_lif",
-        "head": "head_lif",
-    }
-    modules = dict(model.named_modules())
-    expect = {}
-    for layer, src in reads.items():
-        w = modules[layer].weight.detach().numpy()
-        expect[layer] = per_channel[src] @ _fan_out(w) / len(x)
-    w_h = modules[f"{b}.attn.lmu.W_h"].weight.detach().numpy()  # reads [f_m, prev_lif]
-    both = np.concatenate([per_channel[f"{b}.attn.lmu.f_m"], per_channel[f"{b}.attn.prev_lif"]])
-    expect[f"{b}.attn.lmu.W_h"] = both @ _fan_out(w_h) / len(x)
-    h = modules[f"{b}.attn.lmu.memory"].H.numpy()
-    u = spikes[f"{b}.attn.lmu.f_u"][:, :, 0]  # (B, T)
-    steps = u.shape[1]
-    fir = sum(
-        np.count_nonzero(h[:, k])
-        for i, t in zip(*np.nonzero(u))
-        for k in range(steps - t)  # a spike at t reaches the taps within the sequence
-    )
-    expect[f"{b}.attn.lmu.memory"] = fir / len(x)
-    first = modules[f"{p}.proj_conv"].weight.detach().numpy()
+    fan = _fan_outs(model, {n: len(c) for n, c in per_channel.items()})
+    expect = {layer: 0.0 for layer in READS}
+    for (layer, src), f in fan.items():
+        expect[layer] += per_channel[src] @ f / len(x)
+    expect[MEMORY] = _memory_synops(model, spikes[MEMORY_SOURCE][:, :, 0]) / len(x)
+    first = dict(model.named_modules())[f"{P}.proj_conv"].weight.detach().numpy()
     r = snn_synops(model, x, batch=40)  # batches of unequal size: the mean over all samples
     got = {row["layer"]: row for row in r["layers"]}
-    assert set(got) == set(expect) | {f"{p}.proj_conv"}
+    assert set(got) == set(expect) | {f"{P}.proj_conv"}
     for layer, value in expect.items():
         assert got[layer]["synops"] == pytest.approx(value, rel=1e-12), layer
         assert got[layer]["graded_macs"] == 0
-    assert got[f"{p}.proj_conv"]["synops"] == 0
-    assert got[f"{p}.proj_conv"]["graded_macs"] == np.count_nonzero(first) * x.shape[1]
+    assert got[f"{P}.proj_conv"]["synops"] == 0
+    assert got[f"{P}.proj_conv"]["graded_macs"] == np.count_nonzero(first) * x.shape[1]
     assert r["synops"] == pytest.approx(sum(expect.values()), rel=1e-12)
 
 
@@ -131,11 +142,14 @@ def test_verify_shows_the_models_count_beside_the_chips(digits_checkpoint, tmp_p
 def test_energy_counts_the_models_operations_on_the_runs_spikes(digits_checkpoint, tmp_path, sets):
     """The artifact records the model's layers (``ModelOps``); ``activity`` prices a run's spikes
     with them. On the emulator's spikes forced into the float model, ``snn_synops`` counts the
-    same, the LMU memory's taps through the relay line included; per source population the chip
-    causes about ``sets`` times as many events (one-to-one readings of graded terms apart)."""
+    same, the LMU memory's taps through the relay line included. Per source population, the
+    model's count from its own weights and the chip's events from the artifact's processes, each
+    counted here, are what the report divides; and a neuron causes at most ``sets`` events on the
+    chip per model synapse it drives: every process of a weight set has its non-zeros where the
+    float weights do (BatchNorm folds into a layer's rows, and a zero quantises to zero)."""
     from lmuneuro.analysis.activity import activity
     from lmuneuro.analysis.energy import report
-    from lmuneuro.artifact import read_artifact
+    from lmuneuro.artifact import GATE, INPUT, Relay, read_artifact
     from lmuneuro.backends.emulator import run
 
     art = tmp_path / "m.h5"
@@ -154,11 +168,38 @@ def test_energy_counts_the_models_operations_on_the_runs_spikes(digits_checkpoin
         expect["synops"], rel=1e-12
     )
     assert act["sources"]["input"]["model_graded_macs"] == expect["graded_macs"]
-    assert rows["block.0.attn.lmu.f_u"]["model_synops"] > 0  # the memory's taps, via the line
+    assert rows[MEMORY_SOURCE]["model_synops"] > 0  # the memory's taps, via the line
+
+    n = len(x)
+    model_fan = {}  # per source layer, counted from the model's weights
+    model_synops = {MEMORY_SOURCE: _memory_synops(model, res.spikes[MEMORY_SOURCE][..., 0]) / n}
+    for (_, src), f in _fan_outs(model, {p.name: p.size for p in net.populations}).items():
+        model_fan[src] = model_fan.get(src, 0) + f
+        model_synops[src] = model_synops.get(src, 0.0) + res.spikes[src].sum(axis=(0, 1)) @ f / n
+    origin = {}  # a relay -> the layer whose spikes it copies
+    for p in net.populations:
+        if isinstance(p, Relay):
+            (src,) = {s.src for s in net.inputs_of(p.name)} - {GATE, p.name}
+            origin[p.name] = origin.get(src, src)
+    chip_fan, caused = {}, {}  # per source layer: its processes; the events, its relays' included
+    for s in net.synapses:
+        if s.src in (INPUT, GATE):
+            continue
+        src, nnz = origin.get(s.src, s.src), np.count_nonzero(s.weights, axis=0)
+        caused[src] = caused.get(src, 0.0) + res.spike_counts[s.src].sum(axis=0) @ nnz / n
+        if s.src == src:
+            chip_fan[src] = chip_fan.get(src, 0) + nnz
     r = report(net, act, "loihi2")
-    for row in r.layers:  # spike-driven layers: the chip's events per model SynOp
-        if row["chip_per_model"] is not None and row["layer"] != "block.0.attn.lmu.f_u":
-            assert sets - 0.1 < row["chip_per_model"] < sets + 0.1, row["layer"]
+    priced = {row["layer"]: row["chip_per_model"] for row in r.layers}
+    assert {k for k, v in priced.items() if v is not None} == set(model_synops) - {net.readout}
+    for src, value in model_synops.items():
+        assert rows[src]["model_synops"] == pytest.approx(value, rel=1e-12), src
+        if priced[src] is not None:
+            assert priced[src] == pytest.approx(caused[src] / value, rel=1e-12), src
+    # the head reads its source on the host; a relay line holds none of its source's synapses
+    for src in set(model_fan) - set(origin.values()) - {net.readout}:
+        assert (chip_fan[src] <= sets * model_fan[src]).all(), src
+        assert 0 < priced[src] <= sets, src
     assert r.totals["chip_per_model"] == pytest.approx(
         r.totals["binary_synops"] / r.totals["model_synops"]
     )
