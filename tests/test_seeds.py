@@ -20,6 +20,7 @@ SEED_DEPENDENT = [
     "tests/test_nir.py",
     "tests/test_qat.py",
     "tests/test_run_cli.py",
+    "tests/test_runtime.py",
     "tests/test_synops.py",
     "tests/test_weight_sets.py",
 ]
