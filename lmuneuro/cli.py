@@ -1008,7 +1008,7 @@ def main(argv=None) -> int:
         check_paths(args, _roles(parser._subparsers._group_actions[0].choices[args.command]))
         return args.func(args)
     except (CheckpointError, BackendUnavailable, ValueError, OSError, FloatingPointError) as e:
-        line = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+        line = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
         print(f"lmuneuro {args.command}: error: {printable(line, 2000)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except MemoryError:

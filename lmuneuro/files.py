@@ -6,7 +6,7 @@ to a temporary file beside the output and renamed onto it; any failure (an error
 Ctrl-C) removes the temporary file and any folder the write created.
 
 Structured text (JSON, TOML) is parsed by ``parse_json`` / ``parse_toml`` alone: nested at most
-``MAX_DEPTH`` levels, numbers finite. JSON is written by ``to_json`` alone: strict (no NaN or
+``MAX_DEPTH`` levels, JSON's numbers finite. JSON is written by ``to_json`` alone: strict (no NaN or
 Infinity). Text from files shown on a terminal goes through ``printable``.
 
 Reads: every input is untrusted. What a file declares (an array's shape, a zip member's size, a
@@ -187,10 +187,6 @@ def remove_dirs(made: list[Path]) -> None:
             break  # not empty or gone: something else lives there now
 
 
-def _temporary_prefix(path: Path, pid: int | str) -> str:
-    return f".{path.name}.{pid}."
-
-
 def remove_stale(path: Path) -> list[Path]:
     """Remove the temporary files that killed writes of ``path`` left beside it (SIGKILL, a power
     cut: no handler runs): those whose writer, the process named in them, is gone. The ones
@@ -217,8 +213,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError, OSError):
-        return True  # another user's process, or a number no process has: keep its file
+    except (OverflowError, OSError):
+        return True  # another user's process (EPERM), or no number of a process: keep its file
     return True
 
 
@@ -235,7 +231,7 @@ def write_output(path, data: bytes | str) -> None:
         made = make_dirs(path.parent)
         remove_stale(path)
         fd, tmp = tempfile.mkstemp(
-            prefix=_temporary_prefix(path, os.getpid()), suffix=".tmp", dir=path.parent
+            prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
         )
         with os.fdopen(fd, "wb") as f:
             f.write(data)
