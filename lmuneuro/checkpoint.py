@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import check_budget, check_zip, printable, write_output
+from .files import check_budget, check_nesting, check_zip, printable, write_output
 from .models import ModelConfig, build_model, get_preset
 
 FORMAT = "lmuneuro-checkpoint"
@@ -117,6 +117,7 @@ def _read(path) -> object:
                 "torch.save writes since PyTorch 1.6)"
             )
         obj = torch.load(path, map_location="cpu", weights_only=True)
+        check_nesting(obj, str(path))  # metrics nested 100,000 deep load; saving them recurses
         check_budget(_tensor_bytes(obj), f"{path} (its tensors)")
         return obj
     except pickle.UnpicklingError as e:

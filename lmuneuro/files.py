@@ -40,6 +40,7 @@ __all__ = [
     "check_output",
     "write_output",
     "read_text",
+    "check_nesting",
     "parse_json",
     "parse_toml",
     "to_json",
@@ -308,7 +309,7 @@ def _deepest(obj) -> int:
     deepest, todo = 0, [(obj, 1)]
     while todo:
         o, depth = todo.pop()
-        if isinstance(o, (dict, list)):
+        if isinstance(o, (dict, list, tuple)):
             deepest = max(deepest, depth)
             if depth <= MAX_DEPTH:
                 todo.extend((v, depth + 1) for v in (o.values() if isinstance(o, dict) else o))
@@ -326,9 +327,12 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number (strict JSON has no NaN or Infinity)")
 
 
-def _nested(obj, kind: str):
+def check_nesting(obj, what: str):
+    """``obj`` (a parsed file: JSON, TOML, a checkpoint's containers) when its containers nest at
+    most ``MAX_DEPTH`` levels; deeper, a ValueError: whatever walks it next would recurse that
+    deep."""
     if _deepest(obj) > MAX_DEPTH:
-        raise ValueError(f"not valid {kind}: nested more than {MAX_DEPTH} levels deep")
+        raise ValueError(f"{what}: nested more than {MAX_DEPTH} levels deep")
     return obj
 
 
@@ -341,7 +345,7 @@ def parse_json(text: str):
         raise ValueError(f"not valid JSON: nested more than {MAX_DEPTH} levels deep") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON ({e})") from None
-    return _nested(obj, "JSON")
+    return check_nesting(obj, "not valid JSON")
 
 
 def parse_toml(text: str) -> dict:
@@ -358,7 +362,7 @@ def parse_toml(text: str) -> dict:
         raise ValueError(f"not valid TOML: nested more than {MAX_DEPTH} levels deep") from None
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"not valid TOML ({e})") from None
-    return _nested(table, "TOML")
+    return check_nesting(table, "not valid TOML")
 
 
 def _nonfinite(obj) -> str | None:

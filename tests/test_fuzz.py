@@ -460,6 +460,13 @@ def _set_field(section: str | None, field: str, value):
     return mutate
 
 
+def _nested_lists(depth: int) -> list:
+    x = []
+    for _ in range(depth - 1):
+        x = [x]
+    return x
+
+
 HOSTILE_CHECKPOINTS = {
     "running_var negative": _set_tensor("running_var", lambda t: torch.full_like(t, -1.0)),
     "weights 1e30": _set_tensor("weight", lambda t: torch.full_like(t, 1e30), 2),
@@ -483,6 +490,7 @@ HOSTILE_CHECKPOINTS = {
     "quantization weight_sets 1e9": _set_field("quantization", "weight_sets", 10**9),
     "quantization weight_sets 1e30": _set_field("quantization", "weight_sets", 10**30),
     "quantization unknown field": _set_field("quantization", "rm -rf", 1),
+    "metrics nested 200 deep": _set_field(None, "metrics", {"history": _nested_lists(200)}),
 }
 
 
@@ -496,7 +504,12 @@ def test_hostile_checkpoint_values(files, case):
     ck = files["dir"] / "hostile.pt"
     torch.save(payload, ck)
     out = files["dir"] / "hostile.h5"
-    names = {"preset": "preset", "theta": "A is not", "weight_sets": "weight sets"}
+    names = {
+        "preset": "preset",
+        "theta": "A is not",
+        "weight_sets": "weight sets",
+        "nested": "levels deep",
+    }
     names = next((v for k, v in names.items() if k in case), named)
     argv = ["convert", ck, "-o", out]
     assert _hostile(files, "hostile checkpoint values", argv, names, [out])[0] == 2
@@ -671,7 +684,7 @@ def test_names_from_files_are_escaped_on_the_terminal(files):
 def test_structured_reads_are_bounded_and_json_writes_strict():
     from lmuneuro.files import MAX_DEPTH, parse_json, parse_toml, to_json
 
-    assert len(parse_json("[" * MAX_DEPTH + "]" * MAX_DEPTH)) == 1  # the deepest allowed
+    assert parse_json("[" * MAX_DEPTH + "]" * MAX_DEPTH) == _nested_lists(MAX_DEPTH)
     for text in ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "[NaN]", "[-Infinity]", "1e400"):
         with pytest.raises(ValueError, match="levels deep|not a number|not a finite number"):
             parse_json(text)
