@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import torch
 
 from lmuneuro.checkpoint import (
     Checkpoint,
     CheckpointError,
+    check_memory,
     check_preset,
     config_from_shapes,
     key_mismatch,
     validate_state_dict,
 )
-from lmuneuro.models import ModelConfig, build_model, legendre_state_space
+from lmuneuro.models import build_model
 
 PREFIX = "module."
 _MEMORY = re.compile(r"^(block\.\d+\.attn\.lmu\.)(A|B|H|fft_H)$")
@@ -57,26 +57,15 @@ def to_reference(name: str) -> str:
     return _OURS.sub(r"\1\2", name)
 
 
-def _check_memory(sd: dict, cfg: ModelConfig, what: str) -> None:
-    memory_size = cfg.memory_size
-    a = sd.get("block.0.attn.lmu.A")
-    if isinstance(a, torch.Tensor) and tuple(a.shape) == (memory_size, memory_size):
-        want = legendre_state_space(memory_size, cfg.theta)[0]
-        if not np.allclose(a.double().numpy(), want, rtol=1e-4, atol=1e-6):
-            raise CheckpointError(
-                f"{what}: stored LMU matrix A is not the Legendre memory of size "
-                f"{memory_size} with theta={cfg.theta:g} that the reference builds"
-            )
-
-
 def load(obj: dict, preset: str | None = None, what: str = "checkpoint") -> Checkpoint:
     from lmuneuro.data import dataset_info  # feature settings and class names of the SCv2 models
 
     sd = _strip(obj)
     if not all(isinstance(k, str) for k in sd):
         raise CheckpointError(f"{what}: the state_dict has non-string keys")
-    cfg = config_from_shapes({to_ours(k): v for k, v in sd.items()}, what)
-    _check_memory(sd, cfg, what)
+    ours = {to_ours(k): v for k, v in sd.items()}
+    cfg = config_from_shapes(ours, what)
+    check_memory(ours, cfg, what)
     check_preset(cfg, preset, f"{what} (reference layout)")
     model = build_model(cfg)
     mismatch = key_mismatch([to_reference(k) for k in model.state_dict()], list(sd))
@@ -85,7 +74,6 @@ def load(obj: dict, preset: str | None = None, what: str = "checkpoint") -> Chec
             f"{what}: reference state_dict does not match a "
             f"{'spiking ' if cfg.spiking else ''}LMUFormer: {mismatch}"
         )
-    ours = {to_ours(k): v for k, v in sd.items()}
     validate_state_dict(model, ours, what)
     model.load_state_dict(ours)
     info = (

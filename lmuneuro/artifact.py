@@ -47,7 +47,7 @@ from typing import ClassVar
 import h5py
 import numpy as np
 
-from .files import check_budget, write_output
+from .files import check_budget, parse_json, write_output
 from .fixedpoint import Formats, quantize_input
 from .loihi import lava_weights
 
@@ -477,7 +477,7 @@ def read_artifact(path) -> FixedNetwork:
                 raise ArtifactError(
                     f"{where}: artifact format version {version} is not supported; {hint}"
                 )
-            structure, meta = json.loads(f.attrs["structure"]), json.loads(f.attrs["meta"])
+            structure, meta = parse_json(f.attrs["structure"]), parse_json(f.attrs["meta"])
             try:
                 found = _check_layout(f, structure, size)
             except ArtifactError as e:

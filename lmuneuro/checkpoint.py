@@ -22,9 +22,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from .files import check_budget, check_zip, write_output
+from .files import check_budget, check_nesting, check_zip, printable, write_output
 from .models import ModelConfig, build_model, get_preset
 
 FORMAT = "lmuneuro-checkpoint"
@@ -37,6 +38,7 @@ __all__ = [
     "load_model",
     "save_checkpoint",
     "validate_state_dict",
+    "check_memory",
     "key_mismatch",
     "check_preset",
     "config_from_shapes",
@@ -115,6 +117,7 @@ def _read(path) -> object:
                 "torch.save writes since PyTorch 1.6)"
             )
         obj = torch.load(path, map_location="cpu", weights_only=True)
+        check_nesting(obj, str(path))  # metrics nested 100,000 deep load; saving them recurses
         check_budget(_tensor_bytes(obj), f"{path} (its tensors)")
         return obj
     except pickle.UnpicklingError as e:
@@ -152,8 +155,38 @@ def _read(path) -> object:
         ) from None
 
 
+# Largest |value| of a real tensor. Trained ones are O(1) (the digits model's largest: 5.8, a
+# variance). Within 1e6, with tau >= 1 and thresholds >= 1e-6 (ModelConfig), every figure convert
+# forms stays finite even in float32: a BatchNorm-folded weight w * gamma / sqrt(var + 1e-5) is
+# at most 3.2e14, times S / tau (S < 2^23 / v_th state units per float unit) at most 2.7e27; so
+# large a weight needs an exponent far above any target's: one line of convert naming its layer.
+TENSOR_MAX = 1e6
+
+
+def _kind(t: torch.Tensor) -> str:
+    return "complex" if t.is_complex() else "real" if t.is_floating_point() else "integer"
+
+
+def _check_tensor(k: str, t: torch.Tensor, ref: torch.Tensor, what: str) -> None:
+    if _kind(t) != _kind(ref):
+        raise CheckpointError(f"{what}: {k} holds {t.dtype} values, the model expects {_kind(ref)}")
+    if _kind(t) == "integer":
+        return
+    if not bool(torch.isfinite(t).all()):
+        raise CheckpointError(f"{what}: {k} contains NaN or Inf values")
+    peak = float(t.abs().max()) if t.numel() else 0.0
+    if peak > TENSOR_MAX:
+        raise CheckpointError(
+            f"{what}: {k} holds a value of magnitude {peak:.3g}, beyond the {TENSOR_MAX:g} that "
+            "any trained weight stays far below"
+        )
+    if k.endswith("running_var") and bool((t < 0).any()):
+        raise CheckpointError(f"{what}: {k} holds a negative variance ({float(t.min()):.3g})")
+
+
 def validate_state_dict(model: torch.nn.Module, state: dict, what: str = "checkpoint") -> None:
-    """Same keys and shapes as ``model``, every tensor finite, else one-line CheckpointError."""
+    """Same keys, shapes and kinds (real, complex, integer) as ``model``, every value finite and
+    within ``TENSOR_MAX``, variances non-negative; else one-line CheckpointError."""
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
         raise CheckpointError(f"{what}: the state_dict is not a mapping of names to tensors")
     expected = model.state_dict()
@@ -168,8 +201,29 @@ def validate_state_dict(model: torch.nn.Module, state: dict, what: str = "checkp
             raise CheckpointError(
                 f"{what}: {k} has shape {tuple(t.shape)}, the model expects {tuple(ref.shape)}"
             )
-        if (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
-            raise CheckpointError(f"{what}: {k} contains NaN or Inf values")
+        _check_tensor(k, t, ref, what)
+
+
+def check_memory(sd: dict, cfg: ModelConfig, what: str) -> None:
+    """Every block's stored LMU matrix A (lmuneuro's names) must be the Legendre memory that the
+    config's memory_size and theta define: the model runs with the stored buffers."""
+    from .models import legendre_state_space
+
+    want = None
+    for i in range(cfg.depth):
+        a = sd.get(f"block.{i}.attn.lmu.memory.A")
+        if not isinstance(a, torch.Tensor) or a.is_complex() or not a.is_floating_point():
+            continue  # missing or of the wrong kind: validate_state_dict names it
+        if tuple(a.shape) != (cfg.memory_size, cfg.memory_size):
+            continue
+        if want is None:
+            want = legendre_state_space(cfg.memory_size, cfg.theta)[0]
+        got = a.double().numpy()
+        if not (np.isfinite(got).all() and np.allclose(got, want, rtol=1e-4, atol=1e-6)):
+            raise CheckpointError(
+                f"{what}: block.{i}'s LMU matrix A is not the Legendre memory of size "
+                f"{cfg.memory_size} with theta={cfg.theta:g} that its config describes"
+            )
 
 
 def key_mismatch(expected: list[str], got: list[str]) -> str:
@@ -191,7 +245,7 @@ def check_preset(cfg: ModelConfig, preset: str | None, what: str) -> None:
     try:
         want = get_preset(preset).to_dict()
     except ValueError as e:
-        raise CheckpointError(str(e)) from None
+        raise CheckpointError(f"{what}: {e}") from None
     diff = [f"{k}={v!r} (preset: {want[k]!r})" for k, v in cfg.to_dict().items() if want[k] != v]
     if diff:
         raise CheckpointError(f"{what}: does not match preset {preset!r}: {', '.join(diff[:4])}")
@@ -336,6 +390,7 @@ def _native(obj: dict, preset, what) -> Checkpoint:
     _check_sizes(cfg, obj["state_dict"], what)
     model = build_model(cfg)
     validate_state_dict(model, obj["state_dict"], what)
+    check_memory(obj["state_dict"], cfg, what)
     model.load_state_dict(obj["state_dict"])
     classes = obj.get("classes") or []
     if not isinstance(classes, list) or (classes and len(classes) != cfg.num_classes):
@@ -355,7 +410,11 @@ def _native(obj: dict, preset, what) -> Checkpoint:
                 f"{what}: {key} is a {type(obj.get(key)).__name__}, expected "
                 f"{' or '.join(t.__name__ for t in types).replace('NoneType', 'nothing')}"
             )
+    if obj.get("preset") is not None:
+        check_preset(cfg, obj["preset"], f"{what} (its recorded preset)")
     quantization = obj.get("quantization")
+    if quantization is not None:
+        _check_quantization(quantization, what)
     if isinstance(quantization, dict) and "residual" not in quantization:
         # recorded before graded residual terms existed: it was fine-tuned with the stream folded
         quantization = {**quantization, "residual": "folded"}
@@ -370,6 +429,25 @@ def _native(obj: dict, preset, what) -> Checkpoint:
         FORMAT,
         quantization,
     )
+
+
+def _check_quantization(record: dict, what: str) -> None:
+    """A quantisation record is conversion settings (checked as such) naming a bundled target:
+    a checkpoint never names a file for lmuneuro to read."""
+    from .compile.convert import Settings
+    from .profiles import list_profiles
+
+    try:
+        Settings.from_dict(record)
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{what}: quantization record: {e}") from None
+    target = record.get("target", Settings.target)
+    if target not in list_profiles():
+        raise CheckpointError(
+            f"{what}: unknown hardware profile '{printable(target, 80)}' as its quantization "
+            f"target; a checkpoint may name a bundled one ({', '.join(list_profiles())}), never "
+            "a file (give that with --target)"
+        )
 
 
 def load_model(path, preset: str | None = None) -> torch.nn.Module:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import signal
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
 from .backends import BACKENDS
 from .compile import LMU_MAPPINGS, RESIDUALS
+from .files import printable, to_json
 from .fixedpoint import VTH_MANT_DEFAULT
 from .version import __version__
 
@@ -76,7 +78,7 @@ def _cmd_presets(args) -> int:
         n = sum(p.numel() for p in build_model(cfg).parameters())
         rows.append({"preset": name, "parameters": n, **cfg.to_dict()})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(to_json(rows, indent=2))
     else:
         print(
             f"{'preset':28s} {'params':>10s}  spiking  dim  depth  memory  theta  steps  in  "
@@ -154,7 +156,7 @@ def _cmd_train(args) -> int:
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
     if args.json:
-        print(json.dumps({"output": args.output, **final}))
+        print(to_json({"output": args.output, **final}))
     else:
         print(f"wrote {args.output}")
     return 0
@@ -192,9 +194,9 @@ def _cmd_convert(args) -> int:
 
         r = convert(args.checkpoint, out, preset=args.preset, **settings)
     for w in r.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"warning: {printable(w)}", file=sys.stderr)
     if args.json:
-        print(json.dumps(r.to_dict(), indent=2))
+        print(to_json(r.to_dict(), indent=2))
         return 0
     print(
         f"{'population':30s} {'class':8s} {'neurons':>8s} {'synapses':>10s} {'procs':>5s} "
@@ -245,7 +247,7 @@ def _cmd_verify(args) -> int:
         device=args.device,
     )
     if args.json:
-        print(json.dumps(r.to_dict(), indent=2))
+        print(to_json(r.to_dict(), indent=2))
         return 0
     print(
         f"{'population':30s} {'rate float':>10s} {'rate fixed':>10s} {'mismatch':>9s} "
@@ -338,7 +340,7 @@ def _cmd_energy(args) -> int:
     rs = [r.to_dict() for r in rs]
     r = rs[0] if len(rs) == 1 else {"profiles": rs}
     text = {
-        "json": lambda: json.dumps(r, indent=2),
+        "json": lambda: to_json(r, indent=2),
         "table": lambda: format_table(r) if len(rs) == 1 else format_comparison(rs),
         "html": lambda: render_html(r) if len(rs) == 1 else render_comparison_html(rs),
     }[fmt]()
@@ -371,10 +373,10 @@ def _cmd_run(args) -> int:
     )
     report = r.to_dict(predictions=args.predictions)
     if args.activity:
-        write_output(args.activity, json.dumps({"backend": args.backend, **r.activity}, indent=2))
+        write_output(args.activity, to_json({"backend": args.backend, **r.activity}, indent=2))
         report["activity"] = args.activity
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(to_json(report, indent=2))
         return 0
     line = f"{r.backend}: {r.samples} samples in {r.seconds:.2f} s ({r.samples_per_second:.1f}/s)"
     print(line + (f", accuracy {r.accuracy:.2%}" if r.accuracy is not None else ""))
@@ -399,7 +401,7 @@ def _cmd_inspect(args) -> int:
 
     r = inspect_network(args.artifact, profile=args.profile, steps=args.steps)
     if args.json:
-        print(json.dumps(r, indent=2))
+        print(to_json(r, indent=2))
     else:
         print(f"{args.artifact}: Lava processes")
         for p in r["processes"]:
@@ -435,7 +437,7 @@ def _cmd_export(args) -> int:
 
     r = export_nir(args.checkpoint, args.output)
     if args.json:
-        print(json.dumps(r, indent=2))
+        print(to_json(r, indent=2))
     else:
         nodes = ", ".join(f"{n} {k}" for k, n in sorted(r["nodes"].items()))
         print(f"wrote {args.output}: NIR graph of {nodes}; {r['edges']} edges; dt {r['dt']} s")
@@ -454,7 +456,7 @@ def _cmd_synthesize(args) -> int:
         progress=not args.no_progress,
     )
     if args.json:
-        print(json.dumps({"dataset": args.dataset, "folder": args.output, **r}))
+        print(to_json({"dataset": args.dataset, "folder": args.output, **r}))
     else:
         counts = ", ".join(f"{n} {s}" for s, n in r["clips"].items())
         what = "synthesised" if r["built"] else "checked, reused"
@@ -974,6 +976,28 @@ def check_paths(args, roles: dict[str, str]) -> None:
             check_output(getattr(args, dest), inputs, directory=role == "output-dir")
 
 
+class _Shown:
+    """stdout for a command: every line passes ``printable`` (newlines and tabs kept), so that a
+    name read from a file (a layer, a class, a profile's description) cannot drive the terminal."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text, keep="\n\t"))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: every write in progress is undone on the way out."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     try:
@@ -985,22 +1009,30 @@ def main(argv=None) -> int:
     from .backends import BackendUnavailable
     from .checkpoint import CheckpointError
 
+    stdout, sys.stdout = sys.stdout, _Shown(sys.stdout)
+    # only the main thread may set a handler; a library caller's thread keeps its own
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         check_paths(args, _roles(parser._subparsers._group_actions[0].choices[args.command]))
         return args.func(args)
     except (CheckpointError, BackendUnavailable, ValueError, OSError, FloatingPointError) as e:
-        print(
-            f"lmuneuro {args.command}: error: "
-            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
-            file=sys.stderr,
-        )
+        line = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        print(f"lmuneuro {args.command}: error: {printable(line, 2000)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except MemoryError:
         print(f"lmuneuro {args.command}: error: out of memory", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Terminated:
+        print(f"lmuneuro {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"lmuneuro {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout = stdout
+        if main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ report. ``examples/spoken_keywords.py`` runs the same on synthesised speech (``K
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from .backends import run_backend
 from .checkpoint import load_checkpoint
 from .compile.convert import convert
 from .data import get_dataset
-from .files import write_output
+from .files import to_json, write_output
 from .train import TrainConfig, train
 
 DIGITS = {
@@ -147,7 +146,7 @@ def run_demo(
         f"{a['energy_ratio_45nm']:.2f}x the ANN's energy (estimates from the loihi2 profile, "
         "not board measurements)"
     )
-    write_output(work / "demo.json", json.dumps(figures, indent=2))
+    write_output(work / "demo.json", to_json(figures, indent=2))
     where = f" --data-dir {data_dir}" if data_dir else ""
     print(
         f"done in {time.perf_counter() - t0:.0f} s; outputs in {work}/ "

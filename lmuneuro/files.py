@@ -5,6 +5,10 @@ input, in a writable place) and written whole or not at all: the bytes are made 
 to a temporary file beside the output and renamed onto it; any failure (an error, a full disk,
 Ctrl-C) removes the temporary file and any folder the write created.
 
+Structured text (JSON, TOML) is parsed by ``parse_json`` / ``parse_toml`` alone: nested at most
+``MAX_DEPTH`` levels, JSON's numbers finite. JSON is written by ``to_json`` alone: strict (no NaN or
+Infinity). Text from files shown on a terminal goes through ``printable``.
+
 Reads: every input is untrusted. What a file declares (an array's shape, a zip member's size, a
 text file's length) is checked against the file's real size and one memory budget
 (``read_budget``) before anything is allocated for it.
@@ -12,11 +16,16 @@ text file's length) is checked against the file's real size and one memory budge
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import json
+import math
 import os
+import re
 import stat
 import tempfile
 import tokenize
+import tomllib
 import zipfile
 import zlib
 from pathlib import Path
@@ -27,9 +36,15 @@ __all__ = [
     "OutputError",
     "read_budget",
     "check_budget",
+    "gib",
     "check_output",
     "write_output",
     "read_text",
+    "check_nesting",
+    "parse_json",
+    "parse_toml",
+    "to_json",
+    "printable",
     "read_arrays",
     "check_zip",
     "sha256",
@@ -61,7 +76,8 @@ class OutputError(ValueError):
     """An output that cannot or must not be written; one line naming the path."""
 
 
-def _gib(n: int) -> str:
+def gib(n: int) -> str:
+    """A size in bytes as people read it (MiB or GiB)."""
     return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
 
 
@@ -86,7 +102,7 @@ def check_budget(nbytes: int, what: str) -> None:
     budget = read_budget()
     if nbytes > budget:
         raise ValueError(
-            f"{what}: declares {_gib(nbytes)}, more than the {_gib(budget)} budget for reading one "
+            f"{what}: declares {gib(nbytes)}, more than the {gib(budget)} budget for reading one "
             "input"
         )
 
@@ -172,16 +188,52 @@ def remove_dirs(made: list[Path]) -> None:
             break  # not empty or gone: something else lives there now
 
 
+def remove_stale(path: Path) -> list[Path]:
+    """Remove the temporary files that killed writes of ``path`` left beside it (SIGKILL, a power
+    cut: no handler runs): those whose writer, the process named in them, is gone. The ones
+    removed."""
+    removed = []
+    try:
+        leftovers = list(path.parent.glob(glob.escape(f".{path.name}.") + "*.tmp"))
+    except OSError:
+        return removed
+    for p in leftovers:
+        pid = p.name[len(path.name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            pass  # another run removed it, or it is not ours to remove
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, OSError):
+        return True  # another user's process (EPERM), or no number of a process: keep its file
+    return True
+
+
 def write_output(path, data: bytes | str) -> None:
     """Write ``data`` to ``path`` whole or not at all; an OSError (full disk, permissions, a name
-    too long) is an OutputError naming the path, and nothing of the attempt remains."""
+    too long) is an OutputError naming the path, and nothing of the attempt remains. The
+    temporary file is named with this process's id, so that the next write of ``path`` removes
+    one a killed process left (``remove_stale``)."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     path = Path(path)
     made, tmp = [], None
     try:
         made = make_dirs(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        remove_stale(path)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+        )
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -241,10 +293,120 @@ def read_text(path, limit: int = TEXT_LIMIT) -> str:
     not name the file: the caller says what the file was meant to be."""
     size = _size(path)
     if size > limit:
-        raise ValueError(
-            f"{_gib(size)}, far larger than such a file can be (at most {_gib(limit)})"
-        )
+        raise ValueError(f"{gib(size)}, far larger than such a file can be (at most {gib(limit)})")
     return Path(path).read_bytes()[:limit].decode("utf-8")
+
+
+MAX_DEPTH = 64  # nesting of a JSON or TOML file; lmuneuro's own go 5 deep
+# TOML keys are one line each; tomllib's memory grows with the square of a key's dots (3,000:
+# 47 MiB), so a line's dots outside strings are bounded before it parses
+_TOML_LINE_DOTS = 1000
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
+
+
+def _deepest(obj) -> int:
+    """How deeply containers nest in ``obj``, counted without recursion."""
+    deepest, todo = 0, [(obj, 1)]
+    while todo:
+        o, depth = todo.pop()
+        if isinstance(o, (dict, list, tuple)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                todo.extend((v, depth + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return deepest
+
+
+def _finite(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"{text[:40]} is not a finite number")
+    return v
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number (strict JSON has no NaN or Infinity)")
+
+
+def check_nesting(obj, what: str):
+    """``obj`` (a parsed file: JSON, TOML, a checkpoint's containers) when its containers nest at
+    most ``MAX_DEPTH`` levels; deeper, a ValueError: whatever walks it next would recurse that
+    deep."""
+    if _deepest(obj) > MAX_DEPTH:
+        raise ValueError(f"{what}: nested more than {MAX_DEPTH} levels deep")
+    return obj
+
+
+def parse_json(text: str):
+    """Strict JSON: numbers finite (no NaN, Infinity, nor 1e400), nested at most ``MAX_DEPTH``
+    levels; any problem is a ValueError (without the file's name: the caller gives it)."""
+    try:
+        obj = json.loads(text, parse_float=_finite, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(f"not valid JSON: nested more than {MAX_DEPTH} levels deep") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e})") from None
+    return check_nesting(obj, "not valid JSON")
+
+
+def parse_toml(text: str) -> dict:
+    """TOML, nested at most ``MAX_DEPTH`` levels; a ValueError otherwise (its values are the
+    reader's to check: it names the field)."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.count(".") > _TOML_LINE_DOTS and _STRING.sub("", line).count(".") > _TOML_LINE_DOTS:
+            raise ValueError(
+                f"not valid TOML: line {n} nests keys more than {_TOML_LINE_DOTS} levels deep"
+            )
+    try:
+        table = tomllib.loads(text)
+    except RecursionError:
+        raise ValueError(f"not valid TOML: nested more than {MAX_DEPTH} levels deep") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"not valid TOML ({e})") from None
+    return check_nesting(table, "not valid TOML")
+
+
+def _nonfinite(obj) -> str | None:
+    """Where in ``obj`` a float is NaN or infinite (``MAX_DEPTH`` levels searched), or None."""
+    todo = [(obj, "", 0)]
+    while todo:
+        o, at, depth = todo.pop()
+        if isinstance(o, float) and not math.isfinite(o):
+            return f"{at or '(the value)'} = {o}"
+        if depth < MAX_DEPTH and isinstance(o, dict):
+            todo.extend((v, f"{at}.{k}" if at else str(k), depth + 1) for k, v in o.items())
+        elif depth < MAX_DEPTH and isinstance(o, (list, tuple)):
+            todo.extend((v, f"{at}[{i}]", depth + 1) for i, v in enumerate(o))
+    return None
+
+
+def to_json(obj, **kw) -> str:
+    """``obj`` as strict JSON (``json.dumps`` keywords): a NaN or infinite figure is a ValueError
+    naming where it is, never the NaN or Infinity that JSON parsers refuse."""
+    try:
+        return json.dumps(obj, allow_nan=False, **kw)
+    except ValueError:
+        where = _nonfinite(obj)
+        if where is None:
+            raise
+        raise ValueError(
+            f"cannot write strict JSON: {printable(where, 200)} is not finite"
+        ) from None
+
+
+# control characters (C0, DEL, C1), invisible and bidirectional formatting, lone surrogates (from
+# undecodable bytes): what a terminal would obey or hide rather than show
+_HIDDEN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
+
+
+def printable(text, limit: int | None = None, keep: str = "") -> str:
+    """``text`` safe to show on a terminal: control and invisible characters as Python escapes
+    (``\\x1b``), except those in ``keep``; longer than ``limit``, cut with a count of the rest."""
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+    return _HIDDEN.sub(lambda m: m[0] if m[0] in keep else ascii(m[0])[1:-1], text)
 
 
 def _npy_declared(f, what: str) -> tuple[int, int]:

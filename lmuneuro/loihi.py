@@ -23,6 +23,7 @@ from .fixedpoint import LAVA, Formats
 
 __all__ = [
     "check_formats",
+    "format_problems",
     "lava_weights",
     "shift",
     "dense_accumulate",
@@ -32,21 +33,48 @@ __all__ = [
 ]
 
 _ARITHMETIC = ("state_bits", "decay_bits", "vth_shift", "activation_shift")
+# the least a limit may be and still describe a signed number (a sign and one bit), an unsigned
+# exponent or a delay; message_bits_max 0 is a target of binary spikes only (loihi1)
+_FLOOR = {
+    "weight_bits": 2,
+    "activation_bits": 2,
+    "message_bits_max": 0,
+    "vth_mant_bits": 1,
+    "bias_mant_bits": 2,
+    "bias_exp_bits": 0,
+    "delay_max": 0,
+}
+
+
+def format_problems(fmt: Formats | dict) -> list[str]:
+    """What in number formats Lava's models do not compute: an arithmetic field (state, decay and
+    shift widths) other than Lava's, a limit looser than Lava's or below ``_FLOOR``, an exponent
+    range out of Lava's or empty; each as 'field value (Lava: ...)'."""
+    mine, lava = dict(fmt if isinstance(fmt, dict) else fmt.to_dict()), LAVA.to_dict()
+    out = [f"{k} {mine[k]} (Lava: {lava[k]})" for k in _ARITHMETIC if mine[k] != lava[k]]
+    out += [
+        f"{k} {mine[k]} (Lava: {_FLOOR[k]} to {lava[k]})"
+        for k in _FLOOR
+        if not _FLOOR[k] <= mine[k] <= lava[k]
+    ]
+    lo, hi = mine["weight_exp_min"], mine["weight_exp_max"]
+    span = f"Lava: {lava['weight_exp_min']} to {lava['weight_exp_max']}"
+    for k in ("weight_exp_min", "weight_exp_max"):
+        if not lava["weight_exp_min"] <= mine[k] <= lava["weight_exp_max"]:
+            out.append(f"{k} {mine[k]} ({span})")
+    if lo > hi:
+        out.append(f"weight_exp_min {lo} (above weight_exp_max {hi})")
+    return out
 
 
 def check_formats(fmt: Formats) -> None:
     """Lava computes in its own number formats: an artifact's arithmetic (state, decay and shift
     widths) must be Lava's, and its limits no looser (one made for a stricter target runs as is)."""
-    mine, lava = fmt.to_dict(), LAVA.to_dict()
-    wrong = [k for k in _ARITHMETIC if mine[k] != lava[k]]
-    wrong += [k for k in lava if k not in _ARITHMETIC + ("weight_exp_min",) and mine[k] > lava[k]]
-    wrong += ["weight_exp_min"] if mine["weight_exp_min"] < lava["weight_exp_min"] else []
+    wrong = format_problems(fmt)
     if wrong:
         raise ValueError(
-            "the artifact's number formats are not Lava's "
-            f"({', '.join(f'{k} {mine[k]}' for k in wrong)}, "
-            f"Lava: {', '.join(str(lava[k]) for k in wrong)}): its target is not Loihi 2 as Lava "
-            "computes it"
+            f"the artifact's number formats are not Lava's ({', '.join(wrong)}): its target is "
+            "not Loihi 2 as Lava computes it"
         )
 
 

@@ -17,13 +17,13 @@ tables of the same fields for every constant of ``TIMING``, in its unit; or by a
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 
-from .files import read_text
+from .files import parse_toml, printable, read_text
 from .fixedpoint import Formats
+from .loihi import format_problems
 
 __all__ = ["EnergyConstant", "Profile", "ProfileError", "list_profiles", "load_profile"]
 
@@ -58,6 +58,10 @@ TIMING = {  # the runtime model's constants (``analysis.runtime``) and their uni
     "spike_message_bits": "bits",  # a spike message's size; a graded one adds its payload
     "mesh_columns": "cores",  # cores per row of a chip's mesh
 }
+# beyond any real chip by orders of magnitude (a per-operation 1 mJ; a 1 MW chip; a second per
+# step): a larger constant is a typing error or a hostile file, and would carry any total past
+# what a float prints finitely
+ABSURD = {"pJ": 1e9, "W": 1e6, "us": 1e6, "ns": 1e9, "bits": 1e4, "cores": 1e4}
 
 
 class ProfileError(ValueError):
@@ -120,6 +124,15 @@ def _ints(table, section: str, names, where: str) -> dict:
     return out
 
 
+def _precision(table, where: str) -> dict:
+    """The number formats, within what Lava's bit-accurate models compute (``loihi``)."""
+    precision = _ints(table, "precision", PRECISION, where)
+    wrong = format_problems(precision)
+    if wrong:
+        raise ProfileError(f"{where}: field precision.{wrong[0]}: not what Lava's models compute")
+    return precision
+
+
 def _resources(table, where: str) -> dict:
     res = _ints(table, "resources", RESOURCES, where)
     may_be_0 = ("synapse_overhead_bits", "axon_header_bits", "delay_bits")
@@ -145,10 +158,13 @@ def _merge(base: dict, over: dict) -> dict:
 def _constant(c, name: str, units: tuple, where: str) -> EnergyConstant:
     if not isinstance(c, dict):
         raise ProfileError(f"{where}: {name} must be a table with value, low, high, unit, source")
+    top = ABSURD.get(str(c.get("unit")), max(ABSURD.values()))
     for f in ("value", "low", "high"):
-        if not isinstance(c.get(f), (int, float)) or isinstance(c.get(f), bool) or c[f] < 0:
+        v = c.get(f)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < top:
             raise ProfileError(
-                f"{where}: field {name}.{f} must be a non-negative number, got {c.get(f)!r}"
+                f"{where}: field {name}.{f} must be a non-negative number below {top:g}, "
+                f"got {printable(repr(v), 80)}"
             )
     if not c["low"] <= c["value"] <= c["high"]:
         raise ProfileError(
@@ -223,14 +239,14 @@ def load_profile(name_or_path: str) -> Profile:
     except (ValueError, OSError) as e:
         raise ProfileError(f"{where}: unreadable ({str(e).splitlines()[0][:160]})") from None
     try:
-        table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ProfileError(f"{where}: not valid TOML ({e})") from None
+        table = parse_toml(text)
+    except ValueError as e:
+        raise ProfileError(f"{where}: {e}") from None
     if "extends" in table:
         base = table["extends"]
         if not isinstance(base, str) or base not in bundled or bundled[base] == path:
             raise ProfileError(f"{where}: extends must name another bundled profile, got {base!r}")
-        table = _merge(tomllib.loads(read_text(bundled[base])), table)
+        table = _merge(parse_toml(read_text(bundled[base])), table)
     for f in ("name", "description", "kind"):
         if not isinstance(table.get(f), str) or not table[f]:
             raise ProfileError(f"{where}: missing field {f}")
@@ -247,7 +263,7 @@ def load_profile(name_or_path: str) -> Profile:
         table["name"],
         table["description"],
         kind,
-        _ints(table, "precision", PRECISION, where) if neuro else {},
+        _precision(table, where) if neuro else {},
         _resources(table, where) if neuro else {},
         energy,
         str(path),

@@ -289,3 +289,87 @@ def test_counts(env, verb, flag, value):
     if out is not None and out.is_file():
         out.unlink()
     TRIED["counts"] = TRIED.get("counts", 0) + 1
+
+
+# a command whose writes stall after the bytes are on disk and before the rename, and say so in a
+# file: the moment a signal must find the previous output intact and clean up after itself
+_STALLED_WRITE = r"""
+import os, sys, time
+from pathlib import Path
+
+fsync = os.fsync
+
+
+def stalled(fd):
+    fsync(fd)
+    Path(sys.argv[1]).write_text("writing")
+    time.sleep(120)
+
+
+os.fsync = stalled
+from lmuneuro.cli import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize(
+    "verb,sig,where",
+    [
+        ("convert", "SIGTERM", "over the previous output"),
+        pytest.param("convert", "SIGTERM", "in folders it creates", marks=pytest.mark.slow),
+        ("convert", "SIGKILL", "over the previous output"),
+        pytest.param("train", "SIGTERM", "over the previous output", marks=pytest.mark.slow),
+    ],
+)
+def test_a_signal_during_the_write(env, tmp_path, verb, sig, where):
+    """SIGTERM during the write is Ctrl-C: exit 143 with one line, the previous output as it was,
+    no temporary file, no folder the write created. SIGKILL runs no handler: its temporary file
+    stays, and the next write of that output removes it."""
+    import os
+    import signal
+    import sys
+    import time
+
+    previous = Path(env["files"]["ckpt"]).read_bytes()
+    if where == "in folders it creates":
+        out = tmp_path / "new" / "sub" / f"out.{'pt' if verb == 'train' else 'h5'}"
+    else:
+        out = tmp_path / f"out.{'pt' if verb == 'train' else 'h5'}"
+        out.write_bytes(previous)
+    argv = [a.replace("{out.pt}", str(out)) for a in BASE["train"]] if verb == "train" else [
+        "convert", str(env["files"]["ckpt"]), "-o", str(out)
+    ]  # fmt: skip
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _STALLED_WRITE, str(ready), *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-2000:]
+            time.sleep(0.05)
+        os.kill(proc.pid, getattr(signal, sig))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    ready.unlink()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if sig == "SIGKILL":
+        assert proc.returncode == -signal.SIGKILL
+        assert len(left) == 2 and left[0].startswith(f".{out.name}.{proc.pid}.")  # its temporary
+        assert main(argv) == 0  # the next write of that output
+        assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+        assert out.read_bytes() != previous
+    else:
+        assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+        assert err.strip().splitlines()[-1] == f"lmuneuro {verb}: terminated", err[-2000:]
+        if where == "in folders it creates":
+            assert left == []
+        else:
+            assert left == [out.name] and out.read_bytes() == previous
+    TRIED["signals"] = TRIED.get("signals", 0) + 1

@@ -401,3 +401,296 @@ def test_corpus(files, tmp_path, monkeypatch, name):
         err.getvalue()
     )
     assert name in lines[0] and not out.exists() and not (tmp_path / "corpus-pwned").exists()
+
+
+# ------------------------------------------------------------------ hostile values (issue 33)
+# Files that parse and whose every value is hostile or absurd: each family is generated from the
+# valid files of the fixture, goes through the command that reads it and must end in exit 0 with
+# strict output or in one line, exit 2, naming the field or tensor, with no output file.
+
+
+def _hostile(files, kind: str, argv: list, names: str | None, outputs=()) -> tuple[int, str]:
+    """One hostile case through the CLI: the contract of ``run_cli``, its stdout strict JSON or
+    free of control characters, its error line naming ``names``; (exit code, stdout)."""
+    import json
+    import re
+
+    err, out = io.StringIO(), io.StringIO()
+    with redirect_stderr(err), redirect_stdout(out):
+        code = main([str(a) for a in argv])
+    FUZZED[kind] = FUZZED.get(kind, 0) + 1
+    lines = err.getvalue().strip().splitlines()
+    assert code in (0, 2), (code, err.getvalue()[-500:])
+    if code == 2:
+        assert len(lines) == 1 and lines[0].startswith(f"lmuneuro {argv[0]}: error: "), lines
+        assert names is None or names in lines[0], (names, lines[0])
+        assert not [p for p in outputs if Path(p).exists()], "an output file was left behind"
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", out.getvalue() + err.getvalue())
+    if code == 0 and "--json" in argv:
+        json.loads(out.getvalue(), parse_constant=pytest.fail)  # strict: no NaN, no Infinity
+    for p in outputs:
+        if code == 0 and str(p).endswith(".json"):
+            json.loads(Path(p).read_text(), parse_constant=pytest.fail)
+        Path(p).unlink(missing_ok=True)
+    return code, out.getvalue()
+
+
+def _first(sd: dict, suffix: str, ndim: int = 0) -> str:
+    return next(k for k in sorted(sd) if k.endswith(suffix) and sd[k].dim() >= ndim)
+
+
+def _set_tensor(key_suffix: str, make, ndim: int = 0):
+    def mutate(payload):
+        sd = payload["state_dict"]
+        k = _first(sd, key_suffix, ndim)
+        sd[k] = make(sd[k])
+        return k
+
+    return mutate
+
+
+def _set_field(section: str | None, field: str, value):
+    def mutate(payload):
+        if section is None:
+            payload[field] = value
+        else:
+            payload[section] = {**(payload.get(section) or {}), field: value}
+        return field
+
+    return mutate
+
+
+def _nested_lists(depth: int) -> list:
+    x = []
+    for _ in range(depth - 1):
+        x = [x]
+    return x
+
+
+HOSTILE_CHECKPOINTS = {
+    "running_var negative": _set_tensor("running_var", lambda t: torch.full_like(t, -1.0)),
+    "weights 1e30": _set_tensor("weight", lambda t: torch.full_like(t, 1e30), 2),
+    "weights -1e30": _set_tensor("weight", lambda t: torch.full_like(t, -1e30), 2),
+    "weights float64 1e300": _set_tensor(
+        "weight", lambda t: torch.full(t.shape, 1e300, dtype=torch.float64), 2
+    ),
+    "weights NaN": _set_tensor("weight", lambda t: torch.full_like(t, float("nan")), 2),
+    "weights complex": _set_tensor("weight", lambda t: t.to(torch.complex64), 2),
+    "weights integer": _set_tensor("weight", lambda t: t.to(torch.int32), 2),
+    "tau 5e-324": _set_field("config", "tau", 5e-324),
+    "tau 0.5": _set_field("config", "tau", 0.5),
+    "v_threshold 1e-300": _set_field("config", "v_threshold", 1e-300),
+    "lmu_v_threshold 1e-300": _set_field("config", "lmu_v_threshold", 1e-300),
+    "theta not the stored memory's": _set_field("config", "theta", 3.0),
+    "preset of another model": _set_field(None, "preset", "spiking-lmuformer-keywords"),
+    "preset unknown": _set_field(None, "preset", "nope\x1b[2J"),
+    "quantization target /etc/passwd": _set_field("quantization", "target", "/etc/passwd"),
+    "quantization target /dev/zero": _set_field("quantization", "target", "/dev/zero"),
+    "quantization target escapes": _set_field("quantization", "target", "\x1b]0;x\x07../p.toml"),
+    "quantization weight_sets 1e9": _set_field("quantization", "weight_sets", 10**9),
+    "quantization weight_sets 1e30": _set_field("quantization", "weight_sets", 10**30),
+    "quantization unknown field": _set_field("quantization", "rm -rf", 1),
+    "metrics nested 200 deep": _set_field(None, "metrics", {"history": _nested_lists(200)}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_CHECKPOINTS))
+def test_hostile_checkpoint_values(files, case):
+    """Checkpoints that load: each refused in one line naming its tensor or field."""
+    import copy
+
+    payload = copy.deepcopy(files["payload"])
+    named = HOSTILE_CHECKPOINTS[case](payload)
+    ck = files["dir"] / "hostile.pt"
+    torch.save(payload, ck)
+    out = files["dir"] / "hostile.h5"
+    names = {
+        "preset": "preset",
+        "theta": "A is not",
+        "weight_sets": "weight sets",
+        "nested": "levels deep",
+    }
+    names = next((v for k, v in names.items() if k in case), named)
+    argv = ["convert", ck, "-o", out]
+    assert _hostile(files, "hostile checkpoint values", argv, names, [out])[0] == 2
+
+
+@pytest.mark.parametrize("case", ["running_var 0", "weights float16"])
+def test_unusual_checkpoint_values_convert_or_name_the_layer(files, case):
+    """In range though unusual (a dead channel's variance trains to 0; half precision): converted,
+    or refused in one line by convert's own limits."""
+    import copy
+
+    payload = copy.deepcopy(files["payload"])
+    if case == "running_var 0":
+        _set_tensor("running_var", torch.zeros_like)(payload)
+    else:
+        _set_tensor("weight", lambda t: t.half(), 2)(payload)
+    ck = files["dir"] / "unusual.pt"
+    torch.save(payload, ck)
+    out = files["dir"] / "unusual.h5"
+    _hostile(files, "hostile checkpoint values", ["convert", ck, "-o", out, "--json"], None, [out])
+
+
+def _profile_with(text: str, field: str, value) -> str:
+    """The profile text with the first ``field = ...`` line's value replaced."""
+    import re
+
+    new, n = re.subn(rf"(?m)^{field} = [^#\n]*", f"{field} = {value}", text, count=1)
+    assert n == 1, field
+    return new
+
+
+def _profile_cases():
+    from lmuneuro.fixedpoint import LAVA
+
+    cases = []
+    for value in ("nan", "inf", "-inf", "-1.0", "1e308", "1e400", "1e9", "true", '"23"'):
+        cases.append(("value", value, "energy.synaptic_op.value"))
+        cases.append(("high", value, "energy.synaptic_op.high"))
+    for field, lava in LAVA.to_dict().items():
+        for value in (-1, 0, lava + 1, 2000, 10**30):
+            if field.startswith("weight_exp") and (value in (-1, 0) or value == -7):
+                continue  # within Lava's exponent range
+            if field in ("message_bits_max", "delay_max", "bias_exp_bits") and value == 0:
+                continue  # 0 is a stricter target (binary spikes, no delay, no bias shift)
+            cases.append((field, value, f"precision.{field}"))
+    return cases
+
+
+@pytest.mark.parametrize("field,value,names", _profile_cases())
+def test_hostile_profile_values(files, field, value, names):
+    prof = _case(files, "hostile.toml", _profile_with(files["profile"], field, value))
+    act = _case(files, "a.json", files["act"])
+    out = files["dir"] / "report.json"
+    argv = ["energy", files["art_path"], "--profile", prof, "--activity", act, "-o", out]
+    code, _ = _hostile(files, "hostile profile values", argv, names, [out])
+    assert code == 2
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "x = " + "[" * 100_000 + "]" * 100_000,
+        "x = " + "{a = " * 100_000 + "1" + "}" * 100_000,
+        ".".join(["a"] * 100_000) + " = 1",
+        "[" + ".".join(["a"] * 100_000) + "]",
+        "[[" + ".".join(["a"] * 65) + "]]",
+    ],
+    ids=["arrays", "inline tables", "dotted key", "table header", "65 levels"],
+)
+def test_deeply_nested_profiles_are_refused(files, shape):
+    prof = _case(files, "deep.toml", files["profile"] + "\n" + shape + "\n")
+    act = _case(files, "a.json", files["act"])
+    argv = ["energy", files["art_path"], "--profile", prof, "--activity", act]
+    assert _hostile(files, "deeply nested files", argv, "levels deep")[0] == 2
+
+
+def _activity_cases():
+    import json
+
+    def edit(f):
+        def make(text):
+            act = json.loads(text)
+            f(act)
+            return json.dumps(act)
+
+        return make
+
+    def layer(k, v):
+        return edit(lambda a: a["layers"][0].__setitem__(k, v))
+
+    return {
+        "steps 10^12": (edit(lambda a: a.update(steps=10**12, steps_per_sample=10**12)), "steps"),
+        "steps_per_sample not steps + delay": (
+            edit(lambda a: a.update(steps_per_sample=a["steps_per_sample"] + 1)),
+            "steps_per_sample",
+        ),
+        "steps 0": (edit(lambda a: a.update(steps=0)), "steps"),
+        "steps true": (edit(lambda a: a.update(steps=True)), "steps"),
+        "spikes 1e300": (layer("spikes", 1e300), "spikes"),
+        "spikes -1": (layer("spikes", -1), "spikes"),
+        "neurons 10^7": (layer("neurons", 10**7), "neurons"),
+        "gate spikes missing": (edit(lambda a: a["sources"]["gate"].clear()), "gate.spikes"),
+        "input messages NaN": (
+            lambda t: t.replace('"graded_messages": ', '"graded_messages": NaN, "x": ', 1),
+            "NaN",
+        ),
+        "a number 1e400": (
+            lambda t: t.replace('"samples": ', '"samples": 1e400, "y": ', 1),
+            "1e400",
+        ),
+        "nested 100,000 deep": (
+            lambda t: t[:-1] + ', "x": ' + "[" * 10**5 + "]" * 10**5 + "}",
+            "deep",
+        ),
+    }
+
+
+ACTIVITY_CASES = _activity_cases()
+
+
+@pytest.mark.parametrize("case", sorted(ACTIVITY_CASES))
+def test_hostile_activity_files(files, case):
+    make, names = ACTIVITY_CASES[case]
+    act = _case(files, "hostile_act.json", make(files["act"]))
+    out = files["dir"] / "report.json"
+    argv = ["energy", files["art_path"], "--activity", act, "-o", out]
+    assert _hostile(files, "hostile activity files", argv, names, [out])[0] == 2
+
+
+INPUT_CASES = {
+    "NaN": (np.full((1, 8, 8), np.nan, np.float32), "NaN"),
+    "inf": (np.full((2, 8, 8), -np.inf, np.float32), "NaN or Inf"),
+    "0 steps": (np.zeros((1, 0, 8), np.float32), "0 steps"),
+    "0 samples": (np.zeros((0, 8, 8), np.float32), "no samples"),
+    "10^6 steps": (np.zeros((1, 10**6, 8), np.float32), "at most"),
+    "complex": (np.zeros((1, 8, 8), np.complex64), "expected a float array"),
+    "1e30": (np.full((1, 8, 8), 1e30, np.float32), None),
+    "float64 1e300": (np.full((1, 8, 8), -1e300), None),
+    "float16": (np.full((1, 8, 8), 6e4, np.float16), None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INPUT_CASES))
+def test_hostile_input_values(files, case):
+    """NaN and infinities refused in one line, nothing to run refused, a sequence too long for
+    the memory budget refused before it runs; finite values beyond the input range clipped and
+    reported."""
+    import json
+
+    x, names = INPUT_CASES[case]
+    path = files["dir"] / "hostile_x.npy"
+    np.save(path, x)
+    argv = ["run", files["art_path"], "--inputs", path, "--json"]
+    code, out = _hostile(files, "hostile input values", argv, names)
+    assert code == (0 if names is None else 2)
+    if code == 0:
+        assert json.loads(out)["inputs_clipped"] == x.size  # every value beyond the range
+
+
+def test_names_from_files_are_escaped_on_the_terminal(files):
+    """A profile's name and description with terminal escape sequences: the table shows them as
+    escapes, never as the control characters a terminal obeys."""
+    text = files["profile"].replace('name = "loihi2"', 'name = "evil\\u001b]0;pwned\\u0007"', 1)
+    text = text.replace("description = ", 'description = "\\u001b[2J\\u202e" # ', 1)
+    prof = _case(files, "escapes.toml", text)
+    act = _case(files, "a.json", files["act"])
+    argv = ["energy", files["art_path"], "--profile", prof, "--activity", act]
+    code, out = _hostile(files, "terminal escapes", argv, None)
+    assert code == 0 and "evil\\x1b]0;pwned\\x07" in out and "\\x1b[2J\\u202e" in out
+
+
+def test_structured_reads_are_bounded_and_json_writes_strict():
+    from lmuneuro.files import MAX_DEPTH, parse_json, parse_toml, to_json
+
+    assert parse_json("[" * MAX_DEPTH + "]" * MAX_DEPTH) == _nested_lists(MAX_DEPTH)
+    for text in ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "[NaN]", "[-Infinity]", "1e400"):
+        with pytest.raises(ValueError, match="levels deep|not a number|not a finite number"):
+            parse_json(text)
+    assert parse_toml("a.b.c = 1") == {"a": {"b": {"c": 1}}}
+    with pytest.raises(ValueError, match="levels deep"):
+        parse_toml(".".join(["a"] * (MAX_DEPTH + 1)) + " = 1")
+    assert to_json({"a": [1.5]}) == '{"a": [1.5]}'
+    with pytest.raises(ValueError, match=r"a\[1\]\.b = inf is not finite"):
+        to_json({"a": [0, {"b": float("inf")}]})

@@ -50,6 +50,7 @@ def test_user_profile_by_path_and_errors(tmp_path):
         ),
         ("value = 2.0\nlow = 0.3", "value = -2.0\nlow = 0.3", "timing.barrier.value must be"),
         ("value = 2.0\nlow = 0.3", "value = nan\nlow = 0.3", "timing.barrier"),
+        ("value = 2.0\nlow = 0.3", "value = 1e30\nlow = 0.3", "timing.barrier.value must be"),
         (
             'kind = "neuromorphic"',
             'kind = "neuromorphic"\nruns = "cnn"',

@@ -165,9 +165,9 @@ def test_a_network_beyond_the_chip_limits_is_refused(artifact, tmp_path, capsys)
         code, _, err = _run(
             capsys, "run", str(bad), "--dataset", "digits", "--samples", "2", "--backend", backend
         )
-        assert code == 2 and "number formats are not Lava's (activation_shift 5, Lava: 6)" in err, (
-            err
-        )
+        assert (
+            code == 2 and "number formats are not Lava's (activation_shift 5 (Lava: 6))" in err
+        ), err
 
 
 def test_pinned_sha256_is_the_files_own(digits_checkpoint, tmp_path, capsys):

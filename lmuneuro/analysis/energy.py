@@ -27,15 +27,15 @@ artifact's config describes; ``rendering`` turns the report into a table or an H
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
 
 from ..artifact import GATE, INPUT, FixedNetwork
+from ..backends import check_run_size
 from ..compile.limits import resources
-from ..files import read_text
+from ..files import parse_json, read_text
 from ..models.macs import ann_macs
 from ..profiles import Profile, load_profile
 from .runtime import StepTimes, step_times, workload
@@ -63,7 +63,7 @@ def read_activity(path, net: FixedNetwork) -> dict:
     """The activity JSON that ``lmuneuro run --activity`` wrote, checked against ``net``."""
     where = str(path)
     try:
-        act = json.loads(read_text(path))
+        act = parse_json(read_text(path))
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -82,21 +82,33 @@ def read_activity(path, net: FixedNetwork) -> dict:
     if [r.get("layer") if isinstance(r, dict) else None for r in act["layers"]] != names:
         raise EnergyError(f"{where}: layers do not match the artifact's")
 
-    def count(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
+    def count(v) -> bool:  # below 1e18, far above any run's, so that every priced total is finite
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1e18
 
-    for r in act["layers"]:
+    for r, p in zip(act["layers"], net.populations):
+        if r.get("neurons") != p.size:
+            raise EnergyError(f"{where}: {p.name}.neurons is not its {p.size} neurons")
         for k in _ACTIVITY_LAYER[1:]:
             if not count(r.get(k)):
                 raise EnergyError(
                     f"{where}: {r['layer']}.{k} must be a non-negative number, got {r.get(k)!r}"
                 )
-    inp = act["sources"].get(INPUT)
-    if not isinstance(inp, dict) or not count(inp.get("model_graded_macs")):
-        raise EnergyError(f"{where}: sources.input.model_graded_macs must be a non-negative number")
+    for src, k in ((INPUT, "graded_messages"), (INPUT, "model_graded_macs"), (GATE, "spikes")):
+        row = act["sources"].get(src)
+        if not isinstance(row, dict) or not count(row.get(k)):
+            raise EnergyError(f"{where}: sources.{src}.{k} must be a non-negative number")
     for k in ("samples", "steps", "steps_per_sample"):
-        if not isinstance(act.get(k), int) or act[k] < 1:
+        if not isinstance(act.get(k), int) or isinstance(act[k], bool) or act[k] < 1:
             raise EnergyError(f"{where}: field {k} must be a positive integer, got {act.get(k)!r}")
+    if act["steps_per_sample"] != act["steps"] + net.delay:
+        raise EnergyError(
+            f"{where}: steps_per_sample {act['steps_per_sample']} is not its {act['steps']} steps "
+            f"plus the artifact's {net.delay} steps of delay"
+        )
+    try:  # a run this machine could not have made (the ANN count runs the model on its steps)
+        check_run_size(net, 1, act["steps"], where)
+    except ValueError as e:
+        raise EnergyError(str(e)) from None
     if "per_step" in act:  # optional: each source's messages at each step of a sample
         steps = act.get("per_step")
         sources = {INPUT, GATE, *names}

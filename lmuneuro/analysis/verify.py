@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..artifact import FixedNetwork, Layer, read_artifact
+from ..backends import check_run_size
 from ..backends.emulator import Emulator
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..data.inputs import inputs_from
@@ -171,6 +172,7 @@ def verify(
         samples=samples,
         n_features=model.config.in_features,
     )
+    check_run_size(net, len(x), x.shape[1], "the inputs", record=True, batch=batch)
     float_pred, fixed_pred = [], []
     counts = {p.name: _LayerSpikes() for p in net.layers}
     # spikes per neuron over each sample's steps: the float model's for the layers (its relays

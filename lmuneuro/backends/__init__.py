@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..artifact import FixedNetwork
     from .result import RunResult
 
-__all__ = ["BACKENDS", "BackendUnavailable", "loihi2_missing", "run_backend"]
+__all__ = ["BACKENDS", "BackendUnavailable", "check_run_size", "loihi2_missing", "run_backend"]
 
 BACKENDS = ("emulator", "lava-sim", "loihi2")
 
@@ -45,6 +45,35 @@ def loihi2_missing() -> str | None:
     )
 
 
+# the emulator's working memory per neuron, sample and step, measured as peak resident growth:
+# 7.8 bytes (digits, 728 neurons, batch 1, 2,000 against 20,000 steps), 5.3 bytes (SCv2 preset,
+# 4,480 neurons, batch 64, 147 steps: 223 MiB); twice the larger, for what other networks hold
+_BYTES_PER_NEURON_STEP = 16
+
+
+def check_run_size(
+    net: FixedNetwork, samples: int, steps: int, what: str, *, record: bool = False, batch: int = 64
+) -> None:
+    """Refuse, before any work, a run of ``samples`` sequences of ``steps`` steps whose memory
+    would exceed the read budget (``files.read_budget``): one batch's states over every step, and
+    what is kept of every sample (per-step logits, and with ``record`` every layer's spikes)."""
+    from ..files import gib, read_budget
+
+    neurons = sum(p.size for p in net.populations)
+    kept = sum(p.size for p in net.layers) if record else 0
+    per_step = min(samples, batch) * neurons * _BYTES_PER_NEURON_STEP + samples * (
+        8 * net.head_weight.shape[0] + kept
+    )
+    budget = read_budget()
+    if (net.delay + steps) * per_step > budget:
+        most = max(0, budget // per_step - net.delay)
+        raise ValueError(
+            f"{what}: {samples:,} sample(s) of {steps:,} steps would take about "
+            f"{gib((net.delay + steps) * per_step)} on this network ({neurons:,} neurons), more "
+            f"than the {gib(budget)} budget: at most {most:,} steps per sample here"
+        )
+
+
 def run_backend(
     net: FixedNetwork,
     x: np.ndarray,
@@ -68,6 +97,14 @@ def run_backend(
         )
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    check_run_size(
+        net,
+        len(x),
+        x.shape[1],
+        "the inputs",
+        record=record,
+        batch=batch if backend == "emulator" else 1,
+    )
     from ..compile.limits import violations
 
     broken = violations(net)

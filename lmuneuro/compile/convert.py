@@ -376,7 +376,7 @@ def _term(
             unit = 2.0**k * profile[:, None]
             syns, parts = _inputs(conns, unit, p.name, sources, fmt, sets, classes)
             bound = (sum(lo for lo, *_ in parts), sum(hi for _, hi, *_ in parts))
-            peak = max(-bound[0].min(), bound[1].max())
+            peak = max(-np.min(bound[0]), np.max(bound[1]))  # 0 when no process remains
             if peak <= top:
                 break
             shrink = top / peak

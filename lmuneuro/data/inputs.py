@@ -30,7 +30,7 @@ def load_inputs(
         raise ValueError(f"the number of samples must be at least 1, got {samples}")
     if inputs is not None:
         x = _checked(read_arrays(inputs), n_features, inputs)
-        return x[_picked(len(x), samples, spread)].astype(np.float32), None
+        return _float32(x[_picked(len(x), samples, spread)]), None
     ds = get_dataset(dataset, split, data_dir=data_dir)
     if len(ds) == 0:
         raise ValueError(f"dataset {dataset!r} has an empty {split} split; there is nothing to run")
@@ -60,6 +60,13 @@ def _checked(x: np.ndarray, n_features: int, where) -> np.ndarray:
     return x
 
 
+def _float32(x: np.ndarray) -> np.ndarray:
+    """As float32, finite: a float64 beyond float32's range becomes its largest value (far beyond
+    any input range: the quantiser clips it and the run reports it), not infinity."""
+    big = np.finfo(np.float32).max
+    return np.clip(x, -big, big).astype(np.float32)
+
+
 def _picked(total: int, samples: int | None, spread: bool) -> np.ndarray:
     n = total if samples is None else min(samples, total)
     return np.linspace(0, total - 1, n).round().astype(np.int64) if spread else np.arange(n)
@@ -79,7 +86,10 @@ def inputs_from(
     if inputs is not None and not isinstance(inputs, (str, bytes)) and hasattr(inputs, "__len__"):
         if dataset is not None:
             raise ValueError("give exactly one of a dataset or an input array")
-        x = _checked(np.asarray(inputs, np.float32)[:samples], n_features, "the inputs")
+        x = np.asarray(inputs)[:samples]
+        if x.dtype.kind in "biu":  # integers and booleans are numbers too; complex is refused
+            x = x.astype(np.float64)
+        x = _float32(_checked(x, n_features, "the inputs"))
         y = None if labels is None else np.asarray(labels)[:samples]
         if y is not None and y.shape != (len(x),):
             raise ValueError(f"{len(x)} input samples but labels of shape {y.shape}")

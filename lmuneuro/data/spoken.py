@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
 import shutil
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import read_text
+from ..files import parse_json, read_text, to_json
 from .features import FeatureConfig, logmel
 
 __all__ = ["Recipe", "DataError", "SPLITS", "build", "load", "espeak_version"]
@@ -178,11 +177,9 @@ def _read_manifest(folder: Path, recipe: Recipe) -> dict:
             f"({recipe.make})"
         )
     try:
-        m = json.loads(read_text(path))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise DataError(f"{path}: not a readable manifest ({type(e).__name__})") from None
-    except ValueError as e:
-        raise DataError(f"{path}: {e}") from None
+        m = parse_json(read_text(path))
+    except ValueError as e:  # too large, not UTF-8, not strict JSON
+        raise DataError(f"{path}: not a readable manifest ({str(e)[:160]})") from None
     if not isinstance(m, dict) or (m.get("format"), m.get("version")) != (FORMAT, VERSION):
         raise DataError(f"{path}: not a {FORMAT} manifest of version {VERSION}")
     if m.get("recipe") != recipe.to_dict():
@@ -311,7 +308,7 @@ def build(
             },
             "clips": plan,
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, separators=(",", ":")))
+        (tmp / "manifest.json").write_text(to_json(manifest, separators=(",", ":")))
         if folder.exists():
             folder.rename(old)
         tmp.rename(folder)

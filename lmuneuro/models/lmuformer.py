@@ -88,6 +88,9 @@ class ModelConfig:
                 raise ValueError(f"config field {name}={getattr(self, name)} is outside 1..{hi}")
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
+        # lower ends: a LIF with tau < 1 overshoots its input, and convert scales weights by
+        # 1 / threshold (checkpoint.TENSOR_MAX says why these keep its arithmetic finite)
+        lows = {"tau": 1.0, "v_threshold": 1e-6, "lmu_v_threshold": 1e-6}
         for name in (
             "mlp_ratio",
             "theta",
@@ -96,9 +99,10 @@ class ModelConfig:
             "lmu_v_threshold",
             "surrogate_alpha",
         ):
-            if not 0 < getattr(self, name) < 1e6:
+            v, lo = getattr(self, name), lows.get(name, 0.0)
+            if not (0 < v < 1e6 and v >= lo):
                 raise ValueError(
-                    f"config field {name}={getattr(self, name)} must be positive and finite"
+                    f"config field {name}={v} must be positive, at least {lo:g} and below 1e6"
                 )
         if int(self.dim * self.mlp_ratio) < 1:
             raise ValueError(f"mlp_ratio {self.mlp_ratio} leaves no hidden channels")
