@@ -262,6 +262,10 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                 parts.append((lo, hi, offset, s.src == GATE))
         if isinstance(p, Term):
             classes[p.name] = offset_classes(parts)
+        if isinstance(p, Layer):
+            out.append(_silenced(net, p, [pt for pt in parts if not pt[3]]))
+        elif isinstance(p, Relay) and any(s.src == p.name for s in net.inputs_of(p.name)):
+            out.append(_emptied(net, p, [pt for pt in parts if not pt[3]]))
         if not parts:
             continue
         if isinstance(p, Term):  # every process at once; the sum leaves as a payload, not into u
@@ -350,6 +354,57 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                 )
             )
     return out
+
+
+def _gate_inhibition(net: FixedNetwork, p, channel: tuple[int, str]) -> np.ndarray:
+    """What the gate surely delivers to ``p`` (per neuron, <= 0) at a step where ``channel``
+    fires: that channel's weights (the file's gate only inhibits, ``artifact.validate``; other
+    channels firing then only add to it)."""
+    if channel not in net.gate_channels:
+        return np.zeros(p.size)
+    col = net.gate_channels.index(channel)
+    total = np.zeros(p.size)
+    for s in net.inputs_of(p.name):
+        if s.src == GATE:
+            total += shift(np.asarray(s.weights, np.float64)[:, col], s.weight_exp)
+    return total
+
+
+def _silenced(net: FixedNetwork, p: Layer, live: list) -> Limit:
+    """A layer must not fire outside its window, whatever its live processes deliver there: with
+    u + bias <= 0 at every such step, v never rises above the threshold it was under. Lava runs
+    each sample after the one before and the emulator each from the run's start: this is what
+    makes them agree (``artifact._alike``)."""
+    shift_ = 2**net.formats.activation_shift
+    ranges = regions(live, net.delay) if live else {}
+    hi = np.maximum(ranges["before"][1], ranges["after"][1]) if live else np.zeros(p.size)
+    drive = (hi + _gate_inhibition(net, p, (p.lag, "outside"))) * shift_ + p.bias
+    return Limit(
+        "u + bias outside its window (silenced by the gate)",
+        p.name,
+        drive.min(),
+        drive.max(),
+        None,
+        0,
+    )
+
+
+def _emptied(net: FixedNetwork, p: Relay, live: list) -> Limit:
+    """A relay line must be empty when its source's sample is over: at that step (its gate
+    channel ``(lag, "end")``) whatever its processes deliver leaves u <= 0, so that nothing of one
+    sample travels on into the next."""
+    feed = next((s.src for s in net.inputs_of(p.name) if s.src not in (GATE, p.name)), None)
+    lag = 0 if feed in (None, INPUT) else net.population(feed).lag
+    hi = sum(pt[1] for pt in live) if live else np.zeros(p.size)
+    end = (
+        _gate_inhibition(net, p, (lag, "end"))
+        if lag is not None
+        else np.full(p.size, np.inf)  # fed by another relay: no step at which it is emptied
+    )
+    drive = (hi + end) * 2**net.formats.activation_shift
+    return Limit(
+        "u at its source's end (emptied by the gate)", p.name, drive.min(), drive.max(), None, 0
+    )
 
 
 def violations(net: FixedNetwork, profile: Profile | None = None) -> list[str]:
