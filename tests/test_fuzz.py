@@ -513,6 +513,16 @@ def _rename(new):
     return edit
 
 
+def _late_term(structure, meta, arrays):
+    """The first term's processes delayed by the chip's most: its payloads of one sample would
+    reach into the next."""
+    term = next(e["name"] for e in structure["neurons"] if e["class"] == "GradedVec")
+    for e in structure["synapses"]:
+        if e["dst"] == term:
+            e["delay"] = 62
+            e["class"] = e["class"] if e["class"].startswith("Delay") else "Delay" + e["class"]
+
+
 def _no_classes(structure, meta, arrays):
     arrays["head/weight"] = arrays["head/weight"][:0]
     arrays["head/bias"] = arrays["head/bias"][:0]
@@ -547,6 +557,7 @@ HOSTILE_ARTIFACTS = {
     **{f"lags + 10^{k}": _shift_lags(10**k) for k in (6, 12)},
     "gate lag 10^12": lambda s, m, a: s["gate"].append([10**12, "outside"]),
     "gate channel twice": lambda s, m, a: s["gate"].append(s["gate"][0]),
+    "a term fed 62 steps late": _late_term,
     "v_init at the top of the state": _each("LIFReset", "v_init", 2**23 - 1),
     "v_init 10^6": _each("LIFReset", "v_init", 10**6),
     "du 0": _each("LIFReset", "du", 0),

@@ -10,7 +10,9 @@ inhibition adds to what the processes that can deliver there do (``regions``). T
 sizes every layer by these bounds, ``lmuneuro inspect`` reports their margins, and the backends
 refuse a network that breaks them. With a
 hardware profile, the neuro-cores, neurons and synapses the network needs are limits too
-(``resources``).
+(``resources``). So is what lets the emulator run each sample on its own as Lava runs them back
+to back (docs/artifact.md): every layer silenced outside its window, every relay line emptied at
+its source's end, every delivery of a sample within its period.
 """
 
 from __future__ import annotations
@@ -315,6 +317,7 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                 fmt.state_max,
             )
         )
+    out += _within_period(net)
     if net.synapses:
         s = max(net.synapses, key=lambda s: s.delay)
         out.append(Limit("synaptic delay", s.name, 0, s.delay, None, fmt.delay_max))
@@ -405,6 +408,25 @@ def _emptied(net: FixedNetwork, p: Relay, live: list) -> Limit:
     return Limit(
         "u at its source's end (emptied by the gate)", p.name, drive.min(), drive.max(), None, 0
     )
+
+
+def _within_period(net: FixedNetwork) -> list[Limit]:
+    """Every delivery of a sample reaches a term or a relay within the sample's period, and a
+    layer before its window in the next sample (where the gate silences it, ``_silenced``), so
+    that the next sample's spikes do not depend on it (the emulator never sees it). A source's
+    payloads of a sample lie within steps ``[0, end + steps)``: ``end`` 0 for the input, a layer's
+    lag (it is silenced after its window), for a term or a relay copy its last process's arrival,
+    for a relay line its source's (the gate empties it at that source's end); a process delivers
+    them ``1 + delay`` steps later."""
+    end, out = {INPUT: 0}, []
+    for p in net.populations:
+        ins = [s for s in net.inputs_of(p.name) if s.src not in (GATE, p.name)]
+        arrive = max((end[s.src] + 1 + s.delay for s in ins), default=0)
+        bound = net.delay + (p.lag if isinstance(p, Layer) else 0)
+        out.append(Limit("a sample's deliveries within its period", p.name, 0, arrive, None, bound))
+        line = isinstance(p, Relay) and any(s.src == p.name for s in net.inputs_of(p.name))
+        end[p.name] = p.lag if isinstance(p, Layer) else end[ins[0].src] if line else arrive
+    return out
 
 
 def violations(net: FixedNetwork, profile: Profile | None = None) -> list[str]:
