@@ -41,15 +41,16 @@ import hashlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import h5py
 import numpy as np
 
-from .files import check_budget, parse_json, write_output
+from .files import check_budget, parse_json, read_budget, write_output
 from .fixedpoint import Formats, quantize_input
-from .loihi import lava_weights
+from .loihi import check_formats, decay, lava_weights
 
 __all__ = [
     "Neurons",
@@ -353,13 +354,34 @@ def write_artifact(path, net: FixedNetwork) -> None:
     write_output(path, buf.getvalue())
 
 
+# What the backends' loops and allocations are sized by, bounded before any of them: lmuneuro's
+# largest presets convert to a few hundred processes, and the consistency checks (``limits``) take
+# time quadratic in the count
+MAX_PROCESSES = 4096
+# neurons in all: the largest board a bundled profile describes (Kapoho Point, 8 Loihi 2 chips of
+# 2^20 neurons); the emulator's memory grows with them (``backends.run_backend`` bounds a run's)
+MAX_NEURONS = 8 * 2**20
+# the characters convert's names use (module paths, ``.line``, ``.delay63``): nothing that a
+# terminal interprets, short enough for one line
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:+-]{0,199}")
+
+
+def _name(v, what: str) -> str:
+    if not isinstance(v, str) or not NAME.fullmatch(v):
+        shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:40] + "..."
+        raise ArtifactError(
+            f"{what} {shown} is not a name lmuneuro writes (at most 200 of A-Z a-z 0-9 _ . : + -)"
+        )
+    return v
+
+
 def _expected(structure: dict) -> dict[str, tuple[tuple | None, np.dtype]]:
     """Every dataset the structure implies: name -> (shape, dtype); the head's class count is the
     one dimension the structure leaves open (None)."""
     sizes = {INPUT: _int(structure["input"]["size"]) + 1, GATE: len(structure["gate"])}
     out = {}
     for i, e in enumerate(structure["neurons"]):
-        sizes[str(e["name"])] = n = _int(e["size"])
+        sizes[_name(e["name"], "population name")] = n = _int(e["size"])
         out[f"neurons/{i}/bias_mant"] = out[f"neurons/{i}/bias_exp"] = ((n,), np.dtype(np.int16))
     for j, e in enumerate(structure["synapses"]):
         if str(e["src"]) not in sizes or str(e["dst"]) not in sizes:
@@ -368,7 +390,7 @@ def _expected(structure: dict) -> dict[str, tuple[tuple | None, np.dtype]]:
             (sizes[str(e["dst"])], sizes[str(e["src"])]),
             np.dtype(np.int16),
         )
-    readout = str(structure["readout"])
+    readout = _name(structure["readout"], "read-out")
     if readout not in sizes:
         raise ValueError(f"the read-out {readout!r} is not a population")
     out["head/weight"] = ((None, sizes[readout]), np.dtype(np.float32))
@@ -402,11 +424,32 @@ def _datasets_of(f: h5py.File) -> dict[str, h5py.Dataset]:
     return found
 
 
+def _check_sizes(structure: dict, expected: dict) -> None:
+    """The counts that the checks, the backends and the reports loop over, and the neurons they
+    allocate for, bounded before anything is read."""
+    counts = {k: len(structure[k]) for k in ("neurons", "synapses", "gate")}
+    if sum(counts.values()) > MAX_PROCESSES:
+        raise ArtifactError(
+            f"the structure declares {counts['neurons']:,} populations, {counts['synapses']:,} "
+            f"synapse processes and {counts['gate']:,} gate channels, more than the "
+            f"{MAX_PROCESSES:,} lmuneuro reads"
+        )
+    neurons = _int(structure["input"]["size"]) + 1
+    neurons += sum(max(shape[0], 0) for k, (shape, _) in expected.items() if k.endswith("_mant"))
+    if neurons > MAX_NEURONS:
+        raise ArtifactError(
+            f"the structure declares {neurons:,} neurons and input channels, more than the "
+            f"{MAX_NEURONS:,} lmuneuro reads"
+        )
+
+
 def _check_layout(f: h5py.File, structure: dict, file_size: int) -> dict[str, h5py.Dataset]:
     """Check every dataset's declaration against the structure before any data is read: names,
     shapes, dtypes, storage (contiguous or compact, no filter, no external file, no virtual
     mapping) and that its bytes are in the file. Reading is then bounded by the file's size."""
-    expected, found = _expected(structure), _datasets_of(f)
+    expected = _expected(structure)
+    _check_sizes(structure, expected)
+    found = _datasets_of(f)
     if set(found) != set(expected):
         extra, missing = sorted(set(found) - set(expected)), sorted(set(expected) - set(found))
         raise ArtifactError(
@@ -532,18 +575,23 @@ def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwor
     for i, e in enumerate(structure["neurons"]):
         kind = _KINDS.get(e["class"])
         lag = None if e["lag"] is None else _int(e["lag"])
+        name, size, scale = e["name"], _int(e["size"]), float(e["scale"])
         if kind is None or (lag is None) != (kind is Relay):
-            raise ValueError(f"neurons {e['name']!r}: class {e['class']!r} does not fit lag {lag}")
-        name, size, scale = str(e["name"]), _int(e["size"]), float(e["scale"])
+            raise ValueError(
+                f"neurons {name!r}: class {str(e['class'])[:40]!r} does not fit lag {lag}"
+            )
         du, dv, vth, v_init = (_int(e[k]) for k in _LIF_FIELDS)
         bias = [arrays[f"neurons/{i}/{k}"].astype(np.int64) for k in ("bias_mant", "bias_exp")]
         if kind is Term:
             if du or dv or vth or v_init or bias[0].any() or bias[1].any():
                 raise ValueError(f"neurons {name!r}: a GradedVec has no LIF parameters")
             pops.append(Term(name, size, lag, scale))
+        elif kind is Relay:
+            if scale:
+                raise ValueError(f"neurons {name!r}: a relay has no scale")
+            pops.append(Relay(name, size, du, dv, vth, *bias, v_init))
         else:
-            lif = (name, size, du, dv, vth, *bias, v_init)
-            pops.append(Relay(*lif) if kind is Relay else Layer(*lif, lag, scale))
+            pops.append(Layer(name, size, du, dv, vth, *bias, v_init, lag, scale))
     syns = []
     for j, e in enumerate(structure["synapses"]):
         s = Synapse(
@@ -571,18 +619,25 @@ def _network(arrays: dict, structure: dict, meta: dict, checksum) -> FixedNetwor
         str(structure["readout"]),
         arrays["head/weight"],
         arrays["head/bias"],
-        Formats.from_dict(structure["formats"]),
+        Formats.from_dict({k: _int(v) for k, v in structure["formats"].items()}),
         meta,
-        _model_ops(structure["model_ops"], {p.name: p.size for p in pops}, _int(inp["size"])),
+        _model_ops(
+            structure["model_ops"],
+            {p.name: p.size for p in pops},
+            _int(inp["size"]),
+            sum(s.weights.size for s in syns),
+        ),
         str(checksum),
     )
 
 
-def _model_ops(entries, sizes: dict, input_size: int) -> list[ModelOps]:
-    """The model's layers as the structure records them, each checked against its source."""
+def _model_ops(entries, sizes: dict, input_size: int, stored: int) -> list[ModelOps]:
+    """The model's layers as the structure records them, each checked against its source. Each of
+    a neuron's model synapses is at least one of the ``stored`` weights of the network's
+    processes: no count exceeds them."""
     out = []
     for e in entries:
-        src = str(e["source"])
+        src = e["source"]
         n = input_size if src == INPUT else sizes[src]  # KeyError: not a population
         if set(e) - {"source", "fanout", "taps"} or ("fanout" in e) == ("taps" in e):
             raise ValueError(f"model layer from {src!r}: expected a fanout or taps")
@@ -592,31 +647,76 @@ def _model_ops(entries, sizes: dict, input_size: int) -> list[ModelOps]:
             or a.shape[-1:] != (n,)
             or a.ndim != 1 + ("taps" in e)
             or (a < 0).any()
+            or (a > stored).any()
         ):
-            raise ValueError(f"model layer from {src!r}: counts that do not fit its {n} neurons")
+            raise ValueError(
+                f"model layer from {src!r}: counts that do not fit its {n} neurons and the "
+                f"network's {stored:,} weights"
+            )
         a = a.astype(np.int64)
         out.append(ModelOps(src, a if "fanout" in e else None, a if "taps" in e else None))
     return out
+
+
+def _alike(p: LifNeurons, fmt: Formats) -> str | None:
+    """Why, if at all, a LIF population would make the emulator's samples differ from Lava's: the
+    emulator runs every sample from the run's initial state, Lava each after the one before. They
+    agree where nothing a population holds from before its window can fire it: u holds one step's
+    input (du 4095), a layer's ``v_init`` keeps its bias from firing it at the run's first step
+    (the gate's first inhibition arrives one step later; ``limits`` checks that the gate silences
+    it at every other step outside its window, and that it empties each relay line), and a relay
+    is convert's memoryless copy (any v it keeps is gone two steps later)."""
+    unity = 2**fmt.decay_bits
+    if p.du != unity - 1:
+        return f"du {p.du}: u must hold one step's input (du {unity - 1})"
+    if isinstance(p, Relay):
+        if (p.dv, p.vth, p.v_init) != (unity - 1, 0, 0) or np.any(p.bias_mant):
+            return f"a relay is dv {unity - 1}, vth 0, v_init 0 and no bias"
+        return None
+    first = float(decay(p.v_init, unity - p.dv, fmt)) + p.bias.max()
+    if first > p.vth * 2**fmt.vth_shift:
+        return (
+            f"v_init {p.v_init} lets its bias fire it at a run's first step, before the gate "
+            "arrives"
+        )
+    return None
+
+
+def _finite(a, positive: bool = False) -> bool:
+    a = np.asarray(a, np.float64)
+    return bool(np.isfinite(a).all() and (not positive or (a > 0).all()))
 
 
 def validate(net: FixedNetwork, where: str = "artifact") -> None:
     """Shapes, sources, order and ranges consistent with Lava's processes and the recorded number
     formats, else one-line ArtifactError. (Whether sums fit the chip's widths is ``limits``.)"""
     fmt = net.formats
+    try:
+        check_formats(fmt)  # every width below is then Lava's, or a stricter one
+    except ValueError as e:
+        raise ArtifactError(f"{where}: {e}") from None
     if (
         not 0 < net.input_bits <= fmt.message_bits_max
+        or abs(net.input_frac_bits) > 64  # features as fine as 2^-64 or as coarse as 2^64
         or net.input_size < 1
         or not 0 < net.input_max < 2 ** (net.input_bits - 1)
     ):
         raise ArtifactError(
-            f"{where}: input of {net.input_size} features in {net.input_bits} bits does not fit "
-            f"graded spikes of {fmt.message_bits_max} bits"
+            f"{where}: input of {net.input_size} features in {net.input_bits} bits "
+            f"({net.input_frac_bits} fractional) does not fit graded spikes of "
+            f"{fmt.message_bits_max} bits"
         )
+    # a layer's lag is at most one hop (a step, a delay, a look-ahead within it) per population
+    # after its sources': a larger one only lengthens every sample's period
+    lag_max = len(net.populations) * (fmt.delay_max + 2)
     for lag, kind in net.gate_channels:
-        if kind not in GATE_KINDS or lag < 0:
+        if kind not in GATE_KINDS or not 0 <= lag <= lag_max:
             raise ArtifactError(
-                f"{where}: gate channel ({lag}, {kind!r}) is not one of {GATE_KINDS} at a step >= 0"
+                f"{where}: gate channel ({lag}, {kind[:20]!r}) is not one of {GATE_KINDS} at a "
+                f"step in [0, {lag_max}]"
             )
+    if len(set(net.gate_channels)) < len(net.gate_channels):
+        raise ArtifactError(f"{where}: the gate declares a channel twice")
     sizes = {INPUT: net.input_channels, GATE: len(net.gate_channels)}
     order = {}
     for i, p in enumerate(net.populations):
@@ -626,7 +726,17 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
             raise ArtifactError(
                 f"{where}: {p.name}: {type(p).__name__} is not a Layer, Relay or Term"
             )
-        bad = p.size < 1 or (p.lag is not None and p.lag < 1)
+        if p.lag is not None and not 1 <= p.lag <= lag_max:
+            raise ArtifactError(
+                f"{where}: {p.name}: lag {p.lag} outside [1, {lag_max}] ({len(net.populations)} "
+                f"populations of at most {fmt.delay_max + 2} steps each)"
+            )
+        scale = (
+            p.state_scale if isinstance(p, Layer) else p.payload_scale if isinstance(p, Term) else 1
+        )
+        if not _finite(scale, positive=True):
+            raise ArtifactError(f"{where}: {p.name}: scale {scale} is not positive and finite")
+        bad = p.size < 1
         if isinstance(p, LifNeurons):
             unity = 2**fmt.decay_bits
             bm, be = np.asarray(p.bias_mant), np.asarray(p.bias_exp)
@@ -641,6 +751,11 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
             )
         if bad:
             raise ArtifactError(f"{where}: {p.name}: neuron parameters outside Loihi's ranges")
+        why = _alike(p, fmt) if isinstance(p, LifNeurons) else None
+        if why:
+            raise ArtifactError(
+                f"{where}: {p.name}: {why}; lmuneuro's backends agree only on what convert builds"
+            )
         sizes[p.name], order[p.name] = p.size, i
     for s in net.synapses:
         if s.dst not in order or s.src not in sizes or order.get(s.src, -1) > order[s.dst]:
@@ -654,9 +769,18 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
                 f"{where}: synapse {s.name}: weights {w.shape} do not fit {sizes[s.dst]} x "
                 f"{sizes[s.src]} neurons"
             )
+        if s.src == GATE and (w > 0).any():
+            raise ArtifactError(
+                f"{where}: synapse {s.name}: the gate only inhibits; a positive weight would "
+                "excite its target outside its window"
+            )
         if not np.array_equal(lava_weights(w), w):
             raise ArtifactError(
                 f"{where}: synapse {s.name}: weights are not 8-bit values as Lava uses them"
+            )
+        if not _finite(s.rel_error) or s.rel_error < 0:
+            raise ArtifactError(
+                f"{where}: synapse {s.name}: relative error {s.rel_error} is not finite and >= 0"
             )
         if not (
             fmt.weight_exp_min <= s.weight_exp <= fmt.weight_exp_max
@@ -673,7 +797,87 @@ def validate(net: FixedNetwork, where: str = "artifact") -> None:
         or np.asarray(net.head_weight).ndim != 2
         or net.head_weight.shape[1] != readout.size
         or np.shape(net.head_bias) != net.head_weight.shape[:1]
+        or len(net.head_bias) < 1
     ):
-        raise ArtifactError(f"{where}: the read-out does not fit its layer {net.readout!r}")
+        raise ArtifactError(
+            f"{where}: the read-out (head {np.shape(net.head_weight)}) does not fit its layer "
+            f"{net.readout!r}"
+        )
+    if not (_finite(net.head_weight) and _finite(net.head_bias)):
+        raise ArtifactError(f"{where}: the read-out head holds weights that are not finite")
     if max(p.lag for p in net.layers) != readout.lag:
         raise ArtifactError(f"{where}: the read-out layer {net.readout!r} is not the last")
+    _check_meta(net, where)
+
+
+FRAME_SHIFT_MAX_MS = 3_600_000.0  # an hour per frame: the static energy stays finite
+
+
+def _check_meta(net: FixedNetwork, where: str) -> None:
+    """The conversion record (not checksummed: anyone may edit it) as the reports use it: the
+    features' frame shift, the target's name, the classes and the model's config, which energy
+    builds to count its MACs and must therefore be bounded by the network the file holds."""
+    meta = net.meta
+    features = meta.get("features", {})
+    if not isinstance(features, dict):
+        raise ArtifactError(f"{where}: meta: features is not a mapping")
+    frame = features.get("frame_shift_ms")
+    if frame is not None and not (
+        isinstance(frame, (int, float))
+        and not isinstance(frame, bool)
+        and 0 < frame <= FRAME_SHIFT_MAX_MS
+    ):  # NaN fails it too
+        raise ArtifactError(
+            f"{where}: meta: frame shift {str(frame)[:20]} ms is not in "
+            f"(0, {FRAME_SHIFT_MAX_MS:,.0f}]"
+        )
+    if "target" in meta:
+        _name(meta["target"], "meta: target")
+    classes = meta.get("classes")
+    if classes is not None and not (
+        isinstance(classes, list)
+        and len(classes) == len(net.head_bias)
+        and all(isinstance(c, str) and c.isprintable() and len(c) <= 100 for c in classes)
+    ):
+        raise ArtifactError(
+            f"{where}: meta: classes are not {len(net.head_bias)} printable names of at most 100 "
+            "characters"
+        )
+    if "config" in meta:
+        why = _config_misfit(meta["config"], net)
+        if why:
+            raise ArtifactError(f"{where}: meta: the model config {why}")
+
+
+def _config_misfit(config, net: FixedNetwork) -> str | None:
+    """Why the model config cannot be the network's source, or None. Its widths are populations of
+    the network, its channel mixers and output projections weights the file stores (each float
+    weight is at least one stored 8-bit weight), and its LMU buffers within the read budget: the
+    float model energy builds from it is then bounded by the file's own size."""
+    from .models.lmuformer import ModelConfig
+
+    try:
+        cfg = ModelConfig.from_dict(config)
+    except (TypeError, ValueError) as e:
+        return f"is not one ({(str(e) or type(e).__name__).splitlines()[0][:120]})"
+    widest = max(p.size for p in net.populations)
+    stored = sum(np.asarray(s.weights).size for s in net.synapses)
+    d, hidden, m = cfg.dim, int(cfg.dim * cfg.mlp_ratio), cfg.memory_size
+    buffers = 24 * cfg.depth * m * (m + 2 * cfg.seq_len)  # A, H and fft_H, built in float64
+    if (cfg.in_features, cfg.num_classes) != (net.input_size, len(net.head_bias)):
+        return (
+            f"declares {cfg.in_features} features and {cfg.num_classes} classes; the network has "
+            f"{net.input_size} and {len(net.head_bias)}"
+        )
+    # the float model's weights, counted generously (every convolution of the embedding d wide)
+    weights = (cfg.in_features + cfg.embed_layers * d) * d * cfg.kernel_size
+    weights += cfg.depth * 2 * d * (hidden + d + m) + cfg.num_classes * d
+    if max(d, hidden, m) > widest or weights > 4 * stored + np.size(net.head_weight):
+        return (
+            f"(dim {d}, hidden {hidden}, memory {m}, depth {cfg.depth}: {weights:,} weights) is "
+            f"larger than the network ({widest:,} neurons in its widest population, {stored:,} "
+            "weights)"
+        )
+    if buffers > read_budget():
+        return f"declares LMU buffers of {buffers / 2**20:,.0f} MiB, more than the read budget"
+    return None

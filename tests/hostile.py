@@ -1,5 +1,7 @@
 """Builders of hostile files that declare far more than they hold, for tests/test_bounded_reads.py
 and tests/fixtures/corpus/make_corpus.py. Each is small on disk: the danger is in what it declares.
+``artifact_edited`` makes artifacts whose checksum is valid and whose values are hostile (for
+tests/test_fuzz.py too).
 """
 
 from __future__ import annotations
@@ -219,4 +221,30 @@ def minimal_artifact(path: Path) -> Path:
         f["synapse/0/weight"] = np.zeros((1, 2), np.int16)
         f["head/weight"] = np.zeros((2, 1), np.float32)
         f["head/bias"] = np.zeros(2, np.float32)
+    return path
+
+
+def artifact_edited(src: Path, path: Path, edit) -> Path:
+    """A copy of the artifact ``src`` with hostile contents that its checksum does not catch:
+    ``edit(structure, meta, arrays)`` changes them in place (a dataset may change shape), and the
+    copy is written as convert writes, its checksum recomputed."""
+    from lmuneuro.artifact import _digest
+
+    with h5py.File(src, "r") as f:
+        attrs = dict(f.attrs)
+        arrays = {}
+        f.visititems(
+            lambda k, d: arrays.__setitem__(k, d[()]) if isinstance(d, h5py.Dataset) else None
+        )
+    structure, meta = json.loads(attrs["structure"]), json.loads(attrs["meta"])
+    edit(structure, meta, arrays)
+    attrs.update(
+        structure=json.dumps(structure),
+        meta=json.dumps(meta),
+        checksum=_digest(arrays, structure),
+    )
+    with h5py.File(path, "w", libver="latest") as f:  # latest: attributes of any size
+        f.attrs.update(attrs)
+        for k, a in arrays.items():
+            f.create_dataset(k, data=a)
     return path

@@ -1,7 +1,9 @@
 """Reads bounded before they happen: hostile files that declare far more than they hold (8 GiB
 compression bombs in every artifact role, links out of the file, virtual datasets, terabyte .npy
 headers, zip members declaring gigabytes, stride-0 tensors, 20 GiB sparse text files) go through
-the command a user would run, in a subprocess that measures each refusal's time and the process's
+the command a user would run, and so do artifacts with a valid checksum whose sizes would drive
+work (10^5 processes, a 10^7-neuron population, lags of 10^12, a 4096-wide model config, fan-outs
+of 2^62), in a subprocess that measures each refusal's time and the process's
 peak memory with ``resource.getrusage``. Each must be one line, exit 2, within 5 s, under 1 GiB."""
 
 import json
@@ -113,6 +115,13 @@ def lmuneuro_main(argv):
 
 def test_hostile_declarations_refused_fast_and_small(cases):
     argv, out = cases
+    _refused_fast_and_small(argv, "hostile declarations")
+    assert not out.exists()
+
+
+def _refused_fast_and_small(argv: dict, what: str) -> None:
+    """Each command of ``argv`` (case -> arguments) run in one measuring subprocess: one line
+    naming the file, exit 2, within ``SECONDS`` and under ``PEAK_MIB``."""
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURE],
         input=json.dumps(list(argv.items())),
@@ -133,10 +142,9 @@ def test_hostile_declarations_refused_fast_and_small(cases):
         assert r["seconds"] < SECONDS, r
         assert r["peak_mib"] < PEAK_MIB, r
         FUZZED["bounded reads"] = FUZZED.get("bounded reads", 0) + 1
-    assert not out.exists()
     worst = max(rows, key=lambda r: r["seconds"])
     print(
-        f"\n{len(rows)} hostile declarations refused; slowest {worst['case']} "
+        f"\n{len(rows)} {what} refused; slowest {worst['case']} "
         f"{worst['seconds']:.2f} s; "
         f"peak {max(r['peak_mib'] for r in rows):.0f} MiB"
     )
@@ -177,3 +185,68 @@ def test_budget_names_the_size(tmp_path):
 def _saved(d: Path) -> Path:
     np.save(d / "ok.npy", np.arange(6, dtype=np.float32).reshape(1, 2, 3))
     return d / "ok.npy"
+
+
+def _huge_term(structure, meta, arrays):
+    """One more population: a term of 10^7 neurons, its 40 MB of datasets in the file."""
+    i = len(structure["neurons"])
+    structure["neurons"].append(
+        {**structure["neurons"][1], "name": "huge", "size": 10**7, "lag": 1, "scale": 1.0}
+    )
+    for k in ("bias_mant", "bias_exp"):
+        arrays[f"neurons/{i}/{k}"] = np.zeros(10**7, np.int16)
+
+
+def _many_processes(structure, meta, arrays):
+    """100,000 one-neuron terms (declared: the count is refused before any dataset is looked
+    for)."""
+    term = next(e for e in structure["neurons"] if e["class"] == "GradedVec")
+    structure["neurons"] += [{**term, "name": f"t{i}", "size": 1} for i in range(10**5)]
+
+
+def _lags(structure, meta, arrays):
+    for e in structure["neurons"]:
+        if e["lag"] is not None:
+            e["lag"] += 10**12
+    structure["gate"] = [[lag + 10**12, kind] for lag, kind in structure["gate"]]
+
+
+@pytest.fixture(scope="module")
+def artifact_sizes(digits_checkpoint, tmp_path_factory):
+    """Artifacts with a valid checksum whose sizes would drive work: processes, neurons, lags,
+    the model config energy builds, the model's fan-outs."""
+    d = tmp_path_factory.mktemp("sizes")
+    art = d / "model.h5"
+    convert(digits_checkpoint, art)
+    x = d / "x.npy"
+    np.save(x, np.zeros((1, 8, 8), np.float32))
+
+    def config(structure, meta, arrays):
+        meta["config"].update(dim=4096, depth=64, memory_size=8192, seq_len=10**6)
+
+    def fanout(structure, meta, arrays):
+        for m in structure["model_ops"]:
+            m.update(
+                {k: (np.asarray(v) * 0 + 2**62).tolist() for k, v in m.items() if k != "source"}
+            )
+
+    edits = {
+        "art-10^7-neurons": _huge_term,
+        "art-10^5-processes": _many_processes,
+        "art-lags-10^12": _lags,
+        "art-config-4096-wide": config,
+        "art-fanout-2^62": fanout,
+    }
+    return {
+        name: [
+            "energy",
+            str(hostile.artifact_edited(art, d / f"{name}.h5", edit)),
+            "--inputs",
+            str(x),
+        ]
+        for name, edit in edits.items()
+    }
+
+
+def test_hostile_artifact_sizes_refused_fast_and_small(artifact_sizes):
+    _refused_fast_and_small(artifact_sizes, "artifacts declaring hostile sizes")

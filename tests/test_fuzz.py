@@ -1,11 +1,14 @@
 """Fuzzing every file the toolkit reads: checkpoints (native and reference layout), artifacts,
-hardware profiles, activity files, input arrays and data-set folders. Each mutation goes through
+hardware profiles, activity files, input arrays and data-set folders; artifacts also with hostile
+values under a recomputed checksum (and in-range unusual ones run on the emulator and Lava's
+simulator, which must agree spike for spike). Each mutation goes through
 the command a user would run; whatever the damage, the command exits 0 or prints one line
 ``lmuneuro CMD: error: ...`` and exits 2, leaving no output file. No exception may escape: the
 test calls ``main`` in-process, so a traceback fails it. The counts tried are printed at the end
 of the test run (conftest's terminal summary)."""
 
 import io
+import json
 import os
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -694,3 +697,338 @@ def test_structured_reads_are_bounded_and_json_writes_strict():
     assert to_json({"a": [1.5]}) == '{"a": [1.5]}'
     with pytest.raises(ValueError, match=r"a\[1\]\.b = inf is not finite"):
         to_json({"a": [0, {"b": float("inf")}]})
+
+
+# ------------------------------------------------------ artifacts: a valid checksum, hostile values
+
+
+def _strict(text: str):
+    """JSON as the standard has it: no NaN or Infinity, every number finite."""
+
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON constant {token}")
+
+    def finite(v):
+        if isinstance(v, float):
+            assert np.isfinite(v), v
+        for x in v.values() if isinstance(v, dict) else v if isinstance(v, list) else ():
+            finite(x)
+
+    out = json.loads(text, parse_constant=refuse)
+    finite(out)
+    return out
+
+
+def _each(kind: str, key: str, value):
+    """Sets ``key`` of every population of Lava class ``kind`` to ``value``."""
+
+    def edit(structure, meta, arrays):
+        for e in structure["neurons"]:
+            if e["class"] == kind:
+                e[key] = value
+
+    return edit
+
+
+def _synapses(key: str, value):
+    def edit(structure, meta, arrays):
+        for e in structure["synapses"]:
+            e[key] = value
+
+    return edit
+
+
+def _gate_weights(f):
+    def edit(structure, meta, arrays):
+        for j, e in enumerate(structure["synapses"]):
+            if e["src"] == "gate":
+                arrays[f"synapse/{j}/weight"] = f(arrays[f"synapse/{j}/weight"]).astype(np.int16)
+
+    return edit
+
+
+def _array(name: str, f):
+    def edit(structure, meta, arrays):
+        arrays[name] = f(arrays[name])
+
+    return edit
+
+
+def _meta(path: str, value):
+    """Sets meta[a][b]... (``path`` "a.b") to ``value``."""
+
+    def edit(structure, meta, arrays):
+        *parents, key = path.split(".")
+        for k in parents:
+            meta = meta.setdefault(k, {})
+        meta[key] = value
+
+    return edit
+
+
+def _formats(key: str, value):
+    def edit(structure, meta, arrays):
+        structure["formats"][key] = value
+
+    return edit
+
+
+def _shift_lags(by: int):
+    def edit(structure, meta, arrays):
+        for e in structure["neurons"]:
+            if e["lag"] is not None:
+                e["lag"] += by
+        structure["gate"] = [[lag + by, kind] for lag, kind in structure["gate"]]
+
+    return edit
+
+
+def _model_ops(key: str, value):
+    def edit(structure, meta, arrays):
+        m = next(m for m in structure["model_ops"] if key in m)
+        m[key] = (np.asarray(m[key]) * 0 + value).tolist()
+
+    return edit
+
+
+def _rename(new):
+    """The first population renamed to ``new`` everywhere it is named."""
+
+    def edit(structure, meta, arrays):
+        old = structure["neurons"][0]["name"]
+        structure["neurons"][0]["name"] = new
+        for e in structure["synapses"]:
+            for k in ("src", "dst"):
+                e[k] = new if e[k] == old else e[k]
+        for m in structure["model_ops"]:
+            m["source"] = new if m["source"] == old else m["source"]
+
+    return edit
+
+
+def _late_term(structure, meta, arrays):
+    """The first term's processes delayed by the chip's most: its payloads of one sample would
+    reach into the next."""
+    term = next(e["name"] for e in structure["neurons"] if e["class"] == "GradedVec")
+    for e in structure["synapses"]:
+        if e["dst"] == term:
+            e["delay"] = 62
+            e["class"] = e["class"] if e["class"].startswith("Delay") else "Delay" + e["class"]
+
+
+def _no_classes(structure, meta, arrays):
+    arrays["head/weight"] = arrays["head/weight"][:0]
+    arrays["head/bias"] = arrays["head/bias"][:0]
+    meta["classes"] = []
+
+
+nan, inf = float("nan"), float("inf")
+# each value an artifact convert never writes; the checksum recomputed, so that only the checks of
+# what the values mean stand between them and the backends and reports
+HOSTILE_ARTIFACTS = {
+    **{f"layer scale {v}": _each("LIFReset", "scale", v) for v in (nan, inf, -1.0, 0.0)},
+    **{f"term scale {v}": _each("GradedVec", "scale", v) for v in (nan, -inf, 0.0)},
+    "relay scale nan": _each("LIF", "scale", nan),
+    **{f"rel_error {v}": _synapses("rel_error", v) for v in (nan, inf, -1.0)},
+    **{
+        f"{name} {v}": _array(name, lambda a, v=v: np.full_like(a, v))
+        for name in ("head/weight", "head/bias")
+        for v in (nan, inf)
+    },
+    "head of 0 classes": _no_classes,
+    **{f"frame shift {v}": _meta("features.frame_shift_ms", v) for v in (-1.0, 0, nan, inf, 1e308)},
+    "config 4096 wide": _meta("config.dim", 4096),
+    "config 64 deep": _meta("config.depth", 64),
+    "config memory 8192 x 10^6 steps": lambda s, m, a: m["config"].update(
+        memory_size=8192, seq_len=10**6
+    ),
+    "config other features": _meta("config.in_features", 4096),
+    "config not one": _meta("config.dim", "wide"),
+    "fan-out 2^62": _model_ops("fanout", 2**62),
+    "taps 2^62": _model_ops("taps", 2**62),
+    "fan-out 2^64": _model_ops("fanout", 2**64),
+    **{f"lags + 10^{k}": _shift_lags(10**k) for k in (6, 12)},
+    "gate lag 10^12": lambda s, m, a: s["gate"].append([10**12, "outside"]),
+    "gate channel twice": lambda s, m, a: s["gate"].append(s["gate"][0]),
+    "a term fed 62 steps late": _late_term,
+    "v_init at the top of the state": _each("LIFReset", "v_init", 2**23 - 1),
+    "v_init 10^6": _each("LIFReset", "v_init", 10**6),
+    "du 0": _each("LIFReset", "du", 0),
+    "relay with a bias": lambda s, m, a: a.update(
+        {
+            f"neurons/{i}/bias_mant": a[f"neurons/{i}/bias_mant"] + 1
+            for i, e in enumerate(s["neurons"])
+            if e["class"] == "LIF"
+        }
+    ),
+    "relay v_init 1": _each("LIF", "v_init", 1),
+    "gate weights all 0": _gate_weights(lambda w: w * 0),
+    "gate weights halved": _gate_weights(lambda w: w // 4 * 2),
+    "gate excites": _gate_weights(lambda w: -w // 2 * 2),
+    "name with escapes": _rename("\x1b[31mred\x1b[0m"),
+    "name of 10^6 characters": _rename("n" * 10**6),
+    "name empty": _rename(""),
+    "name a path": _rename("../../etc/passwd"),
+    "name not a string": _rename(7),
+    "target a path": _meta("target", "/etc/passwd"),
+    "target with escapes": _meta("target", "\x1b]0;pwned\x07"),
+    "class names with escapes": _meta("classes", ["\x1b[2J"] * 10),
+    "formats decay_bits 2000": _formats("decay_bits", 2000),
+    "formats message_bits 10^12": _formats("message_bits_max", 10**12),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_ARTIFACTS))
+def test_hostile_artifact_values(files, tmp_path, case):
+    """Each value is refused, when the artifact is read or (the gate's inhibition) by the limits
+    every backend checks: one line, exit 2, no report; the inspector refuses it too."""
+    from hostile import artifact_edited
+
+    art = artifact_edited(files["art_path"], tmp_path / "art.h5", HOSTILE_ARTIFACTS[case])
+    report = tmp_path / "report.json"
+    argv = ["energy", art, "--inputs", files["x"], "--format", "json", "-o", report]
+    assert run_cli("artifact values", argv, [report]) == 2
+    with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):
+        assert main(["inspect", str(art)]) == 2  # one line per broken limit, where one is
+
+
+_field_values = st.sampled_from(
+    [nan, inf, -inf, -1, 0, 1, 2**23 - 1, -(2**23), 10**6, 2**62, 10**12, 1e308, "x", None, []]
+)
+
+
+@settings(max_examples=examples(40), **SETTINGS)
+@given(data=st.data())
+def test_fuzz_artifact_values(files, data):
+    """Any field of the structure or the record set to a hostile value, the checksum recomputed:
+    exit 0 with a report of finite numbers in standard JSON, or one line and exit 2."""
+    from hostile import artifact_edited
+
+    def edit(structure, meta, arrays):
+        for _ in range(data.draw(st.integers(1, 3))):
+            where = data.draw(st.sampled_from(["neurons", "synapses", "input", "formats", "meta"]))
+            table = (
+                meta
+                if where == "meta"
+                else structure[where]
+                if where in ("input", "formats")
+                else data.draw(st.sampled_from(structure[where]))
+            )
+            table[data.draw(st.sampled_from(sorted(table)))] = data.draw(_field_values)
+
+    art = artifact_edited(files["art_path"], files["dir"] / "values.h5", edit)
+    report = files["dir"] / "values.json"
+    argv = ["energy", art, "--inputs", files["x"], "--format", "json", "-o", report]
+    if run_cli("artifact values (random)", argv) == 0:
+        _strict(report.read_text())
+    else:
+        assert not report.exists()
+    report.unlink(missing_ok=True)
+
+
+def _v_init(where: str):
+    """Each layer's v_init at the top of the state, or at the largest value whose first step
+    cannot fire it (``where`` "bound")."""
+
+    def edit(structure, meta, arrays):
+        from lmuneuro.fixedpoint import LAVA
+        from lmuneuro.loihi import decay
+
+        for i, e in enumerate(structure["neurons"]):
+            if e["class"] != "LIFReset":
+                continue
+            if where == "top":
+                e["v_init"] = LAVA.state_max - 1
+                continue
+            bias = arrays[f"neurons/{i}/bias_mant"].astype(np.int64) << arrays[
+                f"neurons/{i}/bias_exp"
+            ].astype(np.int64)
+            room, keep = e["vth"] * 2**LAVA.vth_shift - bias.max(), 2**LAVA.decay_bits - e["dv"]
+            v = int(room * 2**LAVA.decay_bits / keep)
+            while decay(v + 1, keep) <= room:
+                v += 1
+            while decay(v, keep) > room:
+                v -= 1
+            e["v_init"] = v
+
+    return edit
+
+
+def _gate_of(layers, f):
+    def edit(structure, meta, arrays):
+        for j, e in enumerate(structure["synapses"]):
+            if e["src"] == "gate" and e["dst"] in layers:
+                arrays[f"synapse/{j}/weight"] = f(arrays[f"synapse/{j}/weight"]).astype(np.int16)
+
+    return edit
+
+
+UNUSUAL = {  # in range, but not what convert writes: run alike on both backends, or refused
+    "v_init at the top of the state": (_v_init("top"), False),
+    "v_init at the first step's bound": (_v_init("bound"), True),
+    "v_init 0": (_each("LIFReset", "v_init", 0), True),
+    "gate weights all 0": (_gate_of("ab", lambda w: w * 0), False),
+    "gate weights halved": (_gate_of("ab", lambda w: w // 4 * 2), False),
+    # b has no bias and reads a only in its window: it needs no inhibition
+    "gate weights of b all 0": (_gate_of("b", lambda w: w * 0), True),
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_artifact(tmp_path_factory):
+    """A two-layer network that fires (layer a reads three taps of the input, b reads a)."""
+    from lmuneuro.artifact import INPUT, write_artifact
+    from lmuneuro.compile.convert import quantize_graph
+    from lmuneuro.compile.graph import Graph, Population, Synapses
+
+    taps = np.array([[[0.75], [0.5]], [[1.0], [0.8]], [[-0.25], [0.3]]])
+    graph = Graph(
+        1,
+        [
+            Population(
+                "a", 2, 1.0, 2.0, np.array([0.25, -0.1]), [Synapses(INPUT, taps, (-1, 0, 1))]
+            ),
+            Population(
+                "b",
+                2,
+                1.0,
+                2.0,
+                np.zeros(2),
+                [Synapses("a", np.array([[[3.0, 0.25], [-0.5, 2.0]]]), (0,))],
+            ),
+        ],
+        np.ones((1, 2)),
+        np.zeros(1),
+    )
+    d = tmp_path_factory.mktemp("tiny")
+    write_artifact(d / "tiny.h5", quantize_graph(graph, input_max_abs=1.0))
+    x = np.abs(np.random.default_rng(0).uniform(-1, 1, (4, 5, 1))).astype(np.float32) * 4
+    np.save(d / "x.npy", x)
+    return d / "tiny.h5", d / "x.npy"
+
+
+@pytest.mark.parametrize("case", list(UNUSUAL))
+def test_unusual_artifacts_run_alike_on_lava_or_are_refused(tiny_artifact, tmp_path, case):
+    """Values the emulator's shortcuts (each sample from the run's initial state; the gate's
+    inhibition added where it fires) would compute differently from Lava's simulator, which runs
+    the samples back to back: where the file proves them harmless, both backends give the same
+    spikes, neuron for neuron and step for step; elsewhere ``run`` refuses the file."""
+    from hostile import artifact_edited
+
+    from lmuneuro.artifact import read_artifact
+    from lmuneuro.backends import run_backend
+
+    edit, accepted = UNUSUAL[case]
+    src, x = tiny_artifact
+    art = artifact_edited(src, tmp_path / "art.h5", edit)
+    act = tmp_path / "act.json"
+    code = run_cli("unusual artifact", ["run", art, "--inputs", x, "--activity", act], [act])
+    assert code == (0 if accepted else 2)
+    if accepted:
+        net, features = read_artifact(art), np.load(x)
+        emu, lava = (run_backend(net, features, b, record=True) for b in ("emulator", "lava-sim"))
+        assert all(np.array_equal(emu.spikes[k], lava.spikes[k]) for k in emu.spikes)
+        assert all(
+            np.array_equal(emu.spike_counts[k], lava.spike_counts[k]) for k in emu.spike_counts
+        )
+        assert min(int(s.sum()) for s in emu.spikes.values()) > 0

@@ -114,9 +114,21 @@ def run_backend(
             "lists them)"
         )
     if backend == "emulator":
+        from ..files import read_budget
         from .emulator import Emulator
         from .result import RunResult
 
+        # the emulator holds every population's a_in and spikes over a whole batch at once (at most
+        # 12 bytes per neuron and step): the batch shrinks to fit the memory budget
+        sample = 12 * (net.delay + x.shape[1]) * sum(p.size for p in net.populations)
+        budget = read_budget()
+        if sample > budget:
+            raise ValueError(
+                f"one sample of {x.shape[1]:,} frames takes the emulator {sample / 2**30:,.1f} GiB "
+                f"({net.delay + x.shape[1]:,} steps of {sum(p.size for p in net.populations):,} "
+                f"neurons), more than the {budget / 2**30:,.1f} GiB budget"
+            )
+        batch = max(1, min(batch, budget // sample))
         emulate = Emulator(net, device)
         parts = [emulate(x[i : i + batch], record=record) for i in range(0, len(x), batch)]
         return RunResult(

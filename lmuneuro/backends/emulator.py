@@ -12,7 +12,9 @@ float64, exact below 2^53.
 
 The test suite checks the arithmetic against Lava's own models on random inputs, bit for bit, and
 whole networks against Lava's simulator. Each sample runs on its own for ``delay + steps`` steps
-from the run's initial state: every spike it causes falls within those steps (``artifact``).
+from the run's initial state: every spike it causes falls within those steps, and nothing it
+leaves behind fires anything in the next (``artifact`` and ``limits`` check both from the file's
+parameters, docs/artifact.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ inhibition adds to what the processes that can deliver there do (``regions``). T
 sizes every layer by these bounds, ``lmuneuro inspect`` reports their margins, and the backends
 refuse a network that breaks them. With a
 hardware profile, the neuro-cores, neurons and synapses the network needs are limits too
-(``resources``).
+(``resources``). So is what lets the emulator run each sample on its own as Lava runs them back
+to back (docs/artifact.md): every layer silenced outside its window, every relay line emptied at
+its source's end, every delivery of a sample within its period.
 """
 
 from __future__ import annotations
@@ -262,6 +264,10 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                 parts.append((lo, hi, offset, s.src == GATE))
         if isinstance(p, Term):
             classes[p.name] = offset_classes(parts)
+        if isinstance(p, Layer):
+            out.append(_silenced(net, p, [pt for pt in parts if not pt[3]]))
+        elif isinstance(p, Relay) and any(s.src == p.name for s in net.inputs_of(p.name)):
+            out.append(_emptied(net, p, [pt for pt in parts if not pt[3]]))
         if not parts:
             continue
         if isinstance(p, Term):  # every process at once; the sum leaves as a payload, not into u
@@ -311,6 +317,7 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                 fmt.state_max,
             )
         )
+    out += _within_period(net)
     if net.synapses:
         s = max(net.synapses, key=lambda s: s.delay)
         out.append(Limit("synaptic delay", s.name, 0, s.delay, None, fmt.delay_max))
@@ -349,6 +356,76 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                     res[limit] * res["chips"],
                 )
             )
+    return out
+
+
+def _gate_inhibition(net: FixedNetwork, p, channel: tuple[int, str]) -> np.ndarray:
+    """What the gate surely delivers to ``p`` (per neuron, <= 0) at a step where ``channel``
+    fires: that channel's weights (the file's gate only inhibits, ``artifact.validate``; other
+    channels firing then only add to it)."""
+    if channel not in net.gate_channels:
+        return np.zeros(p.size)
+    col = net.gate_channels.index(channel)
+    total = np.zeros(p.size)
+    for s in net.inputs_of(p.name):
+        if s.src == GATE:
+            total += shift(np.asarray(s.weights, np.float64)[:, col], s.weight_exp)
+    return total
+
+
+def _silenced(net: FixedNetwork, p: Layer, live: list) -> Limit:
+    """A layer must not fire outside its window, whatever its live processes deliver there: with
+    u + bias <= 0 at every such step, v never rises above the threshold it was under. Lava runs
+    each sample after the one before and the emulator each from the run's start: this is what
+    makes them agree (``artifact._alike``)."""
+    shift_ = 2**net.formats.activation_shift
+    ranges = regions(live, net.delay) if live else {}
+    hi = np.maximum(ranges["before"][1], ranges["after"][1]) if live else np.zeros(p.size)
+    drive = (hi + _gate_inhibition(net, p, (p.lag, "outside"))) * shift_ + p.bias
+    return Limit(
+        "u + bias outside its window (silenced by the gate)",
+        p.name,
+        drive.min(),
+        drive.max(),
+        None,
+        0,
+    )
+
+
+def _emptied(net: FixedNetwork, p: Relay, live: list) -> Limit:
+    """A relay line must be empty when its source's sample is over: at that step (its gate
+    channel ``(lag, "end")``) whatever its processes deliver leaves u <= 0, so that nothing of one
+    sample travels on into the next."""
+    feed = next((s.src for s in net.inputs_of(p.name) if s.src not in (GATE, p.name)), None)
+    lag = 0 if feed in (None, INPUT) else net.population(feed).lag
+    hi = sum(pt[1] for pt in live) if live else np.zeros(p.size)
+    end = (
+        _gate_inhibition(net, p, (lag, "end"))
+        if lag is not None
+        else np.full(p.size, np.inf)  # fed by another relay: no step at which it is emptied
+    )
+    drive = (hi + end) * 2**net.formats.activation_shift
+    return Limit(
+        "u at its source's end (emptied by the gate)", p.name, drive.min(), drive.max(), None, 0
+    )
+
+
+def _within_period(net: FixedNetwork) -> list[Limit]:
+    """Every delivery of a sample reaches a term or a relay within the sample's period, and a
+    layer before its window in the next sample (where the gate silences it, ``_silenced``), so
+    that the next sample's spikes do not depend on it (the emulator never sees it). A source's
+    payloads of a sample lie within steps ``[0, end + steps)``: ``end`` 0 for the input, a layer's
+    lag (it is silenced after its window), for a term or a relay copy its last process's arrival,
+    for a relay line its source's (the gate empties it at that source's end); a process delivers
+    them ``1 + delay`` steps later."""
+    end, out = {INPUT: 0}, []
+    for p in net.populations:
+        ins = [s for s in net.inputs_of(p.name) if s.src not in (GATE, p.name)]
+        arrive = max((end[s.src] + 1 + s.delay for s in ins), default=0)
+        bound = net.delay + (p.lag if isinstance(p, Layer) else 0)
+        out.append(Limit("a sample's deliveries within its period", p.name, 0, arrive, None, bound))
+        line = isinstance(p, Relay) and any(s.src == p.name for s in net.inputs_of(p.name))
+        end[p.name] = p.lag if isinstance(p, Layer) else end[ins[0].src] if line else arrive
     return out
 
 
