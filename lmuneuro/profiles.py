@@ -139,6 +139,13 @@ def _resources(table, where: str) -> dict:
     bad = [k for k in RESOURCES if res[k] < (0 if k in may_be_0 else 1)]
     if bad:
         raise ProfileError(f"{where}: field resources.{bad[0]} must be positive, got {res[bad[0]]}")
+    # far beyond any board (a Loihi 2 chip has 128 cores and 2^20 neurons): placement and the
+    # runtime model loop over chips, cores and mesh positions
+    huge = [k for k in RESOURCES if res[k] > 2**31]
+    if huge:
+        raise ProfileError(
+            f"{where}: field resources.{huge[0]} must be at most {2**31:,}, got {res[huge[0]]:.3g}"
+        )
     if res["neurons_per_core"] > res["neurons_per_chip"]:
         raise ProfileError(
             f"{where}: field resources.neurons_per_core ({res['neurons_per_core']:,}) exceeds "

@@ -147,6 +147,11 @@ def test_static_energy_back_to_back_and_in_real_time(digits_checkpoint, tmp_path
     [
         ("chips = 1\n", "chips = 0\n", "field resources.chips must be positive, got 0"),
         (
+            "chips = 1\n",
+            "chips = 1" + "0" * 30 + "\n",
+            "field resources.chips must be at most 2,147,483,648, got 1e",
+        ),
+        (
             "neurons_per_core = 8192",
             "neurons_per_core = 2000000",
             "field resources.neurons_per_core (2,000,000) exceeds neurons_per_chip (1,048,576)",

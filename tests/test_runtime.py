@@ -73,12 +73,18 @@ def test_spreading_a_population_divides_its_compute_bound():
     assert four.value[0] - barrier == pytest.approx((one.value[0] - barrier) / 4)
 
 
-def test_a_networks_cores_as_placed(digits_checkpoint, tmp_path):
-    art = tmp_path / "m.h5"
+@pytest.fixture(scope="module")
+def digits_run(digits_checkpoint, tmp_path_factory):
+    """(artifact path, network, 16 test samples, the emulator's run of them)."""
+    art = tmp_path_factory.mktemp("runtime") / "m.h5"
     convert(digits_checkpoint, art)
     net = read_artifact(art)
     x = get_dataset("digits", "test").tensors[0][:16].numpy()
-    res = run_backend(net, x, "emulator")
+    return art, net, x, run_backend(net, x, "emulator")
+
+
+def test_a_networks_cores_as_placed(digits_run):
+    _, net, x, res = digits_run
     act = activity(net, x, res.spike_counts, res.step_counts)
     profile = load_profile("loihi2")
     load, recorded = workload(net, act, profile)
@@ -119,14 +125,10 @@ def test_public_measurements_within_the_stated_error():
         assert TIMING[c].value == pytest.approx(fitted[c].value, rel=0.005), c
 
 
-def test_a_silent_sample_steps_faster_than_a_busy_one(digits_checkpoint, tmp_path, capsys):
+def test_a_silent_sample_steps_faster_than_a_busy_one(digits_run, tmp_path, capsys):
     """The same artifact and inputs, priced from the run's activity and from the activity of a
     run in which no population spikes: the silent one steps faster at every end of the range."""
-    art = tmp_path / "m.h5"
-    convert(digits_checkpoint, art)
-    net = read_artifact(art)
-    x = get_dataset("digits", "test").tensors[0][:16].numpy()
-    res = run_backend(net, x, "emulator")
+    art, net, x, res = digits_run
     busy = activity(net, x, res.spike_counts, res.step_counts)
     silent = activity(
         net,
