@@ -122,7 +122,7 @@ def step_times(w: Workload, timing: dict) -> StepTimes:
     return StepTimes(low, value, high, chip, max(shares, key=shares.get))
 
 
-def _spread(act: dict, net: FixedNetwork) -> tuple[dict[str, np.ndarray], bool]:
+def _spread(act: dict) -> tuple[dict[str, np.ndarray], bool]:
     """Per source (populations, the input and the gate) its messages at each step of a sample,
     and whether they were recorded per step (else each total is spread evenly over the steps a
     source can send in)."""
@@ -142,7 +142,7 @@ def workload(net: FixedNetwork, act: dict, profile: Profile) -> tuple[Workload, 
     (per-sample means, ``analysis.activity``); also whether the steps were recorded one by one."""
     res = profile.resources
     placed = {p.population: p for p in place(net, res)}
-    messages, recorded = _spread(act, net)
+    messages, recorded = _spread(act)
     period = act["steps_per_sample"]
     names = [p.name for p in net.populations]
     start = dict(zip(names, np.cumsum([0] + [placed[n].cores for n in names[:-1]])))
