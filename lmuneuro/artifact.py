@@ -48,7 +48,7 @@ from typing import ClassVar
 import h5py
 import numpy as np
 
-from .files import check_budget, parse_json, read_budget, write_output
+from .files import check_budget, parse_json, read_budget, to_json, write_output
 from .fixedpoint import Formats, quantize_input
 from .loihi import check_formats, decay, lava_weights
 
@@ -276,6 +276,8 @@ def _digest(arrays: dict[str, np.ndarray], attrs: dict) -> str:
         a = np.ascontiguousarray(arrays[k])
         h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
+    # a digest of what a file holds, NaN included (reading checks the values once the checksum
+    # holds): not JSON written anywhere, so not the strict writer
     h.update(json.dumps(attrs, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -345,8 +347,8 @@ def write_artifact(path, net: FixedNetwork) -> None:
         f.attrs.update(
             format=FORMAT,
             format_version=FORMAT_VERSION,
-            structure=json.dumps(structure),
-            meta=json.dumps(net.meta),
+            structure=to_json(structure),
+            meta=to_json(net.meta),
             checksum=_digest(arrays, structure),
         )
         for k, a in arrays.items():

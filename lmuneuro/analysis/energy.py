@@ -17,8 +17,9 @@ constants. Every figure is per sample. What is counted:
 - chip-to-chip messages: where the network spans several chips of a board, each spike of a
   population read on another chip is one message per such chip (``energy.interchip_message``);
 - static energy: the profile's static power per chip x the chips in use x the time a sample
-  takes, in two modes: back to back (the profile's measured time per step x steps per sample;
-  the headline figure) and real time (one step per input frame: ``frame_ms``, by default the
+  takes, in two modes: back to back (each step of a sample timed by ``analysis.runtime`` from
+  the run's activity, or a fixed time per step; the headline figure, with the latency) and real
+  time (one step per input frame: ``frame_ms``, by default the
   features' frame shift, x the sample's frames).
 
 The same network as a non-spiking ANN is counted by ``models.macs`` on the model that the
