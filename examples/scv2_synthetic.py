@@ -11,12 +11,13 @@ second run only measures:
      between train, validation and test;
   2. spiking-lmuformer-scv2 (snn.pt) and the non-spiking lmuformer-scv2 (ann.pt), trained for as
      many epochs as fit in the minutes given;
-  3. snn.pt converted for Loihi 2 (kapoho-point: the network needs three chips), with two weight
-     sets (snn.h5) and with one (snn-1set.h5);
+  3. snn.pt converted for Loihi 2 (kapoho-point), with two weight sets (snn.h5, two chips) and
+     with one (snn-1set.h5, one chip);
   4. on every test clip: float and fixed-point accuracy, top-1 agreement and per-layer spike
      mismatch with two weight sets and with one, streaming accuracy against the fraction of the
      clip seen, SynOps per clip with one and two weight sets, ANN MACs, energy per clip on loihi2,
-     cmos45-snn and cmos45-ann, and Lava's outputs against the emulator's on the first clips.
+     cmos45-snn and cmos45-ann with Loihi 2's latency per clip (the runtime model), and Lava's
+     outputs against the emulator's on the first clips.
 Writes WORKDIR/figures.json and prints the figures.
 """
 
@@ -40,7 +41,7 @@ from lmuneuro.data.spoken import build
 from lmuneuro.train import TrainConfig, train
 
 DATASET = "scv2-synthetic"
-TARGET = "kapoho-point"  # Loihi 2 chips; the full-size network needs three of them
+TARGET = "kapoho-point"  # Loihi 2 chips: with two weight sets the network needs two
 PROFILES = ("kapoho-point", "cmos45-snn", "cmos45-ann")
 # The paper's own figures (arXiv 2402.04882, Speech Commands v2): SNN SynOps and ANN MACs per clip,
 # and the fraction of the clip after which the SNN keeps 99 % of its final accuracy.
@@ -117,7 +118,7 @@ def measure(work: Path, data: Path, lava_clips: int) -> dict:
     for sets, art in arts.items():
         net = read_artifact(art)
         res = fixed if sets == 2 else run_backend(net, x, "emulator", progress=True)
-        act = activity(net, x, res.spike_counts)
+        act = activity(net, x, res.spike_counts, res.step_counts)
         for profile in PROFILES if sets == 2 else PROFILES[:1]:
             r = report(net, act, profile)
             t = r.totals
@@ -135,7 +136,18 @@ def measure(work: Path, data: Path, lava_clips: int) -> dict:
                 "total": r.total.value / 1e6,
                 "range": [r.total.low / 1e6, r.total.high / 1e6],
                 **{f"{m}_total": modes[m]["total_pj"].value / 1e6 for m in modes},
+                "dynamic": r.dynamic.value / 1e6,
             }
+            if r.runtime is not None:  # the runtime model's latency per clip, back to back
+                rt = r.runtime
+                fig.setdefault("latency", {})[f"{profile}, {sets} set(s)"] = {
+                    "latency_ms": [v * 1e3 for v in rt["latency_s"]],
+                    "step_us": rt["step_us"],
+                    "bound": rt["bound"],
+                    "cores": t["cores"],
+                    "chips": t["chips"],
+                    "energy_width": r.total.high / r.total.low,
+                }
 
     ann_model = load_checkpoint(ann).model
     with torch.no_grad():

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from lmuneuro.cli import main
-from lmuneuro.compile.mapping import Group, split, synapse_bits, synmem_words
+from lmuneuro.compile.mapping import (
+    Group,
+    Placement,
+    interchip_copies,
+    split,
+    synapse_bits,
+    synmem_words,
+)
 from lmuneuro.profiles import ProfileError, load_profile
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pilotnet_lif_dense_mapping.json"
@@ -171,3 +178,25 @@ def test_inconsistent_budgets_are_one_line(tmp_path, old, new, message):
     path.write_text(text.replace(old, new, 1))
     with pytest.raises(ProfileError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_profile(str(path))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_interchip_copies_count_every_destination_core_on_another_chip(seed):
+    """Against a core-by-core count: a spike leaves each of the source's cores equally often and
+    is one message to each destination core on another chip than the core it leaves."""
+    rng = np.random.default_rng(seed)
+    per_chip = int(rng.integers(1, 9))
+    a, b = (int(v) for v in rng.integers(1, 3 * per_chip, 2))
+    first = [int(v) for v in rng.integers(0, 4 * per_chip, 2)]
+    src, dst = (
+        Placement(n, c, 1, 1, (), f) for n, c, f in (("a", a, first[0]), ("b", b, first[1]))
+    )
+    count = sum(
+        i // per_chip != j // per_chip
+        for i in range(src.first_core, src.first_core + a)
+        for j in range(dst.first_core, dst.first_core + b)
+    )
+    assert interchip_copies(src, dst, per_chip) == pytest.approx(count / a, rel=1e-12)
+    # hand-worked: 3 cores on chip 0 to 2 cores on chip 0 and 2 on chip 1 -> 2 per spike
+    three, four = Placement("a", 3, 1, 1, (0,), 0), Placement("b", 4, 1, 1, (0, 1), 6)
+    assert interchip_copies(three, four, 8) == 2.0

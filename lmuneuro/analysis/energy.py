@@ -15,7 +15,8 @@ constants. Every figure is per sample. What is counted:
 - real-valued MACs that remain: the graded input layer (its events are multiply-accumulates on a
   CMOS target) and the read-out head (classes x neurons once per sample, on the host);
 - chip-to-chip messages: where the network spans several chips of a board, each spike of a
-  population read on another chip is one message per such chip (``energy.interchip_message``);
+  population is one message per core of its readers on another chip (Loihi's axons address one
+  core each; ``energy.interchip_message``);
 - static energy: the profile's static power per chip x the chips in use x the time a sample
   takes, in two modes: back to back (each step of a sample timed by ``analysis.runtime`` from
   the run's activity, or a fixed time per step; the headline figure, with the latency) and real
@@ -36,6 +37,7 @@ import numpy as np
 from ..artifact import GATE, INPUT, FixedNetwork
 from ..backends import check_run_size
 from ..compile.limits import resources
+from ..compile.mapping import interchip_copies, place
 from ..files import parse_json, read_text
 from ..models.macs import ann_macs
 from ..profiles import Profile, load_profile
@@ -312,7 +314,7 @@ def report(
     if profile.kind == "neuromorphic":
         totals["routing"] += messages * Range.of(profile.energy["spike_route"])
         chips_used = 1 + max(c for r in cores.values() for c in r["chips"])
-        interchip = _interchip(net, act, cores)
+        interchip = _interchip(net, act, profile)
         if interchip:
             if "interchip_message" not in profile.energy:
                 raise EnergyError(
@@ -452,16 +454,20 @@ def _runtime(t: StepTimes, frame_ms: float | None) -> dict:
     }
 
 
-def _interchip(net: FixedNetwork, act: dict, placed: dict) -> float:
-    """Messages per sample between chips: every spike of a population times the number of other
-    chips its readers are on (a population's chip: that of its first core)."""
-    home = {name: r["chips"][0] for name, r in placed.items()}
+def _interchip(net: FixedNetwork, act: dict, profile: Profile) -> float:
+    """Messages per sample between chips: every spike of a population times its copies to the
+    cores of its readers on other chips (``mapping.interchip_copies``, as the runtime model
+    counts them)."""
+    per_chip = profile.resources["cores_per_chip"]
+    placed = {p.population: p for p in place(net, profile.resources)}
     spikes = {r["layer"]: r["spikes"] for r in act["layers"]}
-    far = {}
-    for s in net.synapses:
-        if s.src in home and home[s.dst] != home[s.src]:
-            far.setdefault(s.src, set()).add(home[s.dst])
-    return float(sum(spikes[src] * len(chips) for src, chips in far.items()))
+    return float(
+        sum(
+            spikes[s.src] * interchip_copies(placed[s.src], placed[s.dst], per_chip)
+            for s in net.synapses
+            if s.src in placed
+        )
+    )
 
 
 def _ann_comparison(ann: dict, synops: float, graded: float, head_macs: int) -> dict:
@@ -525,7 +531,8 @@ def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
             if r.totals["chips"] > 1:
                 lines.append(
                     "Chip-to-chip messages: each spike read on another chip is one message per "
-                    "such chip (energy.interchip_message)."
+                    "core it reaches there (energy.interchip_message; Loihi's axons address one "
+                    "core each)."
                 )
     elif profile.runs == "snn":
         lines += [

@@ -145,7 +145,7 @@ def workload(net: FixedNetwork, act: dict, profile: Profile) -> tuple[Workload, 
     messages, recorded = _spread(act)
     period = act["steps_per_sample"]
     names = [p.name for p in net.populations]
-    start = dict(zip(names, np.cumsum([0] + [placed[n].cores for n in names[:-1]])))
+    start = {n: placed[n].first_core for n in names}
     cores = sum(placed[n].cores for n in names)
     neurons = np.concatenate([np.full(placed[n].cores, placed[n].neurons_per_core) for n in names])
     events = np.zeros((period, cores))

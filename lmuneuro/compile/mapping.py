@@ -94,6 +94,7 @@ class Placement:
     neurons_per_core: int
     synmem_words: int  # per core (its fullest)
     chips: tuple[int, ...]  # the chips its cores are on
+    first_core: int  # its first core's index on the board, cores numbered chip after chip
 
 
 def place(net: FixedNetwork, res: dict) -> list[Placement]:
@@ -102,6 +103,19 @@ def place(net: FixedNetwork, res: dict) -> list[Placement]:
     for p in net.populations:
         cores, n, words = split(groups_of(net, net.inputs_of(p.name), res), p.size, res)
         chips = tuple(range(cursor // per_chip, (cursor + cores - 1) // per_chip + 1))
-        out.append(Placement(p.name, cores, n, words, chips))
+        out.append(Placement(p.name, cores, n, words, chips, cursor))
         cursor += cores
     return out
+
+
+def interchip_copies(src: Placement, dst: Placement, per_chip: int) -> float:
+    """Messages that one spike of ``src`` (spikes spread evenly over its cores) sends to the
+    cores of ``dst`` on other chips: one per destination core, as Loihi's axons address one core
+    each (no multicast)."""
+    chips = (max(p.first_core + p.cores for p in (src, dst)) - 1) // per_chip + 1
+
+    def on_chip(p: Placement) -> np.ndarray:  # its cores on each chip
+        return np.bincount(np.arange(p.first_core, p.first_core + p.cores) // per_chip, None, chips)
+
+    a, b = on_chip(src), on_chip(dst)
+    return float(a @ (dst.cores - b)) / src.cores
