@@ -11,7 +11,7 @@ NODEPS_SDIST := norse==1.1.0
 # Debian packages that only the examples and the slow tests need (espeak-ng, chromium)
 APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
-.PHONY: install test test-slow style fuzz demo espeak keywords scv2-synthetic bench constraints clean
+.PHONY: install test test-slow style fuzz demo docs espeak keywords scv2-synthetic bench constraints clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"need Python 3.11, $(PYTHON) is {sys.version.split()[0]}"'
@@ -48,6 +48,10 @@ fuzz: install
 
 demo: install
 	$(VENV)/bin/lmuneuro demo
+
+# the documentation site (mkdocs.yml; strict: a broken link or reference fails) into site/
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
 
 # espeak-ng (Debian package) is the synthesised data sets' own dependency, not the core install's
 espeak:
