@@ -11,7 +11,7 @@ NODEPS_SDIST := norse==1.1.0
 # Debian packages that only the examples and the slow tests need (espeak-ng, chromium)
 APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
-.PHONY: install test test-slow style fuzz demo docs espeak keywords scv2-synthetic bench constraints clean
+.PHONY: install test test-slow style fuzz demo docs notebooks espeak keywords scv2-synthetic bench constraints clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"need Python 3.11, $(PYTHON) is {sys.version.split()[0]}"'
@@ -48,6 +48,10 @@ fuzz: install
 
 demo: install
 	$(VENV)/bin/lmuneuro demo
+
+# the example notebooks executed in place, stored with their outputs (a few minutes on 2 cores)
+notebooks: install
+	$(PY) examples/notebooks.py
 
 # the documentation site (mkdocs.yml; strict: a broken link or reference fails) into site/
 docs: install

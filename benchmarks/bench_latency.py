@@ -4,6 +4,8 @@ calibrated random weights (``tests/support.calibrated``) on random inputs.
 
     .venv/bin/python benchmarks/bench_latency.py --checkpoint runs/demo/model.pt digits \\
         --preset spiking-lmuformer-keywords --preset spiking-lmuformer-scv2 --samples 8
+    .venv/bin/python benchmarks/bench_latency.py --checkpoint runs/scv2-synthetic/snn.pt \
+        scv2-synthetic --data-dir runs/scv2-synthetic/data --samples 64
 
 A preset that does not fit one chip is placed on a Kapoho Point (8 chips). Per network: neuro-cores
 and chips, latency per sample back to back (range), the mean time per step (min-max over the
@@ -63,6 +65,7 @@ def _row(name: str, art: Path, target: str, **inputs) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", nargs=2, action="append", default=[], metavar=("PT", "DATA"))
+    ap.add_argument("--data-dir", help="where the checkpoints' data set is (synthesised sets)")
     ap.add_argument("--preset", action="append", default=[])
     ap.add_argument("--samples", type=int, default=8)
     ap.add_argument("--weight-sets", type=int, default=2, choices=(1, 2))
@@ -73,7 +76,14 @@ def main():
             art = Path(tmp) / f"c{i}.h5"
             target = _convert(Path(ckpt), art, args.weight_sets)
             rows.append(
-                _row(f"{ckpt} ({dataset})", art, target, dataset=dataset, samples=args.samples)
+                _row(
+                    f"{ckpt} ({dataset})",
+                    art,
+                    target,
+                    dataset=dataset,
+                    data_dir=args.data_dir,
+                    samples=args.samples,
+                )
             )
         for preset in args.preset:
             model = calibrated(preset)

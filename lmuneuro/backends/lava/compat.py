@@ -23,6 +23,7 @@ import importlib.machinery
 import multiprocessing
 import re
 import sys
+import warnings
 
 _TARGET = "lava.magma.compiler.var_model"
 _DEFAULT = re.compile(rb"^(\s+\w+: ByteEncoder) = ByteEncoder\(\)$", re.MULTILINE)
@@ -83,6 +84,12 @@ def _import_message_infrastructure() -> None:
 def ensure_lava() -> None:
     """Make lava-nc importable on this Python, or raise an ImportError that says what is missing."""
     install()
+    # Lava's DelaySparse model builds its per-delay matrices by assigning into a CSR matrix, and
+    # scipy warns about that in every actor (forked after this): a note for Lava's developers,
+    # noise for ours, whether the network runs through lmuneuro or as a user's own LmuNetwork
+    from scipy.sparse import SparseEfficiencyWarning
+
+    warnings.filterwarnings("ignore", category=SparseEfficiencyWarning)
     try:
         importlib.import_module(_TARGET)
         _import_message_infrastructure()

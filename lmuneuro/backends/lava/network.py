@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -353,9 +352,6 @@ def run(
     else:
         cfg = Loihi2SimCfg(select_tag="fixed_pt")
     parts = []
-    # Lava's DelaySparse model builds its per-delay matrices by assigning into a CSR matrix, and
-    # scipy warns about that in every actor: a note for Lava's developers, noise for ours
-    warnings.filterwarnings("ignore", category=scipy.sparse.SparseEfficiencyWarning)
     with progress_bar(
         total=len(x), desc="loihi2" if hardware else "lava-sim", unit="sample", enabled=progress
     ) as bar:
