@@ -890,12 +890,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "export",
-        help="write a spiking checkpoint as a NIR graph (norse, snnTorch, ...)",
+        help="write a spiking checkpoint as a NIR graph (norse runs it through nirtorch)",
         description="Write a spiking checkpoint (native or reference layout) as a NIR graph "
         "(Neuromorphic Intermediate Representation, HDF5): LIF populations with BatchNorm folded "
         "in, the convolutions in time and the LMU memory as Delay + Linear taps, residual adds as "
-        "fan-in, the head as Affine. Exact in float64 under forward Euler (docs/nir.md): norse, "
-        "through nirtorch, reproduces every spike.",
+        "fan-in, the head as Affine. Exact in float64 under forward Euler: norse's LIF cells "
+        "through nirtorch's graph executor (lmuneuro.compile.nirgraph.run_norse) reproduce every "
+        "spike. No other reader was found: norse's own from_nir, snnTorch 1.0, sinabs 3.1 and "
+        "rockpool 3.1 refuse the graph and spyx 1.0 builds a different network (docs/nir.md).",
         formatter_class=_Help,
     )
     _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
