@@ -371,7 +371,7 @@ def _cmd_run(args) -> int:
         record_activity=args.activity is not None,
         progress=not args.json,
     )
-    report = r.to_dict(predictions=args.predictions)
+    report = r.to_dict(predictions=args.predictions, logits=args.logits)
     if args.activity:
         write_output(args.activity, to_json({"backend": args.backend, **r.activity}, indent=2))
         report["activity"] = args.activity
@@ -795,6 +795,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--predictions", action="store_true", help="with --json: include every prediction"
+    )
+    s.add_argument(
+        "--logits",
+        action="store_true",
+        help="with --json: include every sample's logits, exactly (to compare backends: a board's "
+        "must equal the emulator's)",
     )
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_run)
