@@ -14,6 +14,7 @@ from .backends import BACKENDS
 from .compile import LMU_MAPPINGS, RESIDUALS
 from .files import printable, to_json
 from .fixedpoint import VTH_MANT_DEFAULT
+from .profiles import list_profiles
 from .version import __version__
 
 EXIT_BAD_INPUT = 2
@@ -533,7 +534,8 @@ def _add_settings(s) -> None:
         s,
         "--target",
         role="input",
-        help="hardware profile name or .toml path (default: loihi2)",
+        help=f"hardware profile name ({', '.join(list_profiles())}) or .toml path (default: "
+        "loihi2)",
     )
     s.add_argument(
         "--input-range",
@@ -813,7 +815,7 @@ def build_parser() -> argparse.ArgumentParser:
         "their non-zero synapses, neuron updates, routed messages, the real-valued MACs that "
         "remain) "
         "from a run's measured activity, and price it with a hardware profile's constants "
-        "(hardware_profiles/: loihi2, loihi1, cmos45-snn, cmos45-ann, or a .toml path). Also "
+        f"(hardware_profiles/: {', '.join(list_profiles())}, or a .toml path). Also "
         "counts "
         "the same network as a non-spiking ANN (PyTorch's FLOP counter) for the SNN/ANN comparison "
         "the LMUFormer paper makes. Give --activity from lmuneuro run, or inputs to run now.",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
 
 import pytest
 
-from lmuneuro.cli import build_parser
+from lmuneuro.cli import build_parser, main
+from lmuneuro.profiles import list_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -45,3 +47,26 @@ def test_every_documented_command_line_parses(where, command):
         build_parser().parse_args(args)
     except SystemExit as e:
         pytest.fail(f"{where}: `lmuneuro {command}` exits {e.code}")
+
+
+def test_the_model_table_is_the_presets(capsys):
+    """README's "Models" table: every preset, with the parameter count `lmuneuro presets` gives."""
+    assert main(["presets", "--json"]) == 0
+    presets = {r["preset"]: r["parameters"] for r in json.loads(capsys.readouterr().out)}
+    section = (ROOT / "README.md").read_text().split("\n## Models\n")[1].split("\n## ")[0]
+    table = {}
+    for row in re.findall(r"^\| (`.*?) \| ([\d,/ ]+) \|", section, re.M):
+        names, counts = re.findall(r"`([^`]+)`", row[0]), row[1].split("/")
+        assert len(names) == len(counts), row
+        table.update({n: int(c.replace(",", "")) for n, c in zip(names, counts)})
+    assert table == presets
+
+
+def test_energy_help_lists_every_bundled_profile(capsys):
+    """The profiles named in energy's and convert's help are the files in hardware_profiles/."""
+    bundled = list_profiles()
+    assert "kapoho-point" in bundled and "loihi2" in bundled
+    for verb in ("energy", "convert"):
+        assert main([verb, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert all(name in text for name in bundled), verb
