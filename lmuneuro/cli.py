@@ -986,6 +986,11 @@ def check_paths(args, roles: dict[str, str]) -> None:
             check_output(getattr(args, dest), inputs, directory=role == "output-dir")
 
 
+class _ReaderGone(Exception):
+    """stdout's reader closed it (``lmuneuro presets | head``): told apart from a broken pipe
+    elsewhere (a Lava worker's), which is an error."""
+
+
 class _Shown:
     """stdout for a command: every line passes ``printable`` (newlines and tabs kept), so that a
     name read from a file (a layer, a class, a profile's description) cannot drive the terminal."""
@@ -994,10 +999,31 @@ class _Shown:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        return self.stream.write(printable(text, keep="\n\t"))
+        try:
+            return self.stream.write(printable(text, keep="\n\t"))
+        except BrokenPipeError:
+            raise _ReaderGone from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise _ReaderGone from None
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
+
+
+def _discard(stream) -> None:
+    """What is still buffered for a reader that left goes nowhere, so that the interpreter's
+    last flush at exit does not report the broken pipe."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # not a file descriptor (a test's capture)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 class Terminated(KeyboardInterrupt):
@@ -1025,7 +1051,12 @@ def main(argv=None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         check_paths(args, _roles(parser._subparsers._group_actions[0].choices[args.command]))
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that left shows here, not at the interpreter's exit
+        return code
+    except _ReaderGone:  # as a command killed by SIGPIPE would, without a word
+        _discard(stdout)
+        return 128 + signal.SIGPIPE
     except (CheckpointError, BackendUnavailable, ValueError, OSError, FloatingPointError) as e:
         line = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
         print(f"lmuneuro {args.command}: error: {printable(line, 2000)}", file=sys.stderr)

@@ -373,3 +373,36 @@ def test_a_signal_during_the_write(env, tmp_path, verb, sig, where):
         else:
             assert left == [out.name] and out.read_bytes() == previous
     TRIED["signals"] = TRIED.get("signals", 0) + 1
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly():
+    """`lmuneuro presets | head`: stdout's reader is gone before the command writes. The command
+    ends without a word on stderr, with 141 as if SIGPIPE had ended it (every verb's --help:
+    0, argparse says nothing either)."""
+    import os
+    import signal
+    import sys
+
+    verbs = build_parser()._subparsers._group_actions[0].choices
+    for argv in (["presets"], ["presets", "--json"], *([v, "--help"] for v in verbs)):
+        read, write = os.pipe()
+        os.close(read)  # the reader left
+        try:
+            cmd = [sys.executable, "-m", "lmuneuro", *argv]
+            proc = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, timeout=300)
+        finally:
+            os.close(write)
+        assert proc.stderr == b"", (argv, proc.stderr[-2000:])
+        assert proc.returncode == (0 if "--help" in argv else 128 + signal.SIGPIPE), argv
+
+
+def test_a_broken_pipe_elsewhere_is_an_error(monkeypatch, capsys):
+    """A broken pipe that is not stdout's (a Lava worker that died) stays a one-line error."""
+    import lmuneuro.cli
+
+    def worker_died(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(lmuneuro.cli, "_cmd_presets", worker_died)
+    assert main(["presets"]) == 2
+    assert capsys.readouterr().err == "lmuneuro presets: error: [Errno 32] Broken pipe\n"
