@@ -218,7 +218,8 @@ def _cmd_convert(args) -> int:
     print(
         f"wrote {out}: {kinds['LIFReset']} LIF layers, {kinds['LIF']} relay population(s) and "
         f"{kinds['GradedVec']} residual term(s) as "
-        f"{r.processes} Lava processes on {r.cores} neuro-cores of {r.chips} "
+        f"{r.processes} Lava processes (the table's and the gate's source) on {r.cores} "
+        f"neuro-cores of {r.chips} "
         f"{r.meta['target']} chip(s) ({use}), algorithmic delay {r.delay_steps} steps"
     )
     choice = r.weight_set_choice
@@ -404,7 +405,7 @@ def _cmd_inspect(args) -> int:
     if args.json:
         print(to_json(r, indent=2))
     else:
-        print(f"{args.artifact}: Lava processes")
+        print(f"{args.artifact}: {sum(p['count'] for p in r['processes'])} Lava processes")
         for p in r["processes"]:
             print(f"  {p['count']:5d}  {p['module']}.{p['class']}")
         print(

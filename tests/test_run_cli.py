@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from lmuneuro.artifact import read_artifact
 from lmuneuro.cli import main
 
 
@@ -103,6 +104,9 @@ def test_inspect_lists_lavas_processes_and_every_limit(artifact, capsys):
     assert code == 0
     r = json.loads(out)
     classes = {(p["module"], p["class"]): p["count"] for p in r["processes"]}
+    # one count of the network's processes: the ones Lava builds, convert's and the artifact's
+    net = read_artifact(artifact)
+    assert sum(classes.values()) == net.processes == net.meta["processes"]
     assert set(classes) == {
         ("lava.proc.lif.process", "LIFReset"),
         ("lava.proc.lif.process", "LIF"),
