@@ -205,10 +205,10 @@ def _cmd_convert(args) -> int:
     )
     for row in r.layers:
         lag = "" if row["lag"] is None else str(row["lag"])
-        chips = "-".join(str(c) for c in sorted({row["chips"][0], row["chips"][-1]}))
         print(
             f"{row['layer']:30s} {row['class']:8s} {row['neurons']:8d} {row['synapses']:10,d} "
-            f"{row['processes']:5d} {row['cores']:5d} {chips:>5s} {lag:>4s} {row['vth_mant']:5d} "
+            f"{row['processes']:5d} {row['cores']:5d} {len(row['chips']):5d} {lag:>4s} "
+            f"{row['vth_mant']:5d} "
             f"{row['weight_error']:10.2%}"
         )
     kinds = Counter(row["class"] for row in r.layers)
