@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -61,14 +62,20 @@ COUNT = _number(int, 1, INT_MAX)
 EPOCHS = _number(int, 1, 100_000)
 
 
-def _path(s: argparse.ArgumentParser, *flags, role: str, **kw) -> None:
+def _path(s: argparse.ArgumentParser, *flags, role: str, kind: str | None = None, **kw) -> None:
     """A path argument with its role: ``input``/``input-dir`` (read) or ``output``/``output-dir``
-    (written). Outputs are checked against every input before the command runs."""
-    s.add_argument(*flags, **kw).role = role
+    (written). Outputs are checked against every input before the command runs. ``kind``
+    (``checkpoint`` or ``artifact``): the file's content is checked to be one (``check_kinds``)."""
+    action = s.add_argument(*flags, **kw)
+    action.role, action.kind = role, kind
 
 
 def _roles(s: argparse.ArgumentParser) -> dict[str, str]:
     return {a.dest: a.role for a in s._actions if hasattr(a, "role")}
+
+
+def _kinds(s: argparse.ArgumentParser) -> dict[str, str]:
+    return {a.dest: a.kind for a in s._actions if getattr(a, "kind", None)}
 
 
 def _cmd_presets(args) -> int:
@@ -474,7 +481,13 @@ def _cmd_demo(args) -> int:
 
 
 def _add_artifact(s: argparse.ArgumentParser) -> None:
-    _path(s, "artifact", role="input", help="the artifact lmuneuro convert wrote (.h5)")
+    _path(
+        s,
+        "artifact",
+        role="input",
+        kind="artifact",
+        help="the artifact lmuneuro convert wrote (.h5)",
+    )
     s.add_argument(
         "--expect-sha256",
         metavar="HEX",
@@ -695,6 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
         s,
         "--init",
         role="input",
+        kind="checkpoint",
         help="start from this checkpoint's weights (same preset) with a fresh optimizer",
     )
     s.add_argument(
@@ -733,7 +747,13 @@ def build_parser() -> argparse.ArgumentParser:
         "given here come from that record, and one given that differs from it is warned about.",
         formatter_class=_Help,
     )
-    _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
+    _path(
+        s,
+        "checkpoint",
+        role="input",
+        kind="checkpoint",
+        help="native or reference-implementation checkpoint",
+    )
     _path(
         s,
         "-o",
@@ -757,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
         "where spikes diverge.",
         formatter_class=_Help,
     )
-    _path(s, "checkpoint", role="input")
+    _path(s, "checkpoint", role="input", kind="checkpoint")
     _add_artifact(s)
     _add_inputs(s)
     _add_device(s)
@@ -909,7 +929,13 @@ def build_parser() -> argparse.ArgumentParser:
         "rockpool 3.1 refuse the graph and spyx 1.0 builds a different network (docs/nir.md).",
         formatter_class=_Help,
     )
-    _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
+    _path(
+        s,
+        "checkpoint",
+        role="input",
+        kind="checkpoint",
+        help="native or reference-implementation checkpoint",
+    )
     s.add_argument("--format", choices=["nir"], default="nir", help="the format to write")
     _path(s, "-o", "--output", role="output", required=True, help="the file to write (.nir)")
     s.add_argument("--json", action="store_true", help="the summary as JSON")
@@ -965,6 +991,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=_cmd_demo)
     return p
+
+
+_SIGNATURE = {"checkpoint": "zip", "artifact": "hdf5"}
+
+
+def check_kinds(args, argv: list[str], parser: argparse.ArgumentParser) -> None:
+    """A checkpoint given where an artifact goes, or the reverse, told by the files' first bytes
+    (``files.file_kind``): one line naming the mistake and the command that fixes it, before
+    any other check (``convert model.h5`` would otherwise be refused as its own output)."""
+    from .files import file_kind
+
+    kinds = _kinds(parser._subparsers._group_actions[0].choices[args.command])
+    paths = {d: getattr(args, d) for d in kinds if getattr(args, d) is not None}
+    wrong = [d for d, p in paths.items() if file_kind(p) not in (None, _SIGNATURE[kinds[d]])]
+    if not wrong:
+        return
+
+    def fixed(new: dict[str, str]) -> str:
+        """The command as given, with the path of each argument in ``new`` replaced: the word
+        that gives it is found by parsing again with that word changed (a path can appear twice)."""
+        out = list(argv)
+        for dest, path in new.items():
+            for i, word in enumerate(argv):
+                if word == paths[dest] or word.endswith("=" + paths[dest]):
+                    head = word[: len(word) - len(paths[dest])]
+                    trial = [*argv[:i], head + "\0", *argv[i + 1 :]]
+                    if getattr(parser.parse_args(trial), dest) == "\0":
+                        out[i] = head + path
+                        break
+        return shlex.join(["lmuneuro", *out])
+
+    if len(wrong) == 2:  # verify's two files, the wrong way round
+        ck, art = (paths[d] for d in wrong)
+        raise ValueError(
+            f"{ck} is an HDF5 file and {art} a PyTorch checkpoint: the checkpoint comes first, "
+            f"{fixed(dict(zip(wrong, (art, ck))))}"
+        )
+    dest = wrong[0]
+    path = paths[dest]
+    if kinds[dest] == "artifact":
+        h5 = Path(path).with_suffix(".h5")
+        h5 = str(h5.with_stem(h5.stem + "-artifact") if h5 == Path(path) else h5)
+        raise ValueError(
+            f"{path} is a PyTorch checkpoint, not an artifact: convert it first, "
+            f"{shlex.join(['lmuneuro', 'convert', path, '-o', h5])}, then {fixed({dest: h5})}"
+        )
+    raise ValueError(
+        f"{path} is an HDF5 file (an artifact lmuneuro convert wrote, or a NIR graph), not a "
+        f"checkpoint: give the checkpoint it was made from, {fixed({dest: 'CHECKPOINT.pt'})}"
+    )
 
 
 def check_paths(args, roles: dict[str, str]) -> None:
@@ -1051,6 +1127,7 @@ def main(argv=None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
+        check_kinds(args, list(sys.argv[1:] if argv is None else argv), parser)
         check_paths(args, _roles(parser._subparsers._group_actions[0].choices[args.command]))
         code = args.func(args)
         sys.stdout.flush()  # a reader that left shows here, not at the interpreter's exit
