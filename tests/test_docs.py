@@ -70,3 +70,41 @@ def test_energy_help_lists_every_bundled_profile(capsys):
         assert main([verb, "--help"]) == 0
         text = " ".join(capsys.readouterr().out.split())
         assert all(name in text for name in bundled), verb
+
+
+# The README's command blocks that need no board, GPU or data from outside, run as written in
+# this order, each with the tiny settings given here appended (argparse: the last one wins).
+RUN_AS_WRITTEN = {
+    "presets": [],
+    "train --preset spiking-lmuformer-digits --dataset digits -o model.pt": [
+        "--epochs", "1", "--max-batches", "2", "--no-progress",
+    ],
+    "convert model.pt --target loihi2 -o model.h5": [],
+    "verify model.pt model.h5 --dataset digits": ["--samples", "8"],
+    "convert model.pt -o lean.h5 --weight-sets auto --dataset digits": ["--samples", "16"],
+    "train --preset spiking-lmuformer-digits --dataset digits --init model.pt "
+    "--quantization-aware --weight-sets 1 --epochs 5 --lr 1e-4 -o aware.pt": [
+        "--epochs", "1", "--max-batches", "1", "--no-progress",
+    ],
+    "inspect model.h5": [],
+    "run model.h5 --backend emulator --dataset digits --per-step": ["--samples", "8"],
+    "run model.h5 --backend lava-sim --dataset digits --samples 20 --activity run.json": [
+        "--samples", "2",
+    ],
+    "energy model.h5 --profile loihi2 --activity run.json": [],
+    "energy model.h5 --profile cmos45-snn --dataset digits": ["--samples", "8"],
+    "energy model.h5 --activity run.json -o report.html": [],
+}  # fmt: skip
+
+
+def test_the_readme_commands_run(tmp_path, monkeypatch, capsys):
+    """Each listed README command exits 0 where the one before it left its files; a command
+    edited in the README is no longer found here, and this test says so."""
+    readme = [" ".join(c.split()) for c in command_lines(ROOT / "README.md")]
+    monkeypatch.chdir(tmp_path)
+    for command, tiny in RUN_AS_WRITTEN.items():
+        assert command in readme, f"README no longer shows `lmuneuro {command}`"
+        code = main([*shlex.split(command), *tiny])
+        err = capsys.readouterr().err
+        assert code == 0, f"`lmuneuro {command}` exits {code}: {err[-500:]}"
+    assert (tmp_path / "report.html").stat().st_size > 0 and (tmp_path / "aware.pt").is_file()
