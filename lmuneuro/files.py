@@ -440,8 +440,8 @@ _SIGNATURES = {b"\x89HDF\r\n\x1a\n": "hdf5", b"PK\x03\x04": "zip"}
 
 
 def file_kind(path) -> str | None:
-    """ "hdf5" or "zip" by the file's signature; None for anything else, or what is not a regular
-    file (a pipe is never opened here)."""
+    """The file's kind by its signature, "hdf5" or "zip"; None for anything else, or for what is
+    not a regular file (a pipe is never opened here)."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return None
