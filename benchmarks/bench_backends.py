@@ -30,7 +30,6 @@ from support import calibrated  # noqa: E402
 from lmuneuro import load_checkpoint  # noqa: E402
 from lmuneuro.artifact import read_artifact  # noqa: E402
 from lmuneuro.backends.emulator import run as emulate  # noqa: E402
-from lmuneuro.backends.lava.network import process_classes  # noqa: E402
 from lmuneuro.backends.lava.network import run as lava_run
 from lmuneuro.compile.convert import convert  # noqa: E402
 from lmuneuro.converters.reference import to_reference_state_dict  # noqa: E402
@@ -116,7 +115,7 @@ def main():
             name, _, path = spec.partition("=")
             art, steps = artifact(name, path or None, Path(tmp))
             net = read_artifact(art)
-            count = sum(process_classes(net).values())
+            count = net.processes
             rng = np.random.default_rng(0)
             x = rng.standard_normal((args.lava_samples, steps, net.input_size)).astype(np.float32)
             with PeakMemory() as mem:

@@ -45,13 +45,13 @@ def main():
         f"spiking-lmuformer-scv2, batch {args.batch} x 128 steps, {args.device} ({card}), "
         f"{args.threads} threads, median of {args.repeats}"
     )
-    print(f"\n{'':42s} {'seconds':>9s} {'clips/s':>9s} {'vs float':>9s}")
+    print(f"\n{'':50s} {'seconds':>9s} {'clips/s':>9s} {'vs float':>9s}")
     on_device = model.to(device)
     x_device = torch.from_numpy(x).to(device)
     with torch.no_grad():
         t_float = median_time(lambda: on_device(x_device).cpu(), args.repeats)
     print(
-        f"{'float model (PyTorch, ours)':42s} {t_float:9.3f} {args.batch / t_float:9.1f} "
+        f"{'float model (PyTorch, ours)':50s} {t_float:9.3f} {args.batch / t_float:9.1f} "
         f"{1.0:8.2f}x"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +74,7 @@ def main():
                     and all(np.array_equal(c, cpu.spike_counts[k]) for k, c in counts)
                 )
             print(
-                f"{f'emulator, {sets} weight set(s), {len(net.synapses)} processes':42s} "
+                f"{f'emulator, {sets} weight set(s), {len(net.synapses)} synapse processes':50s} "
                 f"{t_emu:9.3f} "
                 f"{args.batch / t_emu:9.1f} {t_float / t_emu:8.2f}x   (convert: {t_convert:.1f} s)"
                 + same

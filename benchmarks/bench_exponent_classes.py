@@ -36,7 +36,7 @@ def main():
     float_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
     print(f"{args.checkpoint}: {len(x)} samples")
     print(
-        f"\n{'classes':>7s} {'processes':>9s} {'synapses':>10s} {'max weight err':>14s} "
+        f"\n{'classes':>7s} {'syn procs':>9s} {'synapses':>10s} {'max weight err':>14s} "
         f"{'agreement':>9s} "
         f"{'spike mismatch':>14s}"
     )

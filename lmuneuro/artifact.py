@@ -220,6 +220,13 @@ class FixedNetwork:
         """The model's LIF layers (not the relays), in order."""
         return [p for p in self.populations if isinstance(p, Layer)]
 
+    @property
+    def processes(self) -> int:
+        """The Lava processes the network is, as ``lmuneuro inspect`` lists them: every
+        population, every synapse process and the gate's source (the host's input sources and
+        sinks apart). Every command counts with this."""
+        return len(self.populations) + len(self.synapses) + 1
+
     def inputs_of(self, name: str) -> list[Synapse]:
         return [s for s in self.synapses if s.dst == name]
 

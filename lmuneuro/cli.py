@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -14,6 +15,7 @@ from .backends import BACKENDS
 from .compile import LMU_MAPPINGS, RESIDUALS
 from .files import printable, to_json
 from .fixedpoint import VTH_MANT_DEFAULT
+from .profiles import list_profiles
 from .version import __version__
 
 EXIT_BAD_INPUT = 2
@@ -60,14 +62,20 @@ COUNT = _number(int, 1, INT_MAX)
 EPOCHS = _number(int, 1, 100_000)
 
 
-def _path(s: argparse.ArgumentParser, *flags, role: str, **kw) -> None:
+def _path(s: argparse.ArgumentParser, *flags, role: str, kind: str | None = None, **kw) -> None:
     """A path argument with its role: ``input``/``input-dir`` (read) or ``output``/``output-dir``
-    (written). Outputs are checked against every input before the command runs."""
-    s.add_argument(*flags, **kw).role = role
+    (written). Outputs are checked against every input before the command runs. ``kind``
+    (``checkpoint`` or ``artifact``): the file's content is checked to be one (``check_kinds``)."""
+    action = s.add_argument(*flags, **kw)
+    action.role, action.kind = role, kind
 
 
 def _roles(s: argparse.ArgumentParser) -> dict[str, str]:
     return {a.dest: a.role for a in s._actions if hasattr(a, "role")}
+
+
+def _kinds(s: argparse.ArgumentParser) -> dict[str, str]:
+    return {a.dest: a.kind for a in s._actions if getattr(a, "kind", None)}
 
 
 def _cmd_presets(args) -> int:
@@ -204,10 +212,10 @@ def _cmd_convert(args) -> int:
     )
     for row in r.layers:
         lag = "" if row["lag"] is None else str(row["lag"])
-        chips = "-".join(str(c) for c in sorted({row["chips"][0], row["chips"][-1]}))
         print(
             f"{row['layer']:30s} {row['class']:8s} {row['neurons']:8d} {row['synapses']:10,d} "
-            f"{row['processes']:5d} {row['cores']:5d} {chips:>5s} {lag:>4s} {row['vth_mant']:5d} "
+            f"{row['processes']:5d} {row['cores']:5d} {len(row['chips']):5d} {lag:>4s} "
+            f"{row['vth_mant']:5d} "
             f"{row['weight_error']:10.2%}"
         )
     kinds = Counter(row["class"] for row in r.layers)
@@ -217,7 +225,8 @@ def _cmd_convert(args) -> int:
     print(
         f"wrote {out}: {kinds['LIFReset']} LIF layers, {kinds['LIF']} relay population(s) and "
         f"{kinds['GradedVec']} residual term(s) as "
-        f"{r.processes} Lava processes on {r.cores} neuro-cores of {r.chips} "
+        f"{r.processes} Lava processes (the table's and the gate's source) on {r.cores} "
+        f"neuro-cores of {r.chips} "
         f"{r.meta['target']} chip(s) ({use}), algorithmic delay {r.delay_steps} steps"
     )
     choice = r.weight_set_choice
@@ -371,7 +380,7 @@ def _cmd_run(args) -> int:
         record_activity=args.activity is not None,
         progress=not args.json,
     )
-    report = r.to_dict(predictions=args.predictions)
+    report = r.to_dict(predictions=args.predictions, logits=args.logits)
     if args.activity:
         write_output(args.activity, to_json({"backend": args.backend, **r.activity}, indent=2))
         report["activity"] = args.activity
@@ -403,7 +412,7 @@ def _cmd_inspect(args) -> int:
     if args.json:
         print(to_json(r, indent=2))
     else:
-        print(f"{args.artifact}: Lava processes")
+        print(f"{args.artifact}: {sum(p['count'] for p in r['processes'])} Lava processes")
         for p in r["processes"]:
             print(f"  {p['count']:5d}  {p['module']}.{p['class']}")
         print(
@@ -472,7 +481,13 @@ def _cmd_demo(args) -> int:
 
 
 def _add_artifact(s: argparse.ArgumentParser) -> None:
-    _path(s, "artifact", role="input", help="the artifact lmuneuro convert wrote (.h5)")
+    _path(
+        s,
+        "artifact",
+        role="input",
+        kind="artifact",
+        help="the artifact lmuneuro convert wrote (.h5)",
+    )
     s.add_argument(
         "--expect-sha256",
         metavar="HEX",
@@ -533,7 +548,8 @@ def _add_settings(s) -> None:
         s,
         "--target",
         role="input",
-        help="hardware profile name or .toml path (default: loihi2)",
+        help=f"hardware profile name ({', '.join(list_profiles())}) or .toml path (default: "
+        "loihi2)",
     )
     s.add_argument(
         "--input-range",
@@ -692,6 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
         s,
         "--init",
         role="input",
+        kind="checkpoint",
         help="start from this checkpoint's weights (same preset) with a fresh optimizer",
     )
     s.add_argument(
@@ -730,7 +747,13 @@ def build_parser() -> argparse.ArgumentParser:
         "given here come from that record, and one given that differs from it is warned about.",
         formatter_class=_Help,
     )
-    _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
+    _path(
+        s,
+        "checkpoint",
+        role="input",
+        kind="checkpoint",
+        help="native or reference-implementation checkpoint",
+    )
     _path(
         s,
         "-o",
@@ -754,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
         "where spikes diverge.",
         formatter_class=_Help,
     )
-    _path(s, "checkpoint", role="input")
+    _path(s, "checkpoint", role="input", kind="checkpoint")
     _add_artifact(s)
     _add_inputs(s)
     _add_device(s)
@@ -796,6 +819,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--predictions", action="store_true", help="with --json: include every prediction"
     )
+    s.add_argument(
+        "--logits",
+        action="store_true",
+        help="with --json: include every sample's logits, exactly (to compare backends: a board's "
+        "must equal the emulator's)",
+    )
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_run)
 
@@ -807,7 +836,7 @@ def build_parser() -> argparse.ArgumentParser:
         "their non-zero synapses, neuron updates, routed messages, the real-valued MACs that "
         "remain) "
         "from a run's measured activity, and price it with a hardware profile's constants "
-        "(hardware_profiles/: loihi2, loihi1, cmos45-snn, cmos45-ann, or a .toml path). Also "
+        f"(hardware_profiles/: {', '.join(list_profiles())}, or a .toml path). Also "
         "counts "
         "the same network as a non-spiking ANN (PyTorch's FLOP counter) for the SNN/ANN comparison "
         "the LMUFormer paper makes. Give --activity from lmuneuro run, or inputs to run now.",
@@ -890,15 +919,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "export",
-        help="write a spiking checkpoint as a NIR graph (norse, snnTorch, ...)",
+        help="write a spiking checkpoint as a NIR graph (norse runs it through nirtorch)",
         description="Write a spiking checkpoint (native or reference layout) as a NIR graph "
         "(Neuromorphic Intermediate Representation, HDF5): LIF populations with BatchNorm folded "
         "in, the convolutions in time and the LMU memory as Delay + Linear taps, residual adds as "
-        "fan-in, the head as Affine. Exact in float64 under forward Euler (docs/nir.md): norse, "
-        "through nirtorch, reproduces every spike.",
+        "fan-in, the head as Affine. Exact in float64 under forward Euler: norse's LIF cells "
+        "through nirtorch's graph executor (lmuneuro.compile.nirgraph.run_norse) reproduce every "
+        "spike. No other reader was found: norse's own from_nir, snnTorch 1.0, sinabs 3.1 and "
+        "rockpool 3.1 refuse the graph and spyx 1.0 builds a different network (docs/nir.md).",
         formatter_class=_Help,
     )
-    _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
+    _path(
+        s,
+        "checkpoint",
+        role="input",
+        kind="checkpoint",
+        help="native or reference-implementation checkpoint",
+    )
     s.add_argument("--format", choices=["nir"], default="nir", help="the format to write")
     _path(s, "-o", "--output", role="output", required=True, help="the file to write (.nir)")
     s.add_argument("--json", action="store_true", help="the summary as JSON")
@@ -956,6 +993,56 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_SIGNATURE = {"checkpoint": "zip", "artifact": "hdf5"}
+
+
+def check_kinds(args, argv: list[str], parser: argparse.ArgumentParser) -> None:
+    """A checkpoint given where an artifact goes, or the reverse, told by the files' first bytes
+    (``files.file_kind``): one line naming the mistake and the command that fixes it, before
+    any other check (``convert model.h5`` would otherwise be refused as its own output)."""
+    from .files import file_kind
+
+    kinds = _kinds(parser._subparsers._group_actions[0].choices[args.command])
+    paths = {d: getattr(args, d) for d in kinds if getattr(args, d) is not None}
+    wrong = [d for d, p in paths.items() if file_kind(p) not in (None, _SIGNATURE[kinds[d]])]
+    if not wrong:
+        return
+
+    def fixed(new: dict[str, str]) -> str:
+        """The command as given, with the path of each argument in ``new`` replaced: the word
+        that gives it is found by parsing again with that word changed (a path can appear twice)."""
+        out = list(argv)
+        for dest, path in new.items():
+            for i, word in enumerate(argv):
+                if word == paths[dest] or word.endswith("=" + paths[dest]):
+                    head = word[: len(word) - len(paths[dest])]
+                    trial = [*argv[:i], head + "\0", *argv[i + 1 :]]
+                    if getattr(parser.parse_args(trial), dest) == "\0":
+                        out[i] = head + path
+                        break
+        return shlex.join(["lmuneuro", *out])
+
+    if len(wrong) == 2:  # verify's two files, the wrong way round
+        ck, art = (paths[d] for d in wrong)
+        raise ValueError(
+            f"{ck} is an HDF5 file and {art} a PyTorch checkpoint: the checkpoint comes first, "
+            f"{fixed(dict(zip(wrong, (art, ck))))}"
+        )
+    dest = wrong[0]
+    path = paths[dest]
+    if kinds[dest] == "artifact":
+        h5 = Path(path).with_suffix(".h5")
+        h5 = str(h5.with_stem(h5.stem + "-artifact") if h5 == Path(path) else h5)
+        raise ValueError(
+            f"{path} is a PyTorch checkpoint, not an artifact: convert it first, "
+            f"{shlex.join(['lmuneuro', 'convert', path, '-o', h5])}, then {fixed({dest: h5})}"
+        )
+    raise ValueError(
+        f"{path} is an HDF5 file (an artifact lmuneuro convert wrote, or a NIR graph), not a "
+        f"checkpoint: give the checkpoint it was made from, {fixed({dest: 'CHECKPOINT.pt'})}"
+    )
+
+
 def check_paths(args, roles: dict[str, str]) -> None:
     """Every output against every input, and a pinned artifact's SHA-256, before the command
     runs."""
@@ -976,6 +1063,11 @@ def check_paths(args, roles: dict[str, str]) -> None:
             check_output(getattr(args, dest), inputs, directory=role == "output-dir")
 
 
+class _ReaderGone(Exception):
+    """stdout's reader closed it (``lmuneuro presets | head``): told apart from a broken pipe
+    elsewhere (a Lava worker's), which is an error."""
+
+
 class _Shown:
     """stdout for a command: every line passes ``printable`` (newlines and tabs kept), so that a
     name read from a file (a layer, a class, a profile's description) cannot drive the terminal."""
@@ -984,10 +1076,31 @@ class _Shown:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        return self.stream.write(printable(text, keep="\n\t"))
+        try:
+            return self.stream.write(printable(text, keep="\n\t"))
+        except BrokenPipeError:
+            raise _ReaderGone from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise _ReaderGone from None
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
+
+
+def _discard(stream) -> None:
+    """What is still buffered for a reader that left goes nowhere, so that the interpreter's
+    last flush at exit does not report the broken pipe."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # not a file descriptor (a test's capture)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 class Terminated(KeyboardInterrupt):
@@ -1014,8 +1127,14 @@ def main(argv=None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
+        check_kinds(args, list(sys.argv[1:] if argv is None else argv), parser)
         check_paths(args, _roles(parser._subparsers._group_actions[0].choices[args.command]))
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that left shows here, not at the interpreter's exit
+        return code
+    except _ReaderGone:  # as a command killed by SIGPIPE would, without a word
+        _discard(stdout)
+        return 128 + signal.SIGPIPE
     except (CheckpointError, BackendUnavailable, ValueError, OSError, FloatingPointError) as e:
         line = next((ln for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
         print(f"lmuneuro {args.command}: error: {printable(line, 2000)}", file=sys.stderr)

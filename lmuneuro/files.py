@@ -434,6 +434,24 @@ def _check_declared(declared: int, held: int, what: str) -> None:
         raise ValueError(f"{what}: declares an array of {declared:,} bytes but holds {held:,}")
 
 
+# a file's kind by its first bytes, never by its name: HDF5 (an artifact, or a NIR graph) and the
+# zip archive that torch.save writes (a checkpoint)
+_SIGNATURES = {b"\x89HDF\r\n\x1a\n": "hdf5", b"PK\x03\x04": "zip"}
+
+
+def file_kind(path) -> str | None:
+    """The file's kind by its signature, "hdf5" or "zip"; None for anything else, or for what is
+    not a regular file (a pipe is never opened here)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except (OSError, ValueError):
+        return None
+    return next((kind for sig, kind in _SIGNATURES.items() if head.startswith(sig)), None)
+
+
 def check_zip(path, what: str | None = None) -> bool:
     """Whether ``path`` is a zip archive; refuse one whose members declare more than the read
     budget in all (a compression bomb)."""

@@ -50,8 +50,9 @@ class RunReport:
     def samples_per_second(self) -> float:
         return self.samples / self.seconds
 
-    def to_dict(self, predictions: bool = False) -> dict:
-        """What ``lmuneuro run --json`` prints (the activity goes to its own file)."""
+    def to_dict(self, predictions: bool = False, logits: bool = False) -> dict:
+        """What ``lmuneuro run --json`` prints (the activity goes to its own file); ``logits``:
+        every sample's, exactly (JSON's numbers round-trip a float64)."""
         out = {
             "artifact": self.artifact,
             "backend": self.backend,
@@ -63,6 +64,8 @@ class RunReport:
         }
         if predictions:
             out["predictions"] = self.predictions.tolist()
+        if logits:
+            out["logits"] = self.result.logits.tolist()
         if self.accuracy is not None:
             out["accuracy"] = self.accuracy
         if self.per_step is not None:

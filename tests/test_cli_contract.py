@@ -373,3 +373,79 @@ def test_a_signal_during_the_write(env, tmp_path, verb, sig, where):
         else:
             assert left == [out.name] and out.read_bytes() == previous
     TRIED["signals"] = TRIED.get("signals", 0) + 1
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly():
+    """`lmuneuro presets | head`: stdout's reader is gone before the command writes. The command
+    ends without a word on stderr, with 141 as if SIGPIPE had ended it (every verb's --help:
+    0, argparse says nothing either)."""
+    import os
+    import signal
+    import sys
+
+    verbs = build_parser()._subparsers._group_actions[0].choices
+    for argv in (["presets"], ["presets", "--json"], *([v, "--help"] for v in verbs)):
+        read, write = os.pipe()
+        os.close(read)  # the reader left
+        try:
+            cmd = [sys.executable, "-m", "lmuneuro", *argv]
+            proc = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, timeout=300)
+        finally:
+            os.close(write)
+        assert proc.stderr == b"", (argv, proc.stderr[-2000:])
+        assert proc.returncode == (0 if "--help" in argv else 128 + signal.SIGPIPE), argv
+
+
+def test_a_broken_pipe_elsewhere_is_an_error(monkeypatch, capsys):
+    """A broken pipe that is not stdout's (a Lava worker that died) stays a one-line error."""
+    import lmuneuro.cli
+
+    def worker_died(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(lmuneuro.cli, "_cmd_presets", worker_died)
+    assert main(["presets"]) == 2
+    assert capsys.readouterr().err == "lmuneuro presets: error: [Errno 32] Broken pipe\n"
+
+
+def test_a_checkpoint_where_an_artifact_goes_and_the_reverse(tmp_path, capsys):
+    """Told by content, whatever the names: one line naming the mistake and the command that
+    fixes it, exit 2, nothing written."""
+    import h5py
+    import torch
+
+    ck, art = tmp_path / "model.h5", tmp_path / "model.pt"  # names that mislead on purpose
+    torch.save({"weights": torch.zeros(2)}, ck)
+    h5py.File(art, "w").close()
+    ck2 = f"{tmp_path}/model-artifact.h5"  # where the fix converts it: not over the checkpoint
+    cases = [
+        (["run", ck, "--dataset", "digits"],
+         f"{ck} is a PyTorch checkpoint, not an artifact: convert it first, lmuneuro convert "
+         f"{ck} -o {ck2}, then lmuneuro run {ck2} --dataset digits"),
+        (["energy", ck, "--dataset", "digits", "-o", tmp_path / "r.html"],
+         f"then lmuneuro energy {ck2} --dataset digits -o {tmp_path}/r.html"),
+        (["inspect", ck], f"then lmuneuro inspect {ck2}"),
+        (["verify", ck, ck, "--dataset", "digits"],  # the second word is the artifact's
+         f"then lmuneuro verify {ck} {ck2} --dataset digits"),
+        (["verify", art, ck, "--dataset", "digits"],
+         f"{art} is an HDF5 file and {ck} a PyTorch checkpoint: the checkpoint comes first, "
+         f"lmuneuro verify {ck} {art} --dataset digits"),
+        (["convert", art, "-o", tmp_path / "out.h5"],
+         f"{art} is an HDF5 file (an artifact lmuneuro convert wrote, or a NIR graph), not a "
+         f"checkpoint: give the checkpoint it was made from, lmuneuro convert CHECKPOINT.pt -o "
+         f"{tmp_path}/out.h5"),
+        (["export", art, "-o", tmp_path / "out.nir"],
+         f"checkpoint it was made from, lmuneuro export CHECKPOINT.pt -o {tmp_path}/out.nir"),
+        (["train", "--preset", "spiking-lmuformer-digits", "--dataset", "digits",
+          f"--init={art}", "-o", tmp_path / "out.pt"],
+         "lmuneuro train --preset spiking-lmuformer-digits --dataset digits "
+         f"--init=CHECKPOINT.pt -o {tmp_path}/out.pt"),
+    ]  # fmt: skip
+    before = sorted(tmp_path.iterdir())
+    for argv, message in cases:
+        argv = [str(a) for a in argv]
+        assert main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.splitlines()) == 1, err
+        assert err.startswith(f"lmuneuro {argv[0]}: error: ") and message in err, err
+    assert sorted(tmp_path.iterdir()) == before

@@ -84,6 +84,12 @@ def test_a_network_spans_the_chips_of_a_board(digits_checkpoint, tmp_path, capsy
         (1, 5, 0.625),
     ]
     assert {c for row in r["layers"] for c in row["chips"]} == {0, 1}
+    # the table's chips column: how many chips each population's cores are on
+    assert main(["convert", str(digits_checkpoint), "-o", str(art), "--target", board]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    column = lines[0].split().index("chips")  # the columns before it are never blank
+    counts = [int(line.split()[column]) for line in lines[1 : 1 + len(r["layers"])]]
+    assert counts == [len(row["chips"]) for row in r["layers"]] and set(counts) <= {1, 2}
     code = main(
         [
             "convert",

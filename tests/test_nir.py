@@ -47,6 +47,27 @@ def test_norse_runs_the_exported_graph_spike_for_spike(digits_checkpoint, export
     capsys.readouterr()
 
 
+def test_the_readers_named_are_the_ones_measured(exported, capsys):
+    """export --help names norse through run_norse as the reader (run above) and the importers
+    that refuse the graph: those installed here refuse it, as docs/nir.md says."""
+    import importlib.util
+
+    import norse.torch
+
+    graph = nir.read(exported)
+    with pytest.raises(KeyError, match="input_delay2"):
+        norse.torch.from_nir(graph)
+    if importlib.util.find_spec("snntorch") is not None:  # not a dependency: where installed
+        from snntorch.import_nir import import_from_nir
+
+        with pytest.raises(ValueError, match="Unknown node type"):
+            import_from_nir(graph)
+    assert main(["export", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "nirtorch's graph executor (lmuneuro.compile.nirgraph.run_norse)" in text
+    assert "norse's own from_nir, snnTorch 1.0, sinabs 3.1 and rockpool 3.1 refuse" in text
+
+
 def test_graph_states_its_discretisation_and_nodes(exported):
     graph = nir.read(exported)
     meta = graph.metadata

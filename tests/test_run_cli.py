@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from lmuneuro.artifact import read_artifact
 from lmuneuro.cli import main
 
 
@@ -37,6 +38,7 @@ def test_lava_sim_reproduces_the_emulator(artifact, tmp_path, capsys):
             "5",
             "--json",
             "--predictions",
+            "--logits",
             "--per-step",
             "--activity",
             str(act),
@@ -45,6 +47,9 @@ def test_lava_sim_reproduces_the_emulator(artifact, tmp_path, capsys):
         reports[backend], acts[backend] = json.loads(out), json.loads(act.read_text())
     emu, lava = reports["emulator"], reports["lava-sim"]
     assert lava["predictions"] == emu["predictions"] and lava["accuracy"] == emu["accuracy"]
+    # the logits, bit for bit (docs/pipeline.md's check for a board): 5 samples x 10 classes
+    assert lava["logits"] == emu["logits"] and len(emu["logits"]) == 5
+    assert [max(range(10), key=row.__getitem__) for row in emu["logits"]] == emu["predictions"]
     assert lava["per_step"] == emu["per_step"] and [
         r["steps_seen"] for r in emu["per_step"]
     ] == list(range(1, 9))
@@ -99,6 +104,9 @@ def test_inspect_lists_lavas_processes_and_every_limit(artifact, capsys):
     assert code == 0
     r = json.loads(out)
     classes = {(p["module"], p["class"]): p["count"] for p in r["processes"]}
+    # one count of the network's processes: the ones Lava builds, convert's and the artifact's
+    net = read_artifact(artifact)
+    assert sum(classes.values()) == net.processes == net.meta["processes"]
     assert set(classes) == {
         ("lava.proc.lif.process", "LIFReset"),
         ("lava.proc.lif.process", "LIF"),

@@ -950,7 +950,7 @@ def convert(checkpoint, output, *, preset: str | None = None, **settings) -> Con
         "delay_steps": net.delay,
         "cores": sum(r["cores"] for r in c.layers),
         "chips": 1 + max(ch for r in c.layers for ch in r["chips"]),
-        "processes": sum(r["processes"] for r in c.layers),
+        "processes": net.processes,
         "config": ck.config.to_dict(),
     }
     write_artifact(output, net)
