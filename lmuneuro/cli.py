@@ -256,6 +256,14 @@ def _cmd_convert(args) -> int:
     return 0
 
 
+def _print_clipped(n: int) -> None:
+    if n:
+        print(
+            f"inputs: {n:,} values beyond the artifact's input range were clipped (convert "
+            "--input-range sets it, or --calibrate from data)"
+        )
+
+
 def _print_calibration(c: dict) -> None:
     """What ``convert --calibrate`` chose, and each layer's spike mismatch on the calibration
     samples without calibration and with it."""
@@ -308,6 +316,18 @@ def _cmd_verify(args) -> int:
     if r.accuracy_float is not None:
         line += f"; accuracy float {r.accuracy_float:.2%}, fixed {r.accuracy_fixed:.2%}"
     print(line)
+    u = r.uncalibrated
+    if u is not None:
+        per_layer = ", ".join(
+            f"{a.layer} {a.mismatch:.2%} -> {b.mismatch:.2%}"
+            for a, b in zip(u.layers, r.layers)
+            if a.mismatch is not None
+        )
+        print(
+            f"calibration: without it on the same inputs, agreement {u.agreement:.2%}"
+            + (f", accuracy fixed {u.accuracy_fixed:.2%}" if u.accuracy_fixed is not None else "")
+            + f"; spike mismatch per layer without -> with: {per_layer}"
+        )
     ops = r.operations
     ratio = ops.chip_per_model_synop
     print(
@@ -323,11 +343,7 @@ def _cmd_verify(args) -> int:
             f"quantisation-aware checkpoint: its own forward pass vs fixed: top-1 agreement "
             f"{qa.agreement:.2%}, logits bit-identical for {qa.logits_identical:.2%} of samples"
         )
-    if r.inputs_clipped:
-        print(
-            f"inputs: {r.inputs_clipped:,} values beyond the artifact's input range were clipped "
-            "(convert --input-range sets it)"
-        )
+    _print_clipped(r.inputs_clipped)
     fd = r.first_divergence
     print(
         "spikes identical in every layer"
@@ -427,11 +443,7 @@ def _cmd_run(args) -> int:
             f"  after {p.steps_seen:4d} steps ({p.fraction:4.0%}): {acc}same as final "
             f"{p.agreement_with_final:.2%}"
         )
-    if r.inputs_clipped:
-        print(
-            f"inputs: {r.inputs_clipped:,} values beyond the artifact's input range were clipped "
-            "(convert --input-range sets it)"
-        )
+    _print_clipped(r.inputs_clipped)
     if args.activity:
         print(f"activity written to {args.activity}")
     return 0

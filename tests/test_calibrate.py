@@ -10,6 +10,7 @@ import pytest
 import torch
 from support import calibrated
 
+from lmuneuro.analysis.verify import verify
 from lmuneuro.artifact import ArtifactError, read_artifact
 from lmuneuro.checkpoint import load_checkpoint
 from lmuneuro.cli import main
@@ -86,6 +87,16 @@ def test_calibrated_digits_conversion_records_its_choices_and_keeps_the_first_la
     cal = _first_layer_mismatch(model, net, x)
     print(f"digits first-layer mismatch on the test split: {base:.4%} -> {cal:.4%} calibrated")
     assert cal <= base + SPREAD
+    # verify compares with the network a conversion without calibration makes: that very one
+    checked, alone = (verify(digits_checkpoint, a, dataset="digits") for a in (out, plain))
+    assert alone.uncalibrated is None
+    u = checked.uncalibrated
+    assert u.agreement == alone.agreement and u.accuracy_fixed == alone.accuracy_fixed
+    assert [r.mismatch for r in u.layers] == [r.mismatch for r in alone.layers]
+    assert checked.layers[0].mismatch == pytest.approx(cal) and u.layers[0].mismatch == (
+        pytest.approx(base)
+    )
+    assert checked.to_dict()["uncalibrated"]["agreement"] == alone.agreement
 
 
 def test_calibrated_scv2_reference_layout_with_few_samples(tmp_path):
@@ -118,11 +129,18 @@ def test_calibration_cli_reports_and_bad_data_is_refused(digits_checkpoint, tmp_
     out = tmp_path / "c.h5"
     code, text, _ = _cli(
         capsys, "convert", digits_checkpoint, "-o", out, "--calibrate", "--dataset", "digits",
-        "--samples", 16,
+        "--samples", 16, "--weight-sets", "auto",
     )  # fmt: skip
     assert code == 0 and "calibration on 16 samples: input range" in text
+    assert "weight sets: one set into" in text  # chosen on the same data first
+    net = read_artifact(out)
+    assert net.meta["calibration"]["samples"] == 16
     rows = {line.split()[0] for line in text.splitlines()}
-    assert {p.name for p in read_artifact(out).layers} <= rows  # a before/after row per layer
+    assert {p.name for p in net.layers} <= rows  # a before/after row per layer
+    code, text, _ = _cli(
+        capsys, "verify", digits_checkpoint, out, "--dataset", "digits", "--samples", 16
+    )
+    assert code == 0 and "calibration: without it on the same inputs, agreement" in text
     good = np.random.default_rng(0).random((CALIBRATION_MIN, 8, 8)).astype(np.float32)
     nan = good.copy()
     nan[1, 2, 3] = np.nan

@@ -11,8 +11,9 @@ each measured on the emulator against the float model on those samples.
   (``convert._input_frac_bits``).
 - Bias correction: each layer's mean rounding loss, the float model's input (its sources' spikes
   forced to the chip's, ``model.forcing``) minus the chip's ``a_in`` and bias, per neuron over
-  the samples' steps, returned in its bias. It is kept only where it lowers the layers' spike
-  mismatch on the samples.
+  the samples' steps, returned in its bias: in every layer, then only in those whose spike
+  mismatch it lowered; of these and none, the one with the lowest mean mismatch over the layers on
+  the samples is kept.
 
 Every threshold mantissa and weight exponent follows from these as without calibration: a layer's
 sums are bounded for any input within the range, not only for the samples'.
@@ -39,7 +40,7 @@ __all__ = [
 
 CALIBRATION_SAMPLES = 256  # spread over the calibration data
 CALIBRATION_MIN = 8  # samples: fewer measure a layer's mean loss no better than its prediction
-CLIP_FRACTIONS = (0.0, 1e-4, 1e-3)  # of the feature values each candidate input range clips
+CLIP_FRACTIONS = (0.0, 1e-4, 1e-3, 1e-2)  # of the feature values each candidate range clips
 
 
 @dataclass(frozen=True)
@@ -317,14 +318,22 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
     ms, after = nets[best.input_range]
     plain = compile_model(model, features, chosen, fit=False, input_mean_square=ms)
     taus = {p.name: p.tau for p in from_model(model).populations}
-    shifts = runs.rounding_loss(plain.net, taus)
-    corrected = compile_model(model, features, chosen, input_mean_square=ms, bias_shift=shifts)
-    with_bias = runs.mismatch(corrected.net)
-    use = np.mean(list(with_bias.values())) < np.mean(list(after.values()))
-    if use:
-        compiled, after = corrected, with_bias
-    else:
-        compiled, shifts = compile_model(model, features, chosen, input_mean_square=ms), {}
+    loss = runs.rounding_loss(plain.net, taus)
+    # all layers corrected, then only those whose own mismatch it lowered: the best measured
+    tried = [(float(np.mean(list(after.values()))), plain, after, {})]
+    shifts = loss
+    for _ in range(2):
+        try:
+            c = compile_model(model, features, chosen, input_mean_square=ms, bias_shift=shifts)
+        except ValueError:  # a bias beyond the target's: without it
+            break
+        got = runs.mismatch(c.net)
+        tried.append((float(np.mean(list(got.values()))), c, got, shifts))
+        helped = {n: v for n, v in shifts.items() if got[n] < after[n]}
+        if not helped or helped.keys() == shifts.keys():
+            break
+        shifts = helped
+    _, compiled, after, shifts = min(tried, key=lambda t: t[0])
     v_th = {p.name: p.v_th for p in from_model(model).populations}
     record = Calibration(
         samples=len(x),
@@ -334,13 +343,13 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
         values=int(mags.size),
         clipped=best.clipped,
         candidates=tuple(trials),
-        bias_corrected=bool(use),
+        bias_corrected=bool(shifts),
         layers=tuple(
             LayerCalibration(
                 p.name,
                 before[p.name],
                 after[p.name],
-                float(np.mean(np.abs(shifts[p.name]))) / v_th[p.name] if use else 0.0,
+                float(np.mean(np.abs(shifts[p.name]))) / v_th[p.name] if p.name in shifts else 0.0,
             )
             for p in compiled.net.layers
         ),
