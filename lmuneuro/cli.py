@@ -267,11 +267,15 @@ def _print_clipped(n: int) -> None:
 def _print_calibration(c: dict) -> None:
     """What ``convert --calibrate`` chose, and each layer's spike mismatch on the calibration
     samples without calibration and with it."""
-    tried = ", ".join(f"{t['input_range']:.4g} ({t['mismatch']:.3%})" for t in c["candidates"])
+    tried = ", ".join(
+        f"{t['input_range']:.4g} with {t['frac_bits']} bits {t['mismatch']:.3%}"
+        for t in c["candidates"]
+    )
     print(
         f"calibration on {c['samples']} samples: input range {c['input_range']:.4g} (without "
         f"calibration {c['uncalibrated_input_range']:.4g}; {c['clipped']:,} of {c['values']:,} "
-        f"calibration values beyond it are clipped; first-layer mismatch per range tried: "
+        f"calibration values beyond it are clipped; first-layer mismatch per input range and "
+        "fraction bits tried: "
         f"{tried}); bias correction "
         + ("applied" if c["bias_corrected"] else "not kept (it did not lower the mismatch)")
     )

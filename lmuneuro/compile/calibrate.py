@@ -8,7 +8,8 @@ each measured on the emulator against the float model on those samples.
   it, features are clipped, and ``run`` and ``verify`` report how many were.
 - The input's resolution: the features' measured mean square replaces that of inputs uniform in
   the range in the trade-off between the input's rounding and its weights'
-  (``convert._input_frac_bits``).
+  (``convert._input_frac_bits``); at the range taken, one fraction bit fewer and one and two more
+  are measured too, and the best kept.
 - Bias correction: each layer's mean rounding loss, the float model's input (its sources' spikes
   forced to the chip's, ``model.forcing``) minus the chip's ``a_in`` and bias, per neuron over
   the samples' steps, returned in its bias: in every layer, then only in those whose spike
@@ -29,25 +30,28 @@ import numpy as np
 
 __all__ = [
     "Calibration",
-    "RangeTrial",
+    "InputTrial",
     "LayerCalibration",
     "calibrate",
     "calibration_inputs",
     "CALIBRATION_SAMPLES",
     "CALIBRATION_MIN",
     "CLIP_FRACTIONS",
+    "FRAC_STEPS",
 ]
 
 CALIBRATION_SAMPLES = 256  # spread over the calibration data
 CALIBRATION_MIN = 8  # samples: fewer measure a layer's mean loss no better than its prediction
 CLIP_FRACTIONS = (0.0, 1e-4, 1e-3, 1e-2)  # of the feature values each candidate range clips
+FRAC_STEPS = (-1, 1, 2)  # input fraction bits tried beside the predicted ones
 
 
 @dataclass(frozen=True)
-class RangeTrial:
-    """One candidate input range, converted and run on the calibration samples."""
+class InputTrial:
+    """One candidate input format, converted and run on the calibration samples."""
 
     input_range: float
+    frac_bits: int
     clipped: int  # calibration feature values beyond it
     mismatch: float  # spike mismatch of the layers that read the input
 
@@ -75,7 +79,7 @@ class Calibration:
     input_mean_square: float  # of the features clipped to input_range
     values: int  # calibration feature values
     clipped: int  # of them beyond input_range
-    candidates: tuple[RangeTrial, ...]
+    candidates: tuple[InputTrial, ...]
     bias_corrected: bool
     layers: tuple[LayerCalibration, ...]
     bias_shifts: dict = field(default_factory=dict, compare=False, repr=False)
@@ -104,10 +108,11 @@ class Calibration:
             raise ValueError("calibration: candidates and layers must be lists")
         candidates = []
         for c in d["candidates"]:
-            c = _fields(c, RangeTrial, "calibration candidate")
+            c = _fields(c, InputTrial, "calibration candidate")
             candidates.append(
-                RangeTrial(
+                InputTrial(
                     _real(c["input_range"], "input_range", positive=True),
+                    _frac_bits(c["frac_bits"]),
                     _count(c["clipped"], "clipped"),
                     _fraction(c["mismatch"], "mismatch"),
                 )
@@ -156,6 +161,12 @@ def _real(v, name: str, positive: bool = False) -> float:
 def _count(v, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
         raise ValueError(f"calibration: {name} {str(v)[:20]} is not a count")
+    return v
+
+
+def _frac_bits(v) -> int:
+    if _count(v, "frac_bits") > 64:  # as the artifact's own input format
+        raise ValueError(f"calibration: frac_bits {v} is above 64")
     return v
 
 
@@ -299,32 +310,47 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
         {float(np.quantile(mags, 1 - f, method="higher")) for f in CLIP_FRACTIONS} - {0.0},
         reverse=True,
     )
-    trials, nets = [], {}
-    for r in ranges:
+    trials, measured, asked = [], {}, {}  # asked: the fraction bits each was converted with
+
+    def measure(r: float, frac: int | None = None) -> None:
         ms = float(np.mean(np.minimum(mags, r) ** 2))
         try:
             net = compile_model(
-                model, features, replace(settings, input_range=r), fit=False, input_mean_square=ms
+                model,
+                features,
+                replace(settings, input_range=r),
+                fit=False,
+                input_mean_square=ms,
+                input_frac_bits=frac,
             ).net
-        except ValueError:  # a range whose network does not fit: not a candidate
-            continue
-        got = runs.mismatch(net)
-        trials.append(RangeTrial(r, int((mags > r).sum()), mean(got)))
-        nets[r] = (ms, got)
+        except ValueError:  # a format whose network does not fit: not a candidate
+            return
+        if (r, net.input_frac_bits) not in measured:
+            asked[r, net.input_frac_bits] = frac  # None: the predicted, at every mantissa tried
+            got = measured[r, net.input_frac_bits] = runs.mismatch(net)
+            trials.append(InputTrial(r, net.input_frac_bits, int((mags > r).sum()), mean(got)))
+
+    for r in ranges:  # each at the fraction bits the mean square predicts
+        measure(r)
     if not trials:
         raise ValueError("no input range measured on the calibration data fits the target")
-    best = min(trials, key=lambda t: (t.mismatch, -t.input_range))
+    best = min(trials, key=lambda t: t.mismatch)  # the first, the largest range, on a tie
+    for frac in FRAC_STEPS:  # then finer and coarser inputs at that range
+        measure(best.input_range, best.frac_bits + frac)
+    best = min(trials, key=lambda t: t.mismatch)
     chosen = replace(settings, input_range=best.input_range)
-    ms, after = nets[best.input_range]
-    plain = compile_model(model, features, chosen, fit=False, input_mean_square=ms)
-    taus = {p.name: p.tau for p in from_model(model).populations}
-    loss = runs.rounding_loss(plain.net, taus)
+    ms = float(np.mean(np.minimum(mags, best.input_range) ** 2))
+    fixed = {"input_mean_square": ms, "input_frac_bits": asked[best.input_range, best.frac_bits]}
+    after = measured[best.input_range, best.frac_bits]
+    plain = compile_model(model, features, chosen, **fixed)
+    graph = {p.name: p for p in from_model(model).populations}
+    loss = runs.rounding_loss(plain.net, {n: p.tau for n, p in graph.items()})
     # all layers corrected, then only those whose own mismatch it lowered: the best measured
     tried = [(float(np.mean(list(after.values()))), plain, after, {})]
     shifts = loss
     for _ in range(2):
         try:
-            c = compile_model(model, features, chosen, input_mean_square=ms, bias_shift=shifts)
+            c = compile_model(model, features, chosen, **fixed, bias_shift=shifts)
         except ValueError:  # a bias beyond the target's: without it
             break
         got = runs.mismatch(c.net)
@@ -334,7 +360,6 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
             break
         shifts = helped
     _, compiled, after, shifts = min(tried, key=lambda t: t[0])
-    v_th = {p.name: p.v_th for p in from_model(model).populations}
     record = Calibration(
         samples=len(x),
         input_range=best.input_range,
@@ -349,7 +374,9 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
                 p.name,
                 before[p.name],
                 after[p.name],
-                float(np.mean(np.abs(shifts[p.name]))) / v_th[p.name] if p.name in shifts else 0.0,
+                float(np.mean(np.abs(shifts[p.name]))) / graph[p.name].v_th
+                if p.name in shifts
+                else 0.0,
             )
             for p in compiled.net.layers
         ),

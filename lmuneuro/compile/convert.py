@@ -559,9 +559,11 @@ def quantize_graph(
     set_error: float = 0.0,
     single_set: tuple[str, ...] = (),
     input_mean_square: float | None = None,
+    input_frac_bits: int | None = None,
 ) -> FixedNetwork:
     """The network of Lava processes for ``graph``; ``input_max_abs`` bounds the features'
-    magnitude (``input_mean_square``, measured on data, sizes their resolution); every weight is
+    magnitude (``input_mean_square``, measured on data, sizes their resolution, unless
+    ``input_frac_bits`` fixes it); every weight is
     the sum of up to ``weight_sets`` 8-bit processes (a second only where one set's relative error
     exceeds ``set_error``, none into the layers of ``single_set``), and the rows of a weight
     matrix are split into up to ``exponent_classes`` processes of similar magnitude. ``vth_mant``
@@ -613,9 +615,17 @@ def quantize_graph(
         mant = vth_mant
         while True:
             if choose_frac:
-                frac = _input_frac_bits(
-                    p, input_max_abs, input_bits, mant, fmt, sets, input_mean_square
-                )
+                if input_frac_bits is None:
+                    frac = _input_frac_bits(
+                        p, input_max_abs, input_bits, mant, fmt, sets, input_mean_square
+                    )
+                elif not 0 <= input_frac_bits <= input_format(input_max_abs, input_bits):
+                    raise ConversionError(
+                        f"input range {input_max_abs:g} does not fit {input_bits} signed bits "
+                        f"with {input_frac_bits} fraction bits"
+                    )
+                else:
+                    frac = input_frac_bits
                 input_max = input_limit(input_max_abs, frac, input_bits)
                 sources[INPUT] = _Source(
                     2.0**frac, input_payload(graph.input_size, input_max).astype(np.float64)
@@ -793,13 +803,14 @@ def compile_model(
     *,
     fit: bool = True,
     input_mean_square: float | None = None,
+    input_frac_bits: int | None = None,
     bias_shift: dict | None = None,
 ) -> Compiled:
     """The network of Lava processes that ``model`` (an eval-mode spiking LMUFormer) becomes with
     ``settings``: the one path from weights to integers, shared by ``convert`` and
     quantisation-aware training. ``fit``: also check the target's cores, neurons and synapses.
-    Calibration (``calibrate``) measures the features' ``input_mean_square`` and ``bias_shift``,
-    {layer: float input (size,)} added to its biases."""
+    Calibration (``calibrate``) measures the features' ``input_mean_square``, their
+    ``input_frac_bits`` and ``bias_shift``, {layer: float input (size,)} added to its biases."""
     profile = load_profile(settings.target)
     if profile.kind != "neuromorphic":
         raise ConversionError(f"target {profile.name!r} is not a neuromorphic chip")
@@ -866,6 +877,7 @@ def compile_model(
             single_set=settings.single_set,
             exponent_classes=settings.exponent_classes,
             input_mean_square=input_mean_square,
+            input_frac_bits=input_frac_bits,
         )
     except ConversionError:
         raise
@@ -969,6 +981,11 @@ def convert(
 
         x = calibration_inputs(ck.model, **calibrate)
         c, record = calibrated(ck.model, ck.features, chosen, x)
+        if learned is not None:
+            warnings.append(
+                "the checkpoint was fine-tuned for its conversion; calibrated (input format and "
+                "biases from the data) it computes something else than it learned"
+            )
     net, profile = c.net, c.profile
     net.meta = {
         "created_by": f"lmuneuro {__version__}",
