@@ -49,7 +49,7 @@ import h5py
 import numpy as np
 
 from .files import check_budget, parse_json, read_budget, to_json, write_output
-from .fixedpoint import Formats, quantize_input
+from .fixedpoint import Formats, input_limit, quantize_input
 from .loihi import check_formats, decay, lava_weights
 
 __all__ = [
@@ -856,6 +856,31 @@ def _check_meta(net: FixedNetwork, where: str) -> None:
         why = _config_misfit(meta["config"], net)
         if why:
             raise ArtifactError(f"{where}: meta: the model config {why}")
+    if "calibration" in meta:  # only calibrated conversions record one
+        why = _calibration_misfit(meta["calibration"], net)
+        if why:
+            raise ArtifactError(f"{where}: meta: {why}")
+
+
+def _calibration_misfit(record, net: FixedNetwork) -> str | None:
+    """Why a calibration record (``calibrate.Calibration``) cannot be the network's, or None: its
+    fields, the layers it reports and the input range, which must be the one the network clips
+    its input to."""
+    from .compile.calibrate import Calibration
+
+    try:
+        c = Calibration.from_dict(record)
+    except ValueError as e:
+        return str(e)
+    unknown = {r.layer for r in c.layers} - {p.name for p in net.layers}
+    if unknown:
+        return f"calibration reports {sorted(unknown)[0][:100]!r}, not a layer of the network"
+    if input_limit(c.input_range, net.input_frac_bits, net.input_bits) != net.input_max:
+        return (
+            f"calibration's input range {c.input_range:g} is not the network's (payloads up to "
+            f"{net.input_max} in {net.input_frac_bits} fraction bits)"
+        )
+    return None
 
 
 def _config_misfit(config, net: FixedNetwork) -> str | None:

@@ -179,6 +179,10 @@ def _cmd_convert(args) -> int:
         "samples": args.samples,
         "tolerance": args.tolerance,
     }
+    if args.calibrate and not any(data.values()):
+        raise ValueError("--calibrate measures on data: give --dataset or --inputs")
+    if args.calibrate and "input_range" in settings:
+        raise ValueError("--input-range: --calibrate chooses the input range from the data")
     if settings.get("weight_sets") == "auto":
         if not any(data.values()):
             raise ValueError(
@@ -191,16 +195,32 @@ def _cmd_convert(args) -> int:
         del settings["weight_sets"]
         given = {k: v for k, v in calibrate.items() if v is not None}
         r = convert_calibrated(
-            args.checkpoint, out, preset=args.preset, progress=not args.json, **given, **settings
+            args.checkpoint,
+            out,
+            preset=args.preset,
+            progress=not args.json,
+            calibrate=args.calibrate,
+            **given,
+            **settings,
         )
     else:
-        given = [k for k, v in calibrate.items() if v is not None]
-        if given:
+        given = {k: v for k, v in calibrate.items() if v is not None}
+        if given and not args.calibrate:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ValueError(f"{flags}: calibration data for --weight-sets auto only")
+            raise ValueError(
+                f"{flags}: calibration data for --weight-sets auto or --calibrate only"
+            )
+        if args.tolerance is not None:
+            raise ValueError("--tolerance: for --weight-sets auto only")
         from .compile.convert import convert
 
-        r = convert(args.checkpoint, out, preset=args.preset, **settings)
+        r = convert(
+            args.checkpoint,
+            out,
+            preset=args.preset,
+            calibrate=given if args.calibrate else None,
+            **settings,
+        )
     for w in r.warnings:
         print(f"warning: {printable(w)}", file=sys.stderr)
     if args.json:
@@ -239,8 +259,41 @@ def _cmd_convert(args) -> int:
             f"bound {choice['bound']:.4f}, on {choice['samples']} calibration samples "
             f"({choice['trials']} conversions measured)"
         )
+    if r.calibration:
+        _print_calibration(r.calibration)
     print(f"SHA-256 {r.sha256} (pin it with --expect-sha256 where the artifact is used)")
     return 0
+
+
+def _print_clipped(n: int) -> None:
+    if n:
+        print(
+            f"inputs: {n:,} values beyond the artifact's input range were clipped (convert "
+            "--input-range sets it, or --calibrate from data)"
+        )
+
+
+def _print_calibration(c: dict) -> None:
+    """What ``convert --calibrate`` chose, and each layer's spike mismatch on the calibration
+    samples without calibration and with it."""
+    tried = ", ".join(
+        f"{t['input_range']:.4g} with {t['frac_bits']} bits {t['mismatch']:.3%}"
+        for t in c["candidates"]
+    )
+    print(
+        f"calibration on {c['samples']} samples: input range {c['input_range']:.4g} (without "
+        f"calibration {c['uncalibrated_input_range']:.4g}; {c['clipped']:,} of {c['values']:,} "
+        f"calibration values beyond it are clipped; first-layer mismatch per input range and "
+        "fraction bits tried: "
+        f"{tried}); bias correction "
+        + ("applied" if c["bias_corrected"] else "not kept (it did not lower the mismatch)")
+    )
+    print(f"{'layer':30s} {'mismatch without':>16s} {'with calibration':>16s} {'bias shift':>10s}")
+    for row in c["layers"]:
+        print(
+            f"{row['layer']:30s} {row['mismatch_before']:16.3%} {row['mismatch_after']:16.3%} "
+            f"{row['bias_shift']:10.2%}"
+        )
 
 
 def _cmd_verify(args) -> int:
@@ -276,6 +329,18 @@ def _cmd_verify(args) -> int:
     if r.accuracy_float is not None:
         line += f"; accuracy float {r.accuracy_float:.2%}, fixed {r.accuracy_fixed:.2%}"
     print(line)
+    u = r.uncalibrated
+    if u is not None:
+        per_layer = ", ".join(
+            f"{a.layer} {a.mismatch:.2%} -> {b.mismatch:.2%}"
+            for a, b in zip(u.layers, r.layers)
+            if a.mismatch is not None
+        )
+        print(
+            f"calibration: without it on the same inputs, agreement {u.agreement:.2%}"
+            + (f", accuracy fixed {u.accuracy_fixed:.2%}" if u.accuracy_fixed is not None else "")
+            + f"; spike mismatch per layer without -> with: {per_layer}"
+        )
     ops = r.operations
     ratio = ops.chip_per_model_synop
     print(
@@ -291,11 +356,7 @@ def _cmd_verify(args) -> int:
             f"quantisation-aware checkpoint: its own forward pass vs fixed: top-1 agreement "
             f"{qa.agreement:.2%}, logits bit-identical for {qa.logits_identical:.2%} of samples"
         )
-    if r.inputs_clipped:
-        print(
-            f"inputs: {r.inputs_clipped:,} values beyond the artifact's input range were clipped "
-            "(convert --input-range sets it)"
-        )
+    _print_clipped(r.inputs_clipped)
     fd = r.first_divergence
     print(
         "spikes identical in every layer"
@@ -395,11 +456,7 @@ def _cmd_run(args) -> int:
             f"  after {p.steps_seen:4d} steps ({p.fraction:4.0%}): {acc}same as final "
             f"{p.agreement_with_final:.2%}"
         )
-    if r.inputs_clipped:
-        print(
-            f"inputs: {r.inputs_clipped:,} values beyond the artifact's input range were clipped "
-            "(convert --input-range sets it)"
-        )
+    _print_clipped(r.inputs_clipped)
     if args.activity:
         print(f"activity written to {args.activity}")
     return 0
@@ -500,7 +557,8 @@ def _add_artifact(s: argparse.ArgumentParser) -> None:
 def _add_inputs(
     s: argparse.ArgumentParser, activity: bool = False, calibration: bool = False
 ) -> None:
-    """The inputs to run on; ``calibration``: the optional data of --weight-sets auto."""
+    """The inputs to run on; ``calibration``: the optional data of --weight-sets auto and
+    --calibrate."""
     src = s.add_mutually_exclusive_group(required=not calibration)
     if activity:
         _path(
@@ -765,6 +823,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", help="check the checkpoint against this preset")
     _add_settings(s)
     _add_inputs(s, calibration=True)
+    s.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="choose the input range and the neurons' biases on calibration data (--dataset's "
+        "training split or --inputs, unlabelled; at least 8 samples): each choice measured on the "
+        "emulator against the float model; the limits hold for every input within the chosen "
+        "range, and values beyond it are clipped and reported",
+    )
     s.add_argument("--json", action="store_true", help="the conversion report as JSON")
     s.set_defaults(func=_cmd_convert)
 

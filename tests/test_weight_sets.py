@@ -160,7 +160,10 @@ def test_convert_weight_sets_auto_from_the_command_line(digits_checkpoint, tmp_p
     )
     for argv, message in (
         (["--weight-sets", "auto"], "--weight-sets auto measures fidelity on data: give --dataset"),
-        (["--samples", 5], "--samples: calibration data for --weight-sets auto only"),
+        (
+            ["--samples", 5],
+            "--samples: calibration data for --weight-sets auto or --calibrate only",
+        ),
         (["--tolerance", 0.1, "--dataset", "digits"], "--dataset, --tolerance: calibration data"),
         (["--weight-sets", "3"], "argument --weight-sets: invalid choice: 3"),
         (["--weight-sets", "auto", "--dataset", "nope"], "nope"),

@@ -20,6 +20,7 @@ import numpy as np
 from ..artifact import Relay
 from ..backends import run_backend
 from ..checkpoint import load_checkpoint
+from ..compile.calibrate import CALIBRATION_SAMPLES
 from ..compile.convert import ConversionReport, compile_model, convert, resolve_settings
 from ..data.inputs import load_inputs
 from ..files import check_output
@@ -35,7 +36,6 @@ __all__ = [
     "TOLERANCE",
 ]
 
-CALIBRATION_SAMPLES = 256  # spread over the calibration split
 TOLERANCE = 0.25  # the logit error one set may add, as a fraction of the two-set error
 
 
@@ -159,16 +159,24 @@ def choose_weight_sets(
 
 
 def convert_calibrated(
-    checkpoint, output, *, preset: str | None = None, **options
+    checkpoint, output, *, preset: str | None = None, calibrate: bool = False, **options
 ) -> ConversionReport:
     """``convert`` with the weight sets of ``choose_weight_sets`` (which takes ``options``: the
     calibration data, the tolerance and the other conversion settings); the report holds the
-    choice under ``weight_set_choice``."""
+    choice under ``weight_set_choice``. ``calibrate``: the same data then calibrate the
+    conversion (``convert``'s ``calibrate``)."""
     check_output(output, [checkpoint, options.get("target")])  # before minutes of calibration
     choice = choose_weight_sets(checkpoint, preset=preset, **options)
     calibration = ("dataset", "inputs", "data_dir", "samples", "tolerance", "batch", "progress")
     settings = {k: v for k, v in options.items() if k not in calibration}
+    data = {k: options[k] for k in ("dataset", "inputs", "data_dir", "samples") if k in options}
     report = convert(
-        checkpoint, output, preset=preset, **settings, weight_sets=2, single_set=choice.single_set
+        checkpoint,
+        output,
+        preset=preset,
+        calibrate=data if calibrate else None,
+        **settings,
+        weight_sets=2,
+        single_set=choice.single_set,
     )
     return replace(report, weight_set_choice=choice.to_dict())

@@ -102,6 +102,9 @@ class VerifyReport:
     quantization_aware: AwareCheck | None = None
     accuracy_float: float | None = None  # with labels
     accuracy_fixed: float | None = None
+    # a calibrated artifact (convert --calibrate): the network the same checkpoint and settings
+    # make without calibration, on the same inputs
+    uncalibrated: "VerifyReport | None" = None
 
     def to_dict(self) -> dict:
         out = {
@@ -120,6 +123,18 @@ class VerifyReport:
         if self.accuracy_float is not None:
             out["accuracy_float"] = self.accuracy_float
             out["accuracy_fixed"] = self.accuracy_fixed
+        if self.uncalibrated is not None:
+            u = self.uncalibrated
+            out["uncalibrated"] = {
+                "agreement": u.agreement,
+                "inputs_clipped": u.inputs_clipped,
+                "layers": [
+                    {"layer": r.layer, "mismatch": r.mismatch}
+                    for r in u.layers
+                    if r.mismatch is not None
+                ],
+                **({"accuracy_fixed": u.accuracy_fixed} if u.accuracy_fixed is not None else {}),
+            }
         return out
 
 
@@ -146,7 +161,8 @@ def verify(
 ) -> VerifyReport:
     """Float model vs the artifact's emulator (on ``device``) on the same inputs: ``checkpoint`` a
     path or a ``Checkpoint``, ``artifact`` a path or a ``FixedNetwork``, the inputs as ``run``
-    takes them. A checkpoint file must be the one the artifact records converting."""
+    takes them. A checkpoint file must be the one the artifact records converting. A calibrated
+    artifact is compared with its uncalibrated network too (``VerifyReport.uncalibrated``)."""
     net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
     if isinstance(checkpoint, Checkpoint):
         ck = checkpoint
@@ -247,6 +263,7 @@ def verify(
         for k in ("synaptic_events", "graded_events")
     }
     model_count = model_ops(len(x))
+    base = _uncalibrated(ck, net)
     return VerifyReport(
         checkpoint="" if isinstance(checkpoint, Checkpoint) else str(checkpoint),
         artifact="" if isinstance(artifact, FixedNetwork) else str(artifact),
@@ -271,4 +288,26 @@ def verify(
         else AwareCheck(aware.settings.to_dict(), aware_same / len(x), aware_identical / len(x)),
         accuracy_float=None if y is None else float((float_pred == y).mean()),
         accuracy_fixed=None if y is None else float((fixed_pred == y).mean()),
+        uncalibrated=None
+        if base is None
+        else verify(ck, base, inputs=x, labels=y, batch=batch, device=device),
     )
+
+
+def _uncalibrated(ck: Checkpoint, net: FixedNetwork) -> FixedNetwork | None:
+    """The network that ``net``'s checkpoint and settings make without calibration, or None for
+    an artifact converted without it."""
+    record = net.meta.get("calibration")
+    if record is None:
+        return None
+    from ..compile.calibrate import Calibration
+    from ..compile.convert import Settings, compile_model
+
+    q = net.meta["quantization"]
+    settings = Settings(
+        target=net.meta["target"],
+        input_range=Calibration.from_dict(record).uncalibrated_input_range,
+        **{k: q[k] for k in ("vth_mant", "weight_sets", "set_error", "single_set")},
+        **{k: q[k] for k in ("exponent_classes", "lmu_mapping", "residual")},
+    )
+    return compile_model(ck.model, ck.features, settings, fit=False).net

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..artifact import GATE, INPUT, FixedNetwork, LifNeurons, Synapse, gate_pattern
+from ..artifact import GATE, INPUT, FixedNetwork, Layer, LifNeurons, Synapse, gate_pattern
 from ..compile.limits import input_payload, payload, process_range
 from ..fixedpoint import LAVA
 from ..loihi import check_formats, wrap
@@ -386,10 +386,14 @@ class Emulator:
             for p in net.populations
         ]
 
-    def __call__(self, x: np.ndarray, record: bool = False) -> RunResult:
+    def __call__(
+        self, x: np.ndarray, record: bool = False, layer_inputs: dict | None = None
+    ) -> RunResult:
         """Run the network on real-valued features x (batch, steps, input_size), all samples at
         once. Populations in the artifact's order (sources first): each one's LIF over the steps,
-        then the processes that read it for the whole run at once (``_FanOut``)."""
+        then the processes that read it for the whole run at once (``_FanOut``). ``layer_inputs``: a
+        dict to fill with every layer's a_in in its window, (batch, steps, n) float64 (calibration
+        compares it with the float model's input)."""
         net, dev = self.net, self.device
         q, _ = net.quantize_input(torch.as_tensor(np.asarray(x), device=dev))  # x's own precision
         batch, steps = q.shape[:2]
@@ -433,6 +437,10 @@ class Emulator:
             for at, part in gated.pop(p.name, []):
                 at = torch.from_numpy(at).to(dev)
                 a.index_add_(0, at, part.expand(-1, batch, -1).to(a.dtype))
+            if layer_inputs is not None and isinstance(p, Layer):  # before its LIF consumes it
+                layer_inputs[p.name] = (
+                    a[p.lag : p.lag + steps].transpose(0, 1).double().cpu().numpy()
+                )
             out = sig[p.name] = a if lif is None else lif(a, steps)
             counts[p.name] = torch.count_nonzero(out, dim=0) if lif is None else out.sum(dim=0)
             per_step[p.name] = torch.count_nonzero(out, dim=2).T

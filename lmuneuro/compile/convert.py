@@ -483,12 +483,19 @@ def _fit(lo: np.ndarray, hi: np.ndarray, fmt: Formats) -> float:
 
 
 def _input_frac_bits(
-    p: Population, max_abs: float, bits: int, vth_mant: int, fmt: Formats, sets: WeightSets
+    p: Population,
+    max_abs: float,
+    bits: int,
+    vth_mant: int,
+    fmt: Formats,
+    sets: WeightSets,
+    mean_square: float | None = None,
 ) -> int:
     """Fraction bits of the graded input that balance its rounding against the weights' (a finely
     resolved input needs small weights, which the exponent floor resolves coarsely): the
-    expected squared drive error ``|W|^2 (r^2 E[x^2] + 4^-frac / 12)`` for inputs uniform in
-    +-max_abs, r the weights' relative error at that input format, for layer p at ``vth_mant``."""
+    expected squared drive error ``|W|^2 (r^2 E[x^2] + 4^-frac / 12)``, r the weights' relative
+    error at that input format, for layer p at ``vth_mant``; E[x^2] the features' measured
+    ``mean_square`` (calibration), else that of inputs uniform in +-max_abs."""
     top = input_format(max_abs, bits)
     if top < 0:
         raise ConversionError(
@@ -509,7 +516,8 @@ def _input_frac_bits(
                     r = split_weights(w * unit, fmt, sets.into(p.name))[0].rel_error
                 except ValueError:  # beyond the largest exponent: coarser inputs only get worse
                     return best[1] if best else frac
-                err += float(np.sum(w**2)) * (r**2 * max_abs**2 / 3 + 4.0**-frac / 12)
+                ms = max_abs**2 / 3 if mean_square is None else mean_square
+                err += float(np.sum(w**2)) * (r**2 * ms + 4.0**-frac / 12)
         if best is None or err < best[0]:
             best = (err, frac)
     return best[1]
@@ -550,13 +558,16 @@ def quantize_graph(
     exponent_classes: int = 1,
     set_error: float = 0.0,
     single_set: tuple[str, ...] = (),
+    input_mean_square: float | None = None,
+    input_frac_bits: int | None = None,
 ) -> FixedNetwork:
     """The network of Lava processes for ``graph``; ``input_max_abs`` bounds the features'
-    magnitude; every weight is the sum of up to ``weight_sets`` 8-bit processes (a second only
-    where one set's relative error exceeds ``set_error``, none into the layers of ``single_set``),
-    and the rows of a weight matrix are
-    split into up to ``exponent_classes`` processes of similar magnitude. ``vth_mant`` is the
-    finest state resolution tried (module docstring: scaling)."""
+    magnitude (``input_mean_square``, measured on data, sizes their resolution, unless
+    ``input_frac_bits`` fixes it); every weight is
+    the sum of up to ``weight_sets`` 8-bit processes (a second only where one set's relative error
+    exceeds ``set_error``, none into the layers of ``single_set``), and the rows of a weight
+    matrix are split into up to ``exponent_classes`` processes of similar magnitude. ``vth_mant``
+    is the finest state resolution tried (module docstring: scaling)."""
     sets = WeightSets(weight_sets, set_error, frozenset(single_set))
     if input_bits > fmt.message_bits_max:
         raise ConversionError(
@@ -604,7 +615,17 @@ def quantize_graph(
         mant = vth_mant
         while True:
             if choose_frac:
-                frac = _input_frac_bits(p, input_max_abs, input_bits, mant, fmt, sets)
+                if input_frac_bits is None:
+                    frac = _input_frac_bits(
+                        p, input_max_abs, input_bits, mant, fmt, sets, input_mean_square
+                    )
+                elif not 0 <= input_frac_bits <= input_format(input_max_abs, input_bits):
+                    raise ConversionError(
+                        f"input range {input_max_abs:g} does not fit {input_bits} signed bits "
+                        f"with {input_frac_bits} fraction bits"
+                    )
+                else:
+                    frac = input_frac_bits
                 input_max = input_limit(input_max_abs, frac, input_bits)
                 sources[INPUT] = _Source(
                     2.0**frac, input_payload(graph.input_size, input_max).astype(np.float64)
@@ -776,11 +797,20 @@ class Compiled:
 
 
 def compile_model(
-    model, features: dict | None, settings: Settings, *, fit: bool = True
+    model,
+    features: dict | None,
+    settings: Settings,
+    *,
+    fit: bool = True,
+    input_mean_square: float | None = None,
+    input_frac_bits: int | None = None,
+    bias_shift: dict | None = None,
 ) -> Compiled:
     """The network of Lava processes that ``model`` (an eval-mode spiking LMUFormer) becomes with
     ``settings``: the one path from weights to integers, shared by ``convert`` and
-    quantisation-aware training. ``fit``: also check the target's cores, neurons and synapses."""
+    quantisation-aware training. ``fit``: also check the target's cores, neurons and synapses.
+    Calibration (``calibrate``) measures the features' ``input_mean_square``, their
+    ``input_frac_bits`` and ``bias_shift``, {layer: float input (size,)} added to its biases."""
     profile = load_profile(settings.target)
     if profile.kind != "neuromorphic":
         raise ConversionError(f"target {profile.name!r} is not a neuromorphic chip")
@@ -829,6 +859,14 @@ def compile_model(
             raise ConversionError(
                 f"single_set names {', '.join(unknown)}: not a layer of this network"
             )
+        if bias_shift:
+            chip = replace(
+                chip,
+                populations=[
+                    replace(p, bias=p.bias + bias_shift[p.name]) if p.name in bias_shift else p
+                    for p in chip.populations
+                ],
+            )
         net = quantize_graph(
             chip,
             input_max_abs=settings.input_range,
@@ -838,6 +876,8 @@ def compile_model(
             set_error=settings.set_error,
             single_set=settings.single_set,
             exponent_classes=settings.exponent_classes,
+            input_mean_square=input_mean_square,
+            input_frac_bits=input_frac_bits,
         )
     except ConversionError:
         raise
@@ -884,6 +924,7 @@ class ConversionReport:
     layers: list[dict]  # per population: its class, processes, cores, chips (``limits.resources``)
     warnings: list[str]  # settings that differ from those the checkpoint was fine-tuned for
     weight_set_choice: dict | None = None  # ``calibration.SetChoice.to_dict()`` where measured
+    calibration: dict | None = None  # ``calibrate.Calibration.to_dict()`` where calibrated
 
     @property
     def delay_steps(self) -> int:
@@ -915,16 +956,36 @@ class ConversionReport:
         return out
 
 
-def convert(checkpoint, output, *, preset: str | None = None, **settings) -> ConversionReport:
+def convert(
+    checkpoint, output, *, preset: str | None = None, calibrate: dict | None = None, **settings
+) -> ConversionReport:
     """Checkpoint (native or reference) -> artifact at ``output``. Returns the conversion report.
     ``settings``: fields of ``Settings``; those not given come from a quantisation-aware
     checkpoint's record, else ``Settings()``. Asked-for settings that differ from the ones the
-    checkpoint was fine-tuned for are listed in the report's ``warnings``."""
+    checkpoint was fine-tuned for are listed in the report's ``warnings``. ``calibrate``: the
+    calibration data (``calibrate.calibration_inputs``' arguments: ``dataset`` or ``inputs``,
+    ``data_dir``, ``samples``), which then chooses the input range and the biases
+    (``calibrate``); the report and the artifact's meta record the choices."""
     given = {k: v for k, v in settings.items() if v is not None}
+    if calibrate is not None and "input_range" in given:
+        raise ValueError("input_range: calibration chooses the input range from the data")
     check_output(output, [checkpoint, given.get("target")])
     ck = load_checkpoint(checkpoint, preset=preset)
     chosen, learned, warnings = resolve_settings(ck, checkpoint, settings)
-    c = compile_model(ck.model, ck.features, chosen)
+    record = None
+    if calibrate is None:
+        c = compile_model(ck.model, ck.features, chosen)
+    else:
+        from .calibrate import calibrate as calibrated
+        from .calibrate import calibration_inputs
+
+        x = calibration_inputs(ck.model, **calibrate)
+        c, record = calibrated(ck.model, ck.features, chosen, x)
+        if learned is not None:
+            warnings.append(
+                "the checkpoint was fine-tuned for its conversion; calibrated (input format and "
+                "biases from the data) it computes something else than it learned"
+            )
     net, profile = c.net, c.profile
     net.meta = {
         "created_by": f"lmuneuro {__version__}",
@@ -953,9 +1014,19 @@ def convert(checkpoint, output, *, preset: str | None = None, **settings) -> Con
         "processes": net.processes,
         "config": ck.config.to_dict(),
     }
+    if record is not None:
+        net.meta["calibration"] = record.to_dict()
     write_artifact(output, net)
     per_chip, total = profile.resources["cores_per_chip"], net.meta["cores"]
     # populations fill the chips in order: every chip but the last is full
     cores_on = [min(per_chip, total - i * per_chip) for i in range(net.meta["chips"])]
     chip_use = [{"chip": i, "cores": n, "fraction": n / per_chip} for i, n in enumerate(cores_on)]
-    return ConversionReport(str(output), sha256(output), net.meta, chip_use, c.layers, warnings)
+    return ConversionReport(
+        str(output),
+        sha256(output),
+        net.meta,
+        chip_use,
+        c.layers,
+        warnings,
+        calibration=net.meta.get("calibration"),
+    )
