@@ -352,6 +352,89 @@ def _cmd_energy(args) -> int:
     return 0
 
 
+_BENCHMARK_ROWS = (
+    ("Footprint", "Footprint (bytes)", "{:,.0f}"),
+    ("ConnectionSparsity", "ConnectionSparsity", "{:.4f}"),
+    ("ActivationSparsity", "ActivationSparsity", "{:.4f}"),
+    ("SynapticOperations.Effective_MACs", "SynapticOperations Effective_MACs", "{:,.0f}"),
+    ("SynapticOperations.Effective_ACs", "SynapticOperations Effective_ACs", "{:,.0f}"),
+    ("SynapticOperations.Dense", "SynapticOperations Dense", "{:,.0f}"),
+    ("MembraneUpdates", "MembraneUpdates", "{:,.0f}"),
+    ("ClassificationAccuracy", "ClassificationAccuracy", "{:.2%}"),
+)
+
+
+def _benchmark_table(r: dict) -> str:
+    """NeuroBench's metrics per sample, float model and chip side by side, then the extensions."""
+
+    def cell(figures, key, fmt):
+        v = figures
+        for k in key.split("."):
+            v = v.get(k) if isinstance(v, dict) else None
+        return "-" if v is None else fmt.format(v)
+
+    chip = r.get("chip")
+    lines = [
+        f"NeuroBench's metrics per sample, {r['samples']} samples"
+        + ("" if chip else " (the chip's with an artifact)"),
+        f"{'metric':36s} {'float':>16s}" + (f" {'chip':>16s}" if chip else ""),
+    ]
+    for key, name, fmt in _BENCHMARK_ROWS:
+        row = f"{name:36s} {cell(r['float'], key, fmt):>16s}"
+        lines.append(row + (f" {cell(chip, key, fmt):>16s}" if chip else ""))
+    if chip:
+        ev = chip["SynapticEvents"]
+        lines.append(
+            f"the chip's synaptic events (two weight sets, relays, gate): {ev['binary']:,.0f} "
+            f"spike-driven + {ev['graded']:,.0f} graded"
+        )
+    ext = "; ".join(
+        f"{side} {k} {v:,.0f}"
+        for side, figures in r["extensions"].items()
+        for k, v in figures.items()
+    )
+    lines.append(f"not in NeuroBench's figures: {ext}")
+    by: dict[str, list[str]] = {}
+    for metric, who in r["computed_by"].items():
+        by.setdefault(who, []).append(metric)
+    lines.append(
+        "float figures computed by "
+        + "; ".join(f"{who}: {', '.join(metrics)}" for who, metrics in by.items())
+    )
+    if "MembraneUpdates" not in r["float"]:
+        lines.append(
+            "non-spiking checkpoint: the ANN metrics (MACs, the activation functions' zeros), no "
+            "MembraneUpdates"
+        )
+    return "\n".join(lines)
+
+
+def _cmd_benchmark(args) -> int:
+    from .analysis.neurobench import benchmark
+    from .files import write_output
+
+    suffix = Path(args.output).suffix.lower() if args.output else ""
+    if args.output and suffix not in (".json", ".txt"):
+        raise ValueError(f"-o {args.output}: give a name ending in .json or .txt (a table)")
+    r = benchmark(
+        args.checkpoint,
+        args.artifact,
+        dataset=args.dataset,
+        inputs=args.inputs,
+        data_dir=args.data_dir,
+        samples=args.samples,
+        device=args.device,
+        implementation=args.implementation,
+    ).to_dict()
+    text = to_json(r, indent=2) if args.json or suffix == ".json" else _benchmark_table(r)
+    if args.output:
+        write_output(args.output, text)
+        print(f"report written to {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
 def _cmd_run(args) -> int:
     from .files import write_output
     from .running import run
@@ -859,6 +942,50 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_energy)
 
     s = sub.add_parser(
+        "benchmark",
+        help="NeuroBench's metrics of the float model and of the chip's network",
+        description="NeuroBench's metrics (neurobench 2.3.0's names and definitions, per sample: "
+        "Footprint, ConnectionSparsity, ActivationSparsity, SynapticOperations, MembraneUpdates, "
+        "ClassificationAccuracy with labels) of the checkpoint's float model, by NeuroBench's own "
+        "harness where neurobench is installed (else by lmuneuro's implementation, equal to it), "
+        "and with an artifact the same metrics of its fixed-point network on the emulator. What "
+        "NeuroBench does not count (the LMU memory's taps, the relays, the graded residual "
+        "terms) is reported apart. docs/neurobench.md defines each.",
+        formatter_class=_Help,
+    )
+    _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
+    _path(
+        s,
+        "artifact",
+        role="input",
+        nargs="?",
+        help="the artifact lmuneuro convert wrote from it (.h5): adds the chip's figures",
+    )
+    s.add_argument(
+        "--expect-sha256",
+        metavar="HEX",
+        help="refuse the artifact unless its SHA-256 is this one (convert prints it)",
+    )
+    _add_inputs(s)
+    _add_device(s)
+    s.add_argument(
+        "--implementation",
+        choices=("auto", "neurobench", "lmuneuro"),
+        default="auto",
+        help="who computes the float figures: NeuroBench's harness (auto: where installed) or "
+        "lmuneuro's implementation",
+    )
+    _path(
+        s,
+        "-o",
+        "--output",
+        role="output",
+        help="write the report here instead of printing it: .json, or .txt (a table)",
+    )
+    s.add_argument("--json", action="store_true", help="the report as JSON")
+    s.set_defaults(func=_cmd_benchmark)
+
+    s = sub.add_parser(
         "inspect",
         help="the Lava processes an artifact deploys and every chip limit with its margin",
         description="Print every Lava process class the network instantiates (module and class, "
@@ -962,6 +1089,8 @@ def check_paths(args, roles: dict[str, str]) -> None:
     from .files import check_output, check_sha256
 
     if getattr(args, "expect_sha256", None) is not None:
+        if args.artifact is None:
+            raise ValueError("--expect-sha256 pins an artifact: give one")
         check_sha256(args.artifact, args.expect_sha256)
 
     if args.command == "convert" and args.output is None:
