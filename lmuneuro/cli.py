@@ -296,7 +296,7 @@ def _cmd_verify(args) -> int:
     return 0
 
 
-_ENERGY_SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".txt": "table", "": "table"}
+_REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".txt": "table", "": "table"}
 
 
 def _cmd_energy(args) -> int:
@@ -311,14 +311,14 @@ def _cmd_energy(args) -> int:
 
     fmt = "json" if args.json else args.format
     suffix = Path(args.output).suffix.lower() if args.output else ""
-    if suffix not in _ENERGY_SUFFIXES:  # before any work: never a table in a file named .pdf
+    if suffix not in _REPORT_SUFFIXES:  # before any work: never a table in a file named .pdf
         raise ValueError(
             f"-o {args.output}: no {suffix} report is written; give a name ending in .html, .json "
             "or .txt (a table)"
         )
     if fmt is None:
-        fmt = _ENERGY_SUFFIXES[suffix]
-    elif suffix and fmt != _ENERGY_SUFFIXES[suffix]:
+        fmt = _REPORT_SUFFIXES[suffix]
+    elif suffix and fmt != _REPORT_SUFFIXES[suffix]:
         raise ValueError(f"-o {args.output}: the extension {suffix} contradicts --format {fmt}")
     if fmt == "html" and not args.output:
         raise ValueError("--format html needs -o FILE")
@@ -352,70 +352,21 @@ def _cmd_energy(args) -> int:
     return 0
 
 
-_BENCHMARK_ROWS = (
-    ("Footprint", "Footprint (bytes)", "{:,.0f}"),
-    ("ConnectionSparsity", "ConnectionSparsity", "{:.4f}"),
-    ("ActivationSparsity", "ActivationSparsity", "{:.4f}"),
-    ("SynapticOperations.Effective_MACs", "SynapticOperations Effective_MACs", "{:,.0f}"),
-    ("SynapticOperations.Effective_ACs", "SynapticOperations Effective_ACs", "{:,.0f}"),
-    ("SynapticOperations.Dense", "SynapticOperations Dense", "{:,.0f}"),
-    ("MembraneUpdates", "MembraneUpdates", "{:,.0f}"),
-    ("ClassificationAccuracy", "ClassificationAccuracy", "{:.2%}"),
-)
-
-
-def _benchmark_table(r: dict) -> str:
-    """NeuroBench's metrics per sample, float model and chip side by side, then the extensions."""
-
-    def cell(figures, key, fmt):
-        v = figures
-        for k in key.split("."):
-            v = v.get(k) if isinstance(v, dict) else None
-        return "-" if v is None else fmt.format(v)
-
-    chip = r.get("chip")
-    lines = [
-        f"NeuroBench's metrics per sample, {r['samples']} samples"
-        + ("" if chip else " (the chip's with an artifact)"),
-        f"{'metric':36s} {'float':>16s}" + (f" {'chip':>16s}" if chip else ""),
-    ]
-    for key, name, fmt in _BENCHMARK_ROWS:
-        row = f"{name:36s} {cell(r['float'], key, fmt):>16s}"
-        lines.append(row + (f" {cell(chip, key, fmt):>16s}" if chip else ""))
-    if chip:
-        ev = chip["SynapticEvents"]
-        lines.append(
-            f"the chip's synaptic events (two weight sets, relays, gate): {ev['binary']:,.0f} "
-            f"spike-driven + {ev['graded']:,.0f} graded"
-        )
-    ext = "; ".join(
-        f"{side} {k} {v:,.0f}"
-        for side, figures in r["extensions"].items()
-        for k, v in figures.items()
-    )
-    lines.append(f"not in NeuroBench's figures: {ext}")
-    by: dict[str, list[str]] = {}
-    for metric, who in r["computed_by"].items():
-        by.setdefault(who, []).append(metric)
-    lines.append(
-        "float figures computed by "
-        + "; ".join(f"{who}: {', '.join(metrics)}" for who, metrics in by.items())
-    )
-    if "MembraneUpdates" not in r["float"]:
-        lines.append(
-            "non-spiking checkpoint: the ANN metrics (MACs, the activation functions' zeros), no "
-            "MembraneUpdates"
-        )
-    return "\n".join(lines)
-
-
 def _cmd_benchmark(args) -> int:
     from .analysis.neurobench import benchmark
+    from .analysis.rendering import format_benchmark, render_benchmark_html
     from .files import write_output
 
     suffix = Path(args.output).suffix.lower() if args.output else ""
-    if args.output and suffix not in (".json", ".txt"):
-        raise ValueError(f"-o {args.output}: give a name ending in .json or .txt (a table)")
+    if suffix not in _REPORT_SUFFIXES:  # before any work
+        raise ValueError(
+            f"-o {args.output}: no {suffix} report is written; give a name ending in .html, .json "
+            "or .txt (a table)"
+        )
+    fmt = _REPORT_SUFFIXES[suffix]
+    if args.json and suffix and fmt != "json":
+        raise ValueError(f"-o {args.output}: the extension {suffix} contradicts --json")
+    fmt = "json" if args.json else fmt
     r = benchmark(
         args.checkpoint,
         args.artifact,
@@ -426,7 +377,11 @@ def _cmd_benchmark(args) -> int:
         device=args.device,
         implementation=args.implementation,
     ).to_dict()
-    text = to_json(r, indent=2) if args.json or suffix == ".json" else _benchmark_table(r)
+    text = {
+        "json": lambda: to_json(r, indent=2),
+        "table": lambda: format_benchmark(r),
+        "html": lambda: render_benchmark_html(r),
+    }[fmt]()
     if args.output:
         write_output(args.output, text)
         print(f"report written to {args.output}", file=sys.stderr)
@@ -980,7 +935,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         role="output",
-        help="write the report here instead of printing it: .json, or .txt (a table)",
+        help="write the report here instead of printing it: .html, .json or .txt (a table); "
+        "missing folders are created",
     )
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_benchmark)

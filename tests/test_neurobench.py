@@ -135,12 +135,25 @@ def converted(digits_checkpoint, tmp_path_factory):
     return art
 
 
-def test_chip_figures_from_the_emulators_spikes_and_the_resource_model(
-    digits_checkpoint, converted
-):
-    x, y = _digits(40)
-    r = benchmark(digits_checkpoint, converted, inputs=x, labels=y, implementation="lmuneuro")
-    chip, net = r.chip, read_artifact(converted)
+@pytest.fixture(params=["digits", "scv2-reference"])
+def run_inputs(request, digits_checkpoint, converted, tmp_path_factory):
+    """(checkpoint, artifact, inputs, labels): the trained digits model on 40 test samples; a
+    reference-layout SCv2 checkpoint (calibrated random weights) on a board of chips, on 2 random
+    clips of 24 frames."""
+    if request.param == "digits":
+        return (digits_checkpoint, converted, *_digits(40))
+    d = tmp_path_factory.mktemp("scv2")
+    torch.save(to_reference_state_dict(calibrated("spiking-lmuformer-scv2")), d / "best.pth")
+    convert(d / "best.pth", d / "scv2.h5", target="kapoho-point")  # 204 cores: several chips
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 24, 128)).astype(np.float32)
+    return d / "best.pth", d / "scv2.h5", x, rng.integers(0, 35, 2)
+
+
+def test_chip_figures_from_the_emulators_spikes_and_the_resource_model(run_inputs):
+    checkpoint, artifact, x, y = run_inputs
+    r = benchmark(checkpoint, artifact, inputs=x, labels=y, implementation="lmuneuro")
+    chip, net = r.chip, read_artifact(artifact)
     res = run_backend(net, x, "emulator", record=True)
     period = net.delay + x.shape[1]
     # ActivationSparsity by hand: the spikes (a graded term's non-zero payloads) of every
@@ -151,9 +164,11 @@ def test_chip_figures_from_the_emulators_spikes_and_the_resource_model(
     assert chip["ActivationSparsity"] == pytest.approx(1 - sent / neuron_steps, rel=1e-12)
     assert 0 < chip["ActivationSparsity"] < 1
     # Footprint: the resource model's synapse memory (64-bit words per core) and 2 x 24-bit state
-    rows = resources(net, load_profile("loihi2"))
+    profile = load_profile(net.meta["target"])
+    assert profile.resources["synmem_word_bits"] == 64 and net.formats.state_bits == 24
+    rows = resources(net, profile)
     words = sum(row["cores"] * row["synmem_words"] for row in rows)
-    assert chip["Footprint"] == words * 64 // 8 + sum(row["neurons"] for row in rows) * 2 * 3
+    assert chip["Footprint"] == words * 8 + sum(row["neurons"] for row in rows) * 2 * 3
     # ConnectionSparsity of the quantised weights of every synapse process
     w = [np.asarray(s.weights) for s in net.synapses]
     zeros = sum(int((a == 0).sum()) for a in w) / sum(a.size for a in w)
@@ -227,6 +242,9 @@ def test_cli(digits_checkpoint, converted, tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert f"{r['chip']['Footprint']:,.0f}" in out and "not in NeuroBench's figures" in out
+    assert main([*args, "-o", str(tmp_path / "report.html")]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and f"{r['float']['Footprint']:,.0f}" in page
 
 
 def _refused(args, capsys, pattern):
@@ -259,16 +277,27 @@ def test_bad_input(digits_checkpoint, converted, tmp_path, capsys):
         "--expect-sha256 pins an artifact",
     )
     _refused(
-        ["benchmark", str(digits_checkpoint), *inputs, "-o", str(tmp_path / "r.html")],
+        ["benchmark", str(digits_checkpoint), *inputs, "-o", str(tmp_path / "r.pdf")],
         capsys,
-        ".json or .txt",
+        "give a name ending in .html, .json or .txt",
     )
-    assert not (tmp_path / "r.html").exists()
+    _refused(
+        ["benchmark", str(digits_checkpoint), *inputs, "--json", "-o", str(tmp_path / "r.html")],
+        capsys,
+        "contradicts --json",
+    )
+    assert not (tmp_path / "r.pdf").exists() and not (tmp_path / "r.html").exists()
     # a non-spiking checkpoint: the ANN metrics, said so
     ann = tmp_path / "ann.pt"
     save_checkpoint(ann, build_model(get_preset("lmuformer-digits")))
     assert main(["benchmark", str(ann), *inputs]) == 0
     assert "non-spiking checkpoint: the ANN metrics" in capsys.readouterr().out
+    assert main(["benchmark", str(ann), *inputs, "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    cfg = get_preset("lmuformer-digits")
+    m = cfg.memory_size  # the memory's recurrent form per step, every block
+    assert r["extensions"]["float"] == {"LMUMemory_MACs": cfg.depth * (m * m + m) * x.shape[1]}
+    assert r["float"]["SynapticOperations"]["Effective_ACs"] == 0
 
 
 def test_the_docs_snippet_runs_lmuneuros_model_in_neurobenchs_benchmark(
