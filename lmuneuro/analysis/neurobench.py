@@ -49,6 +49,8 @@ ACTIVATIONS = (nn.ReLU, nn.Sigmoid, LIF)
 # the connection layers NeuroBench counts (its ``STATELESS_LAYERS``; lmuneuro's models have no
 # recurrent torch layers), each with its operation
 _LAYERS = {nn.Linear: F.linear, nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d, nn.Conv3d: F.conv3d}
+# who computes the float figures (``benchmark``; the command line names them too, a test compares)
+IMPLEMENTATIONS = ("auto", "neurobench", "lmuneuro")
 # computed by the harness where neurobench is installed; MembraneUpdates always here (docstring)
 HARNESS_METRICS = (
     "Footprint",
@@ -322,8 +324,8 @@ def benchmark(
     checkpoint), of its network on the emulator (on ``device``). ``implementation``: who computes
     the float figures: ``neurobench`` (its harness; needs it installed), ``lmuneuro``, or ``auto``
     (the harness where neurobench is installed)."""
-    if implementation not in ("auto", "neurobench", "lmuneuro"):
-        raise ValueError(f"implementation {implementation!r}: auto, neurobench or lmuneuro")
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation {implementation!r}: one of {', '.join(IMPLEMENTATIONS)}")
     version = neurobench_version()
     if implementation == "neurobench" and version is None:
         raise ValueError("neurobench is not installed (make install puts it in .venv)")

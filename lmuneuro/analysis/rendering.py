@@ -559,6 +559,7 @@ def _benchmark_parts(r: dict) -> tuple[str, list[str], list[list[str]], list[str
     chip = r.get("chip")
     sides = [("float", r["float"])] + ([("chip", chip)] if chip else [])
     rows = [[name] + [cell(f, key, fmt) for _, f in sides] for key, name, fmt in _NEUROBENCH_ROWS]
+    rows = [row for row in rows if set(row[1:]) != {"-"}]  # accuracy: only with labels
     notes = []
     if chip:
         ev = chip["SynapticEvents"]
