@@ -232,8 +232,7 @@ def chip_metrics(
     ops = {INPUT: 0.0, "spikes": 0.0}
     for m in linear:
         if m.source == INPUT:  # the features' payloads, not the rounding channel (a chip's bias)
-            f = net.input_size
-            ops[INPUT] += float((counts[INPUT][:, :f] @ m.fanout[:f]).sum())
+            ops[INPUT] += float((counts[INPUT][:, : net.input_size] @ m.fanout).sum())
         else:
             ops["spikes"] += float((counts[m.source] @ m.fanout).sum())
     act = activity(net, x, spike_counts)["layers"]
