@@ -4,10 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
-# lava-nc 0.10 / lava-dl 0.6 declare Python < 3.11 and old torch pins, norse 1.1 pulls torchvision:
-# their real dependencies come from pyproject.toml, these three come without theirs.
+# lava-nc 0.10 / lava-dl 0.6 declare Python < 3.11 and old torch pins, norse 1.1 pulls torchvision,
+# neurobench 2.3 declares torchaudio, tonic and numba, which its harness and metrics never import
+# (they need snntorch, torch, numpy and tqdm: tests/test_neurobench.py): their real dependencies
+# come from pyproject.toml, these come without theirs. neurobench and snntorch: constraints.txt.
 NODEPS := lava-nc==0.10.0 lava-dl==0.6.0
 NODEPS_SDIST := norse==1.1.0
+NODEPS_PINNED := neurobench snntorch
 # Debian packages that only the examples and the slow tests need (espeak-ng, chromium)
 APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
@@ -22,6 +25,7 @@ $(STAMP): $(PY) pyproject.toml constraints.txt Makefile
 	$(PIP) install -c constraints.txt -e '.[test]'
 	$(PIP) install --no-deps --ignore-requires-python $(NODEPS)
 	$(PIP) install --no-deps --no-build-isolation $(NODEPS_SDIST)
+	$(PIP) install --no-deps -c constraints.txt $(NODEPS_PINNED)
 	@touch $(STAMP)
 
 install: $(STAMP)

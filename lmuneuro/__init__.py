@@ -11,6 +11,7 @@ __all__ = [
     "verify",
     "run",
     "energy",
+    "benchmark",
 ]
 
 # the verbs of the command line, each where it lives; loaded on first use, so that torch loads
@@ -23,6 +24,7 @@ _FACE = {
     "verify": "analysis.verify",
     "run": "running",
     "energy": "running",
+    "benchmark": "analysis.neurobench",
 }
 
 

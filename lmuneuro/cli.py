@@ -366,7 +366,7 @@ def _cmd_verify(args) -> int:
     return 0
 
 
-_ENERGY_SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".txt": "table", "": "table"}
+_REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".txt": "table", "": "table"}
 
 
 def _cmd_energy(args) -> int:
@@ -381,14 +381,14 @@ def _cmd_energy(args) -> int:
 
     fmt = "json" if args.json else args.format
     suffix = Path(args.output).suffix.lower() if args.output else ""
-    if suffix not in _ENERGY_SUFFIXES:  # before any work: never a table in a file named .pdf
+    if suffix not in _REPORT_SUFFIXES:  # before any work: never a table in a file named .pdf
         raise ValueError(
             f"-o {args.output}: no {suffix} report is written; give a name ending in .html, .json "
             "or .txt (a table)"
         )
     if fmt is None:
-        fmt = _ENERGY_SUFFIXES[suffix]
-    elif suffix and fmt != _ENERGY_SUFFIXES[suffix]:
+        fmt = _REPORT_SUFFIXES[suffix]
+    elif suffix and fmt != _REPORT_SUFFIXES[suffix]:
         raise ValueError(f"-o {args.output}: the extension {suffix} contradicts --format {fmt}")
     if fmt == "html" and not args.output:
         raise ValueError("--format html needs -o FILE")
@@ -417,6 +417,44 @@ def _cmd_energy(args) -> int:
     if args.output:
         write_output(args.output, text)
         print(f"{fmt} report written to {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def _cmd_benchmark(args) -> int:
+    from .analysis.neurobench import benchmark
+    from .analysis.rendering import format_benchmark, render_benchmark_html
+    from .files import write_output
+
+    suffix = Path(args.output).suffix.lower() if args.output else ""
+    if suffix not in _REPORT_SUFFIXES:  # before any work
+        raise ValueError(
+            f"-o {args.output}: no {suffix} report is written; give a name ending in .html, .json "
+            "or .txt (a table)"
+        )
+    fmt = _REPORT_SUFFIXES[suffix]
+    if args.json and suffix and fmt != "json":
+        raise ValueError(f"-o {args.output}: the extension {suffix} contradicts --json")
+    fmt = "json" if args.json else fmt
+    r = benchmark(
+        args.checkpoint,
+        args.artifact,
+        dataset=args.dataset,
+        inputs=args.inputs,
+        data_dir=args.data_dir,
+        samples=args.samples,
+        device=args.device,
+        implementation=args.implementation,
+    ).to_dict()
+    text = {
+        "json": lambda: to_json(r, indent=2),
+        "table": lambda: format_benchmark(r),
+        "html": lambda: render_benchmark_html(r),
+    }[fmt]()
+    if args.output:
+        write_output(args.output, text)
+        print(f"report written to {args.output}", file=sys.stderr)
     else:
         print(text)
     return 0
@@ -954,6 +992,51 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_energy)
 
     s = sub.add_parser(
+        "benchmark",
+        help="NeuroBench's metrics of the float model and of the chip's network",
+        description="NeuroBench's metrics (neurobench 2.3.0's names and definitions, per sample: "
+        "Footprint, ConnectionSparsity, ActivationSparsity, SynapticOperations, MembraneUpdates, "
+        "ClassificationAccuracy with labels) of the checkpoint's float model, by NeuroBench's own "
+        "harness where neurobench is installed (else by lmuneuro's implementation, equal to it), "
+        "and with an artifact the same metrics of its fixed-point network on the emulator. What "
+        "NeuroBench does not count (the LMU memory's taps, the relays, the graded residual "
+        "terms) is reported apart. docs/neurobench.md defines each.",
+        formatter_class=_Help,
+    )
+    _path(s, "checkpoint", role="input", help="native or reference-implementation checkpoint")
+    _path(
+        s,
+        "artifact",
+        role="input",
+        nargs="?",
+        help="the artifact lmuneuro convert wrote from it (.h5): adds the chip's figures",
+    )
+    s.add_argument(
+        "--expect-sha256",
+        metavar="HEX",
+        help="refuse the artifact unless its SHA-256 is this one (convert prints it)",
+    )
+    _add_inputs(s)
+    _add_device(s)
+    s.add_argument(
+        "--implementation",
+        choices=("auto", "neurobench", "lmuneuro"),
+        default="auto",
+        help="who computes the float figures: NeuroBench's harness (auto: where installed) or "
+        "lmuneuro's implementation",
+    )
+    _path(
+        s,
+        "-o",
+        "--output",
+        role="output",
+        help="write the report here instead of printing it: .html, .json or .txt (a table); "
+        "missing folders are created",
+    )
+    s.add_argument("--json", action="store_true", help="the report as JSON")
+    s.set_defaults(func=_cmd_benchmark)
+
+    s = sub.add_parser(
         "inspect",
         help="the Lava processes an artifact deploys and every chip limit with its margin",
         description="Print every Lava process class the network instantiates (module and class, "
@@ -1115,6 +1198,8 @@ def check_paths(args, roles: dict[str, str]) -> None:
     from .files import check_output, check_sha256
 
     if getattr(args, "expect_sha256", None) is not None:
+        if args.artifact is None:
+            raise ValueError("--expect-sha256 pins an artifact: give one")
         check_sha256(args.artifact, args.expect_sha256)
 
     if args.command == "convert" and args.output is None:

@@ -47,6 +47,7 @@ BASE = {
     "run": ["run", "{art}", "--inputs", "{x}", "--activity", "{out.json}"],
     "energy": ["energy", "{art}", "--inputs", "{x}", "-o", "{out.json}"],
     "inspect": ["inspect", "{art}"],
+    "benchmark": ["benchmark", "{ckpt}", "{art}", "--inputs", "{x}", "-o", "{out.json}"],
     "demo": ["demo", "--workdir", "{outdir}", "--epochs", "1", "--lava-samples", "1"],
     "export": ["export", "{ckpt}", "--format", "nir", "-o", "{out.nir}"],
     # with a tone for a voice and 4 clips per word (the env fixture): no espeak-ng needed

@@ -17,6 +17,7 @@ COMMANDS = [
     "run",
     "inspect",
     "energy",
+    "benchmark",
     "export",
     "synthesize",
     "demo",

@@ -10,6 +10,7 @@ import torch
 
 import lmuneuro
 from lmuneuro.analysis.energy import EnergyReport
+from lmuneuro.analysis.neurobench import IMPLEMENTATIONS
 from lmuneuro.analysis.verify import VerifyReport
 from lmuneuro.artifact import read_artifact
 from lmuneuro.backends import BACKENDS
@@ -36,6 +37,7 @@ def converted(digits_checkpoint, tmp_path_factory):
 
 def test_the_package_face_holds_the_verbs():
     from lmuneuro.analysis.calibration import choose_weight_sets
+    from lmuneuro.analysis.neurobench import benchmark
     from lmuneuro.analysis.verify import verify
     from lmuneuro.compile.convert import convert
     from lmuneuro.running import energy, run
@@ -47,6 +49,7 @@ def test_the_package_face_holds_the_verbs():
         energy,
     )
     assert lmuneuro.choose_weight_sets is choose_weight_sets
+    assert lmuneuro.benchmark is benchmark
     assert set(lmuneuro.__all__) >= {"convert", "verify", "run", "energy", "load_checkpoint"}
     with pytest.raises(AttributeError, match="has no attribute 'emulate'"):
         lmuneuro.emulate  # noqa: B018
@@ -109,6 +112,7 @@ def test_the_command_line_takes_its_choices_from_the_library():
     assert set(choices("energy", "--backend")) == set(BACKENDS) - {"loihi2"}
     assert tuple(choices("convert", "--residual")) == RESIDUALS
     assert tuple(choices("convert", "--lmu-mapping")) == LMU_MAPPINGS
+    assert tuple(choices("benchmark", "--implementation")) == IMPLEMENTATIONS
 
 
 def test_library_errors_speak_the_librarys_words_and_the_command_line_names_its_flags(

@@ -8,10 +8,10 @@ import numpy as np
 
 from ..artifact import GATE, INPUT, FixedNetwork, Relay, Term, gate_pattern
 
-__all__ = ["activity"]
+__all__ = ["activity", "model_layer_synops"]
 
 
-def _model_synops(net: FixedNetwork, m, counts: dict) -> float:
+def model_layer_synops(net: FixedNetwork, m, counts: dict) -> float:
     """The paper's count of one model layer on a run's spikes (``artifact.ModelOps``). An impulse
     response reaches only the taps within the sequence: its source's relay line, which the gate
     empties at the sequence's end, holds exactly those spikes (relay j of neuron i fires j steps
@@ -104,7 +104,7 @@ def activity(
         if m.source == INPUT:  # every frame, every non-zero weight: MACs
             model_macs += float(m.fanout.sum()) * steps
         else:
-            rows[m.source]["model_synops"] += _model_synops(net, m, counts) / samples
+            rows[m.source]["model_synops"] += model_layer_synops(net, m, counts) / samples
     sources = {
         INPUT: {
             "graded_messages": float(counts[INPUT].sum() / samples),

@@ -19,7 +19,15 @@ import re
 
 import numpy as np
 
-__all__ = ["si", "format_table", "render_html", "format_comparison", "render_comparison_html"]
+__all__ = [
+    "si",
+    "format_table",
+    "render_html",
+    "format_comparison",
+    "render_comparison_html",
+    "format_benchmark",
+    "render_benchmark_html",
+]
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;
 background:#f6f7f9;margin:0}
@@ -523,3 +531,72 @@ def render_comparison_html(reports: list[dict]) -> str:
         "profile's constants, with their sources below",
         body,
     )
+
+
+# NeuroBench's metrics (``analysis.neurobench``): (key path, row name, format)
+_NEUROBENCH_ROWS = (
+    ("Footprint", "Footprint (bytes)", "{:,.0f}"),
+    ("ConnectionSparsity", "ConnectionSparsity", "{:.4f}"),
+    ("ActivationSparsity", "ActivationSparsity", "{:.4f}"),
+    ("SynapticOperations.Effective_MACs", "SynapticOperations Effective_MACs", "{:,.0f}"),
+    ("SynapticOperations.Effective_ACs", "SynapticOperations Effective_ACs", "{:,.0f}"),
+    ("SynapticOperations.Dense", "SynapticOperations Dense", "{:,.0f}"),
+    ("MembraneUpdates", "MembraneUpdates", "{:,.0f}"),
+    ("ClassificationAccuracy", "ClassificationAccuracy", "{:.2%}"),
+)
+
+
+def _benchmark_parts(r: dict) -> tuple[str, list[str], list[list[str]], list[str]]:
+    """(title, header, rows, notes) of a benchmark report: the float model's and the chip's
+    figures side by side, then what NeuroBench does not count and who computed what."""
+
+    def cell(figures, key, fmt):
+        v = figures
+        for k in key.split("."):
+            v = v.get(k) if isinstance(v, dict) else None
+        return "-" if v is None else fmt.format(v)
+
+    chip = r.get("chip")
+    sides = [("float", r["float"])] + ([("chip", chip)] if chip else [])
+    rows = [[name] + [cell(f, key, fmt) for _, f in sides] for key, name, fmt in _NEUROBENCH_ROWS]
+    rows = [row for row in rows if set(row[1:]) != {"-"}]  # accuracy: only with labels
+    notes = []
+    if chip:
+        ev = chip["SynapticEvents"]
+        notes.append(
+            f"the chip's own synaptic events (each weight set, the relays, the gate): "
+            f"{ev['binary']:,.0f} spike-driven + {ev['graded']:,.0f} graded"
+        )
+    notes.append(
+        "not in NeuroBench's figures: "
+        + "; ".join(
+            f"{side} {k} {v:,.0f}" for side, f in r["extensions"].items() for k, v in f.items()
+        )
+    )
+    by: dict[str, list[str]] = {}
+    for metric, who in r["computed_by"].items():
+        by.setdefault(who, []).append(metric)
+    notes.append(
+        "float figures computed by "
+        + "; ".join(f"{who}: {', '.join(metrics)}" for who, metrics in by.items())
+    )
+    if "MembraneUpdates" not in r["float"]:
+        notes.append(
+            "non-spiking checkpoint: the ANN metrics (MACs, the activation functions' zeros), no "
+            "MembraneUpdates"
+        )
+    title = f"NeuroBench's metrics per sample, {r['samples']} samples"
+    return title, ["metric"] + [side for side, _ in sides], rows, notes
+
+
+def format_benchmark(r: dict) -> str:
+    """A benchmark report (``BenchmarkReport.to_dict``) as a text table."""
+    title, header, rows, notes = _benchmark_parts(r)
+    return "\n".join([title, *_aligned(header, rows), *notes])
+
+
+def render_benchmark_html(r: dict) -> str:
+    """A benchmark report as a self-contained HTML page."""
+    title, header, rows, notes = _benchmark_parts(r)
+    lead = " ".join(x for x in (r["checkpoint"], r["artifact"]) if x) or "lmuneuro benchmark"
+    return _page(title, lead, _table(header, rows) + _summary_html(notes))

@@ -147,6 +147,18 @@ class _LayerSpikes:
     mismatched: int = 0  # (sample, step, neuron) where the two differ
 
 
+def source_checkpoint(checkpoint, artifact, net: FixedNetwork) -> Checkpoint:
+    """``checkpoint`` (a path or a ``Checkpoint``) loaded, refused where it is a file other than the
+    one that ``artifact`` (read as ``net``) records converting."""
+    if isinstance(checkpoint, Checkpoint):
+        return checkpoint
+    # an artifact file records its checkpoint's checksum; a network compiled in memory has none
+    recorded = not isinstance(artifact, FixedNetwork) or "source_sha256" in net.meta
+    if recorded and net.meta.get("source_sha256") != sha256(checkpoint):
+        raise ValueError(f"{artifact} was converted from another checkpoint than {checkpoint}")
+    return load_checkpoint(checkpoint)
+
+
 def verify(
     checkpoint,
     artifact,
@@ -164,14 +176,7 @@ def verify(
     takes them. A checkpoint file must be the one the artifact records converting. A calibrated
     artifact is compared with its uncalibrated network too (``VerifyReport.uncalibrated``)."""
     net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
-    if isinstance(checkpoint, Checkpoint):
-        ck = checkpoint
-    else:
-        # an artifact file records its checkpoint's checksum; a network compiled in memory has none
-        recorded = not isinstance(artifact, FixedNetwork) or "source_sha256" in net.meta
-        if recorded and net.meta.get("source_sha256") != sha256(checkpoint):
-            raise ValueError(f"{artifact} was converted from another checkpoint than {checkpoint}")
-        ck = load_checkpoint(checkpoint)
+    ck = source_checkpoint(checkpoint, artifact, net)
     model = ck.model
     aware = None  # a quantisation-aware checkpoint computes as the chip: its own logits, compared
     if ck.quantization is not None:

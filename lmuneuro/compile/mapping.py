@@ -8,7 +8,9 @@ dense process, the non-zero weights for a sparse one), ``b = weight bits (7 coun
 synapse_overhead_bits (+ delay_bits for a delayed process)`` and ``H = axon_header_bits``. Like
 Intel's mapper, a population that does not fit one core is split by the ratio by which it
 overflows the budget (``synmem_words_per_core``, ``neurons_per_core``), and split again until it
-fits. Populations then fill the chips in order, ``cores_per_chip`` each.
+fits. Populations then fill the chips in order, ``cores_per_chip`` each. What the network stores
+(``stored_bytes``): every core's synapse memory as its population's fullest core, and each neuron's
+state, u and v of the artifact's ``state_bits`` each.
 
 Calibration (``tests/fixtures/pilotnet_lif_dense_mapping.json``): the formula reproduces the
 synapse memory that Intel's compiler reports for the dense layers of lava-dl's PilotNet LIF
@@ -24,7 +26,16 @@ import numpy as np
 
 from ..artifact import GATE, INPUT, FixedNetwork, Synapse
 
-__all__ = ["Group", "synapse_bits", "synmem_words", "split", "groups_of", "Placement", "place"]
+__all__ = [
+    "Group",
+    "synapse_bits",
+    "synmem_words",
+    "split",
+    "groups_of",
+    "Placement",
+    "place",
+    "stored_bytes",
+]
 
 
 @dataclass(frozen=True)
@@ -119,3 +130,12 @@ def interchip_copies(src: Placement, dst: Placement, per_chip: int) -> float:
 
     a, b = on_chip(src), on_chip(dst)
     return float(a @ (dst.cores - b)) / src.cores
+
+
+def stored_bytes(net: FixedNetwork, res: dict) -> dict:
+    """Bytes that ``net`` keeps on the chips as placed (``place``): the synapse memory of every core
+    (each as its population's fullest) and the neurons' state (u and v, ``state_bits`` each)."""
+    words = sum(p.cores * p.synmem_words for p in place(net, res))
+    synmem = -(-words * res["synmem_word_bits"] // 8)
+    state = -(-sum(p.size for p in net.populations) * 2 * net.formats.state_bits // 8)
+    return {"synapse_memory": synmem, "neuron_state": state, "total": synmem + state}
