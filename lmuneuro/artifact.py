@@ -827,7 +827,9 @@ def _check_meta(net: FixedNetwork, where: str) -> None:
     features' frame shift, the target's name, the classes and the model's config, which energy
     builds to count its MACs and must therefore be bounded by the network the file holds."""
     meta = net.meta
-    features = meta.get("features", {})
+    features = meta.get("features")
+    if features is None:  # a checkpoint saved without its features' record (convert writes null)
+        features = {}
     if not isinstance(features, dict):
         raise ArtifactError(f"{where}: meta: features is not a mapping")
     frame = features.get("frame_shift_ms")
@@ -843,7 +845,7 @@ def _check_meta(net: FixedNetwork, where: str) -> None:
     if "target" in meta:
         _name(meta["target"], "meta: target")
     classes = meta.get("classes")
-    if classes is not None and not (
+    if classes not in (None, []) and not (  # [] or null: a checkpoint saved without class names
         isinstance(classes, list)
         and len(classes) == len(net.head_bias)
         and all(isinstance(c, str) and c.isprintable() and len(c) <= 100 for c in classes)

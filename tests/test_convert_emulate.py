@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from support import ACCURACY_LOSS_MAX, AGREEMENT_MIN, SEED
+from support import ACCURACY_LOSS_MAX, AGREEMENT_MIN, SEED, calibrated
 
 from lmuneuro import load_checkpoint
 from lmuneuro.artifact import GATE, INPUT, Relay, Term, gate_pattern
@@ -281,3 +281,18 @@ def test_relays_for_delays_beyond_the_chip(digits_checkpoint):
     lava = lava_run(relayed, x[:3], record=True)
     assert np.array_equal(lava.logits, b.logits[:3])
     assert all(np.array_equal(lava.spike_counts[k], b.spike_counts[k][:3]) for k in b.spike_counts)
+
+
+def test_a_checkpoint_saved_without_features_converts_and_reads(tmp_path):
+    """``save_checkpoint`` without a features record (a model built in Python): the artifact
+    records null and reads back (it was refused as 'features is not a mapping')."""
+    from lmuneuro.artifact import read_artifact
+    from lmuneuro.checkpoint import save_checkpoint
+    from lmuneuro.compile.convert import convert
+
+    ckpt, art = tmp_path / "m.pt", tmp_path / "m.h5"
+    preset = "spiking-lmuformer-digits"
+    save_checkpoint(ckpt, calibrated(preset), preset=preset)
+    convert(ckpt, art)
+    net = read_artifact(art)
+    assert net.meta["features"] is None and len(net.populations) > 0
