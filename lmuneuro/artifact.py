@@ -827,7 +827,9 @@ def _check_meta(net: FixedNetwork, where: str) -> None:
     features' frame shift, the target's name, the classes and the model's config, which energy
     builds to count its MACs and must therefore be bounded by the network the file holds."""
     meta = net.meta
-    features = meta.get("features", {})
+    features = meta.get("features")
+    if features is None:  # a checkpoint without a record of its features (a reference one)
+        features = {}
     if not isinstance(features, dict):
         raise ArtifactError(f"{where}: meta: features is not a mapping")
     frame = features.get("frame_shift_ms")
