@@ -147,7 +147,7 @@ def test_bias_corrections_are_kept_only_where_the_head_gains(digits_checkpoint):
     "preset, target, held_out",
     [
         ("spiking-lmuformer-digits", "loihi2", 64),
-        pytest.param("spiking-lmuformer-scv2", "kapoho-point", 8, marks=pytest.mark.slow),  # 92 s
+        pytest.param("spiking-lmuformer-scv2", "kapoho-point", 8, marks=pytest.mark.slow),  # 20 s
     ],
 )
 def test_calibrated_reference_layout_with_few_samples(preset, target, held_out, tmp_path):
