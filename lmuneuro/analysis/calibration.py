@@ -20,9 +20,8 @@ import numpy as np
 from ..artifact import Relay
 from ..backends import run_backend
 from ..checkpoint import load_checkpoint
-from ..compile.calibrate import CALIBRATION_SAMPLES
+from ..compile.calibrate import CALIBRATION_SAMPLES, calibration_inputs
 from ..compile.convert import ConversionReport, compile_model, convert, resolve_settings
-from ..data.inputs import load_inputs
 from ..files import check_output
 from ..progress import progress_bar
 from .activity import activity
@@ -82,21 +81,15 @@ def choose_weight_sets(
 ) -> SetChoice:
     """The layers of ``checkpoint`` whose weights can take one 8-bit set (module docstring), on
     ``samples`` calibration samples (None: ``CALIBRATION_SAMPLES``) spread over ``dataset``'s
-    training split or the ``inputs`` array. ``settings``: the other conversion settings, as
-    ``convert`` takes them."""
+    training split or over ``inputs`` (a .npy path or an array, ``calibration_inputs``).
+    ``settings``: the other conversion settings, as ``convert`` takes them."""
     if not 0 <= tolerance <= 10:
         raise ValueError(f"the tolerance must be between 0 and 10, got {tolerance}")
     ck = load_checkpoint(checkpoint, preset=preset)
     base, _, _ = resolve_settings(ck, checkpoint, {**settings, "weight_sets": 2, "single_set": ()})
     model = ck.model
-    x, _ = load_inputs(
-        dataset=dataset,
-        inputs=inputs,
-        data_dir=data_dir,
-        samples=CALIBRATION_SAMPLES if samples is None else samples,
-        n_features=model.config.in_features,
-        split="train",
-        spread=True,
+    x = calibration_inputs(
+        model, dataset=dataset, inputs=inputs, data_dir=data_dir, samples=samples
     )
     import torch
 
@@ -164,12 +157,14 @@ def convert_calibrated(
     """``convert`` with the weight sets of ``choose_weight_sets`` (which takes ``options``: the
     calibration data, the tolerance and the other conversion settings); the report holds the
     choice under ``weight_set_choice``. ``calibrate``: the same data then calibrate the
-    conversion (``convert``'s ``calibrate``)."""
+    conversion (``convert``'s ``calibrate``), read once for both."""
     check_output(output, [checkpoint, options.get("target")])  # before minutes of calibration
-    choice = choose_weight_sets(checkpoint, preset=preset, **options)
-    calibration = ("dataset", "inputs", "data_dir", "samples", "tolerance", "batch", "progress")
-    settings = {k: v for k, v in options.items() if k not in calibration}
-    data = {k: options[k] for k in ("dataset", "inputs", "data_dir", "samples") if k in options}
+    data = {k: options.pop(k) for k in ("dataset", "inputs", "data_dir", "samples") if k in options}
+    model = load_checkpoint(checkpoint, preset=preset).model
+    x = calibration_inputs(model, **data)
+    data = {"inputs": x, "samples": len(x)}
+    choice = choose_weight_sets(checkpoint, preset=preset, **data, **options)
+    settings = {k: v for k, v in options.items() if k not in ("tolerance", "batch", "progress")}
     report = convert(
         checkpoint,
         output,

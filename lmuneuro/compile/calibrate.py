@@ -12,12 +12,15 @@ each measured on the emulator against the float model on those samples.
   are measured too, and the best kept.
 - Bias correction: each layer's mean rounding loss, the float model's input (its sources' spikes
   forced to the chip's, ``model.forcing``) minus the chip's ``a_in`` and bias, per neuron over
-  the samples' steps, returned in its bias: in every layer, then only in those whose spike
-  mismatch it lowered; of these and none, the one with the lowest mean mismatch over the layers on
-  the samples is kept.
+  the samples' steps, returned in its bias: layer by layer in order, each one's loss measured
+  with the corrections kept before it, and kept where the head's top-1 agreement with the float
+  model on the samples rises, or stays with closer logits (a layer's own mismatch may fall while
+  the later layers', trained on the float model's spikes, rise).
 
 Every threshold mantissa and weight exponent follows from these as without calibration: a layer's
-sums are bounded for any input within the range, not only for the samples'.
+sums are bounded for any input within the range, not only for the samples'. The bounds take every
+spike pattern of a layer's sources, which the data cannot narrow (only the graded input's range
+comes from them): a mantissa sized on the samples' sums would hold for those samples only.
 """
 
 from __future__ import annotations
@@ -176,6 +179,19 @@ def _fraction(v, name: str) -> float:
     return float(v)
 
 
+@dataclass(frozen=True)
+class _Measured:
+    """A network's run on the calibration samples against the float model's."""
+
+    mismatch: dict  # per layer: the fraction of (sample, step, neuron) whose spikes differ
+    agreement: float  # of the head's top-1 class
+    logit_error: float  # rms(chip logits - float logits) / std(float logits)
+
+    def better(self, other: "_Measured") -> bool:
+        """The head agrees on more samples, or on as many with closer logits."""
+        return (self.agreement, -self.logit_error) > (other.agreement, -other.logit_error)
+
+
 class _Runs:
     """The float model's spikes on the calibration samples, and what a network's emulator run
     makes of them."""
@@ -186,24 +202,32 @@ class _Runs:
         from ..models import stack_records
 
         self.model, self.x, self.batch = model, x, batch
-        parts = []
+        parts, logits = [], []
         for lo in range(0, len(x), batch):
             with torch.no_grad(), model.recording() as rec:
-                model(torch.from_numpy(x[lo : lo + batch]))
+                out = model(torch.from_numpy(x[lo : lo + batch]))
             parts.append({n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()})
+            logits.append(out.double().numpy())
         self.float = {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+        self.logits = np.concatenate(logits)
+        self.spread = float(self.logits.std()) or 1.0
 
-    def mismatch(self, net) -> dict[str, float]:
-        """Per layer the fraction of (sample, step, neuron) where the network's spikes differ from
-        the float model's."""
+    def measure(self, net) -> "_Measured":
+        """What the network's emulator run makes of the samples."""
         from ..backends.emulator import Emulator
 
-        emulate, differ = Emulator(net), {p.name: 0 for p in net.layers}
+        emulate, differ, logits = Emulator(net), {p.name: 0 for p in net.layers}, []
         for lo in range(0, len(self.x), self.batch):
             res = emulate(self.x[lo : lo + self.batch], record=True)
+            logits.append(res.logits)
             for name, s in res.spikes.items():
                 differ[name] += int((s != self.float[name][lo : lo + self.batch]).sum())
-        return {p.name: differ[p.name] / self.float[p.name].size for p in net.layers}
+        logits = np.concatenate(logits)
+        return _Measured(
+            {p.name: differ[p.name] / self.float[p.name].size for p in net.layers},
+            float(np.mean(logits.argmax(-1) == self.logits.argmax(-1))),
+            float(np.sqrt(np.mean((logits - self.logits) ** 2)) / self.spread),
+        )
 
     def rounding_loss(self, net, taus: dict) -> dict[str, np.ndarray]:
         """Per layer and neuron the mean of the float model's input minus the chip's (``a_in``
@@ -300,7 +324,7 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
         raise ValueError("the calibration inputs are all zero: they give no input range")
     runs = _Runs(model, x, batch)
     base = compile_model(model, features, settings, fit=False)
-    before = runs.mismatch(base.net)
+    before = runs.measure(base.net).mismatch
     first = _first_layers(base.net)
 
     def mean(m: dict) -> float:
@@ -327,8 +351,10 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
             return
         if (r, net.input_frac_bits) not in measured:
             asked[r, net.input_frac_bits] = frac  # None: the predicted, at every mantissa tried
-            got = measured[r, net.input_frac_bits] = runs.mismatch(net)
-            trials.append(InputTrial(r, net.input_frac_bits, int((mags > r).sum()), mean(got)))
+            got = measured[r, net.input_frac_bits] = runs.measure(net)
+            trials.append(
+                InputTrial(r, net.input_frac_bits, int((mags > r).sum()), mean(got.mismatch))
+            )
 
     for r in ranges:  # each at the fraction bits the mean square predicts
         measure(r)
@@ -341,25 +367,25 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
     chosen = replace(settings, input_range=best.input_range)
     ms = float(np.mean(np.minimum(mags, best.input_range) ** 2))
     fixed = {"input_mean_square": ms, "input_frac_bits": asked[best.input_range, best.frac_bits]}
-    after = measured[best.input_range, best.frac_bits]
     plain = compile_model(model, features, chosen, **fixed)
     graph = {p.name: p for p in from_model(model).populations}
-    loss = runs.rounding_loss(plain.net, {n: p.tau for n, p in graph.items()})
-    # all layers corrected, then only those whose own mismatch it lowered: the best measured
-    tried = [(float(np.mean(list(after.values()))), plain, after, {})]
-    shifts = loss
-    for _ in range(2):
+    taus = {n: p.tau for n, p in graph.items()}
+    # layer by layer in order, each one's loss measured with the layers before it corrected; kept
+    # where the head improves on the samples (a layer's own mismatch may fall while later ones,
+    # which learned from the float model's spikes, rise)
+    compiled, got, shifts, loss = plain, measured[best.input_range, best.frac_bits], {}, None
+    for p in plain.net.layers:
+        if loss is None:
+            loss = runs.rounding_loss(compiled.net, taus)
+        trial = {**shifts, p.name: loss[p.name]}
         try:
-            c = compile_model(model, features, chosen, **fixed, bias_shift=shifts)
+            c = compile_model(model, features, chosen, **fixed, bias_shift=trial)
         except ValueError:  # a bias beyond the target's: without it
-            break
-        got = runs.mismatch(c.net)
-        tried.append((float(np.mean(list(got.values()))), c, got, shifts))
-        helped = {n: v for n, v in shifts.items() if got[n] < after[n]}
-        if not helped or helped.keys() == shifts.keys():
-            break
-        shifts = helped
-    _, compiled, after, shifts = min(tried, key=lambda t: t[0])
+            continue
+        m = runs.measure(c.net)
+        if m.better(got):
+            compiled, got, shifts, loss = c, m, trial, None
+    after = got.mismatch
     record = Calibration(
         samples=len(x),
         input_range=best.input_range,
