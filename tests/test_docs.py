@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from markdown.extensions.toc import slugify
 
 from lmuneuro.cli import build_parser, main
 from lmuneuro.profiles import list_profiles
@@ -33,7 +34,7 @@ DOCUMENTED = [(p.relative_to(ROOT).as_posix(), c) for p in DOCS for c in command
 
 
 def test_the_docs_show_commands():
-    assert len(DOCUMENTED) >= 15  # the extraction finds the README's usage blocks
+    assert len(DOCUMENTED) >= 15  # the extraction finds the usage blocks
 
 
 @pytest.mark.parametrize("where,command", DOCUMENTED)
@@ -50,10 +51,10 @@ def test_every_documented_command_line_parses(where, command):
 
 
 def test_the_model_table_is_the_presets(capsys):
-    """README's "Models" table: every preset, with the parameter count `lmuneuro presets` gives."""
+    """docs/models.md's table: every preset, with the parameter count `lmuneuro presets` gives."""
     assert main(["presets", "--json"]) == 0
     presets = {r["preset"]: r["parameters"] for r in json.loads(capsys.readouterr().out)}
-    section = (ROOT / "README.md").read_text().split("\n## Models\n")[1].split("\n## ")[0]
+    section = (ROOT / "docs" / "models.md").read_text().split("\n## ")[0]
     table = {}
     for row in re.findall(r"^\| (`.*?) \| ([\d,/ ]+) \|", section, re.M):
         names, counts = re.findall(r"`([^`]+)`", row[0]), row[1].split("/")
@@ -72,7 +73,7 @@ def test_energy_help_lists_every_bundled_profile(capsys):
         assert all(name in text for name in bundled), verb
 
 
-# The README's command blocks that need no board, GPU or data from outside, run as written in
+# docs/usage.md's command blocks that need no board, GPU or data from outside, run as written in
 # this order, each with the tiny settings given here appended (argparse: the last one wins).
 RUN_AS_WRITTEN = {
     "presets": [],
@@ -97,14 +98,38 @@ RUN_AS_WRITTEN = {
 }  # fmt: skip
 
 
-def test_the_readme_commands_run(tmp_path, monkeypatch, capsys):
-    """Each listed README command exits 0 where the one before it left its files; a command
-    edited in the README is no longer found here, and this test says so."""
-    readme = [" ".join(c.split()) for c in command_lines(ROOT / "README.md")]
+def test_the_usage_commands_run(tmp_path, monkeypatch, capsys):
+    """Each listed command of docs/usage.md exits 0 where the one before it left its files; a
+    command edited there is no longer found here, and this test says so."""
+    usage = [" ".join(c.split()) for c in command_lines(ROOT / "docs" / "usage.md")]
     monkeypatch.chdir(tmp_path)
     for command, tiny in RUN_AS_WRITTEN.items():
-        assert command in readme, f"README no longer shows `lmuneuro {command}`"
+        assert command in usage, f"docs/usage.md no longer shows `lmuneuro {command}`"
         code = main([*shlex.split(command), *tiny])
         err = capsys.readouterr().err
         assert code == 0, f"`lmuneuro {command}` exits {code}: {err[-500:]}"
     assert (tmp_path / "report.html").stat().st_size > 0 and (tmp_path / "aware.pt").is_file()
+
+
+def test_the_readme_starts_with_the_two_commands_ci_runs():
+    """The README's first code block is the set-up: `make demo`, then `make test`, the command
+    that .ci/run runs."""
+    first = re.search(r"^```\n(.*?)^```", (ROOT / "README.md").read_text(), re.M | re.S)[1]
+    commands = [line.split("#")[0].strip() for line in first.splitlines()]
+    assert commands == ["make demo", "make test"]
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
+    assert ci[-1] == "make test"
+
+
+def test_the_readme_links_resolve():
+    """Every relative link and image of the README names a file of the repository, and every
+    anchor a heading of that page (mkdocs checks docs/ itself, not the README)."""
+    links = re.findall(r"\]\(([^)\s]+)\)", (ROOT / "README.md").read_text())
+    local = [link for link in links if "://" not in link]
+    assert len(local) >= 10
+    for link in local:
+        path, _, anchor = link.partition("#")
+        assert (ROOT / path).is_file(), link
+        if anchor:
+            headings = re.findall(r"^#+ (.*)$", (ROOT / path).read_text(), re.M)
+            assert anchor in {slugify(h, "-") for h in headings}, link
