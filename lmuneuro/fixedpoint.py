@@ -1,5 +1,5 @@
 """Every float -> fixed conversion of lmuneuro, with its number formats (Loihi 2 as Lava's
-bit-accurate models compute it; ``lmuneuro.backends.emulator`` holds that arithmetic).
+bit-accurate models compute it; ``lmuneuro.loihi`` holds that arithmetic).
 
 Number formats (``Formats``, read from a hardware profile's ``[precision]``; Lava's are the
 defaults):
@@ -134,17 +134,19 @@ def decays(tau: float, fmt: Formats = LAVA) -> tuple[int, int]:
 
 
 def _mantissas(c: np.ndarray, e: int, fmt: Formats) -> tuple[np.ndarray, int]:
-    """Lava-effective integer weights for c at exponent e, and how many were clipped. Lava picks
-    the sign mode per matrix: mixed signs lose the lowest bit."""
-    top = 2**fmt.weight_bits
-    scaled = c / 2.0**e
-    if (c > 0).any() and (c < 0).any():
-        w, lo, hi = 2 * np.round(scaled / 2), -top, top - 2
-    elif (c >= 0).all():
-        w, lo, hi = np.round(scaled), 0, top - 1
-    else:
-        w, lo, hi = np.round(scaled), -(top - 1), 0
-    return np.clip(w, lo, hi).astype(np.int16), int(((w < lo) | (w > hi)).sum())
+    """Lava-effective integer weights for c at exponent e: the nearest in the sign mode of c
+    (``loihi.SignMode``), and how many were clipped."""
+    mode = _sign_mode(c, fmt)
+    w = np.round(c / 2.0**e / mode.step) * mode.step
+    clipped = int(((w < mode.lo) | (w > mode.hi)).sum())
+    return np.clip(w, mode.lo, mode.hi).astype(np.int16), clipped
+
+
+def _sign_mode(c: np.ndarray, fmt: Formats):
+    # loihi's arithmetic is parameterised by these formats: imported here, not at the top
+    from .loihi import SignMode
+
+    return SignMode.of(c, fmt)
 
 
 def quantize_weights(c: np.ndarray, fmt: Formats = LAVA) -> QuantizedWeights:
@@ -153,9 +155,8 @@ def quantize_weights(c: np.ndarray, fmt: Formats = LAVA) -> QuantizedWeights:
     largest few can beat halving everyone's resolution)."""
     c = np.asarray(c, dtype=np.float64)
     lo, hi = fmt.exp_range
-    mixed = bool((c > 0).any() and (c < 0).any())
     peak = float(np.abs(c).max(initial=0))
-    top = 2**fmt.weight_bits - (2 if mixed else 1)
+    top = _sign_mode(c, fmt).magnitude
     e_fit = math.ceil(math.log2(peak / top)) if peak > 0 else lo
     if e_fit > hi:
         raise ValueError(

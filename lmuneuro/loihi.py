@@ -2,11 +2,11 @@
 one home of the rules that the emulator runs, the converter plans with and the limits bound.
 The number formats are ``fixedpoint.Formats`` (a profile's ``[precision]`` fields).
 
-- Weights: Lava's sign mode per matrix (``lava.utils.weightutils``): 8-bit magnitudes, and with
-  mixed signs even values in [-256, 254] (``lava_weights``).
+- Weights: Lava's sign mode per matrix (``SignMode``, as ``lava.utils.weightutils``): 8-bit
+  magnitudes, and with mixed signs even values in [-256, 254] (``lava_weights``).
 - A synapse process delivers ``shift(W s, weight_exp)``: ``<<`` for a positive exponent, ``>>``
   (a floor) for a negative one, one step plus its delay later.
-- LIF, every value in units of the 24-bit state (``lif_step``):
+- LIF, every value in units of the 24-bit state (``lif_step``, its constants ``LifConstants``):
   ``u = wrap(decay(u, 4096 - (du + 1)) + (a_in << 6))``;
   ``v = clip(decay(v, 4096 - dv) + u + bias, +-(2^23 - 1))``; a spike when ``v > vth << 6``, then
   ``v = 0``, with ``decay(x, keep) = sign(x) ((|x| keep) >> 12)`` and
@@ -17,6 +17,8 @@ The number formats are ``fixedpoint.Formats`` (a profile's ``[precision]`` field
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .fixedpoint import LAVA, Formats
@@ -24,11 +26,13 @@ from .fixedpoint import LAVA, Formats
 __all__ = [
     "check_formats",
     "format_problems",
+    "SignMode",
     "lava_weights",
     "shift",
     "dense_accumulate",
     "decay",
     "wrap",
+    "LifConstants",
     "lif_step",
 ]
 
@@ -78,15 +82,39 @@ def check_formats(fmt: Formats) -> None:
         )
 
 
-def lava_weights(w: np.ndarray, fmt: Formats = LAVA) -> np.ndarray:
-    """The integer weights (int64) that Lava's Dense and Sparse models use for ``w``: clipped and
-    truncated in the sign mode of the whole matrix, as ``lava.utils.weightutils`` does it."""
-    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
+@dataclass(frozen=True)
+class SignMode:
+    """The weights one synapse process holds in Lava's sign mode of its matrix
+    (``lava.utils.weightutils``): the integers ``lo`` to ``hi`` in steps of ``step``. Mixed
+    signs: a signed mantissa of ``weight_bits`` shifted left by one (the lowest bit is lost);
+    one sign (or none): ``weight_bits`` of magnitude."""
 
+    lo: int
+    hi: int
+    step: int
+
+    @classmethod
+    def of(cls, w, fmt: Formats = LAVA) -> "SignMode":
+        """The mode of the matrix w (any real values; Lava decides on the integers it is given)."""
+        w, top = np.asarray(w), 2**fmt.weight_bits
+        if (w > 0).any() and (w < 0).any():
+            return cls(-top, top - 2, 2)
+        if (w >= 0).all():
+            return cls(0, top - 1, 1)
+        return cls(-(top - 1), 0, 1)
+
+    @property
+    def magnitude(self) -> int:
+        """The largest |weight| of every sign the matrix holds."""
+        return self.hi or -self.lo
+
+
+def lava_weights(w: np.ndarray, fmt: Formats = LAVA) -> np.ndarray:
+    """The integer weights (int64) that Lava's Dense and Sparse models use for ``w``: clipped to
+    the sign mode of the whole matrix and truncated (a floor) to its step."""
     w = np.asarray(w).astype(np.int64)
-    mode = determine_sign_mode(w)
-    bits = fmt.weight_bits
-    return truncate_weights(clip_weights(w, mode, bits), mode, bits, bits).astype(np.int64)
+    mode = SignMode.of(w, fmt)
+    return np.clip(w, mode.lo, mode.hi) // mode.step * mode.step
 
 
 def shift(acc: np.ndarray, weight_exp: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -110,7 +138,12 @@ def decay(x: np.ndarray, keep: int, fmt: Formats = LAVA) -> np.ndarray:
     """``sign(x) ((|x| keep) >> decay_bits)``, computed as ``trunc(x keep / 2^decay_bits)`` in
     float64: exact for states of up to 24 bits (the product stays below 2^36, the division is by a
     power of two)."""
-    return np.trunc(np.asarray(x, dtype=np.float64) * (keep / 2**fmt.decay_bits))
+    return _decayed(x, keep / 2**fmt.decay_bits)
+
+
+def _decayed(x, factor: float) -> np.ndarray:
+    """``trunc(x factor)`` in float64, for a keep factor (``decay``, ``LifConstants``)."""
+    return np.trunc(np.asarray(x, dtype=np.float64) * factor)
 
 
 def wrap(raw, fmt: Formats = LAVA):
@@ -120,18 +153,39 @@ def wrap(raw, fmt: Formats = LAVA):
     return raw - 2 * top * (raw > top) + 2 * top * (raw <= -top)
 
 
+@dataclass(frozen=True)
+class LifConstants:
+    """What a LIF population's step computes with, from its decays and threshold in a target's
+    formats; ``lif_step`` and the emulator's population loop both take them from here."""
+
+    keep_u: float  # u's decay keeps trunc(u keep_u): (2^decay_bits - (du + 1)) / 2^decay_bits
+    keep_v: float  # v's: (2^decay_bits - dv) / 2^decay_bits (dyadic fractions: exact)
+    threshold: int  # a spike where v exceeds it: vth << vth_shift
+    act: int  # state units per activation unit: a_in enters u shifted left by activation_shift
+    state_max: int  # u wraps into (-state_max, state_max] (``wrap``)
+    v_max: int  # v saturates at +-v_max
+
+    @classmethod
+    def of(cls, du: int, dv: int, vth: int, fmt: Formats = LAVA) -> "LifConstants":
+        unity = 2**fmt.decay_bits
+        return cls(
+            keep_u=(unity - (du + 1)) / unity,
+            keep_v=(unity - dv) / unity,
+            threshold=int(vth) * 2**fmt.vth_shift,
+            act=2**fmt.activation_shift,
+            state_max=fmt.state_max,
+            v_max=fmt.state_max - 1,
+        )
+
+
 def lif_step(u, v, a_in, du: int, dv: int, bias, vth: int, fmt: Formats = LAVA):
     """One step of a LIF population: integer-valued arrays u, v, a_in (batch, n) and per-neuron
     integer ``bias`` (already ``bias_mant << bias_exp``). Returns (spikes bool, u, v); u and v
     hold integers in float64 (exact: every intermediate stays far below 2^53)."""
-    unity = 2**fmt.decay_bits
-    u = wrap(
-        np.asarray(a_in, dtype=np.float64) * 2**fmt.activation_shift
-        + decay(u, unity - (du + 1), fmt),
-        fmt,
-    )
-    v = decay(v, unity - dv, fmt) + u + bias
-    np.clip(v, -fmt.state_max + 1, fmt.state_max - 1, out=v)
-    spikes = v > int(vth) * 2**fmt.vth_shift
+    c = LifConstants.of(du, dv, vth, fmt)
+    u = wrap(np.asarray(a_in, dtype=np.float64) * c.act + _decayed(u, c.keep_u), fmt)
+    v = _decayed(v, c.keep_v) + u + bias
+    np.clip(v, -c.v_max, c.v_max, out=v)
+    spikes = v > c.threshold
     v[spikes] = 0
     return spikes, u, v

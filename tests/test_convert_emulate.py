@@ -296,3 +296,49 @@ def test_a_checkpoint_saved_without_features_converts_and_reads(tmp_path):
     convert(ckpt, art)
     net = read_artifact(art)
     assert net.meta["features"] is None and len(net.populations) > 0
+
+
+_NO_LAVA = """
+import importlib.abc, sys
+
+class NoLava(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "lava" or name.startswith("lava."):
+            raise ImportError(f"{name} is blocked")
+
+sys.meta_path.insert(0, NoLava())
+try:
+    import lava  # noqa: F401
+    sys.exit("lava imported despite the block")
+except ImportError:
+    pass
+import numpy as np
+from lmuneuro.artifact import read_artifact
+from lmuneuro.backends.emulator import run
+
+res = run(read_artifact(sys.argv[1]), np.load(sys.argv[2]))
+np.save(sys.argv[3], res.logits)
+"""
+
+
+def test_reading_and_emulating_an_artifact_needs_no_lava(digits_checkpoint, tmp_path):
+    """An artifact reads (with its weights checked in Lava's sign mode) and runs on the emulator
+    in a process where every ``lava`` import fails, with the logits of a run here."""
+    import subprocess
+    import sys
+
+    from lmuneuro.artifact import read_artifact
+    from lmuneuro.compile.convert import convert
+
+    art, xs, out = tmp_path / "m.h5", tmp_path / "x.npy", tmp_path / "logits.npy"
+    convert(digits_checkpoint, art)
+    x = get_dataset("digits", "test").tensors[0][:16].numpy()
+    np.save(xs, x)
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_LAVA, str(art), str(xs), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert np.array_equal(np.load(out), run(read_artifact(art), x).logits)

@@ -13,6 +13,7 @@ from lmuneuro.cli import main
 from lmuneuro.compile.convert import quantize_graph
 from lmuneuro.compile.graph import from_model
 from lmuneuro.data import get_dataset
+from lmuneuro.fixedpoint import LAVA
 from lmuneuro.loihi import decay, lif_step, wrap
 
 
@@ -80,7 +81,7 @@ def test_population_loop_is_lif_step(kind):
     if not leaky:  # half the neurons driven up (to spike at the ceiling), half down
         a += np.where(np.arange(n) % 2, top // 2, -top // 2)
     reach = np.abs(a).max() + sum(np.abs(s.weights).sum(axis=1).max() for s in syns)
-    lif = _Population(p, syns, float(reach), torch.device("cpu"), True)
+    lif = _Population(p, syns, float(reach), torch.device("cpu"), True, LAVA)
     assert lif.wraps == leaky and lif.clamps and lif.dtype == torch.float64
     got = lif(torch.from_numpy(a.copy()), total - lag).numpy()  # a_in is consumed
 

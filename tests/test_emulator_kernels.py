@@ -131,3 +131,35 @@ def test_every_synapse_process_matches_lava_bit_for_bit(graded):
             f"{e.lava_class} differs first at step {np.argwhere(mine != lava)[0]}"
         )
         assert np.abs(lava).max() > 0 and (lava != 0).sum() > steps // 2
+
+
+@pytest.mark.parametrize("bits", [2, 5, 8])
+@pytest.mark.parametrize("signs", ["mixed", "excitatory", "inhibitory", "zero"])
+def test_sign_mode_matches_lava_bit_for_bit(bits, signs):
+    """``lava_weights`` (``loihi.SignMode``) against ``lava.utils.weightutils`` on random integer
+    matrices of every sign pattern, beyond the range on both sides; the quantiser's weights (the
+    nearest in the same mode) are values Lava keeps as they are."""
+    ensure_lava()
+    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
+
+    from lmuneuro.fixedpoint import Formats, quantize_weights
+
+    fmt = Formats(weight_bits=bits)
+    rng = np.random.default_rng(bits)
+    top = 2 ** (bits + 1)
+    low, high = {"mixed": (-top, top), "excitatory": (0, top), "inhibitory": (-top, 1)}.get(
+        signs, (0, 1)
+    )
+    for _ in range(20):
+        w = rng.integers(low, high, (9, 13))
+        if signs == "mixed":
+            w[0, :2] = -1, 1  # both signs present
+        mode = determine_sign_mode(w)
+        want = truncate_weights(clip_weights(w, mode, bits), mode, bits, bits)
+        got = lava_weights(w, fmt)
+        assert np.array_equal(got, want), (w, got, want)
+        assert mode.name.lower() == ("excitatory" if signs == "zero" else signs)
+        q = quantize_weights(w * rng.random(w.shape) * 2.0**-3, fmt)
+        assert np.array_equal(lava_weights(q.w_mant, fmt), q.w_mant)
+    clipped = np.abs(want) < np.abs(w)
+    assert clipped.any() == (signs != "zero")  # the range was exercised

@@ -24,8 +24,8 @@ import torch
 
 from ..artifact import GATE, INPUT, FixedNetwork, Layer, LifNeurons, Synapse, gate_pattern
 from ..compile.limits import input_payload, payload, process_range
-from ..fixedpoint import LAVA
-from ..loihi import check_formats, wrap
+from ..fixedpoint import Formats
+from ..loihi import LifConstants, check_formats, wrap
 from .result import RunResult, readout
 
 __all__ = ["Emulator", "run", "torch_device"]
@@ -214,9 +214,9 @@ def _put(a: torch.Tensor, new: bool, start: int, end: int, part: torch.Tensor) -
 
 
 class _Population:
-    """One LIF population run over all steps at once, as ``loihi.lif_step`` computes each step:
-    ``u = wrap((a_in << 6) + decay(u))``, ``v = clip(decay(v) + u + bias)``, a spike when ``v >
-    vth << 6``, then ``v = 0``; decay ``trunc(x keep / 4096)``.
+    """One LIF population run over all steps at once, as ``loihi.lif_step`` computes each step
+    (with its ``LifConstants``): ``u = wrap((a_in << 6) + decay(u))``, ``v = clip(decay(v) + u +
+    bias)``, a spike when ``v > vth << 6``, then ``v = 0``; decay ``trunc(x keep)``.
 
     The loop carries ``w = -v``: then the reset is one ``threshold`` (keep w where ``w > -vth - 1``,
     else 0: integers), decay commutes with the sign, and the spikes are read off the stored
@@ -227,16 +227,17 @@ class _Population:
     (each keep 0 or a power of two, so products are exact, and every sum below 2^24), else
     float64, exact for states of 24 bits."""
 
-    def __init__(self, p: LifNeurons, own: list[Synapse], reach: float, device, exact32: bool):
-        fmt = LAVA
-        unity, top = 2**fmt.decay_bits, fmt.state_max
-        self.p, self.device = p, device
-        self.keep_u = (unity - (p.du + 1)) / unity
-        self.keep_v = (unity - p.dv) / unity
+    def __init__(
+        self, p: LifNeurons, own: list[Synapse], reach: float, device, exact32: bool, fmt: Formats
+    ):
+        c = LifConstants.of(p.du, p.dv, p.vth, fmt)
+        top = c.state_max
+        self.p, self.device, self.fmt = p, device, fmt
+        self.keep_u, self.keep_v = c.keep_u, c.keep_v
         bias = p.bias
-        self.reset_below = -float(int(p.vth) * 2**fmt.vth_shift) - 1  # w above it: no spike
-        self.v_max = float(top - 1)
-        self.act = float(2**fmt.activation_shift)
+        self.reset_below = -float(c.threshold) - 1  # w above it: no spike
+        self.v_max = float(c.v_max)
+        self.act = float(c.act)
         u_max = reach * self.act / (1 - self.keep_u)  # keep_u < 1: du >= 0
         drive_max = u_max + np.abs(bias).max(initial=0)
         v_bound = drive_max / (1 - self.keep_v) if self.keep_v < 1 else np.inf
@@ -326,7 +327,7 @@ class _Population:
                     spikes = torch.rsub(pre[t - delay], below + 1).clamp_(0, 1)
                     nu.sub_(torch.mm(spikes, weights).mul_(2.0**exp).floor_(), alpha=self.act)
             if self.wraps:
-                nu = -wrap(-nu)
+                nu = -wrap(-nu, self.fmt)
             decay_v(w)
             pre_t.copy_(w).add_(nu).add_(self.neg_bias).clamp_(-v_max, v_max)
             torch.threshold(pre_t, below, 0.0, out=w)
@@ -380,6 +381,7 @@ class Emulator:
                 reach[p.name],
                 self.device,
                 exact32,
+                net.formats,
             )
             if isinstance(p, LifNeurons)
             else None  # a term: its a_in is its payload

@@ -32,7 +32,8 @@ from ...artifact import (
     gate_pattern,
     read_artifact,
 )
-from ...loihi import check_formats
+from ...fixedpoint import LAVA, Formats
+from ...loihi import LifConstants, check_formats
 from ..result import RunResult, readout
 from .compat import ensure_lava
 
@@ -60,22 +61,23 @@ class Processes:
     from_input: list  # the synapses that read the input frames
 
 
-def create_neurons(p: Neurons, period: int, floating: bool = False):
+def create_neurons(p: Neurons, period: int, floating: bool = False, fmt: Formats = LAVA):
     """A population. ``floating``: parameters for Lava's ``floating_pt`` LIF, in activation units
-    (it has no << 6 and no bias exponent): u = a (du 1), v = v (1 - dv / 4096) + u + bias."""
+    (it has no << 6 and no bias exponent): u = a (du 1), v = v keep_v + u + bias, with the
+    ``loihi.LifConstants`` of the population in ``fmt``."""
     from lava.proc.graded.process import GradedVec
     from lava.proc.lif.process import LIF, LIFReset
 
     if isinstance(p, Term):
         return GradedVec(shape=(p.size,), vth=0)
-    shift = 2.0**-6 if floating else 1
     if floating:
+        c = LifConstants.of(p.du, p.dv, p.vth, fmt)
         params = dict(
-            du=(p.du + 1) / 4096,
-            dv=p.dv / 4096,
-            vth=float(p.vth),
-            v=p.v_init * shift,
-            bias_mant=p.bias * shift,
+            du=1 - c.keep_u,
+            dv=1 - c.keep_v,
+            vth=c.threshold / c.act,
+            v=p.v_init / c.act,
+            bias_mant=p.bias / c.act,
             bias_exp=0,
         )
     else:
@@ -135,7 +137,7 @@ def create_processes(net: FixedNetwork, steps: int, *, floating: bool = False) -
     check_formats(net.formats)
     period = net.delay + steps
     gate = create_gate(net, steps, period)
-    pops = {p.name: create_neurons(p, period, floating) for p in net.populations}
+    pops = {p.name: create_neurons(p, period, floating, net.formats) for p in net.populations}
     syns, from_input = [], []
     graded = {p.name for p in net.populations if isinstance(p, Term)}
     for s in net.synapses:
