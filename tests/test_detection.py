@@ -82,6 +82,8 @@ def test_readout_smooths_thresholds_and_waits():
     assert detect(SCORES[:0], WORDS, threshold=0.5, **READOUT) == []
     with pytest.raises(ValueError, match=r"scores must be \(frames, 3 classes\)"):
         detect(SCORES[:, :2], WORDS, threshold=0.5, **READOUT)
+    with pytest.raises(ValueError, match="frame period must be a finite number > 0 s"):
+        detect(SCORES, WORDS, threshold=0.5, **{**READOUT, "frame_s": 0.0})
 
 
 def test_sweep_is_the_curve_over_all_streams():

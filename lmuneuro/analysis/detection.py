@@ -88,6 +88,11 @@ def detect(
         raise ValueError(f"scores must be (frames, {len(words)} classes), not {scores.shape}")
     if smoothing < 1:
         raise ValueError(f"the smoothing window must be at least 1 frame, not {smoothing}")
+    if not (math.isfinite(frame_s) and frame_s > 0 and math.isfinite(refractory_s)):
+        raise ValueError(
+            f"the frame period must be a finite number > 0 s and the refractory period finite, "
+            f"not {frame_s} and {refractory_s}"
+        )
     keep = np.array([w is not None for w in words])
     # causal moving average by cumulative sums: frame i averages frames max(0, i-smoothing+1)..i
     c = np.cumsum(np.vstack([np.zeros((1, scores.shape[1])), scores]), axis=0)
