@@ -557,7 +557,9 @@ def _cmd_synthesize(args) -> int:
     if args.minutes is not None and not streams:
         raise ValueError("--minutes is for keyword-stream only")
     if streams:
-        recipe = replace(KEYWORD_STREAM, minutes=args.minutes or KEYWORD_STREAM.minutes)
+        minutes = args.minutes or KEYWORD_STREAM.minutes
+        again = f"lmuneuro synthesize keyword-stream -o DIR --minutes {minutes:g} --rebuild"
+        recipe = replace(KEYWORD_STREAM, minutes=minutes, make=again)
         build = stream.build
     else:
         recipe, build = RECIPES[args.dataset], spoken.build

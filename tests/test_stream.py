@@ -139,7 +139,8 @@ def test_a_long_stream_is_written_in_bounded_memory(tmp_path, monkeypatch):
     finally:
         tracemalloc.stop()
     assert (tmp_path / "s.wav").stat().st_size == 44 + 2 * long.samples
-    assert r["keywords"] > 0 and peak < 4e6
+    # 3.6 MB measured: a 10 s noise chunk and its copies, whatever the stream's length
+    assert r["keywords"] > 0 and peak < 8e6
 
 
 def test_cli_builds_checks_and_refuses_in_one_line(tmp_path, monkeypatch, capsys):
@@ -152,7 +153,11 @@ def test_cli_builds_checks_and_refuses_in_one_line(tmp_path, monkeypatch, capsys
     assert "synthesised 2 train, 1 validation, 2 test streams of 0.25 min (keywords: " in text
     assert main(argv) == 0 and "checked, reused" in capsys.readouterr().out
     for bad, message in (
-        ([*argv[:-2], "0.5"], "made by another recipe"),
+        (
+            [*argv[:-2], "0.5"],
+            "another recipe than keyword-stream's (rebuild it: lmuneuro "
+            "synthesize keyword-stream -o DIR --minutes 0.5 --rebuild)",
+        ),
         (
             ["synthesize", "spoken-keywords", "-o", str(tmp_path / "kw"), "--minutes", "1"],
             "--minutes is for keyword-stream only",
