@@ -549,21 +549,40 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_synthesize(args) -> int:
-    from .data import RECIPES
-    from .data.spoken import build
+    from dataclasses import replace
 
+    from .data import KEYWORD_STREAM, RECIPES, spoken, stream
+
+    streams = args.dataset == "keyword-stream"
+    if args.minutes is not None and not streams:
+        raise ValueError("--minutes is for keyword-stream only")
+    if streams:
+        minutes = args.minutes or KEYWORD_STREAM.minutes
+        again = f"lmuneuro synthesize keyword-stream -o DIR --minutes {minutes:g} --rebuild"
+        recipe = replace(KEYWORD_STREAM, minutes=minutes, make=again)
+        build = stream.build
+    else:
+        recipe, build = RECIPES[args.dataset], spoken.build
     r = build(
         args.output,
-        RECIPES[args.dataset],
+        recipe,
         workers=args.workers,
         rebuild=args.rebuild,
         progress=not args.no_progress,
     )
     if args.json:
         print(to_json({"dataset": args.dataset, "folder": args.output, **r}))
+        return 0
+    what = "synthesised" if r["built"] else "checked, reused"
+    if streams:
+        counts = ", ".join(f"{n} {s}" for s, n in r["streams"].items())
+        keywords = ", ".join(f"{n} {s}" for s, n in r["keywords"].items())
+        print(
+            f"{args.output}: {what} {counts} streams of {r['minutes']:g} min "
+            f"(keywords: {keywords}) in {r['seconds']:.0f} s"
+        )
     else:
         counts = ", ".join(f"{n} {s}" for s, n in r["clips"].items())
-        what = "synthesised" if r["built"] else "checked, reused"
         print(f"{args.output}: {what} {counts} clips in {r['seconds']:.0f} s")
     return 0
 
@@ -1097,14 +1116,21 @@ def build_parser() -> argparse.ArgumentParser:
         "word in many voices, accents, speeds and pitches, at a random offset in one second of "
         "noise, saved as 16 kHz WAV clips with a manifest of their SHA-256. Speakers are "
         "disjoint between train, validation and test. A folder that already holds the data set "
-        "is checked and reused; a damaged one is refused unless --rebuild.",
+        "is checked and reused; a damaged one is refused unless --rebuild. keyword-stream: "
+        "long streams of noise and non-keyword words with the spoken-keywords words at random "
+        "times, a label file (word, onset, offset) per stream.",
         formatter_class=_Help,
     )
     s.add_argument(
         "dataset",
-        choices=["spoken-keywords", "scv2-synthetic"],
+        choices=["spoken-keywords", "scv2-synthetic", "keyword-stream"],
         help="spoken-keywords: 10 words x 220 clips; scv2-synthetic: the 35 Speech Commands "
-        "words x 330 clips",
+        "words x 330 clips; keyword-stream: 8 / 2 / 8 streams of the 10 keywords",
+    )
+    s.add_argument(
+        "--minutes",
+        type=_number(float, 0, 1440, open_lo=True),
+        help="keyword-stream: each stream's length (default 5)",
     )
     _path(s, "-o", "--output", role="output-dir", required=True, help="the data-set folder")
     s.add_argument(

@@ -11,8 +11,9 @@ from .digits import MODES, digits
 from .features import FeatureConfig
 from .speech_commands import CLASSES as SC_CLASSES
 from .spoken import Recipe
+from .stream import FILLERS, StreamRecipe
 
-__all__ = ["DATASETS", "RECIPES", "dataset_info", "get_dataset", "FeatureConfig"]
+__all__ = ["DATASETS", "RECIPES", "KEYWORD_STREAM", "dataset_info", "get_dataset", "FeatureConfig"]
 
 # Synthesised with espeak-ng (lmuneuro synthesize NAME): clips per word in train, validation, test.
 RECIPES = {
@@ -27,6 +28,16 @@ RECIPES = {
         "scv2-synthetic", tuple(SC_CLASSES), (240, 30, 60), make="make scv2-synthetic"
     ),
 }
+# Streams of background noise and filler words with the spoken-keywords words at random times
+# (lmuneuro synthesize keyword-stream): streams in train, validation, test.
+KEYWORD_STREAM = StreamRecipe(
+    "keyword-stream",
+    RECIPES["spoken-keywords"].words,
+    FILLERS,
+    (8, 2, 8),
+    minutes=5.0,
+    make="lmuneuro synthesize keyword-stream -o DIR --rebuild",
+)
 
 
 def _speech(classes: list[str]) -> dict:

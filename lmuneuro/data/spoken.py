@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import wave
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,16 +141,21 @@ def _make_clip(item: tuple) -> bytes:
     return _wav_bytes(_clip(_speak(word, voice, speed, pitch), rng))
 
 
-def _plan(recipe: Recipe) -> list[dict]:
-    rng = np.random.default_rng(recipe.seed)
+def split_speakers(rng: np.random.Generator) -> dict[str, list[str]]:
+    """The voice variants of each split, disjoint, drawn with ``rng``."""
     speakers = [VARIANTS[i] for i in rng.permutation(len(VARIANTS))]
     n_test = round(len(speakers) * _HELD_OUT["test"])
     n_val = round(len(speakers) * _HELD_OUT["validation"])
-    by_split = {
+    return {
         "test": speakers[:n_test],
         "validation": speakers[n_test : n_test + n_val],
         "train": speakers[n_test + n_val :],
     }
+
+
+def _plan(recipe: Recipe) -> list[dict]:
+    rng = np.random.default_rng(recipe.seed)
+    by_split = split_speakers(rng)
     clips = []
     for label, word in enumerate(recipe.words):
         for split, n in zip(SPLITS, recipe.per_word):
@@ -169,7 +175,9 @@ def _plan(recipe: Recipe) -> list[dict]:
     return clips
 
 
-def _read_manifest(folder: Path, recipe: Recipe) -> dict:
+def read_manifest(folder: Path, recipe, fmt: tuple[str, int] = (FORMAT, VERSION)) -> dict:
+    """The folder's manifest after checking its format and that ``recipe`` (anything with
+    ``name``, ``make`` and ``to_dict()``) made it."""
     path = folder / "manifest.json"
     if not path.is_file():
         raise FileNotFoundError(
@@ -180,12 +188,17 @@ def _read_manifest(folder: Path, recipe: Recipe) -> dict:
         m = parse_json(read_text(path))
     except ValueError as e:  # too large, not UTF-8, not strict JSON
         raise DataError(f"{path}: not a readable manifest ({str(e)[:160]})") from None
-    if not isinstance(m, dict) or (m.get("format"), m.get("version")) != (FORMAT, VERSION):
-        raise DataError(f"{path}: not a {FORMAT} manifest of version {VERSION}")
+    if not isinstance(m, dict) or (m.get("format"), m.get("version")) != fmt:
+        raise DataError(f"{path}: not a {fmt[0]} manifest of version {fmt[1]}")
     if m.get("recipe") != recipe.to_dict():
         raise DataError(
             f"{folder}: made by another recipe than {recipe.name}'s (rebuild it: {recipe.make})"
         )
+    return m
+
+
+def _read_manifest(folder: Path, recipe: Recipe) -> dict:
+    m = read_manifest(folder, recipe)
     clips = m.get("clips")
     keys = {"file", "label", "word", "split", "voice", "speed", "pitch", "sha256"}
     if (
@@ -202,7 +215,9 @@ def _read_manifest(folder: Path, recipe: Recipe) -> dict:
             for c in clips
         )
     ):
-        raise DataError(f"{path}: the clip list does not describe this recipe's clips")
+        raise DataError(
+            f"{folder / 'manifest.json'}: the clip list does not describe this recipe's clips"
+        )
     return m
 
 
@@ -241,6 +256,38 @@ def _check_clip(folder: Path, clip: dict, recipe: Recipe) -> np.ndarray:
     return np.frombuffer(pcm, "<i2")
 
 
+def check_replaceable(folder: Path, data: str) -> None:
+    """Refuse to build into ``folder`` unless it is absent, empty or a data set of ours (a
+    manifest and its ``data`` subfolder): a rebuild replaces the whole folder."""
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder} exists and is not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / "manifest.json").exists():
+        raise DataError(
+            f"{folder} is a non-empty folder without a manifest: refusing to replace it"
+        )
+    others = sorted(set(os.listdir(folder)) - {"manifest.json", data}) if folder.is_dir() else []
+    if others:
+        raise DataError(f"{folder} also holds {others[0]!r}: refusing to replace it (move it)")
+
+
+@contextmanager
+def swapped_in(folder: Path):
+    """A new empty folder beside ``folder`` to write into, swapped in only when the block
+    completes: an interrupted build loses nothing."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.building-{os.getpid()}")
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    try:
+        tmp.mkdir()
+        yield tmp
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def build(
     folder,
     recipe: Recipe,
@@ -266,25 +313,14 @@ def build(
         for c in _read_manifest(folder, recipe)["clips"]:
             _check_clip(folder, c, recipe)
         return {"built": False, "clips": counts, "seconds": time.perf_counter() - t0}
-    if folder.exists() and not folder.is_dir():
-        raise DataError(f"{folder} exists and is not a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / "manifest.json").exists():
-        raise DataError(
-            f"{folder} is a non-empty folder without a manifest: refusing to replace it"
-        )
-    others = sorted(set(os.listdir(folder)) - {"manifest.json", "clips"}) if folder.is_dir() else []
-    if others:  # a rebuild replaces the whole folder: never what is not the data set's
-        raise DataError(f"{folder} also holds {others[0]!r}: refusing to replace it (move it)")
+    check_replaceable(folder, "clips")
     version = espeak_version()
     plan = _plan(recipe)
     items = [
         (c["word"], c["voice"], c["speed"], c["pitch"], recipe.seed, i) for i, c in enumerate(plan)
     ]
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.building-{os.getpid()}")
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    try:
-        (tmp / "clips").mkdir(parents=True)
+    with swapped_in(folder) as tmp:
+        (tmp / "clips").mkdir()
         workers = workers or os.cpu_count() or 1
         with (
             ProcessPoolExecutor(workers) as pool,
@@ -309,12 +345,6 @@ def build(
             "clips": plan,
         }
         (tmp / "manifest.json").write_text(to_json(manifest, separators=(",", ":")))
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
     return {"built": True, "clips": counts, "seconds": time.perf_counter() - t0}
 
 
