@@ -18,6 +18,7 @@ NAMES = [p.name for p in NOTEBOOKS]
 NUMBER = re.compile(
     r"[-+]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?(\s?[pnuµmkMG]?(J|s|W|Hz|B)\b|\s[kMG]\b)?"
 )
+RUN = re.compile(r"#[x%]?(?: #[x%]?)*")
 
 
 def _printed(cell) -> list[str]:
@@ -30,9 +31,14 @@ def _printed(cell) -> list[str]:
         text = o.get("text", "") or o.get("data", {}).get("text/plain", "")
         if o.get("output_type") == "stream" and o.get("name") == "stderr":
             text = "stderr: " + text
-        # numbers masked, runs of spaces (column and array padding) as one, none inside brackets
+        # numbers masked, a run of them as one (a table leaves a cell blank where a value is
+        # zero), runs of spaces (column and array padding) as one, none inside brackets
         lines += [
-            re.sub(r"([\[(]) | ([\])])", r"\1\2", " ".join(NUMBER.sub("#", line).split()))
+            re.sub(
+                r"([\[(]) | ([\])])",
+                r"\1\2",
+                RUN.sub("#", " ".join(NUMBER.sub("#", line).split())),
+            )
             for line in text.splitlines()
         ]
     return [line for line in lines if line]

@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 
 SEED_DEPENDENT = [
+    "tests/test_calibrate.py",
     "tests/test_convert_cli.py",
     "tests/test_convert_emulate.py",
     "tests/test_emulator_device.py",
     "tests/test_energy.py",
+    "tests/test_examples.py",
     "tests/test_lava_network.py",
     "tests/test_library_api.py",
     "tests/test_mapping.py",
+    "tests/test_neurobench.py",
     "tests/test_nir.py",
     "tests/test_qat.py",
     "tests/test_run_cli.py",
