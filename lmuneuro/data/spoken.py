@@ -288,6 +288,22 @@ def swapped_in(folder: Path):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def synthesised(make, items: list, workers: int | None, unit: str, progress: bool, chunksize=1):
+    """``make`` over ``items`` in worker processes, results in order, with a progress bar: the
+    synthesis step of every espeak-ng set."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..progress import progress_bar
+
+    with (
+        ProcessPoolExecutor(workers or os.cpu_count() or 1) as pool,
+        progress_bar(total=len(items), desc="synthesising", unit=unit, enabled=progress) as bar,
+    ):
+        for result in pool.map(make, items, chunksize=chunksize):
+            yield result
+            bar.update()
+
+
 def build(
     folder,
     recipe: Recipe,
@@ -302,9 +318,6 @@ def build(
     A damaged folder is refused (DataError) unless ``rebuild``. The new folder is written beside
     the old one and swapped in only when complete: an interrupted build loses nothing."""
     import time
-    from concurrent.futures import ProcessPoolExecutor
-
-    from ..progress import progress_bar
 
     t0 = time.perf_counter()
     folder = Path(folder)
@@ -321,17 +334,10 @@ def build(
     ]
     with swapped_in(folder) as tmp:
         (tmp / "clips").mkdir()
-        workers = workers or os.cpu_count() or 1
-        with (
-            ProcessPoolExecutor(workers) as pool,
-            progress_bar(
-                total=len(items), desc="synthesising", unit="clip", enabled=progress
-            ) as bar,
-        ):
-            for clip, data in zip(plan, pool.map(_make_clip, items, chunksize=32)):
-                (tmp / clip["file"]).write_bytes(data)
-                clip["sha256"] = hashlib.sha256(data).hexdigest()
-                bar.update()
+        made = synthesised(_make_clip, items, workers, "clip", progress, chunksize=32)
+        for data, clip in zip(made, plan):  # made first: it ends (and closes its pool) first
+            (tmp / clip["file"]).write_bytes(data)
+            clip["sha256"] = hashlib.sha256(data).hexdigest()
         manifest = {
             "format": FORMAT,
             "version": VERSION,

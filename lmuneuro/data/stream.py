@@ -20,7 +20,6 @@ with a stream's length.
 from __future__ import annotations
 
 import math
-import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,9 +263,6 @@ def build(
     A damaged folder is refused (DataError) unless ``rebuild``; the new folder is swapped in only
     when complete."""
     import time
-    from concurrent.futures import ProcessPoolExecutor
-
-    from ..progress import progress_bar
 
     t0 = time.perf_counter()
     folder = Path(folder)
@@ -281,15 +277,9 @@ def build(
                 (recipe, speakers[s["split"]], i, tmp / s["file"], tmp / s["labels"])
                 for i, s in enumerate(plan)
             ]
-            with (
-                ProcessPoolExecutor(workers or os.cpu_count() or 1) as pool,
-                progress_bar(
-                    total=len(items), desc="synthesising", unit="stream", enabled=progress
-                ) as bar,
-            ):
-                for s, r in zip(plan, pool.map(_write_stream, items)):
-                    s.update(r)
-                    bar.update()
+            made = spoken.synthesised(_write_stream, items, workers, "stream", progress)
+            for r, s in zip(made, plan):  # made first: it ends (and closes its pool) first
+                s.update(r)
             manifest = {
                 "format": FORMAT,
                 "version": VERSION,
