@@ -12,6 +12,7 @@ __all__ = [
     "run",
     "energy",
     "benchmark",
+    "stream",
 ]
 
 # the verbs of the command line, each where it lives; loaded on first use, so that torch loads
@@ -25,6 +26,7 @@ _FACE = {
     "run": "running",
     "energy": "running",
     "benchmark": "analysis.neurobench",
+    "stream": "spotting",
 }
 
 

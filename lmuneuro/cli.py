@@ -392,7 +392,7 @@ def _cmd_energy(args) -> int:
         raise ValueError(f"-o {args.output}: the extension {suffix} contradicts --format {fmt}")
     if fmt == "html" and not args.output:
         raise ValueError("--format html needs -o FILE")
-    names = [args.profile] if Path(args.profile).is_file() else args.profile.split(",")
+    names = _profiles(args.profile)
     rs = energy(
         args.artifact,
         args.inputs,
@@ -497,6 +497,68 @@ def _cmd_run(args) -> int:
     _print_clipped(r.inputs_clipped)
     if args.activity:
         print(f"activity written to {args.activity}")
+    return 0
+
+
+def _profiles(text: str) -> list[str]:
+    """--profile: a .toml file, or names separated by commas."""
+    return [text] if Path(text).is_file() else text.split(",")
+
+
+def _cmd_stream(args) -> int:
+    from .spotting import Readout, stream
+
+    r = stream(
+        args.artifact,
+        wav=args.wav,
+        stream_dir=args.stream_dir,
+        split=args.split,
+        streams=args.streams,
+        checkpoint=args.checkpoint,
+        backend=args.backend,
+        device=args.device,
+        readout=Readout(args.context, args.smoothing, args.threshold, args.refractory, args.window),
+        profiles=_profiles(args.profile),
+        progress=not args.json,
+    )
+    if args.json:
+        print(to_json(r.to_dict(), indent=2))
+        return 0
+    print(
+        f"{r.backend}: {len(r.streams)} stream(s), {r.audio_s / 60:.1f} min of audio in "
+        f"{r.chip.seconds:.1f} s ({r.realtime:,.0f}x real time); threshold "
+        f"{r.readout.threshold:g}, "
+        f"context {r.readout.context} frames"
+    )
+    nets = [("chip", r.chip)] + ([("float", r.float)] if r.float is not None else [])
+    for name, n in nets:
+        line = f"  {name:5s}: {len(n.detections)} detections (delay {n.delay_s * 1000:.0f} ms)"
+        f = n.figures
+        if f is not None:
+            lat = (
+                f", latency median {f['latency_median_s']:+.2f} s, p90 {f['latency_p90_s']:+.2f} s"
+                if f["latency_median_s"] is not None
+                else ""
+            )
+            rate = f" ({f['detection_rate']:.1%})" if f["keywords"] else ""
+            line += (
+                f": {f['detected']} of {f['keywords']} keywords{rate}, "
+                f"{f['false_alarms']} false alarms ({f['false_alarms_per_hour']:.1f} per hour){lat}"
+            )
+        print(line)
+    for e in r.energy:
+        v, lo, hi = e.joules_per_hour
+        busy = f", computing {e.compute_fraction:.1%} of each frame" if e.compute_fraction else ""
+        print(
+            f"  {e.profile}: {v:.3g} J per hour of listening ({lo:.3g}-{hi:.3g}; dynamic "
+            f"{e.dynamic_joules_per_hour[0]:.3g} J), estimated from the profile{busy}"
+        )
+    if not r.labelled:
+        for i, w, t in r.chip.detections[:50]:
+            print(f"  {t:9.2f} s  {w}")
+        if len(r.chip.detections) > 50:
+            print(f"  ... {len(r.chip.detections) - 50} more (--json lists them all)")
+    _print_clipped(r.inputs_clipped)
     return 0
 
 
@@ -950,6 +1012,85 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser(
+        "stream",
+        help="keyword spotting on continuous audio: detections, false alarms per hour, latency",
+        description="Run a converted keyword network on continuous audio without resets (one "
+        "run as long as the stream), read its head over a sliding context as word probabilities, "
+        "and report each detection (a word whose probability reaches --threshold, none for "
+        "--refractory after one). On a folder of labelled streams (lmuneuro synthesize "
+        "keyword-stream) also the detection rate, false alarms per hour and detection latency at "
+        "that threshold and as a curve over thresholds (docs/detection.md); with --checkpoint "
+        "the float model beside the chip's network. Times include each network's pipeline delay.",
+        formatter_class=_Help,
+    )
+    _add_artifact(s)
+    audio = s.add_mutually_exclusive_group(required=True)
+    _path(audio, "--wav", role="input", help="a 16 kHz mono 16-bit WAV file (no labels)")
+    _path(
+        audio,
+        "--stream-dir",
+        role="input-dir",
+        metavar="DIR",
+        help="a folder of labelled keyword streams (lmuneuro synthesize keyword-stream)",
+    )
+    s.add_argument(
+        "--split",
+        choices=["train", "validation", "test"],
+        default="test",
+        help="with --stream-dir: the streams to run",
+    )
+    s.add_argument(
+        "--streams", type=_number(int, 1, 10**6), help="with --stream-dir: only the first N"
+    )
+    _path(
+        s,
+        "--checkpoint",
+        role="input",
+        kind="checkpoint",
+        help="the checkpoint the artifact was converted from: its float model runs beside it",
+    )
+    s.add_argument("--backend", choices=[b for b in BACKENDS if b != "loihi2"], default="emulator")
+    _add_device(s)
+    s.add_argument(
+        "--context",
+        type=_number(int, 1, 10**6),
+        help="frames the head averages (default: the trained clip length)",
+    )
+    s.add_argument(
+        "--smoothing", type=_number(int, 1, 10**6), default=1, help="frames of probability averaged"
+    )
+    s.add_argument(
+        "--threshold",
+        type=_number(float, 0, 1, open_lo=True),
+        default=0.9,
+        help="the probability at which a word is reported",
+    )
+    s.add_argument(
+        "--refractory",
+        type=_number(float, 0, 3600),
+        default=1.0,
+        metavar="SECONDS",
+        help="no detection for this long after one",
+    )
+    s.add_argument(
+        "--window",
+        type=_number(float, 0, 3600),
+        default=1.0,
+        metavar="SECONDS",
+        help="a detection counts from the word's start to this long after its end",
+    )
+    _path(
+        s,
+        "--profile",
+        role="input",
+        default="loihi2",
+        help="hardware profile(s) for the energy per hour of listening, comma-separated "
+        "(loihi2,cmos45-snn,cmos45-ann), or a .toml path",
+    )
+    s.add_argument("--json", action="store_true", help="the report as JSON")
+    s.set_defaults(func=_cmd_stream)
 
     s = sub.add_parser(
         "energy",

@@ -52,6 +52,7 @@ BASE = {
     "export": ["export", "{ckpt}", "--format", "nir", "-o", "{out.nir}"],
     # with a tone for a voice and 4 clips per word (the env fixture): no espeak-ng needed
     "synthesize": ["synthesize", "spoken-keywords", "-o", "{outdir}", "--no-progress"],
+    "stream": ["stream", "{kwart}", "--stream-dir", "{streams}", "--streams", "1"],
 }
 # count options that act only beside others: what a valid value of theirs needs to run
 COMPANIONS = {
@@ -120,6 +121,7 @@ def _env(digits_checkpoint, tmp_path_factory):
     files = {"ckpt": d / "model.pt", "art": d / "model.h5", "x": d / "x.npy"}
     files["ckpt"].write_bytes(Path(digits_checkpoint).read_bytes())
     convert(files["ckpt"], files["art"])
+    _keywords(d, files)
     np.save(files["x"], np.random.default_rng(0).uniform(0, 1, (2, 8, 8)).astype(np.float32))
     ro, full = d / "ro", d / "full"
     mounted = _mount(ro, "ro") and _mount(full)
@@ -136,8 +138,29 @@ def _env(digits_checkpoint, tmp_path_factory):
         subprocess.run(["umount", str(m)], capture_output=True)
 
 
+def _keywords(d: Path, files: dict) -> None:
+    """A keyword network and a set of 3-second tone streams (the voice is the env's tone)."""
+    from dataclasses import replace
+
+    from support import calibrated
+
+    from lmuneuro.checkpoint import save_checkpoint
+    from lmuneuro.data import KEYWORD_STREAM, FeatureConfig
+    from lmuneuro.data.stream import build
+
+    files["kwck"], files["kwart"], files["streams"] = d / "kw.pt", d / "kw.h5", d / "streams"
+    model = calibrated("spiking-lmuformer-keywords")
+    features, words = FeatureConfig().to_dict(), KEYWORD_STREAM.keywords
+    save_checkpoint(files["kwck"], model, features=features, classes=words)
+    convert(files["kwck"], files["kwart"])
+    build(files["streams"], replace(KEYWORD_STREAM, minutes=0.05), workers=1, progress=False)
+
+
 def _digest(paths) -> dict:
-    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+    """SHA-256 of each file, and of each file in each folder."""
+    files = [f for p in map(Path, paths) for f in ([p] if p.is_file() else sorted(p.rglob("*")))]
+    files = [f for f in files if f.is_file()]
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
 def _argv(verb, env, out: Path | None, replace: str | None = None, extra=()) -> tuple[list, list]:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-__all__ = ["FeatureConfig", "fbank", "logmel", "mel_banks"]
+__all__ = ["FeatureConfig", "fbank", "frame_times", "logmel", "logmel_stream", "mel_banks"]
 
 _EPS = float(np.finfo(np.float32).eps)
 
@@ -84,12 +84,47 @@ def logmel(
 ) -> np.ndarray:
     """The model's input (target_length, num_mel_bins) float32 for one clip, as the reference makes
     it."""
+    x = _samples(waveform, sample_rate, cfg)
+    fb = fbank(x - x.mean(), cfg)[: cfg.target_length]
+    fb = np.pad(fb, ((0, cfg.target_length - len(fb)), (0, 0)))
+    return _normalised(fb, cfg)
+
+
+def logmel_stream(
+    waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig = FeatureConfig()
+) -> np.ndarray:
+    """The model's input (frames, num_mel_bins) float32 for a stream of any length: every frame,
+    normalised as a clip's (the normalisation is fixed, not per clip), neither cut nor padded;
+    computed a block of frames at a time, so that memory follows the features, not the FFTs.
+    Frame i holds samples [i shift, i shift + length) (``frame_times``)."""
+    x = _samples(waveform, sample_rate, cfg)
+    x = x - x.mean()
+    size, shift = (
+        int(cfg.sample_rate * ms * 0.001) for ms in (cfg.frame_length_ms, cfg.frame_shift_ms)
+    )
+    n = 1 + (len(x) - size) // shift if len(x) >= size else 0
+    block = 4096  # frames
+    parts = [
+        fbank(x[f * shift : (min(f + block, n) - 1) * shift + size], cfg)
+        for f in range(0, n, block)
+    ]
+    return _normalised(np.concatenate(parts) if parts else fbank(x[:0], cfg), cfg)
+
+
+def frame_times(cfg: FeatureConfig = FeatureConfig()) -> tuple[float, float]:
+    """(seconds from the audio's start at which frame 0's features are known, seconds between
+    frames): frame i is known at ``first + i * period``."""
+    return cfg.frame_length_ms * 0.001, cfg.frame_shift_ms * 0.001
+
+
+def _samples(waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig) -> np.ndarray:
     if sample_rate != cfg.sample_rate:
         raise ValueError(
             f"sample rate {sample_rate} Hz, the features expect {cfg.sample_rate} Hz (resample "
             "first)"
         )
-    x = np.asarray(waveform, dtype=np.float64).reshape(-1)
-    fb = fbank(x - x.mean(), cfg)[: cfg.target_length]
-    fb = np.pad(fb, ((0, cfg.target_length - len(fb)), (0, 0)))
+    return np.asarray(waveform, dtype=np.float64).reshape(-1)
+
+
+def _normalised(fb: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return ((fb - cfg.norm_mean) / (cfg.norm_std * 2)).astype(np.float32)

@@ -20,17 +20,27 @@ with a stream's length.
 from __future__ import annotations
 
 import math
+import os
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..files import read_text, sha256, to_json
+from ..files import check_budget, parse_json, read_text, sha256, to_json
 from . import spoken
 from .spoken import ACCENTS, RATE, SPLITS, DataError
 
-__all__ = ["StreamRecipe", "FILLERS", "build", "check", "read_labels", "LABEL_HEADER"]
+__all__ = [
+    "StreamRecipe",
+    "FILLERS",
+    "build",
+    "check",
+    "read_labels",
+    "read_wav",
+    "split_streams",
+    "LABEL_HEADER",
+]
 
 FORMAT, VERSION = "lmuneuro-keyword-streams", 1
 LABEL_HEADER = "word,onset,offset"
@@ -303,3 +313,58 @@ def build(
         "minutes": recipe.minutes,
         "seconds": time.perf_counter() - t0,
     }
+
+
+def read_wav(path) -> np.ndarray:
+    """A 16-bit mono 16 kHz PCM WAV file's samples as float64 in [-1, 1): anything else is a
+    DataError naming what the file is."""
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    check_budget(8 * size, str(path))  # its samples as float64, 4 bytes per byte of the file
+    try:
+        with wave.open(str(path)) as w:
+            params = (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes())
+            if params[:3] != (1, 2, RATE):
+                raise DataError(
+                    f"{path}: {params[2]} Hz, {params[0]} channel(s), {8 * params[1]}-bit; "
+                    f"expected {RATE} Hz mono 16-bit PCM (convert it first, e.g. with sox or "
+                    "ffmpeg)"
+                )
+            pcm = w.readframes(params[3])
+    except (wave.Error, EOFError, OSError, RuntimeError) as e:  # RuntimeError: a chunk past the end
+        raise DataError(
+            f"{path}: not a readable WAV file ({str(e)[:120] or 'malformed'})"
+        ) from None
+    if len(pcm) != 2 * params[3]:
+        raise DataError(f"{path}: truncated: {len(pcm) // 2} of {params[3]} samples")
+    return np.frombuffer(pcm, "<i2") / 32768.0
+
+
+def split_streams(folder, base: StreamRecipe, split: str) -> list[tuple[Path, list]]:
+    """(WAV path, labels) of every stream of ``split`` in a data set that ``base`` made at any
+    stream length, after checking the manifest and those streams' files (as ``check`` does)."""
+    folder = Path(folder)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    try:
+        minutes = parse_json(read_text(folder / "manifest.json"))["recipe"]["minutes"]
+        recipe = replace(
+            base,
+            minutes=minutes,
+            make=f"lmuneuro synthesize keyword-stream -o DIR --minutes {minutes:g} --rebuild",
+        )
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{folder} holds no {base.name} data set (no manifest.json): build it first "
+            f"(lmuneuro synthesize keyword-stream -o {folder})"
+        ) from None
+    except (ValueError, KeyError, TypeError) as e:  # unreadable, or no number of minutes
+        raise DataError(f"{folder / 'manifest.json'}: not a {base.name} manifest ({e})") from None
+    m = _read_manifest(folder, recipe)
+    return [
+        (folder / s["file"], _check_stream(folder, s, recipe))
+        for s in m["streams"]
+        if s["split"] == split
+    ]
