@@ -88,13 +88,14 @@ def _cmd_presets(args) -> int:
     if args.json:
         print(to_json(rows, indent=2))
     else:
+        w = max(len(name) for name in PRESETS)
         print(
-            f"{'preset':28s} {'params':>10s}  spiking  dim  depth  memory  theta  steps  in  "
+            f"{'preset':{w}s} {'params':>10s}  spiking  dim  depth  memory  theta  steps  in  "
             "classes"
         )
         for r in rows:
             print(
-                f"{r['preset']:28s} {r['parameters']:>10,d}  {str(r['spiking']):7s} {r['dim']:4d} "
+                f"{r['preset']:{w}s} {r['parameters']:>10,d}  {str(r['spiking']):7s} {r['dim']:4d} "
                 f"{r['depth']:6d} "
                 f"{r['memory_size']:7d} {r['theta']:6g} {r['seq_len']:6d} {r['in_features']:3d} "
                 f"{r['num_classes']:8d}"
@@ -886,7 +887,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--init",
         role="input",
         kind="checkpoint",
-        help="start from this checkpoint's weights (same preset) with a fresh optimizer",
+        help="start from this checkpoint's weights (same preset; or the same network with another "
+        "number of classes: all but the head) with a fresh optimizer",
     )
     s.add_argument(
         "--quantization-aware",

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, check_preset, load_checkpoint, save_checkpoint
 from .data import dataset_info, get_dataset
 from .files import check_output
 from .models import build_model, get_preset
@@ -98,6 +98,27 @@ def _seed_all(seed: int):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def _start_from(model, path, preset: str, log) -> None:
+    """Load --init's weights into ``model`` (``preset``'s). A checkpoint of the same network with
+    another number of classes (a clip model before it learns an unknown class) gives every weight
+    but the linear head's, which starts afresh."""
+    ck = load_checkpoint(path)
+    got, want = ck.config.to_dict(), get_preset(preset).to_dict()
+    if got["num_classes"] != want["num_classes"] and all(
+        got[k] == v for k, v in want.items() if k != "num_classes"
+    ):
+        state = {k: v for k, v in ck.model.state_dict().items() if not k.startswith("head.")}
+        model.load_state_dict(state, strict=False)
+        log(
+            f"starting from the weights of {path} but its head: {got['num_classes']} classes "
+            f"there, {want['num_classes']} here"
+        )
+        return
+    check_preset(ck.config, preset, str(path))
+    model.load_state_dict(ck.model.state_dict())
+    log(f"starting from the weights of {path}")
 
 
 def _aware_settings(cfg: TrainConfig, model_cfg, info: dict):
@@ -190,8 +211,7 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     if cfg.init is not None:
         if cfg.resume:
             raise ValueError("init starts a new run and resume continues one: choose one")
-        model.load_state_dict(load_checkpoint(cfg.init, preset=cfg.preset).model.state_dict())
-        log(f"starting from the weights of {cfg.init}")
+        _start_from(model, cfg.init, cfg.preset, log)
     if cfg.resume and out.exists():
         ck = load_checkpoint(out, preset=cfg.preset)
         if not ck.train_state:

@@ -227,3 +227,54 @@ def test_energy_per_hour_is_the_streams_energy_in_real_time(keywords):
         assert e["loihi2"].joules_per_detection[0] == pytest.approx(
             e["loihi2"].joules_per_hour[0] * (6.0 / 3600) / n
         )
+
+
+def test_stream_windows_train_an_unknown_class(keywords, tmp_path):
+    """keyword-stream windows: up to three per keyword, twice as many that hold no keyword (the
+    unknown class, last), the same every time; a clip model starts the eleven-class model with
+    every weight but its head."""
+    from lmuneuro.checkpoint import load_checkpoint
+    from lmuneuro.data import dataset_info, get_dataset
+    from lmuneuro.data.stream import NEGATIVES, WINDOW_ENDS, split_streams
+    from lmuneuro.train import TrainConfig, train
+
+    folder = keywords[0] / "streams"
+    info = dataset_info("keyword-stream")
+    assert info["classes"] == [*WORDS, "_unknown_"] and info["seq_len"] == 128
+    ds = get_dataset("keyword-stream", "train", data_dir=folder)
+    x, y = (t.numpy() for t in ds.tensors)
+    assert x.shape[1:] == (128, 128) and np.isfinite(x).all()
+    keywords_heard = sum(len(lab) for _, lab in split_streams(folder, KEYWORD_STREAM, "train"))
+    positives = int((y < 10).sum())
+    assert 0 < positives <= len(WINDOW_ENDS) * keywords_heard
+    assert (y == 10).sum() == NEGATIVES * positives
+    again = get_dataset("keyword-stream", "train", data_dir=folder)
+    assert np.array_equal(again.tensors[0].numpy(), x)
+    # --init from a ten-class clip model: all but the head
+    ck10 = tmp_path / "kw10.pt"
+    clip_model = calibrated("spiking-lmuformer-keywords", seed=SEED)
+    save_checkpoint(ck10, clip_model, features=FeatureConfig().to_dict(), classes=WORDS)
+    logs = []
+    cfg = TrainConfig(
+        "spiking-lmuformer-keywords-stream",
+        "keyword-stream",
+        str(tmp_path / "kw11.pt"),
+        epochs=1,
+        batch_size=8,
+        lr=1e-12,
+        max_batches=1,
+        data_dir=str(folder),
+        init=str(ck10),
+    )
+    train(cfg, log=logs.append, progress=False)
+    assert any("but its head: 10 classes there, 11 here" in line for line in logs)
+    new = load_checkpoint(tmp_path / "kw11.pt")
+    assert new.classes == [*WORDS, "_unknown_"]
+    # the parameters (BatchNorms' running statistics move in a training step's forward pass)
+    old_state = dict(clip_model.named_parameters())
+    new_state = dict(new.model.named_parameters())
+    body = [k for k in old_state if not k.startswith("head.")]
+    assert body and all(
+        torch.allclose(old_state[k].float(), new_state[k].float(), atol=1e-6) for k in body
+    )
+    assert new_state["head.weight"].shape == (11, 64)

@@ -11,7 +11,7 @@ from .digits import MODES, digits
 from .features import FeatureConfig
 from .speech_commands import CLASSES as SC_CLASSES
 from .spoken import Recipe
-from .stream import FILLERS, StreamRecipe
+from .stream import FILLERS, UNKNOWN, StreamRecipe
 
 __all__ = ["DATASETS", "RECIPES", "KEYWORD_STREAM", "dataset_info", "get_dataset", "FeatureConfig"]
 
@@ -69,6 +69,8 @@ DATASETS = {
     },
     "speech-commands": _speech(SC_CLASSES),
     **{name: _speech(list(r.words)) for name, r in RECIPES.items()},
+    # windows of the keyword streams (``stream.windows``): the keywords and the unknown class
+    "keyword-stream": _speech([*KEYWORD_STREAM.keywords, UNKNOWN]),
 }
 
 
@@ -101,4 +103,13 @@ def get_dataset(
                 f"{name} needs --data-dir (the folder that `lmuneuro synthesize {name}` writes)"
             )
         return load(data_dir, RECIPES[name], split, progress=progress)
+    if name == "keyword-stream":
+        from .stream import windows
+
+        if data_dir is None:
+            raise ValueError(
+                "keyword-stream needs --data-dir (the folder that `lmuneuro synthesize "
+                "keyword-stream` writes)"
+            )
+        return windows(data_dir, KEYWORD_STREAM, split, progress=progress)
     return digits(split, mode="rows" if name == "digits" else "pixels")

@@ -39,7 +39,9 @@ __all__ = [
     "read_labels",
     "read_wav",
     "split_streams",
+    "windows",
     "LABEL_HEADER",
+    "UNKNOWN",
 ]
 
 FORMAT, VERSION = "lmuneuro-keyword-streams", 1
@@ -55,6 +57,11 @@ FILLERS = (
 _MEAN_PAUSE = 1.5  # seconds, besides the shortest pause below
 _MIN_PAUSE = 0.2
 _NOISE_CHUNK = 10 * RATE  # samples of noise written at a time
+UNKNOWN = "_unknown_"  # the class of a window that holds no keyword (``windows``)
+# A keyword's training windows end this long after it: a stream's read-out reports a word while
+# its context still holds the whole word, soon after it ends.
+WINDOW_ENDS = (0.05, 0.2, 0.35)  # seconds
+NEGATIVES = 2  # windows without a keyword per keyword window
 
 
 @dataclass(frozen=True)
@@ -368,3 +375,53 @@ def split_streams(folder, base: StreamRecipe, split: str) -> list[tuple[Path, li
         for s in m["streams"]
         if s["split"] == split
     ]
+
+
+def windows(folder, base: StreamRecipe, split: str, progress: bool = False):
+    """Training windows of the clip length (``FeatureConfig.target_length`` frames) cut from the
+    ``split`` streams of a keyword-stream set, as a TensorDataset of log-mel features (windows,
+    frames, bins) and labels (the keywords' indices, ``UNKNOWN`` the last class): for each keyword,
+    the windows ending ``WINDOW_ENDS`` after it that hold the whole word; and ``NEGATIVES`` as many
+    at random positions that overlap no keyword (silence, noise and filler words). The same
+    windows every time (seeded by the recipe's seed, the split and the stream)."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from ..progress import progress_bar
+    from .features import FeatureConfig, frame_times, logmel_stream
+
+    cfg = FeatureConfig()
+    first_s, frame_s = frame_times(cfg)
+    n = cfg.target_length
+    x, y = [], []
+    unknown = len(base.keywords)
+    streams = split_streams(folder, base, split)
+    for k, (path, labels) in enumerate(
+        progress_bar(streams, desc=f"windows ({split})", unit="stream", enabled=progress)
+    ):
+        feats = logmel_stream(read_wav(path), RATE, cfg)
+        rng = np.random.default_rng([base.seed, SPLITS.index(split), k])
+
+        def start_s(last: int) -> float:  # where the window's first frame starts
+            return (last - n + 1) * frame_s
+
+        positives = 0
+        for word, onset, offset in labels:
+            for after in WINDOW_ENDS:
+                last = math.floor((offset + after - first_s) / frame_s + 1e-9)
+                if n - 1 <= last < len(feats) and start_s(last) <= onset:
+                    x.append(feats[last - n + 1 : last + 1])
+                    y.append(base.keywords.index(word))
+                    positives += 1
+        wanted, tries = NEGATIVES * positives, 0
+        while wanted and len(feats) >= n and tries < 50 * NEGATIVES * max(positives, 1):
+            tries += 1
+            last = int(rng.integers(n - 1, len(feats)))
+            lo, hi = start_s(last), first_s + last * frame_s
+            if all(off < lo or on > hi for _, on, off in labels):
+                x.append(feats[last - n + 1 : last + 1])
+                y.append(unknown)
+                wanted -= 1
+    if not x:
+        raise DataError(f"{folder}: the {split} streams hold no window of {n} frames")
+    return TensorDataset(torch.from_numpy(np.stack(x)), torch.from_numpy(np.array(y, np.int64)))

@@ -20,6 +20,17 @@ _DIGITS = dict(
     embed_layers=2,
 )
 
+_KEYWORDS = dict(
+    in_features=128,
+    dim=64,
+    depth=1,
+    mlp_ratio=2.0,
+    memory_size=32,
+    theta=128.0,
+    seq_len=128,
+    embed_layers=2,
+)
+
 PRESETS: dict[str, ModelConfig] = {
     # The paper's Speech Commands V2 models (1,689,894 and 1,621,796 parameters).
     "spiking-lmuformer-scv2": ModelConfig(spiking=True, memory_size=512, **_SCV2),
@@ -37,19 +48,10 @@ PRESETS: dict[str, ModelConfig] = {
         theta=784.0,
         seq_len=784,
     ),
-    # A small audio model for the synthesised spoken keywords (examples/spoken_keywords.py).
-    "spiking-lmuformer-keywords": ModelConfig(
-        spiking=True,
-        in_features=128,
-        num_classes=10,
-        dim=64,
-        depth=1,
-        mlp_ratio=2.0,
-        memory_size=32,
-        theta=128.0,
-        seq_len=128,
-        embed_layers=2,
-    ),
+    # A small audio model for the synthesised spoken keywords (examples/spoken_keywords.py), and
+    # the same with an eleventh class, "_unknown_", for continuous audio (keyword-stream windows).
+    "spiking-lmuformer-keywords": ModelConfig(spiking=True, num_classes=10, **_KEYWORDS),
+    "spiking-lmuformer-keywords-stream": ModelConfig(spiking=True, num_classes=11, **_KEYWORDS),
     # Small models for the built-in 8x8 digits (rows as time steps): train in about a minute.
     "spiking-lmuformer-digits": ModelConfig(spiking=True, **_DIGITS),
     "lmuformer-digits": ModelConfig(spiking=False, **_DIGITS),
