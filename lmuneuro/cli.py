@@ -370,6 +370,21 @@ def _cmd_verify(args) -> int:
 _REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".txt": "table", "": "table"}
 
 
+def _report_format(output, as_json: bool) -> str:
+    """The format of a report written to ``output`` (None: printed), checked before any work:
+    "json", "table" or "html" from its extension, and what --json asks for."""
+    suffix = Path(output).suffix.lower() if output else ""
+    if suffix not in _REPORT_SUFFIXES:
+        raise ValueError(
+            f"-o {output}: no {suffix} report is written; give a name ending in .html, .json "
+            "or .txt (a table)"
+        )
+    fmt = _REPORT_SUFFIXES[suffix]
+    if as_json and suffix and fmt != "json":
+        raise ValueError(f"-o {output}: the extension {suffix} contradicts --json")
+    return "json" if as_json else fmt
+
+
 def _cmd_energy(args) -> int:
     from .analysis.rendering import (
         format_comparison,
@@ -428,16 +443,7 @@ def _cmd_benchmark(args) -> int:
     from .analysis.rendering import format_benchmark, render_benchmark_html
     from .files import write_output
 
-    suffix = Path(args.output).suffix.lower() if args.output else ""
-    if suffix not in _REPORT_SUFFIXES:  # before any work
-        raise ValueError(
-            f"-o {args.output}: no {suffix} report is written; give a name ending in .html, .json "
-            "or .txt (a table)"
-        )
-    fmt = _REPORT_SUFFIXES[suffix]
-    if args.json and suffix and fmt != "json":
-        raise ValueError(f"-o {args.output}: the extension {suffix} contradicts --json")
-    fmt = "json" if args.json else fmt
+    fmt = _report_format(args.output, args.json)
     r = benchmark(
         args.checkpoint,
         args.artifact,
@@ -507,8 +513,11 @@ def _profiles(text: str) -> list[str]:
 
 
 def _cmd_stream(args) -> int:
+    from .analysis.rendering import format_stream, render_stream_html
+    from .files import write_output
     from .spotting import Readout, stream
 
+    fmt = _report_format(args.output, args.json)
     r = stream(
         args.artifact,
         wav=args.wav,
@@ -521,45 +530,17 @@ def _cmd_stream(args) -> int:
         readout=Readout(args.context, args.smoothing, args.threshold, args.refractory, args.window),
         profiles=_profiles(args.profile),
         progress=not args.json,
-    )
-    if args.json:
-        print(to_json(r.to_dict(), indent=2))
-        return 0
-    print(
-        f"{r.backend}: {len(r.streams)} stream(s), {r.audio_s / 60:.1f} min of audio in "
-        f"{r.chip.seconds:.1f} s ({r.realtime:,.0f}x real time); threshold "
-        f"{r.readout.threshold:g}, "
-        f"context {r.readout.context} frames"
-    )
-    nets = [("chip", r.chip)] + ([("float", r.float)] if r.float is not None else [])
-    for name, n in nets:
-        line = f"  {name:5s}: {len(n.detections)} detections (delay {n.delay_s * 1000:.0f} ms)"
-        f = n.figures
-        if f is not None:
-            lat = (
-                f", latency median {f['latency_median_s']:+.2f} s, p90 {f['latency_p90_s']:+.2f} s"
-                if f["latency_median_s"] is not None
-                else ""
-            )
-            rate = f" ({f['detection_rate']:.1%})" if f["keywords"] else ""
-            line += (
-                f": {f['detected']} of {f['keywords']} keywords{rate}, "
-                f"{f['false_alarms']} false alarms ({f['false_alarms_per_hour']:.1f} per hour){lat}"
-            )
-        print(line)
-    for e in r.energy:
-        v, lo, hi = e.joules_per_hour
-        busy = f", computing {e.compute_fraction:.1%} of each frame" if e.compute_fraction else ""
-        print(
-            f"  {e.profile}: {v:.3g} J per hour of listening ({lo:.3g}-{hi:.3g}; dynamic "
-            f"{e.dynamic_joules_per_hour[0]:.3g} J), estimated from the profile{busy}"
-        )
-    if not r.labelled:
-        for i, w, t in r.chip.detections[:50]:
-            print(f"  {t:9.2f} s  {w}")
-        if len(r.chip.detections) > 50:
-            print(f"  ... {len(r.chip.detections) - 50} more (--json lists them all)")
-    _print_clipped(r.inputs_clipped)
+    ).to_dict()
+    text = {
+        "json": lambda: to_json(r, indent=2),
+        "table": lambda: format_stream(r),
+        "html": lambda: render_stream_html(r),
+    }[fmt]()
+    if args.output:
+        write_output(args.output, text)
+        print(f"report written to {args.output}", file=sys.stderr)
+    else:
+        print(text)
     return 0
 
 
@@ -1090,6 +1071,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="loihi2",
         help="hardware profile(s) for the energy per hour of listening, comma-separated "
         "(loihi2,cmos45-snn,cmos45-ann), or a .toml path",
+    )
+    _path(
+        s,
+        "-o",
+        "--output",
+        role="output",
+        help="write the report here instead of printing it: .html (with the curve), .json or "
+        ".txt; missing folders are created",
     )
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=_cmd_stream)

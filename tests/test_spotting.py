@@ -151,6 +151,11 @@ def test_cli_reports_streams_and_refuses_bad_audio(keywords, tmp_path, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("emulator: 2 stream(s), 0.2 min of audio") and "chip" in out[1]
+    assert out[2].startswith("loihi2: ") and "J per hour of listening" in out[2]
+    html = tmp_path / "report.html"
+    assert main(argv + ["--checkpoint", str(ck), "-o", str(html)]) == 0
+    page = html.read_text()
+    assert page.count("data:image/png;base64,") == 1 and page.count("<tr>") == 1 + 2 * 11
     wav = folder / "streams/streams/00000.wav"
     assert main(["stream", str(art), "--wav", str(wav), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
@@ -170,6 +175,7 @@ def test_cli_reports_streams_and_refuses_bad_audio(keywords, tmp_path, capsys):
     _write_wav(tmp_path / "tiny.wav", np.zeros(100))
     refused([str(art), "--wav", str(tmp_path / "tiny.wav")], "shorter than one frame")
     refused([str(art), "--wav", str(wav), "--stream-dir", str(folder)], "not allowed with")
+    refused([str(art), "--wav", str(wav), "-o", str(tmp_path / "r.pdf")], "no .pdf report")
     refused([str(art), "--stream-dir", str(tmp_path)], "no manifest.json")
     _, plain = _convert(tmp_path, "plain", calibrated("spiking-lmuformer-keywords"), None)
     refused([str(plain), "--wav", str(wav)], "features are not recorded")
