@@ -8,7 +8,7 @@ A native checkpoint is one ``torch.save`` dict, readable with ``weights_only=Tru
     features: dict | None (feature/normalisation settings), classes: [str]
     metrics: {...} (training history), train_state: {...} | None (optimizer, epoch: to resume)
     quantization: {...} | None (quantisation-aware: the conversion settings it was fine-tuned
-    for, ``convert.Settings.to_dict()``)
+    for, ``compile.settings.Settings.to_dict()``)
 
 Checkpoints are untrusted input: nothing is unpickled beyond tensors and plain containers, and
 every problem is reported as one ``CheckpointError`` line that names it.
@@ -434,7 +434,7 @@ def _native(obj: dict, preset, what) -> Checkpoint:
 def _check_quantization(record: dict, what: str) -> None:
     """A quantisation record is conversion settings (checked as such) naming a bundled target:
     a checkpoint never names a file for lmuneuro to read."""
-    from .compile.convert import Settings
+    from .compile.settings import Settings
     from .profiles import list_profiles
 
     try:

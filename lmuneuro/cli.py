@@ -12,9 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 from .backends import BACKENDS
-from .compile import LMU_MAPPINGS, RESIDUALS
+from .compile.settings import SETTINGS, Setting
 from .files import printable, to_json
-from .fixedpoint import VTH_MANT_DEFAULT
 from .profiles import list_profiles
 from .version import __version__
 
@@ -103,24 +102,9 @@ def _cmd_presets(args) -> int:
     return 0
 
 
-# convert.Settings' fields (named here so that --help need not import torch; a test compares)
-SETTINGS = (
-    "target",
-    "input_range",
-    "vth_mant",
-    "weight_sets",
-    "set_error",
-    "single_set",
-    "exponent_classes",
-    "lmu_mapping",
-    "residual",
-    "chips",
-)
-
-
 def _settings(args) -> dict:
     """The conversion settings given on the command line."""
-    return {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
+    return {s.name: getattr(args, s.name) for s in SETTINGS if getattr(args, s.name) is not None}
 
 
 def _cmd_train(args) -> int:
@@ -701,79 +685,60 @@ def _add_device(s: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_settings(s) -> None:
-    """The conversion settings (``convert.Settings``), shared by convert and train."""
-    _path(
-        s,
-        "--target",
-        role="input",
-        help=f"hardware profile name ({', '.join(list_profiles())}) or .toml path (default: "
-        "loihi2)",
+# values the command line adds to a setting's choices, with their help: chosen on data
+_CHOSEN_ON_DATA = {
+    "weight_sets": (
+        "auto",
+        "auto (convert only): one set into every layer where the network's logits stay within "
+        "--tolerance, measured on calibration data (--dataset or --inputs)",
     )
-    s.add_argument(
-        "--input-range",
-        type=_number(float, 0.0, 1e6, open_lo=True),
-        help="largest |feature| value to represent (default: from the checkpoint's features)",
-    )
-    s.add_argument(
-        "--weight-sets",
-        type=lambda v: v if v == "auto" else int(v),
-        choices=(1, 2, "auto"),
-        help="8-bit synapse processes per weight matrix (default: 2): 2 gives about 15-bit "
-        "weights for twice the synapse memory and synaptic operations; auto (convert only): one "
-        "set into every layer where the network's logits stay within --tolerance, measured on "
-        "calibration data (--dataset or --inputs)",
-    )
-    s.add_argument(
-        "--set-error",
-        type=_number(float, 0.0, 0.5, open_lo=True),
-        metavar="BOUND",
-        help="with --weight-sets 2, a second set only for the weight matrices whose relative "
-        "error with one set exceeds BOUND (default: a second set wherever it adds anything)",
-    )
-    s.add_argument(
-        "--single-set",
-        type=lambda v: tuple(n for n in v.split(",") if n),
-        metavar="LAYERS",
-        help="comma-separated layers whose weights take one set with --weight-sets 2 (what "
-        "--weight-sets auto chose: convert --json reports it as single_set)",
-    )
-    s.add_argument(
-        "--exponent-classes",
-        type=_number(int, 1, 16),
-        metavar="N",
-        help="split each weight matrix's rows into up to N processes of similar magnitude, each "
-        "with its own weight exponent (Lava has one per process); 1 (default): one process per "
-        "matrix and set",
-    )
-    s.add_argument(
-        "--vth-mant",
-        type=_number(int, 1, INT_MAX),
-        help=f"finest threshold mantissa (default: {VTH_MANT_DEFAULT}; state resolution: "
-        "1/(64 vth_mant) of the threshold); "
-        "lowered for a layer whose largest possible input would not fit the 16-bit a_in",
-    )
-    s.add_argument(
-        "--lmu-mapping",
-        choices=LMU_MAPPINGS,
-        help="the LMU memory as its impulse response's taps, read from a relay line of its input "
-        "neuron (fir, the default); recurrent (graded integrators holding the state) cannot be "
-        "built from Loihi 2's standard processes and is refused",
-    )
-    s.add_argument(
-        "--residual",
-        choices=RESIDUALS,
-        help="the residual stream: each convolution's output that several layers read as one "
-        "population of graded neurons (GradedVec), read one-to-one (graded, the default); or "
-        "folded into every reader (the same convolution's synapses again for each: more "
-        "synaptic events and synapse memory, one hop less)",
-    )
-    s.add_argument(
-        "--chips",
-        type=_number(int, 1, 1024),
-        help="use at most N of the target board's chips (default: all; loihi2 is one chip, "
-        "kapoho-point eight)",
-    )
+}
+
+
+def _setting_type(setting: Setting, extra: str | None = None):
+    """An argparse type for a conversion setting: the text as its kind (a tuple: comma-separated),
+    checked by its declaration, so that a value out of bounds gets the message that ``Settings``
+    and a checkpoint's record give; choices are argparse's to name."""
+
+    def parse(text: str):
+        if text == extra:
+            return text
+        kind = setting.kind
+        try:
+            v = tuple(n for n in text.split(",") if n) if kind is tuple else kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if setting.choices is not None:
+            return v
+        try:
+            return setting.check(v)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    if setting.bounds is not None:  # the command-line contract test reads these
+        parse.bounds, parse.open_lo = setting.bounds, setting.open_lo
+    return parse
+
+
+def _add_settings(p) -> None:
+    """The conversion settings (``compile.settings.SETTINGS``), shared by convert and train."""
+    for s in SETTINGS:
+        extra, extra_help = _CHOSEN_ON_DATA.get(s.name, (None, None))
+        kw = {
+            "type": _setting_type(s, extra),
+            "help": "; ".join(h for h in (s.help, extra_help) if h)
+            + f" (default: {s.default if s.default_help is None else s.default_help})",
+        }
+        if s.choices is not None:
+            kw["choices"] = s.choices + ((extra,) if extra else ())
+        if s.metavar is not None:
+            kw["metavar"] = s.metavar
+        if s.path:
+            _path(p, s.flag, role="input", **kw)
+        else:
+            p.add_argument(s.flag, **kw)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ import pytest
 
 from lmuneuro.cli import _roles, build_parser, main
 from lmuneuro.compile.convert import convert
+from lmuneuro.compile.settings import SETTINGS
 
 TRIED: dict[str, int] = {}  # kind -> cases (printed by conftest.pytest_terminal_summary)
 
@@ -58,6 +59,8 @@ BASE = {
 COMPANIONS = {
     ("convert", "--tolerance"): ["--weight-sets", "auto", "--inputs", "{x}"],
     ("convert", "--samples"): ["--weight-sets", "auto", "--inputs", "{x}"],
+    # train takes conversion settings for quantisation-aware fine-tuning only
+    **{("train", s.flag): ["--quantization-aware", "--init", "{ckpt}"] for s in SETTINGS},
 }
 CONDITIONS = (
     "directory",

@@ -510,7 +510,6 @@ def test_hostile_checkpoint_values(files, case):
     names = {
         "preset": "preset",
         "theta": "A is not",
-        "weight_sets": "weight sets",
         "nested": "levels deep",
     }
     names = next((v for k, v in names.items() if k in case), named)

@@ -4,7 +4,6 @@ settings a checkpoint was fine-tuned for; bad starts are refused before any epoc
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from lmuneuro.artifact import read_artifact
 from lmuneuro.backends import emulator
 from lmuneuro.backends.qat import ChipModel
 from lmuneuro.checkpoint import save_checkpoint
-from lmuneuro.cli import SETTINGS, main
+from lmuneuro.cli import main
 from lmuneuro.compile.convert import Settings
 from lmuneuro.data import get_dataset
 from lmuneuro.models import build_model, get_preset
@@ -174,10 +173,6 @@ def test_substitute_is_the_value_forward_and_the_identity_backward():
     assert y.dtype == torch.float64 and torch.equal(y, value)
     (y * torch.tensor([3.0, 5.0], dtype=torch.float64)).sum().backward()
     assert x.grad.dtype == torch.float32 and x.grad.tolist() == [3.0, 5.0]
-
-
-def test_the_command_lines_settings_are_the_libraries():
-    assert SETTINGS == tuple(f.name for f in dataclasses.fields(Settings))
 
 
 @pytest.mark.parametrize(

@@ -306,13 +306,16 @@ def _uncalibrated(ck: Checkpoint, net: FixedNetwork) -> FixedNetwork | None:
     if record is None:
         return None
     from ..compile.calibrate import Calibration
-    from ..compile.convert import Settings, compile_model
+    from ..compile.convert import compile_model
+    from ..compile.settings import SETTINGS, Settings
 
-    q = net.meta["quantization"]
+    q = net.meta["quantization"]  # the settings beside the input format; the target beside it
+    recorded = {s.name: q[s.name] for s in SETTINGS if s.name in q}
     settings = Settings(
-        target=net.meta["target"],
-        input_range=Calibration.from_dict(record).uncalibrated_input_range,
-        **{k: q[k] for k in ("vth_mant", "weight_sets", "set_error", "single_set")},
-        **{k: q[k] for k in ("exponent_classes", "lmu_mapping", "residual")},
+        **{
+            **recorded,
+            "target": net.meta["target"],
+            "input_range": Calibration.from_dict(record).uncalibrated_input_range,
+        }
     )
     return compile_model(ck.model, ck.features, settings, fit=False).net

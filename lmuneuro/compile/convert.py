@@ -23,7 +23,7 @@ window fits the weights: halving the mantissa halves every input in activation u
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -67,6 +67,7 @@ from .limits import (
     resources,
     violations,
 )
+from .settings import Settings
 
 __all__ = [
     "quantize_graph",
@@ -723,66 +724,6 @@ def map_to_cores(net: FixedNetwork, profile: Profile, board_chips: int | None = 
 
 
 DEFAULT_INPUT_RANGE = {"digits": 1.0, "kaldi-fbank": 2.0}
-INPUT_RANGE_MAX = 1e6  # beyond any feature scale: 16-bit payloads would keep no fraction bits
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every choice of a conversion that changes what the network computes. A quantisation-aware
-    checkpoint records the settings it was fine-tuned for (``to_dict``), and converting it uses
-    them unless told otherwise."""
-
-    target: str = "loihi2"  # a hardware profile's name or .toml path
-    input_range: float | None = None  # largest |feature| represented; None: from the features
-    vth_mant: int = VTH_MANT_DEFAULT
-    weight_sets: int = 2
-    set_error: float = 0.0  # a second set only where one set's relative error exceeds this
-    single_set: tuple[str, ...] = ()  # layers whose weights take one set (``calibration``)
-    exponent_classes: int = 1
-    lmu_mapping: str = "fir"
-    residual: str = "graded"
-    chips: int | None = None  # use at most this many of the target board's chips
-
-    def __post_init__(self):
-        kinds = {
-            "target": str,
-            "lmu_mapping": str,
-            "residual": str,
-            "input_range": (int, float),
-            "set_error": (int, float),
-            "single_set": (list, tuple),
-        }
-        for f in fields(self):
-            v = getattr(self, f.name)
-            optional = f.name in ("input_range", "chips")
-            want = kinds.get(f.name, int)
-            if not (v is None and optional) and (isinstance(v, bool) or not isinstance(v, want)):
-                raise ValueError(f"conversion settings: {f.name} is {v!r}")
-        if not all(isinstance(n, str) for n in self.single_set):  # a list or tuple, checked above
-            raise ValueError(f"conversion settings: single_set is {self.single_set!r}")
-        object.__setattr__(self, "single_set", tuple(sorted(set(self.single_set))))
-        if not 0 <= self.set_error <= 0.5:
-            raise ValueError(
-                f"conversion settings: set_error is {self.set_error!r}, not in [0, 0.5]"
-            )
-        if self.input_range is not None and not 0 < self.input_range <= INPUT_RANGE_MAX:
-            raise ValueError(
-                f"conversion settings: input_range is {self.input_range!r}, not in "
-                f"(0, {INPUT_RANGE_MAX:g}]"
-            )
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "single_set": list(self.single_set)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Settings":
-        """From an untrusted record (a checkpoint's): unknown fields and wrong types are errors."""
-        if not isinstance(d, dict):
-            raise ValueError(f"conversion settings must be a mapping, not {type(d).__name__}")
-        unknown = sorted(str(k) for k in set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"conversion settings: unknown field(s) {', '.join(unknown)}")
-        return cls(**d)
 
 
 @dataclass
@@ -810,31 +751,19 @@ def compile_model(
     ``settings``: the one path from weights to integers, shared by ``convert`` and
     quantisation-aware training. ``fit``: also check the target's cores, neurons and synapses.
     Calibration (``calibrate``) measures the features' ``input_mean_square``, their
-    ``input_frac_bits`` and ``bias_shift``, {layer: float input (size,)} added to its biases."""
+    ``input_frac_bits`` and ``bias_shift``, {layer: float input (size,)} added to its biases.
+    ``settings`` are within their declared bounds (``settings.SETTINGS``); the target's own are
+    checked here."""
     profile = load_profile(settings.target)
     if profile.kind != "neuromorphic":
         raise ConversionError(f"target {profile.name!r} is not a neuromorphic chip")
     board_chips = profile.resources["chips"]
     profile = profile.with_chips(settings.chips)
-    if settings.lmu_mapping not in LMU_MAPPINGS:
-        raise ConversionError(
-            f"unknown LMU mapping {settings.lmu_mapping!r}; choose one of {', '.join(LMU_MAPPINGS)}"
-        )
     if settings.lmu_mapping == "recurrent":
         raise ConversionError(
             f"the recurrent LMU mapping cannot be built from {profile.name}'s standard processes "
             "(its 24-bit state would pass through 16-bit Dense outputs and has no per-sample "
             "reset; docs/fixed-point.md section 6): use --lmu-mapping fir"
-        )
-    if settings.residual not in RESIDUALS:
-        raise ConversionError(
-            f"unknown residual stream {settings.residual!r}; choose one of {', '.join(RESIDUALS)}"
-        )
-    if settings.weight_sets not in (1, 2):
-        raise ConversionError(f"weight sets must be 1 or 2, got {settings.weight_sets}")
-    if not 1 <= settings.exponent_classes <= 16:
-        raise ConversionError(
-            f"exponent classes must be between 1 and 16, got {settings.exponent_classes}"
         )
     if not model.config.spiking:
         raise ConversionError(
