@@ -49,16 +49,16 @@ def _row(name: str, art: Path, target: str, **inputs) -> dict:
     rt, total, dyn = r.runtime, r.total, r.dynamic
     return {
         "network": name,
-        "cores": r.totals["cores"],
-        "chips": r.totals["chips"],
-        "latency_ms": [v * 1e3 for v in rt["latency_s"]],
-        "step_us": rt["step_us"],
-        "bound": rt["bound"],
+        "cores": r.totals.cores,
+        "chips": r.totals.chips,
+        "latency_ms": [v * 1e3 for v in rt.latency_s],
+        "step_us": vars(rt.step_us),
+        "bound": rt.bound,
         "energy_uj": [v / 1e6 for v in total],
         "width": total.high / total.low,
         "dynamic_uj": dyn.value / 1e6,
         "static_share": r.energy["static"].value / total.value,
-        "frame_fraction": rt["real_time_fraction"],
+        "frame_fraction": rt.real_time_fraction,
     }
 
 

@@ -103,8 +103,8 @@ def main():
             net = read_artifact(art)
             res = run_backend(net, x, "emulator", batch=args.batch)
             act = activity(net, x, res.spike_counts)
-            events = sum(r["synaptic_events"] for r in act["layers"])
-            graded = sum(r["graded_events"] for r in act["layers"])
+            events = sum(r.synaptic_events for r in act.layers)
+            graded = sum(r.graded_events for r in act.layers)
             agree = np.mean(res.logits.argmax(-1) == float_pred.numpy())
             ratio = events / model_ops["synops"]
             print(

@@ -123,29 +123,29 @@ def measure(work: Path, data: Path, lava_clips: int) -> dict:
             r = report(net, act, profile)
             t = r.totals
             fig["synops"][f"{sets}_sets"] = {  # the chip's events and the model's own count
-                "chip_g": t["synops"] / 1e9,
-                "binary_g": t["binary_synops"] / 1e9,
-                "graded_g": t["graded_synops"] / 1e9,
-                "model_synops_g": t["model_synops"] / 1e9,
-                "model_graded_macs_g": t["model_graded_macs"] / 1e9,
-                "chip_per_model": t["chip_per_model"],
+                "chip_g": t.synops / 1e9,
+                "binary_g": t.binary_synops / 1e9,
+                "graded_g": t.graded_synops / 1e9,
+                "model_synops_g": t.model_synops / 1e9,
+                "model_graded_macs_g": t.model_graded_macs / 1e9,
+                "chip_per_model": t.chip_per_model,
             }
             fig["ann_macs_g"] = r.ann["macs"] / 1e9
-            modes = r.static_modes
+            modes = {m: v for m, v in vars(r.static_modes).items() if v is not None}
             fig["energy_uj"][f"{profile}, {sets} set(s)"] = {
                 "total": r.total.value / 1e6,
                 "range": [r.total.low / 1e6, r.total.high / 1e6],
-                **{f"{m}_total": modes[m]["total_pj"].value / 1e6 for m in modes},
+                **{f"{m}_total": v.total_pj.value / 1e6 for m, v in modes.items()},
                 "dynamic": r.dynamic.value / 1e6,
             }
             if r.runtime is not None:  # the runtime model's latency per clip, back to back
                 rt = r.runtime
                 fig.setdefault("latency", {})[f"{profile}, {sets} set(s)"] = {
-                    "latency_ms": [v * 1e3 for v in rt["latency_s"]],
-                    "step_us": rt["step_us"],
-                    "bound": rt["bound"],
-                    "cores": t["cores"],
-                    "chips": t["chips"],
+                    "latency_ms": [v * 1e3 for v in rt.latency_s],
+                    "step_us": vars(rt.step_us),
+                    "bound": rt.bound,
+                    "cores": t.cores,
+                    "chips": t.chips,
                     "energy_width": r.total.high / r.total.low,
                 }
 

@@ -407,12 +407,13 @@ def _cmd_energy(args) -> int:
         frame_ms=args.frame_ms,
         progress=fmt != "json",
     )
-    rs = [r.to_dict() for r in rs]
-    r = rs[0] if len(rs) == 1 else {"profiles": rs}
+    one = rs[0] if len(rs) == 1 else None
     text = {
-        "json": lambda: to_json(r, indent=2),
-        "table": lambda: format_table(r) if len(rs) == 1 else format_comparison(rs),
-        "html": lambda: render_html(r) if len(rs) == 1 else render_comparison_html(rs),
+        "json": lambda: to_json(
+            one.to_dict() if one else {"profiles": [r.to_dict() for r in rs]}, indent=2
+        ),
+        "table": lambda: format_table(one) if one else format_comparison(rs),
+        "html": lambda: render_html(one) if one else render_comparison_html(rs),
     }[fmt]()
     if args.output:
         write_output(args.output, text)
@@ -472,7 +473,8 @@ def _cmd_run(args) -> int:
     )
     report = r.to_dict(predictions=args.predictions, logits=args.logits)
     if args.activity:
-        write_output(args.activity, to_json({"backend": args.backend, **r.activity}, indent=2))
+        act = {"backend": args.backend, **r.activity.to_dict()}
+        write_output(args.activity, to_json(act, indent=2))
         report["activity"] = args.activity
     if args.json:
         print(to_json(report, indent=2))

@@ -125,21 +125,21 @@ def run_demo(
 
     print(f"[5/5] energy per sample on Loihi 2 -> {html}")
     r = report(net, activity(net, x, emu.spike_counts, emu.step_counts), "loihi2")
-    write_output(html, render_html(r.to_dict()))
+    write_output(html, render_html(r))
     total, dynamic, a, rt = r.total, r.dynamic, r.ann, r.runtime
     figures.update(
         energy_uj=total.value / 1e6,
         dynamic_energy_uj=dynamic.value / 1e6,
-        latency_ms=rt["latency_s"][0] * 1e3,
-        synops=r.totals["synops"],
+        latency_ms=rt.latency_s.value * 1e3,
+        synops=r.totals.synops,
         ann_macs=a["macs"],
         energy_ratio_45nm=a["energy_ratio_45nm"],
     )
-    lat = [s * 1e3 for s in rt["latency_s"]]
+    lat = [s * 1e3 for s in rt.latency_s]
     print(
         f"      latency {lat[0]:.2f} ms per sample (range {lat[1]:.2f} to {lat[2]:.2f} ms; "
-        f"{si(rt['step_us']['mean'] * 1e-6, 's')} per step, bound by {rt['bound']}); "
-        f"{si(r.totals['synops'], CHIP_EVENTS, count=True)}; {si(total.value * 1e-12, 'J')} "
+        f"{si(rt.step_us.mean * 1e-6, 's')} per step, bound by {rt.bound}); "
+        f"{si(r.totals.synops, CHIP_EVENTS, count=True)}; {si(total.value * 1e-12, 'J')} "
         f"(range {si(total.low * 1e-12, 'J')} to {si(total.high * 1e-12, 'J')}): dynamic "
         f"{si(dynamic.value * 1e-12, 'J')}, static {si(r.energy['static'].value * 1e-12, 'J')}; "
         f"as an ANN {si(a['macs'], 'MACs', count=True)}; at 45 nm the SNN needs "

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis.activity import activity
-from .analysis.energy import EnergyReport, read_activity, report
+from .analysis.activity import Activity, activity
+from .analysis.energy import EnergyReport, activity_from_dict, read_activity, report
 from .artifact import FixedNetwork, read_artifact
 from .backends import run_backend
 from .backends.result import RunResult
@@ -44,7 +44,7 @@ class RunReport:
     result: RunResult
     accuracy: float | None = None  # with labels
     per_step: list[StreamPoint] | None = None
-    activity: dict | None = None  # per-layer spikes and synaptic events (``analysis.activity``)
+    activity: Activity | None = None  # per-layer spikes and synaptic events
 
     @property
     def samples_per_second(self) -> float:
@@ -148,7 +148,7 @@ def energy(
     dataset: str | None = None,
     data_dir=None,
     samples: int | None = None,
-    recorded: str | dict | None = None,
+    recorded: str | Activity | dict | None = None,
     profile: str | Profile | list = "loihi2",
     backend: str = "emulator",
     device: str = "cpu",
@@ -158,15 +158,18 @@ def energy(
 ) -> EnergyReport | list[EnergyReport]:
     """The energy report (``analysis.energy.report``) of a converted network (a path or a
     ``FixedNetwork``) run on ``inputs`` (an array or a .npy path) or a ``dataset``'s test split,
-    or of the activity ``recorded`` by ``run`` (its dict, or the file ``lmuneuro run --activity``
-    wrote), under ``profile`` (a name, a .toml path or a ``Profile``); a list of profiles gives a
-    list of reports. Every profile is loaded before anything runs."""
+    or of the activity ``recorded`` by ``run`` (its ``Activity``, the file ``lmuneuro run
+    --activity`` wrote or that file's dict, both checked against the network), under ``profile``
+    (a name, a .toml path or a ``Profile``); a list of profiles gives a list of reports. Every
+    profile is loaded before anything runs."""
     several = isinstance(profile, (list, tuple))
     asked = profile if several else [profile]
     profiles = [p if isinstance(p, Profile) else load_profile(p) for p in asked]
     net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
-    if isinstance(recorded, dict):
+    if isinstance(recorded, Activity):
         act = recorded
+    elif isinstance(recorded, dict):
+        act = activity_from_dict(recorded, net, "recorded")
     elif recorded is not None:
         act = read_activity(recorded, net)
     else:

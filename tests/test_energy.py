@@ -6,7 +6,9 @@ import io
 import json
 import re
 import struct
+from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +16,9 @@ import torch
 
 from lmuneuro.analysis.activity import activity
 from lmuneuro.analysis.energy import report
-from lmuneuro.artifact import GATE, INPUT, FixedNetwork, Layer, Synapse
+from lmuneuro.artifact import GATE, INPUT, FixedNetwork, Layer, ModelOps, Synapse
 from lmuneuro.cli import main
+from lmuneuro.files import to_json
 from lmuneuro.models import ann_macs, get_preset
 
 
@@ -72,39 +75,40 @@ def _tiny() -> FixedNetwork:
     )
 
 
-def test_hand_worked_counts_and_energy():
-    net = _tiny()
+def _tiny_run() -> tuple[np.ndarray, dict]:
+    """Inputs and spike counts of a run of ``_tiny``."""
     x = np.zeros((2, 3, 3), np.float32)  # 2 samples x 3 steps; period = 3 + delay 2 = 5
     x[0, :, 0] = 1.0  # sample 0: channel 0 at every step (3 messages)
     x[1, 0, 2] = 0.5  # sample 1: channel 2 once; 0.01 rounds to 0 with 4 fraction bits: no message
     x[1, 1, 1] = 0.01
-    counts = {"a": np.array([[3, 1], [0, 2]]), "b": np.array([[2], [1]])}
+    return x, {"a": np.array([[3, 1], [0, 2]]), "b": np.array([[2], [1]])}
+
+
+def test_hand_worked_counts_and_energy():
+    net = _tiny()
+    x, counts = _tiny_run()
     act = activity(net, x, counts)
-    a, b = act["layers"]
+    a, b = act.layers
     # the gate: a (lag 1) is silenced at arrivals 4 and 0 of each period of 5, b (lag 2) at 0 and 1
-    assert act["sources"]["gate"]["spikes"] == 4 and act["steps_per_sample"] == 5
-    assert (
-        act["sources"]["input"]["graded_messages"] == (3 + 1) / 2 + 3
-    )  # and the rounding channel's 3
-    assert (
-        a["graded_events"] == (3 * 2 + 1 * 2) / 2
-    )  # messages x non-zero synapses of their channel
-    assert a["synaptic_events"] == 2 * 2  # the gate: 2 spikes x 2 synapses
+    assert act.sources.gate.spikes == 4 and act.steps_per_sample == 5
+    assert act.sources.input.graded_messages == (3 + 1) / 2 + 3  # and the rounding channel's 3
+    assert a.graded_events == (3 * 2 + 1 * 2) / 2  # messages x non-zero synapses of their channel
+    assert a.synaptic_events == 2 * 2  # the gate: 2 spikes x 2 synapses
     # b: set 1 has 1 synapse from each a neuron, set 2 one from a[0]: (3+1)+(0+2) + (3+0); the gate
     # 2 x 1
-    assert b["synaptic_events"] == ((3 + 1) + (0 + 2) + 3) / 2 + 2 and b["graded_events"] == 0
-    assert (a["spikes"], b["spikes"], a["neuron_updates"], b["neuron_updates"]) == (3.0, 1.5, 10, 5)
+    assert b.synaptic_events == ((3 + 1) + (0 + 2) + 3) / 2 + 2 and b.graded_events == 0
+    assert (a.spikes, b.spikes, a.neuron_updates, b.neuron_updates) == (3.0, 1.5, 10, 5)
 
     snn = report(
         net, act, "cmos45-snn"
     )  # the paper's convention: 0.9 pJ per accumulate, 4.6 per MAC
-    assert snn.layers[0]["energy_total_pj"] == pytest.approx(4 * 0.9 + 4 * 4.6)
-    assert snn.layers[1]["energy_total_pj"] == pytest.approx(6.5 * 0.9)
+    assert snn.layers[0].energy_total_pj == pytest.approx(4 * 0.9 + 4 * 4.6)
+    assert snn.layers[1].energy_total_pj == pytest.approx(6.5 * 0.9)
     assert snn.total.value == pytest.approx(
         4 * 0.9 + 4 * 4.6 + 6.5 * 0.9 + 4 * 4.6
     )  # + head 4 MACs
     loihi = report(net, act, "loihi2", step_us=10)
-    la = loihi.layers[0]["energy_pj"]
+    la = loihi.layers[0].energy_pj
     # the gate's 4 binary events, the input's 4 graded ones at the graded price
     assert la["synaptic"] == pytest.approx(4 * 23.6 + 4 * 47.2)
     assert la["neuron"] == pytest.approx(3 * 81 + 7 * 52) and la["routing"] == pytest.approx(
@@ -120,6 +124,43 @@ def test_hand_worked_counts_and_energy():
     assert (
         loihi.ann is None and "ann" not in loihi.to_dict()
     )  # a hand-made network has no model config to count as an ANN
+
+
+def _contract_cases() -> dict:
+    """``_tiny`` with the model's counts and config (so that every kind of row shows), its
+    activity with and without per-step counts, and reports with every optional part."""
+    net = replace(
+        _tiny(),
+        meta={"config": get_preset("spiking-lmuformer-digits").to_dict()},
+        model_ops=[
+            ModelOps(INPUT, fanout=np.array([2.0, 1.0, 2.0, 0.0])),
+            ModelOps("a", fanout=np.array([2.0, 1.0])),
+        ],
+    )
+    x, counts = _tiny_run()
+    steps = {
+        "a": np.array([[1, 2, 1, 0, 0], [0, 1, 1, 0, 0]]),
+        "b": np.array([[0, 1, 1, 0, 0]] * 2),
+    }
+    flat, per_step = activity(net, x, counts), activity(net, x, counts, steps)
+    return {
+        "activity": flat,
+        "activity per step": per_step,
+        "loihi2, per step, real time": report(net, per_step, "loihi2", frame_ms=10),
+        "loihi2, spread": report(net, flat, "loihi2"),
+        "loihi2, step given": report(net, flat, "loihi2", step_us=10),
+        "loihi1": report(net, flat, "loihi1"),
+        "cmos45-snn": report(net, flat, "cmos45-snn"),
+        "cmos45-ann": report(net, flat, "cmos45-ann"),
+    }
+
+
+def test_json_is_the_contract_byte_for_byte():
+    """The activity and energy records' JSON (``to_dict``, written as ``run --activity`` and
+    ``energy --json`` write it) is the fixture: what the string-keyed dicts they replaced wrote
+    for the same network (commit 6f4311c)."""
+    got = to_json({k: v.to_dict() for k, v in _contract_cases().items()}, indent=2) + "\n"
+    assert got == (Path(__file__).parent / "fixtures" / "energy_contract.json").read_text()
 
 
 def _run(capsys, *argv):
@@ -188,8 +229,8 @@ def test_counts_agree_across_torch_emulator_and_lava(digits_checkpoint, artifact
         net, x[same], {n: c[same] for n, c in emu.spike_counts.items()}
     )
     everything = np.ones(len(x), bool)
-    t, e = (activity(net, x, c)["layers"] for c in (counts(f_spikes, everything), emu.spike_counts))
-    diff = max(abs(a["synaptic_events"] / b["synaptic_events"] - 1) for a, b in zip(t, e))
+    t, e = (activity(net, x, c).layers for c in (counts(f_spikes, everything), emu.spike_counts))
+    diff = max(abs(a.synaptic_events / b.synaptic_events - 1) for a, b in zip(t, e))
     print(
         f"{same.sum()}/{len(x)} samples with identical spikes; SynOps float vs fixed differ by at "
         f"most {diff:.2%}"
@@ -395,8 +436,8 @@ def _pngs(page: str) -> list[bytes]:
 @pytest.fixture(scope="module")
 def reports(artifact, tmp_path_factory):
     """A run's reports under a profile with static power, one without, and the 45 nm pair; and
-    the first with the keys a runtime model adds (to_dict's, as the timing model will give them)."""
-    from lmuneuro.analysis.energy import read_activity
+    the first with another timing model's runtime and dynamic energy."""
+    from lmuneuro.analysis.energy import Range, Runtime, StepMicroseconds, read_activity
     from lmuneuro.artifact import read_artifact
 
     act = tmp_path_factory.mktemp("reports") / "run.json"
@@ -410,22 +451,22 @@ def reports(artifact, tmp_path_factory):
     net = read_artifact(artifact)
     recorded = read_activity(act, net)
     rs = [
-        report(net, recorded, p, frame_ms=10).to_dict()
+        report(net, recorded, p, frame_ms=10)
         for p in ("loihi2", "loihi1", "cmos45-snn", "cmos45-ann")
     ]
-    timed = {
-        **rs[0],
-        "energy_dynamic_pj": 1.234e6,
-        "energy_dynamic_range_pj": [0.7e6, 2.5e6],
-        "runtime": {
-            "step_us": {"mean": 11.2, "min": 9.8, "max": 14.1, "low": 8.0, "high": 20.0},
-            "latency_s": [2.6e-4, 1.9e-4, 4.6e-4],
-            "throughput_per_s": [3880.0, 2170.0, 5100.0],
-            "bound": "communication",
-            "real_time_fraction": 0.0112,
-            "source": "a max-affine model of compute and communication",
-        },
-    }
+    timed = replace(
+        rs[0],
+        energy={"synaptic": Range(1.234e6, 0.7e6, 2.5e6), "static": rs[0].energy["static"]},
+        runtime=Runtime(
+            StepMicroseconds(mean=11.2, min=9.8, max=14.1, low=8.0, high=20.0, chip_mean=10.0),
+            latency_s=Range(2.6e-4, 1.9e-4, 4.6e-4),
+            throughput_per_s=Range(3880.0, 2170.0, 5100.0),
+            bound="communication",
+            source="a max-affine model of compute and communication",
+            per_step_recorded=True,
+            real_time_fraction=0.0112,
+        ),
+    )
     return rs, timed, act
 
 
@@ -437,12 +478,12 @@ def test_the_headline_comes_first_and_numbers_read(reports):
     page, text = render_html(loihi2), format_table(loihi2)
     headline = page[page.index("class='headline'") : page.index("</section>")]
     assert page.index("class='headline'") < page.index("<table")
-    static = loihi2["static_modes"]["back_to_back"]["static_pj"][0]
+    static = loihi2.static_modes.back_to_back.static_pj.value
     for label, value in [
-        ("energy per sample", si(loihi2["energy_total_pj"] * 1e-12, "J")),
-        ("dynamic", si((loihi2["energy_total_pj"] - static) * 1e-12, "J")),
+        ("energy per sample", si(loihi2.total.value * 1e-12, "J")),
+        ("dynamic", si((loihi2.total.value - static) * 1e-12, "J")),
         ("static", si(static * 1e-12, "J")),
-        ("latency", si(loihi2["runtime"]["latency_s"][0], "s")),
+        ("latency", si(loihi2.runtime.latency_s.value, "s")),
         ("chips", "1"),
     ]:
         card = f"<div class='l'>{label}</div><div class='v'>{html.escape(value)}</div>"
@@ -453,7 +494,7 @@ def test_the_headline_comes_first_and_numbers_read(reports):
     for out in (page.split("base64,")[0] + page.split("</figure>")[-1], text):
         assert not re.search(r"\d[eE][-+]\d", out)  # no 9.601e-05 G
         # "SynOps" is the model's count only: every number called so is the model's
-        model = si(loihi2["totals"]["model_synops"], count=True)
+        model = si(loihi2.totals.model_synops, count=True)
         assert set(re.findall(r"([\d.]+(?: [kMG])?) SynOps", out)) == {model}
         assert "chip synaptic events" in out
 
@@ -467,7 +508,7 @@ def test_profiles_side_by_side_read_as_one_page(reports):
     header, *rows = [re.split(r"\s{2,}", x.strip()) for x in table[: 1 + len(rs)]]
     static = {row[0]: row[header.index("static")] for row in rows}
     assert static["loihi1"] == "not modelled" == static["cmos45-snn"]
-    assert static["loihi2"] == si(rs[0]["energy_pj"]["static"] * 1e-12, "J")
+    assert static["loihi2"] == si(rs[0].energy["static"].value * 1e-12, "J")
     assert "loihi1: energy per sample" in text and "; static not modelled;" in text
     for out in (text, page):  # the network's paragraphs once, not once per profile
         assert out.count("same network as an ANN") == 1 and out.count("operations per sample") == 1
@@ -485,14 +526,14 @@ def test_per_layer_charts_show_every_layer(reports):
     rs, _, _ = reports
     for r in rs[:2]:
         energy, rate = _pngs(render_html(r))
-        layers = [x["energy_total_pj"] for x in r["layers"]]
+        layers = [x.energy_total_pj for x in r.layers]
         assert len(_bands(energy, (31, 119, 180))) == len(layers)
-        assert len(_bands(rate, (44, 160, 44))) == sum(x["rate"] > 0 for x in r["layers"])
+        assert len(_bands(rate, (44, 160, 44))) == sum(x.rate > 0 for x in r.layers)
         assert min(_bands(energy, (31, 119, 180))) >= 20
     assert "static energy (" in render_html(rs[0]) and "static power not modelled by this" in (
         render_html(rs[1])
     )
-    silent = {**rs[0], "layers": [{**x, "spikes": 0.0, "rate": 0.0} for x in rs[0]["layers"]]}
+    silent = replace(rs[0], layers=[replace(x, spikes=0.0, rate=0.0) for x in rs[0].layers])
     assert _bands(_pngs(render_html(silent))[1], (44, 160, 44)) == []  # drawn, with no bar
 
 

@@ -71,6 +71,9 @@ def test_energy_from_paths_or_objects_is_what_the_command_prints(converted, caps
     # the activity a run recorded prices the same
     recorded = lmuneuro.run(net, x, record_activity=True).activity
     assert lmuneuro.energy(net, recorded=recorded).total == one.total
+    assert (
+        lmuneuro.energy(net, recorded=recorded.to_dict()).total == one.total
+    )  # checked, as a file
     with pytest.raises(Exception, match="nope"):  # every profile loads before anything runs
         lmuneuro.energy(net, x, profile=["loihi2", "nope"])
 

@@ -177,13 +177,13 @@ def test_chip_figures_from_the_emulators_spikes_and_the_resource_model(run_input
     # the model's layers on the chip's spikes, with the LMU memory apart, add up to the paper's
     # count (``activity``): NeuroBench's figure leaves nothing out of the layers it counts
     act = activity(net, x, res.spike_counts)
-    paper = sum(row["model_synops"] for row in act["layers"])
+    paper = sum(row.model_synops for row in act.layers)
     ext = r.extensions["chip"]
     assert chip["SynapticOperations"]["Effective_ACs"] + ext["LMUMemory_ACs"] == pytest.approx(
         paper, rel=1e-12
     )
     assert ext["LMUMemory_ACs"] > 0 and ext["RelaySpikes"] > 0 and ext["ResidualGradedEvents"] > 0
-    assert chip["SynapticEvents"]["binary"] == sum(row["synaptic_events"] for row in act["layers"])
+    assert chip["SynapticEvents"]["binary"] == sum(row.synaptic_events for row in act.layers)
     assert chip["ClassificationAccuracy"] == float((res.logits.argmax(-1) == y).mean())
     # the float model on the same inputs: NeuroBench's count of the same layers, close to the
     # chip's (the float and fixed spikes agree on most samples)

@@ -92,20 +92,19 @@ def test_a_networks_cores_as_placed(digits_run):
     assert recorded and len(load.neurons) == sum(p.cores for p in placed)
     assert load.neurons.max() == max(p.neurons_per_core for p in placed)
     # the run's synaptic events, every one on some core at some step
-    rows = act["layers"]
-    total = sum(r["synaptic_events"] + r["graded_events"] for r in rows)
+    total = sum(r.synaptic_events + r.graded_events for r in act.layers)
     assert load.synaptic_events.sum() == pytest.approx(total, rel=1e-9)
     # each step's messages: the recorded spikes of that step
-    period = act["steps_per_sample"]
+    period = act.steps_per_sample
     assert len(load.link_bits) == period and (load.link_bits >= 0).all()
     host = net.input_channels + len(net.gate_channels) + net.population(net.readout).size
     assert load.host_values == host
     # without per-step counts: the same totals, spread evenly, and said so
-    flat = {k: v for k, v in act.items() if k != "per_step"}
+    flat = replace(act, per_step=None)
     spread, recorded = workload(net, flat, profile)
     assert not recorded and spread.synaptic_events.sum() == pytest.approx(total, rel=1e-9)
     r = report(net, flat, profile)
-    assert r.runtime["per_step_recorded"] is False
+    assert r.runtime.per_step_recorded is False
     assert any("no per-step counts" in line for line in r.assumptions)
 
 
@@ -142,7 +141,7 @@ def test_a_silent_sample_steps_faster_than_a_busy_one(digits_run, tmp_path, caps
         assert quiet["runtime"]["step_us"][k] < busy["runtime"]["step_us"][k], k
     assert quiet["energy_dynamic_pj"] < busy["energy_dynamic_pj"]
     act = tmp_path / "act.json"
-    act.write_text(json.dumps(activity(net, x, res.spike_counts, res.step_counts)))
+    act.write_text(json.dumps(activity(net, x, res.spike_counts, res.step_counts).to_dict()))
     assert main(["energy", str(art), "--activity", str(act), "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["runtime"] == busy["runtime"]  # the recorded activity prices as the run did

@@ -163,12 +163,10 @@ def test_energy_counts_the_models_operations_on_the_runs_spikes(digits_checkpoin
     model = load_checkpoint(digits_checkpoint).model
     with model.forcing({n: torch.from_numpy(s).float() for n, s in res.spikes.items()}):
         expect = snn_synops(model, x, batch=len(x))  # the forced spikes: one batch
-    rows = {r["layer"]: r for r in act["layers"]}
-    assert sum(r["model_synops"] for r in rows.values()) == pytest.approx(
-        expect["synops"], rel=1e-12
-    )
-    assert act["sources"]["input"]["model_graded_macs"] == expect["graded_macs"]
-    assert rows[MEMORY_SOURCE]["model_synops"] > 0  # the memory's taps, via the line
+    rows = {r.layer: r for r in act.layers}
+    assert sum(r.model_synops for r in rows.values()) == pytest.approx(expect["synops"], rel=1e-12)
+    assert act.sources.input.model_graded_macs == expect["graded_macs"]
+    assert rows[MEMORY_SOURCE].model_synops > 0  # the memory's taps, via the line
 
     n = len(x)
     model_fan = {}  # per source layer, counted from the model's weights
@@ -190,16 +188,14 @@ def test_energy_counts_the_models_operations_on_the_runs_spikes(digits_checkpoin
         if s.src == src:
             chip_fan[src] = chip_fan.get(src, 0) + nnz
     r = report(net, act, "loihi2")
-    priced = {row["layer"]: row["chip_per_model"] for row in r.layers}
+    priced = {row.layer: row.chip_per_model for row in r.layers}
     assert {k for k, v in priced.items() if v is not None} == set(model_synops) - {net.readout}
     for src, value in model_synops.items():
-        assert rows[src]["model_synops"] == pytest.approx(value, rel=1e-12), src
+        assert rows[src].model_synops == pytest.approx(value, rel=1e-12), src
         if priced[src] is not None:
             assert priced[src] == pytest.approx(caused[src] / value, rel=1e-12), src
     # the head reads its source on the host; a relay line holds none of its source's synapses
     for src in set(model_fan) - set(origin.values()) - {net.readout}:
         assert (chip_fan[src] <= sets * model_fan[src]).all(), src
         assert 0 < priced[src] <= sets, src
-    assert r.totals["chip_per_model"] == pytest.approx(
-        r.totals["binary_synops"] / r.totals["model_synops"]
-    )
+    assert r.totals.chip_per_model == pytest.approx(r.totals.binary_synops / r.totals.model_synops)

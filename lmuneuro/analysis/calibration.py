@@ -108,12 +108,12 @@ def choose_weight_sets(
         if key not in measured:
             net = compile_model(model, ck.features, replace(base, single_set=key), fit=False).net
             res = run_backend(net, x, "emulator", batch=batch)
-            act = activity(net, x, res.spike_counts)["layers"]
+            act = activity(net, x, res.spike_counts).layers
             measured[key] = Trial(
                 key,
                 float(np.sqrt(np.mean((res.logits - ref) ** 2)) / spread),
                 float(np.mean(res.logits.argmax(-1) == ref.argmax(-1))),
-                sum(r["synaptic_events"] + r["graded_events"] for r in act),
+                sum(r.synaptic_events + r.graded_events for r in act),
                 sum(s.synapses for s in net.synapses),
             )
             processes[key] = {p.name: len(net.inputs_of(p.name)) for p in net.populations}

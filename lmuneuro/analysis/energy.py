@@ -29,7 +29,7 @@ artifact's config describes; ``rendering`` turns the report into a table or an H
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -40,29 +40,38 @@ from ..compile.limits import resources
 from ..compile.mapping import interchip_copies, place
 from ..files import parse_json, read_text
 from ..models.macs import ann_macs
-from ..profiles import Profile, load_profile
+from ..profiles import EnergyConstant, Profile, load_profile
+from .activity import Activity, GateActivity, InputActivity, LayerActivity, Sources
 from .runtime import StepTimes, step_times, workload
 
-__all__ = ["EnergyError", "EnergyReport", "Range", "report", "read_activity"]
+__all__ = [
+    "EnergyError",
+    "BackToBack",
+    "EnergyReport",
+    "EnergyTotals",
+    "LayerEnergy",
+    "ModuleEnergy",
+    "Range",
+    "RealTime",
+    "Runtime",
+    "StaticModes",
+    "StepMicroseconds",
+    "activity_from_dict",
+    "report",
+    "read_activity",
+]
 
 
 class EnergyError(ValueError):
     """Activity or a request that cannot be priced; one line naming the problem."""
 
 
-_ACTIVITY_LAYER = (
-    "layer",
-    "neurons",
-    "spikes",
-    "synaptic_events",
-    "graded_events",
-    "neuron_updates",
-    "caused_events",
-    "model_synops",
-)
+# the counts an activity file gives per population, each checked below
+_COUNTS = tuple(f.name for f in fields(LayerActivity) if f.name not in ("layer", "lava_class"))
+_SOURCES = ((INPUT, InputActivity), (GATE, GateActivity))
 
 
-def read_activity(path, net: FixedNetwork) -> dict:
+def read_activity(path, net: FixedNetwork) -> Activity:
     """The activity JSON that ``lmuneuro run --activity`` wrote, checked against ``net``."""
     where = str(path)
     try:
@@ -73,6 +82,12 @@ def read_activity(path, net: FixedNetwork) -> dict:
         raise EnergyError(
             f"{where}: not a readable activity file ({str(e).splitlines()[0]})"
         ) from None
+    return activity_from_dict(act, net, where)
+
+
+def activity_from_dict(act, net: FixedNetwork, where: str = "activity") -> Activity:
+    """An activity's JSON form (``Activity.to_dict``, as a file holds it) checked against ``net``;
+    every problem an ``EnergyError`` naming ``where``."""
     if (
         not isinstance(act, dict)
         or not isinstance(act.get("layers"), list)
@@ -91,15 +106,16 @@ def read_activity(path, net: FixedNetwork) -> dict:
     for r, p in zip(act["layers"], net.populations):
         if r.get("neurons") != p.size:
             raise EnergyError(f"{where}: {p.name}.neurons is not its {p.size} neurons")
-        for k in _ACTIVITY_LAYER[1:]:
+        for k in _COUNTS:
             if not count(r.get(k)):
                 raise EnergyError(
                     f"{where}: {r['layer']}.{k} must be a non-negative number, got {r.get(k)!r}"
                 )
-    for src, k in ((INPUT, "graded_messages"), (INPUT, "model_graded_macs"), (GATE, "spikes")):
+    for src, kind in _SOURCES:
         row = act["sources"].get(src)
-        if not isinstance(row, dict) or not count(row.get(k)):
-            raise EnergyError(f"{where}: sources.{src}.{k} must be a non-negative number")
+        for k in (f.name for f in fields(kind)):
+            if not isinstance(row, dict) or not count(row.get(k)):
+                raise EnergyError(f"{where}: sources.{src}.{k} must be a non-negative number")
     for k in ("samples", "steps", "steps_per_sample"):
         if not isinstance(act.get(k), int) or isinstance(act[k], bool) or act[k] < 1:
             raise EnergyError(f"{where}: field {k} must be a positive integer, got {act.get(k)!r}")
@@ -126,7 +142,21 @@ def read_activity(path, net: FixedNetwork) -> dict:
                 raise EnergyError(
                     f"{where}: per_step.{k} must be {act['steps_per_sample']} non-negative numbers"
                 )
-    return act
+    src = act["sources"]
+    return Activity(
+        artifact_checksum=act["artifact_checksum"],
+        samples=act["samples"],
+        steps=act["steps"],
+        steps_per_sample=act["steps_per_sample"],
+        layers=[  # the class is the artifact's (the names match)
+            LayerActivity(r["layer"], p.lava_class, **{k: r[k] for k in _COUNTS})
+            for r, p in zip(act["layers"], net.populations)
+        ],
+        sources=Sources(
+            *(kind(**{f.name: src[s][f.name] for f in fields(kind)}) for s, kind in _SOURCES)
+        ),
+        per_step=act.get("per_step"),
+    )
 
 
 class Range(NamedTuple):
@@ -157,9 +187,136 @@ NONE = Range(0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
+class LayerEnergy(LayerActivity):
+    """One population's row of a report: its activity, what the chip holds of it and what it
+    costs per sample (JSON: the activity's fields but the class, then these in order)."""
+
+    rate: float  # spikes per neuron per step
+    synops: float  # the chip's synaptic events, binary and graded
+    chip_per_model: float | None  # its caused events per model SynOp (None: no model count)
+    synapses: int
+    synapse_memory_bytes: int
+    cores: int | None  # neuromorphic profiles only, as ``chips``
+    chips: list[int] | None
+    energy_pj: dict[str, float]  # per component
+    energy_total_pj: float
+    share: float  # of the report's total
+
+    def to_dict(self) -> dict:  # the activity's class is not repeated
+        return _on_chip({k: v for k, v in super().to_dict().items() if k != "class"})
+
+
+@dataclass(frozen=True)
+class ModuleEnergy:
+    """One module's row of a report that prices the network as an ANN (``Profile.runs``)."""
+
+    layer: str
+    macs: int
+    energy_pj: dict[str, float]
+    energy_total_pj: float
+    share: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EnergyTotals:
+    """A report's counts per sample summed over its populations (``LayerEnergy``), the sources'
+    messages in ``messages_routed``; ``cores`` and ``chips`` (in use) on neuromorphic profiles."""
+
+    spikes: float
+    synops: float
+    binary_synops: float
+    graded_synops: float
+    model_synops: float
+    model_graded_macs: float
+    chip_per_model: float | None
+    neuron_updates: int
+    messages_routed: float
+    interchip_messages: float
+    head_macs: int
+    synapses: int
+    synapse_memory_bytes: int
+    cores: int | None = None
+    chips: int | None = None
+
+    def to_dict(self) -> dict:
+        return _on_chip(asdict(self))
+
+
+def _on_chip(row: dict) -> dict:
+    """A row without its cores and chips where the profile places nothing (CMOS)."""
+    return {k: v for k, v in row.items() if v is not None or k not in ("cores", "chips")}
+
+
+@dataclass(frozen=True)
+class BackToBack:
+    """A sample's static energy with its steps back to back, at the modelled (or given) time per
+    step."""
+
+    us_per_step: float  # the mean
+    seconds_per_sample: float
+    static_pj: Range
+    total_pj: Range  # dynamic and static
+
+
+@dataclass(frozen=True)
+class RealTime:
+    """A sample's static energy in real time: one step per input frame."""
+
+    frame_ms: float
+    seconds_per_sample: float
+    static_pj: Range
+    total_pj: Range  # dynamic and static
+
+
+@dataclass(frozen=True)
+class StaticModes:
+    """Where the profile has static power: the sample's steps back to back, and in real time
+    where the features have a frame rate."""
+
+    back_to_back: BackToBack | None = None
+    real_time: RealTime | None = None
+
+    def to_dict(self) -> dict:
+        return {k: asdict(m) for k, m in vars(self).items() if m is not None}
+
+
+@dataclass(frozen=True)
+class StepMicroseconds:
+    """Microseconds per step over a sample: the realistic figure's mean, min and max, the lower
+    and higher bounds' means, the chip's share of the mean (the host's left out)."""
+
+    mean: float
+    min: float
+    max: float
+    low: float
+    high: float
+    chip_mean: float
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A report's timing (``analysis.runtime``, or a fixed time per step): latency and
+    throughput per sample back to back (its algorithmic delay included), what bounds a step."""
+
+    step_us: StepMicroseconds
+    latency_s: Range
+    throughput_per_s: Range
+    bound: str
+    source: str
+    per_step_recorded: bool
+    real_time_fraction: float | None  # of each frame the chip computes (with a frame rate)
+
+    def to_dict(self) -> dict:  # the ranges as lists, as the report has always given them
+        return {k: list(v) if isinstance(v, Range) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
 class EnergyReport:
-    """What a run's activity costs per sample under one profile. ``to_dict`` is what ``lmuneuro
-    energy --json`` prints, and what ``rendering`` draws."""
+    """What a run's activity costs per sample under one profile, as ``rendering`` draws it;
+    ``to_dict`` is what ``lmuneuro energy --json`` prints."""
 
     artifact_checksum: str
     profile: str
@@ -169,20 +326,16 @@ class EnergyReport:
     steps: int
     steps_per_sample: int
     delay_steps: int
-    # per population: its activity (``analysis.activity``), rate, synops, synapses, cores and
-    # chips (neuromorphic), energy_pj per component, energy_total_pj and share; a profile that
-    # prices the ANN has one row per module of the model instead (macs, energy, share)
-    layers: list[dict]
-    sources: dict  # the input's and the gate's activity
-    totals: dict  # counts summed over the layers, and the chips in use
-    static_modes: dict  # back_to_back and real_time: time per sample, static and total pJ
+    # per population its activity, priced; a profile that prices the ANN: per module of the model
+    layers: list[LayerEnergy] | list[ModuleEnergy]
+    sources: Sources  # the input's and the gate's activity
+    totals: EnergyTotals
+    static_modes: StaticModes
     energy: dict[str, Range]  # pJ per sample, per component
-    constants: dict  # the profile's energy constants, with their sources and ranges
+    constants: dict[str, EnergyConstant]  # the profile's, with their sources and ranges
     step_us: float | None
     ann: dict | None = None  # the same network as an ANN, in the paper's 45 nm convention
-    # time per step (us: mean, min, max, low, high), latency and throughput per sample, what
-    # bounds a step (``analysis.runtime``); where the profile has static power
-    runtime: dict | None = None
+    runtime: Runtime | None = None  # where the profile has static power
     assumptions: list[str] = field(default_factory=list)
 
     @property
@@ -206,22 +359,22 @@ class EnergyReport:
             "steps": self.steps,
             "steps_per_sample": self.steps_per_sample,
             "delay_steps": self.delay_steps,
-            "layers": self.layers,
-            "sources": self.sources,
-            "totals": self.totals,
-            "static_modes": self.static_modes,
+            "layers": [r.to_dict() for r in self.layers],
+            "sources": self.sources.to_dict(),
+            "totals": self.totals.to_dict(),
+            "static_modes": self.static_modes.to_dict(),
             "energy_pj": {c: v.value for c, v in self.energy.items()},
             "energy_total_pj": total.value,
             "energy_range_pj": [total.low, total.high],
             "energy_dynamic_pj": self.dynamic.value,
             "energy_dynamic_range_pj": [self.dynamic.low, self.dynamic.high],
-            "constants": self.constants,
+            "constants": {q: vars(c) for q, c in self.constants.items()},
             "step_us": self.step_us,
         }
         if self.ann is not None:
             out["ann"] = self.ann
         if self.runtime is not None:
-            out["runtime"] = self.runtime
+            out["runtime"] = self.runtime.to_dict()
         out["assumptions"] = self.assumptions
         return out
 
@@ -231,19 +384,19 @@ def _price(counts: dict, profile: Profile) -> Range:
     return sum((n * Range.of(profile.energy[q]) for q, n in counts.items()), NONE)
 
 
-def _layer_ops(row: dict, profile: Profile) -> dict[str, dict]:
+def _layer_ops(row: LayerActivity, profile: Profile) -> dict[str, dict]:
     """Operations per energy component for one population: component -> {constant: count}."""
     if profile.kind == "cmos":
-        return {"synaptic": {"accumulate": row["synaptic_events"], "mac": row["graded_events"]}}
-    fired = row["spikes"]
+        return {"synaptic": {"accumulate": row.synaptic_events, "mac": row.graded_events}}
+    fired = row.spikes
     return {
         "synaptic": {
-            "synaptic_op": row["synaptic_events"],
-            **({"graded_synaptic_op": row["graded_events"]} if row["graded_events"] else {}),
+            "synaptic_op": row.synaptic_events,
+            **({"graded_synaptic_op": row.graded_events} if row.graded_events else {}),
         },
         "neuron": {
             "neuron_update_active": fired,
-            "neuron_update_idle": row["neuron_updates"] - fired,
+            "neuron_update_idle": row.neuron_updates - fired,
         },
         "routing": {"spike_route": fired},
     }
@@ -251,7 +404,7 @@ def _layer_ops(row: dict, profile: Profile) -> dict[str, dict]:
 
 def report(
     net: FixedNetwork,
-    act: dict,
+    act: Activity,
     profile: Profile | str,
     *,
     step_us: float | None = None,
@@ -266,14 +419,14 @@ def report(
             raise EnergyError(f"the {name} must be positive, got {v}")
     if frame_ms is None:
         frame_ms = (net.meta.get("features") or {}).get("frame_shift_ms")
-    steps, period = act["steps"], act["steps_per_sample"]
+    steps, period = act.steps, act.steps_per_sample
     ann = ann_macs(net.meta["config"], steps) if "config" in net.meta else None
     head_macs = int(np.asarray(net.head_weight).size)
     cores = (
         {r["layer"]: r for r in resources(net, profile)} if profile.kind == "neuromorphic" else {}
     )
     weight_bits = net.formats.weight_bits  # what the artifact's synapses store
-    graded = sum(r["graded_events"] for r in act["layers"])
+    graded = sum(r.graded_events for r in act.layers)
     if profile.kind == "neuromorphic" and graded and "graded_synaptic_op" not in profile.energy:
         raise EnergyError(
             f"profile {profile.name} has no energy.graded_synaptic_op to price the "
@@ -281,35 +434,15 @@ def report(
             "stream's terms)"
         )
     components = ("synaptic", "neuron", "routing")
-    layers, totals = [], {c: NONE for c in (*components, "host", "static")}
-    for row in act["layers"]:
+    priced_layers, totals = [], {c: NONE for c in (*components, "host", "static")}
+    for row in act.layers:
         ops = _layer_ops(row, profile)
         priced = {c: _price(ops.get(c, {}), profile) for c in components}
-        energy = {c: r.value for c, r in priced.items()}
         for c in components:
             totals[c] += priced[c]
-        synapses = int(sum(np.count_nonzero(s.weights) for s in net.inputs_of(row["layer"])))
-        layers.append(
-            {
-                **{k: row[k] for k in _ACTIVITY_LAYER},
-                "rate": row["spikes"] / (row["neurons"] * period),
-                "synops": row["synaptic_events"] + row["graded_events"],
-                "chip_per_model": row["caused_events"] / row["model_synops"]
-                if row["model_synops"] and row["caused_events"]  # the head: read on the host
-                else None,
-                "synapses": synapses,
-                "synapse_memory_bytes": synapses * weight_bits // 8,
-                **(
-                    {"cores": cores[row["layer"]]["cores"], "chips": cores[row["layer"]]["chips"]}
-                    if cores
-                    else {}
-                ),
-                "energy_pj": energy,
-                "energy_total_pj": sum(energy.values()),
-            }
-        )
-    src = act["sources"]
-    messages = src[INPUT]["graded_messages"] + src[GATE]["spikes"]
+        priced_layers.append({c: r.value for c, r in priced.items()})
+    src = act.sources
+    messages = src.input.graded_messages + src.gate.spikes
     chips_used, interchip = 1, 0.0
     if profile.kind == "neuromorphic":
         totals["routing"] += messages * Range.of(profile.energy["spike_route"])
@@ -324,70 +457,82 @@ def report(
             totals["routing"] += interchip * Range.of(profile.energy["interchip_message"])
     if profile.kind == "cmos":
         totals["host"] = head_macs * Range.of(profile.energy["mac"])
-    modes, runtime = {}, None
+    per_step = None
     if "static_power" in profile.energy:
         per_step = _step_times(net, act, profile, step_us)
         watts = chips_used * Range.of(profile.energy["static_power"])
         # W x us = 1e6 pJ; back to back, a sample takes its period of steps
         times = (per_step.value, per_step.low, per_step.high)
         totals["static"] = Range(*(w * t.sum() * 1e6 for w, t in zip(watts, times)))
-        modes["back_to_back"] = {
-            "us_per_step": float(per_step.value.mean()),
-            "seconds_per_sample": float(per_step.value.sum() / 1e6),
-        }
-        runtime = _runtime(per_step, frame_ms)
-        if frame_ms is not None:  # in real time, one step per frame: a sample takes its frames
-            modes["real_time"] = {
-                "frame_ms": frame_ms,
-                "seconds_per_sample": frame_ms * steps / 1e3,
-                "static_pj": watts * frame_ms * 1e3 * steps * 1e6,
-            }
     total = sum(totals.values(), NONE)
-    if "back_to_back" in modes:
-        modes["back_to_back"]["static_pj"] = totals["static"]
-        modes["back_to_back"]["total_pj"] = total
-    if "real_time" in modes:
-        rt = modes["real_time"]
-        rt["total_pj"] = total - totals["static"] + rt["static_pj"]
-    for r in layers:
-        r["share"] = r["energy_total_pj"] / total.value if total.value else 0.0
-    synops = sum(r["synops"] for r in layers)
-    model_synops = sum(r["model_synops"] for r in layers)
-    graded_synops = sum(r["graded_events"] for r in layers)
-    counted = {
-        "spikes": sum(r["spikes"] for r in layers),
-        "synops": synops,
-        "binary_synops": sum(r["synaptic_events"] for r in layers),
-        "graded_synops": graded_synops,
-        "model_synops": model_synops,
-        "model_graded_macs": src[INPUT]["model_graded_macs"],
-        "chip_per_model": sum(r["synaptic_events"] for r in layers) / model_synops
+    modes, runtime = StaticModes(), None
+    if per_step is not None:
+        real_time = None
+        if frame_ms is not None:  # in real time, one step per frame: a sample takes its frames
+            static = watts * frame_ms * 1e3 * steps * 1e6
+            real_time = RealTime(
+                frame_ms, frame_ms * steps / 1e3, static, total - totals["static"] + static
+            )
+        b2b = BackToBack(
+            float(per_step.value.mean()), float(per_step.value.sum() / 1e6), totals["static"], total
+        )
+        modes, runtime = StaticModes(b2b, real_time), _runtime(per_step, frame_ms)
+    layers = []
+    for row, energy in zip(act.layers, priced_layers):
+        synapses = int(sum(np.count_nonzero(s.weights) for s in net.inputs_of(row.layer)))
+        energy_total = sum(energy.values())
+        layers.append(
+            LayerEnergy(
+                **vars(row),
+                rate=row.spikes / (row.neurons * period),
+                synops=row.synaptic_events + row.graded_events,
+                chip_per_model=row.caused_events / row.model_synops
+                if row.model_synops and row.caused_events  # the head: read on the host
+                else None,
+                synapses=synapses,
+                synapse_memory_bytes=synapses * weight_bits // 8,
+                cores=cores[row.layer]["cores"] if cores else None,
+                chips=cores[row.layer]["chips"] if cores else None,
+                energy_pj=energy,
+                energy_total_pj=energy_total,
+                share=energy_total / total.value if total.value else 0.0,
+            )
+        )
+    synops = sum(r.synops for r in layers)
+    model_synops = sum(r.model_synops for r in layers)
+    graded_synops = sum(r.graded_events for r in layers)
+    counted = EnergyTotals(
+        spikes=sum(r.spikes for r in layers),
+        synops=synops,
+        binary_synops=sum(r.synaptic_events for r in layers),
+        graded_synops=graded_synops,
+        model_synops=model_synops,
+        model_graded_macs=src.input.model_graded_macs,
+        chip_per_model=sum(r.synaptic_events for r in layers) / model_synops
         if model_synops
         else None,
-        "neuron_updates": sum(r["neuron_updates"] for r in layers),
-        "messages_routed": sum(r["spikes"] for r in layers) + messages,
-        "interchip_messages": interchip,
-        "head_macs": head_macs,
-        "synapses": sum(r["synapses"] for r in layers),
-        "synapse_memory_bytes": sum(r["synapse_memory_bytes"] for r in layers),
-        **({"cores": sum(r["cores"] for r in layers), "chips": chips_used} if cores else {}),
-    }
+        neuron_updates=sum(r.neuron_updates for r in layers),
+        messages_routed=sum(r.spikes for r in layers) + messages,
+        interchip_messages=interchip,
+        head_macs=head_macs,
+        synapses=sum(r.synapses for r in layers),
+        synapse_memory_bytes=sum(r.synapse_memory_bytes for r in layers),
+        cores=sum(r.cores for r in layers) if cores else None,
+        chips=chips_used if cores else None,
+    )
     energy, versus_ann = totals, None
     if ann is not None:
         versus_ann = (  # the model's own count where the artifact records it, as the paper's
-            _ann_comparison(ann, model_synops, src[INPUT]["model_graded_macs"], head_macs)
+            _ann_comparison(ann, model_synops, src.input.model_graded_macs, head_macs)
             if model_synops
             else _ann_comparison(ann, synops - graded_synops, graded_synops, head_macs)
         )
         if profile.runs == "ann":  # price the ANN, not the spikes
+            mac = profile.energy["mac"].value
             layers = [
-                {
-                    "layer": k,
-                    "macs": v,
-                    "energy_pj": {"mac": v * profile.energy["mac"].value},
-                    "energy_total_pj": v * profile.energy["mac"].value,
-                    "share": v / ann["macs"] if ann["macs"] else 0.0,
-                }
+                ModuleEnergy(
+                    k, v, {"mac": v * mac}, v * mac, v / ann["macs"] if ann["macs"] else 0.0
+                )
                 for k, v in ann["by_module"].items()
             ]
             energy = {"mac": ann["macs"] * Range.of(profile.energy["mac"])}
@@ -396,7 +541,7 @@ def report(
         profile=profile.name,
         profile_description=profile.description,
         kind=profile.kind,
-        samples=act["samples"],
+        samples=act.samples,
         steps=steps,
         steps_per_sample=period,
         delay_steps=net.delay,
@@ -405,15 +550,17 @@ def report(
         totals=counted,
         static_modes=modes,
         energy=energy,
-        constants={q: vars(c) for q, c in profile.energy.items()},
-        step_us=modes["back_to_back"]["us_per_step"] if "back_to_back" in modes else None,
+        constants=dict(profile.energy),
+        step_us=modes.back_to_back.us_per_step if modes.back_to_back else None,
         ann=versus_ann,
         runtime=runtime,
     )
     return replace(out, assumptions=_assumptions(out, profile))
 
 
-def _step_times(net: FixedNetwork, act: dict, profile: Profile, step_us: float | None) -> StepTimes:
+def _step_times(
+    net: FixedNetwork, act: Activity, profile: Profile, step_us: float | None
+) -> StepTimes:
     """A sample's time per step: ``step_us`` given, else the runtime model where the profile has
     its constants, else the profile's fixed ``[timing.step]``."""
     if step_us is None and profile.timing is not None:
@@ -426,41 +573,40 @@ def _step_times(net: FixedNetwork, act: dict, profile: Profile, step_us: float |
             "step (--step-us)"
         )
     us = Range(fixed, fixed, fixed) if step_us is not None else Range.of(fixed)
-    steps = act["steps_per_sample"]
-    flat = [np.full(steps, v) for v in us]
+    flat = [np.full(act.steps_per_sample, v) for v in us]
     how = "given (--step-us)" if step_us is not None else "the profile's timing.step"
     return StepTimes(flat[1], flat[0], flat[2], flat[0], "fixed time per step", False, how)
 
 
-def _runtime(t: StepTimes, frame_ms: float | None) -> dict:
+def _runtime(t: StepTimes, frame_ms: float | None) -> Runtime:
     """The report's ``runtime``: microseconds per step, seconds per sample back to back (its
-    algorithmic delay included) and samples per second, as [value, low, high]."""
-    seconds = [float(x.sum() / 1e6) for x in (t.value, t.low, t.high)]
-    return {
-        "step_us": {
-            "mean": float(t.value.mean()),
-            "min": float(t.value.min()),
-            "max": float(t.value.max()),
-            "low": float(t.low.mean()),
-            "high": float(t.high.mean()),
-            "chip_mean": float(t.chip.mean()),
-        },
-        "latency_s": seconds,
-        "throughput_per_s": [1 / seconds[0], 1 / seconds[2], 1 / seconds[1]],
-        "bound": t.bound,
-        "source": t.source,
-        "per_step_recorded": t.recorded,
-        "real_time_fraction": float(t.value.mean() / (frame_ms * 1e3)) if frame_ms else None,
-    }
+    algorithmic delay included) and samples per second."""
+    seconds = Range(*(float(x.sum() / 1e6) for x in (t.value, t.low, t.high)))
+    return Runtime(
+        step_us=StepMicroseconds(
+            mean=float(t.value.mean()),
+            min=float(t.value.min()),
+            max=float(t.value.max()),
+            low=float(t.low.mean()),
+            high=float(t.high.mean()),
+            chip_mean=float(t.chip.mean()),
+        ),
+        latency_s=seconds,
+        throughput_per_s=Range(1 / seconds.value, 1 / seconds.high, 1 / seconds.low),
+        bound=t.bound,
+        source=t.source,
+        per_step_recorded=t.recorded,
+        real_time_fraction=float(t.value.mean() / (frame_ms * 1e3)) if frame_ms else None,
+    )
 
 
-def _interchip(net: FixedNetwork, act: dict, profile: Profile) -> float:
+def _interchip(net: FixedNetwork, act: Activity, profile: Profile) -> float:
     """Messages per sample between chips: every spike of a population times its copies to the
     cores of its readers on other chips (``mapping.interchip_copies``, as the runtime model
     counts them)."""
     per_chip = profile.resources["cores_per_chip"]
     placed = {p.population: p for p in place(net, profile.resources)}
-    spikes = {r["layer"]: r["spikes"] for r in act["layers"]}
+    spikes = {r.layer: r.spikes for r in act.layers}
     return float(
         sum(
             spikes[s.src] * interchip_copies(placed[s.src], placed[s.dst], per_chip)
@@ -504,31 +650,31 @@ def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
             "Relay neurons (the LMU memory's delay line) and the gate's inhibition are priced as "
             "the chip's "
             "own work.",
-            f"The read-out head ({r.totals['head_macs']} MACs) runs on the host: not in the "
+            f"The read-out head ({r.totals.head_macs} MACs) runs on the host: not in the "
             "chip energy.",
         ]
         if r.runtime is not None:
-            rt, step = r.static_modes.get("real_time"), r.runtime["step_us"]
-            modelled = r.runtime["bound"] != "fixed time per step"
-            how = r.runtime["source"]
+            rt, step = r.static_modes.real_time, r.runtime.step_us
+            modelled = r.runtime.bound != "fixed time per step"
+            how = r.runtime.source
             lines.append(
-                f"Static energy of {r.totals['chips']} chip(s) back to back over the modelled "
-                f"time: {step['mean']:.3g} us per step on average (range {step['low']:.3g}-"
-                f"{step['high']:.3g}; from {how}); this is the headline figure."
+                f"Static energy of {r.totals.chips} chip(s) back to back over the modelled "
+                f"time: {step.mean:.3g} us per step on average (range {step.low:.3g}-"
+                f"{step.high:.3g}; from {how}); this is the headline figure."
                 + (
-                    f" In real time (one step per {rt['frame_ms']:g} ms frame, "
-                    f"{rt['seconds_per_sample']:g} s per sample) it is "
-                    f"{rt['static_pj'].value / 1e6:,.0f} uJ per sample."
+                    f" In real time (one step per {rt.frame_ms:g} ms frame, "
+                    f"{rt.seconds_per_sample:g} s per sample) it is "
+                    f"{rt.static_pj.value / 1e6:,.0f} uJ per sample."
                     if rt
                     else " No real-time figure: the features have no frame rate (--frame-ms)."
                 )
             )
-            if modelled and not r.runtime["per_step_recorded"]:
+            if modelled and not r.runtime.per_step_recorded:
                 lines.append(
                     "The activity has no per-step counts: each sample's spikes are spread evenly "
                     "over its steps, so the busiest steps are timed as average ones."
                 )
-            if r.totals["chips"] > 1:
+            if r.totals.chips > 1:
                 lines.append(
                     "Chip-to-chip messages: each spike read on another chip is one message per "
                     "core it reaches there (energy.interchip_message; Loihi's axons address one "
@@ -548,9 +694,9 @@ def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
             "The LMU memory (FFT in the reference) is not a MAC; its recurrent form would add "
             f"{r.ann['memory_recurrent_macs']:,} MACs.",
         ]
-    timing = {f"timing.{q}": vars(c) for q, c in (profile.timing or {}).items()}
+    timing = {f"timing.{q}": c for q, c in (profile.timing or {}).items()}
     lines += [
-        f"{q}: {c['value']:g} {c['unit']} (range {c['low']:g}-{c['high']:g}), {c['source']}"
+        f"{q}: {c.value:g} {c.unit} (range {c.low:g}-{c.high:g}), {c.source}"
         for q, c in {**r.constants, **(timing if r.runtime is not None else {})}.items()
     ]
     return lines

@@ -235,7 +235,7 @@ def chip_metrics(
             ops[INPUT] += float((counts[INPUT][:, : net.input_size] @ m.fanout).sum())
         else:
             ops["spikes"] += float((counts[m.source] @ m.fanout).sum())
-    act = activity(net, x, spike_counts)["layers"]
+    act = activity(net, x, spike_counts).layers
     zeros = sum(int(np.count_nonzero(np.asarray(s.weights) == 0)) for s in net.synapses)
     out = {
         "Footprint": stored_bytes(net, load_profile(profile).resources)["total"],
@@ -248,10 +248,10 @@ def chip_metrics(
             "Effective_ACs": ops["spikes"] / samples,
         },
         "SynapticEvents": {
-            "binary": sum(r["synaptic_events"] for r in act),
-            "graded": sum(r["graded_events"] for r in act),
+            "binary": sum(r.synaptic_events for r in act),
+            "graded": sum(r.graded_events for r in act),
         },
-        "MembraneUpdates": float(sum(r["neuron_updates"] for r in act)),
+        "MembraneUpdates": float(sum(r.neuron_updates for r in act)),
     }
     if y is not None:
         out["ClassificationAccuracy"] = float((logits.argmax(-1) == y).mean())
@@ -266,15 +266,15 @@ def chip_extensions(net: FixedNetwork, x: np.ndarray, spike_counts: dict) -> dic
     counts = _counts_of(net, x, spike_counts)
     _, memory = _model_layers(net)
     kind = {p.name: type(p) for p in net.populations}
-    rows = activity(net, x, spike_counts)["layers"]
-    relays = [r for r in rows if kind[r["layer"]] is Relay]
-    terms = [r for r in rows if kind[r["layer"]] is Term]
+    rows = activity(net, x, spike_counts).layers
+    relays = [r for r in rows if kind[r.layer] is Relay]
+    terms = [r for r in rows if kind[r.layer] is Term]
     return {
         "LMUMemory_ACs": sum(model_layer_synops(net, m, counts) for m in memory) / len(x),
-        "RelaySpikes": sum(r["spikes"] for r in relays),
-        "RelaySynapticEvents": sum(r["synaptic_events"] + r["graded_events"] for r in relays),
-        "ResidualMessages": sum(r["spikes"] for r in terms),
-        "ResidualGradedEvents": sum(r["caused_events"] for r in terms),
+        "RelaySpikes": sum(r.spikes for r in relays),
+        "RelaySynapticEvents": sum(r.synaptic_events + r.graded_events for r in relays),
+        "ResidualMessages": sum(r.spikes for r in terms),
+        "ResidualGradedEvents": sum(r.caused_events for r in terms),
     }
 
 

@@ -45,6 +45,7 @@ import numpy as np
 from ..artifact import GATE, INPUT, FixedNetwork, Term
 from ..compile.mapping import groups_of, place, synmem_words
 from ..profiles import Profile
+from .activity import Activity
 
 __all__ = ["Workload", "StepTimes", "step_times", "workload"]
 
@@ -122,35 +123,35 @@ def step_times(w: Workload, timing: dict) -> StepTimes:
     return StepTimes(low, value, high, chip, max(shares, key=shares.get))
 
 
-def _spread(act: dict) -> tuple[dict[str, np.ndarray], bool]:
+def _spread(act: Activity) -> tuple[dict[str, np.ndarray], bool]:
     """Per source (populations, the input and the gate) its messages at each step of a sample,
     and whether they were recorded per step (else each total is spread evenly over the steps a
     source can send in)."""
-    period = act["steps_per_sample"]
-    if "per_step" in act:
-        return {k: np.asarray(v, np.float64) for k, v in act["per_step"].items()}, True
+    period = act.steps_per_sample
+    if act.per_step is not None:
+        return {k: np.asarray(v, np.float64) for k, v in act.per_step.items()}, True
     out = {INPUT: np.zeros(period), GATE: np.zeros(period)}
-    out[INPUT][: act["steps"]] = act["sources"][INPUT]["graded_messages"] / act["steps"]
-    out[GATE][:] = act["sources"][GATE]["spikes"] / period
-    for r in act["layers"]:
-        out[r["layer"]] = np.full(period, r["spikes"] / period)
+    out[INPUT][: act.steps] = act.sources.input.graded_messages / act.steps
+    out[GATE][:] = act.sources.gate.spikes / period
+    for r in act.layers:
+        out[r.layer] = np.full(period, r.spikes / period)
     return out, False
 
 
-def workload(net: FixedNetwork, act: dict, profile: Profile) -> tuple[Workload, bool]:
+def workload(net: FixedNetwork, act: Activity, profile: Profile) -> tuple[Workload, bool]:
     """The per-core work of ``net`` placed on ``profile``'s board under the activity ``act``
     (per-sample means, ``analysis.activity``); also whether the steps were recorded one by one."""
     res = profile.resources
     placed = {p.population: p for p in place(net, res)}
     messages, recorded = _spread(act)
-    period = act["steps_per_sample"]
+    period = act.steps_per_sample
     names = [p.name for p in net.populations]
     start = {n: placed[n].first_core for n in names}
     cores = sum(placed[n].cores for n in names)
     neurons = np.concatenate([np.full(placed[n].cores, placed[n].neurons_per_core) for n in names])
     events = np.zeros((period, cores))
     words = np.zeros((period, cores))
-    rows = {r["layer"]: r for r in act["layers"]}
+    rows = {r.layer: r for r in act.layers}
     per_chip, columns = res["cores_per_chip"], int(profile.timing["mesh_columns"].value)
     spike_bits = profile.timing["spike_message_bits"].value
     payload_bits = {INPUT: net.input_bits, GATE: 0}
@@ -164,7 +165,7 @@ def workload(net: FixedNetwork, act: dict, profile: Profile) -> tuple[Workload, 
         span = slice(start[p.name], start[p.name] + at.cores)
         fanout = [float(np.count_nonzero(s.weights)) / s.weights.shape[1] for s in ins]
         arriving = sum((messages[s.src] * f for s, f in zip(ins, fanout)), np.zeros(period))
-        total = rows[p.name]["synaptic_events"] + rows[p.name]["graded_events"]
+        total = rows[p.name].synaptic_events + rows[p.name].graded_events
         if arriving.sum() > 0:  # the run's exact total, over the steps its sources send at
             events[:, span] = (arriving * total / arriving.sum() / at.cores)[:, None]
         for s, g in zip(ins, groups_of(net, ins, res)):

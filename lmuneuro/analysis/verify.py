@@ -233,16 +233,15 @@ def verify(
     steps = x.shape[1]
     events = {
         k: {
-            r["layer"]: r
-            for r in activity(net, x, {n: np.concatenate(c) for n, c in v.items()})["layers"]
+            r.layer: r
+            for r in activity(net, x, {n: np.concatenate(c) for n, c in v.items()}).layers
         }
         for k, v in per_neuron.items()
     }
     layers = []
     for p in net.populations:
         synops = {
-            k: events[k][p.name]["synaptic_events"] + events[k][p.name]["graded_events"]
-            for k in events
+            k: events[k][p.name].synaptic_events + events[k][p.name].graded_events for k in events
         }
         spikes = {}
         if isinstance(p, Layer):
@@ -263,9 +262,10 @@ def verify(
                 **spikes,
             )
         )
+    on_chip = events["fixed"].values()
     chip = {
-        k: sum(events["fixed"][p.name][k] for p in net.populations)
-        for k in ("synaptic_events", "graded_events")
+        "synaptic_events": sum(r.synaptic_events for r in on_chip),
+        "graded_events": sum(r.graded_events for r in on_chip),
     }
     model_count = model_ops(len(x))
     base = _uncalibrated(ck, net)
