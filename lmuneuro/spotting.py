@@ -302,14 +302,11 @@ def stream(
 
 
 def _priced(r) -> tuple:
-    """(total pJ, dynamic pJ, compute fraction) of one stream's energy report, each total a
-    [value, low, high]: in real time where the profile has static power."""
-    d = r.to_dict()
-    rt = d["static_modes"].get("real_time")
-    total = tuple(rt["total_pj"]) if rt else (d["energy_total_pj"], *d["energy_range_pj"])
-    dynamic = (d["energy_dynamic_pj"], *d["energy_dynamic_range_pj"])
-    runtime = d.get("runtime") or {}
-    return total, dynamic, runtime.get("real_time_fraction")
+    """(total pJ, dynamic pJ, compute fraction) of one stream's ``EnergyReport``, each total a
+    ``Range``: in real time where the profile has static power."""
+    rt = r.static_modes.real_time
+    fraction = r.runtime.real_time_fraction if r.runtime is not None else None
+    return rt.total_pj if rt is not None else r.total, r.dynamic, fraction
 
 
 def _hourly(profile, streams: list, frames: list, hours: float, detections: int) -> HourlyEnergy:
