@@ -200,10 +200,10 @@ class ConversionReport:
     output: str
     sha256: str
     # the artifact's record of its conversion (``FixedNetwork.meta``): the settings, the source,
-    # the classes and features, the delay, cores, chips and processes
+    # the label classes and features, the delay, cores, chips and processes
     meta: dict
     chip_use: list[dict]  # per chip: neuro-cores in use and their fraction
-    layers: list[dict]  # per population: its class, processes, cores, chips (``limits.resources``)
+    layers: list[dict]  # per population: Lava class, processes, cores, chips (``limits.resources``)
     warnings: list[str]  # settings that differ from those the checkpoint was fine-tuned for
     weight_set_choice: dict | None = None  # ``calibration.SetChoice.to_dict()`` where measured
     calibration: dict | None = None  # ``calibrate.Calibration.to_dict()`` where calibrated

@@ -26,7 +26,7 @@ from ..fixedpoint import Formats
 from . import ConversionError
 from .graph import Graph, fold
 
-__all__ = ["LINE_TAPS", "Connection", "Relays", "Schedule", "lags_of", "schedule"]
+__all__ = ["LINE_TAPS", "Connection", "Relays", "Schedule", "schedule"]
 
 LINE_TAPS = (
     4  # a group of this many taps or more from one source reads a relay line: fewer processes
@@ -102,7 +102,7 @@ class Relays:
         return name
 
 
-def lags_of(graph: Graph) -> dict[str, int]:
+def _lags(graph: Graph) -> dict[str, int]:
     """Each population's lag (and the input's, 0)."""
     lags = {INPUT: 0}
     for p in graph.populations:
@@ -181,7 +181,7 @@ class Schedule:
 def schedule(graph: Graph, fmt: Formats) -> Schedule:
     """Lags, connections and relays of ``graph`` under ``fmt``'s delays."""
     while True:  # a graded term beyond a reader's longest delay is folded into its readers
-        lags = lags_of(graph)
+        lags = _lags(graph)
         far = {
             g.src
             for p in graph.populations
