@@ -165,8 +165,9 @@ class Schedule:
     lags: dict[str, int]
     relays: Relays  # their populations and wiring, the gate's included
     connections: dict[str, list[Connection]]  # per population, what it reads
-    gate: list[tuple[int, str]]  # the gate's channels: (lag, "outside") per layer lag, then
-    # (lag of its source, "end") per relay line
+    # the gate's channels: (lag, "outside") per layer lag, then (its source's lag, "end") per
+    # relay line
+    gate: list[tuple[int, str]]
 
     @property
     def delay(self) -> int:
