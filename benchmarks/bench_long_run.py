@@ -25,8 +25,8 @@ from support import calibrated  # noqa: E402
 
 from lmuneuro.backends.emulator import run as emulate  # noqa: E402
 from lmuneuro.backends.lava import network  # noqa: E402
-from lmuneuro.compile.convert import quantize_graph  # noqa: E402
 from lmuneuro.compile.graph import from_model  # noqa: E402
+from lmuneuro.compile.quantize import quantize_graph  # noqa: E402
 
 
 def _lava_children(me: psutil.Process) -> int:

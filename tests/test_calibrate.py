@@ -26,9 +26,9 @@ from lmuneuro.compile.convert import (
     Settings,
     compile_model,
     convert,
-    quantize_graph,
 )
 from lmuneuro.compile.graph import from_model
+from lmuneuro.compile.quantize import quantize_graph
 from lmuneuro.data.inputs import load_inputs
 from lmuneuro.models import stack_records
 

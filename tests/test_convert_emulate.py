@@ -7,9 +7,9 @@ from support import ACCURACY_LOSS_MAX, AGREEMENT_MIN, SEED, calibrated
 from lmuneuro import load_checkpoint
 from lmuneuro.artifact import GATE, INPUT, Relay, Term, gate_pattern
 from lmuneuro.backends.emulator import run
-from lmuneuro.compile.convert import quantize_graph
 from lmuneuro.compile.graph import Graph, Population, Synapses, from_model
 from lmuneuro.compile.limits import a_out_range, check, input_payload, regions
+from lmuneuro.compile.quantize import quantize_graph
 from lmuneuro.data import get_dataset
 from lmuneuro.models import stack_records
 

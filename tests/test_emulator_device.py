@@ -10,8 +10,8 @@ from lmuneuro import load_checkpoint
 from lmuneuro.artifact import Layer, Synapse
 from lmuneuro.backends.emulator import Emulator, _Population
 from lmuneuro.cli import main
-from lmuneuro.compile.convert import quantize_graph
 from lmuneuro.compile.graph import from_model
+from lmuneuro.compile.quantize import quantize_graph
 from lmuneuro.data import get_dataset
 from lmuneuro.fixedpoint import LAVA
 from lmuneuro.loihi import decay, lif_step, wrap

@@ -977,8 +977,8 @@ UNUSUAL = {  # in range, but not what convert writes: run alike on both backends
 def tiny_artifact(tmp_path_factory):
     """A two-layer network that fires (layer a reads three taps of the input, b reads a)."""
     from lmuneuro.artifact import INPUT, write_artifact
-    from lmuneuro.compile.convert import quantize_graph
     from lmuneuro.compile.graph import Graph, Population, Synapses
+    from lmuneuro.compile.quantize import quantize_graph
 
     taps = np.array([[[0.75], [0.5]], [[1.0], [0.8]], [[-0.25], [0.3]]])
     graph = Graph(

@@ -8,8 +8,8 @@ import torch
 from lmuneuro import load_checkpoint
 from lmuneuro.backends.emulator import run as emulate
 from lmuneuro.backends.lava.network import CHIP_CLASSES, off_chip, process_classes, run
-from lmuneuro.compile.convert import quantize_graph
 from lmuneuro.compile.graph import from_model
+from lmuneuro.compile.quantize import quantize_graph
 from lmuneuro.data import get_dataset
 
 

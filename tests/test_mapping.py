@@ -12,6 +12,7 @@ from lmuneuro.compile.mapping import (
     Group,
     Placement,
     interchip_copies,
+    place,
     split,
     synapse_bits,
     synmem_words,
@@ -131,6 +132,19 @@ def test_a_network_spans_the_chips_of_a_board(digits_checkpoint, tmp_path, capsy
         "has no energy.interchip_message to price the messages "
         "between the 2 chips the network spans"
     )
+
+
+def test_a_compile_places_the_network_once(digits_checkpoint, monkeypatch):
+    """The limits that compile_model checks and the rows it returns come from one placement."""
+    import lmuneuro.compile.limits as limits
+    from lmuneuro.checkpoint import load_checkpoint
+    from lmuneuro.compile.convert import Settings, compile_model
+
+    placed = []
+    monkeypatch.setattr(limits, "place", lambda net, res: placed.append(net) or place(net, res))
+    ck = load_checkpoint(digits_checkpoint)
+    c = compile_model(ck.model, ck.features, Settings())
+    assert len(placed) == 1 and sum(r["cores"] for r in c.layers) == 13
 
 
 def test_static_energy_back_to_back_and_in_real_time(digits_checkpoint, tmp_path, capsys):

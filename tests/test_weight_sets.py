@@ -14,10 +14,10 @@ from lmuneuro.cli import main
 from lmuneuro.compile.convert import (
     ConversionError,
     Settings,
-    WeightSets,
     compile_model,
     convert,
 )
+from lmuneuro.compile.quantize import WeightSets
 from lmuneuro.data.inputs import load_inputs
 from lmuneuro.fixedpoint import LAVA
 

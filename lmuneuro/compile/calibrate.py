@@ -8,7 +8,7 @@ each measured on the emulator against the float model on those samples.
   it, features are clipped, and ``run`` and ``verify`` report how many were.
 - The input's resolution: the features' measured mean square replaces that of inputs uniform in
   the range in the trade-off between the input's rounding and its weights'
-  (``convert._input_frac_bits``); at the range taken, one fraction bit fewer and one and two more
+  (``quantize._input_frac_bits``); at the range taken, one fraction bit fewer and one and two more
   are measured too, and the best kept.
 - Bias correction: each layer's mean rounding loss, the float model's input (its sources' spikes
   forced to the chip's, ``model.forcing``) minus the chip's ``a_in`` and bias, per neuron over

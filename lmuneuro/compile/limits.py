@@ -33,7 +33,7 @@ __all__ = [
     "process_range",
     "payload",
     "graded_range",
-    "offset_classes",
+    "offset_payloads",
     "graded_parts",
     "regions",
     "offsets",
@@ -60,7 +60,7 @@ def a_out_range(weights: np.ndarray, weight_exp: int, payload) -> tuple[np.ndarr
     return shift(wp @ lo + wn @ hi, weight_exp), shift(wp @ hi + wn @ lo, weight_exp)
 
 
-def offset_classes(parts) -> dict:
+def offset_payloads(parts) -> dict:
     """A graded population's payload range per offset of its processes, ``{offset: (lo, hi)}``,
     from their ``(lo, hi, offset, ...)``: what it can send before, in and after its window."""
     out: dict = {}
@@ -70,17 +70,17 @@ def offset_classes(parts) -> dict:
     return out
 
 
-def graded_parts(weights: np.ndarray, weight_exp: int, classes: dict, hop: int | None) -> list:
+def graded_parts(weights: np.ndarray, weight_exp: int, payloads: dict, hop: int | None) -> list:
     """The ``regions`` parts ``(lo, hi, offset, False)`` of a process that reads a graded
-    population with payload ranges ``classes`` (``offset_classes``) and delivers at ``hop``
-    relative to its reader's window: per offset class what that class's payloads bring, and the
-    window's total exactly (a part at the hop itself carries what the classes' separate floors
+    population with payload ranges ``payloads`` per offset (``offset_payloads``) and delivers at
+    ``hop`` relative to its reader's window: per offset what its payloads bring, and the
+    window's total exactly (a part at the hop itself carries what the offsets' separate floors
     leave out)."""
     total = a_out_range(
-        weights, weight_exp, tuple(sum(c[i] for c in classes.values()) for i in (0, 1))
+        weights, weight_exp, tuple(sum(c[i] for c in payloads.values()) for i in (0, 1))
     )
     parts, lo, hi = [], total[0], total[1]
-    for offset, payload in classes.items():
+    for offset, payload in payloads.items():
         if offset == 0:
             continue
         p_lo, p_hi = a_out_range(weights, weight_exp, payload)
@@ -243,14 +243,17 @@ def resources(net: FixedNetwork, profile: Profile) -> list[dict]:
     return rows
 
 
-def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
+def check(
+    net: FixedNetwork, profile: Profile | None = None, rows: list[dict] | None = None
+) -> list[Limit]:
     """Every limit of ``net`` with its margin: per process its a_out, per population its a_in (a
     layer's in, before and after its window), the largest delay, the input's payload and, with a
-    profile, the neuro-cores, neurons and synapses of its chips."""
+    profile, the neuro-cores, neurons and synapses of its chips (``rows``: its ``resources``
+    where the caller has placed it already)."""
     fmt: Formats = net.formats
     bits = f"within {fmt.activation_bits} bits"
     processes = list(zip(net.synapses, offsets(net)))
-    out, classes = [], {}  # a graded population's payload per offset class
+    out, payloads = [], {}  # a graded population's payload range per offset
     for p in net.populations:
         parts = []
         for s, offset in processes:
@@ -258,12 +261,12 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
                 continue
             lo, hi = process_range(net, s)
             out.append(Limit(f"a_out {bits}", s.name, lo.min(), hi.max(), fmt.a_min, fmt.a_max))
-            if s.src in classes:
-                parts += graded_parts(s.weights, s.weight_exp, classes[s.src], offset)
+            if s.src in payloads:
+                parts += graded_parts(s.weights, s.weight_exp, payloads[s.src], offset)
             else:
                 parts.append((lo, hi, offset, s.src == GATE))
         if isinstance(p, Term):
-            classes[p.name] = offset_classes(parts)
+            payloads[p.name] = offset_payloads(parts)
         if isinstance(p, Layer):
             out.append(_silenced(net, p, [pt for pt in parts if not pt[3]]))
         elif isinstance(p, Relay) and any(s.src == p.name for s in net.inputs_of(p.name)):
@@ -325,7 +328,8 @@ def check(net: FixedNetwork, profile: Profile | None = None) -> list[Limit]:
         Limit("graded input payload bits", INPUT, 0, net.input_bits, None, fmt.message_bits_max)
     )
     if profile is not None:
-        rows, res = resources(net, profile), profile.resources
+        rows = resources(net, profile) if rows is None else rows
+        res = profile.resources
         worst = max(rows, key=lambda r: r["synmem_words"])
         out.append(
             Limit(
@@ -429,6 +433,8 @@ def _within_period(net: FixedNetwork) -> list[Limit]:
     return out
 
 
-def violations(net: FixedNetwork, profile: Profile | None = None) -> list[str]:
-    """One line per broken limit (empty when the network fits)."""
-    return [v.describe() for v in check(net, profile) if not v.ok]
+def violations(
+    net: FixedNetwork, profile: Profile | None = None, rows: list[dict] | None = None
+) -> list[str]:
+    """One line per broken limit (empty when the network fits; ``rows`` as for ``check``)."""
+    return [v.describe() for v in check(net, profile, rows) if not v.ok]
