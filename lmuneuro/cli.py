@@ -835,8 +835,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--init",
         role="input",
         kind="checkpoint",
-        help="start from this checkpoint's weights (same preset; or the same network with another "
-        "number of classes: all but the head) with a fresh optimizer",
+        help="start from this checkpoint's weights (same preset; or the same network with other "
+        "classes: the head's rows matched by class name) with a fresh optimizer",
     )
     s.add_argument(
         "--quantization-aware",

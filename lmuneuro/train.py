@@ -100,10 +100,11 @@ def _seed_all(seed: int):
     torch.manual_seed(seed)
 
 
-def _start_from(model, path, preset: str, log) -> None:
-    """Load --init's weights into ``model`` (``preset``'s). A checkpoint of the same network with
-    another number of classes (a clip model before it learns an unknown class) gives every weight
-    but the linear head's, which starts afresh."""
+def _start_from(model, path, preset: str, classes: list, log) -> None:
+    """Load --init's weights into ``model`` (``preset``'s, for the data set's ``classes``). A
+    checkpoint of the same network with other classes (a clip model before it learns an unknown
+    class) gives every weight but the linear head's, and the head's rows of the classes both name;
+    the other rows keep their fresh start."""
     ck = load_checkpoint(path)
     got, want = ck.config.to_dict(), get_preset(preset).to_dict()
     if got["num_classes"] != want["num_classes"] and all(
@@ -111,9 +112,14 @@ def _start_from(model, path, preset: str, log) -> None:
     ):
         state = {k: v for k, v in ck.model.state_dict().items() if not k.startswith("head.")}
         model.load_state_dict(state, strict=False)
+        shared = [(i, ck.classes.index(c)) for i, c in enumerate(classes) if c in ck.classes]
+        with torch.no_grad():
+            for new, old in shared:
+                model.head.weight[new] = ck.model.head.weight[old]
+                model.head.bias[new] = ck.model.head.bias[old]
         log(
-            f"starting from the weights of {path} but its head: {got['num_classes']} classes "
-            f"there, {want['num_classes']} here"
+            f"starting from the weights of {path}; its head has {got['num_classes']} classes, "
+            f"this one {want['num_classes']}: {len(shared)} taken over by name, the others new"
         )
         return
     check_preset(ck.config, preset, str(path))
@@ -211,7 +217,7 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     if cfg.init is not None:
         if cfg.resume:
             raise ValueError("init starts a new run and resume continues one: choose one")
-        _start_from(model, cfg.init, cfg.preset, log)
+        _start_from(model, cfg.init, cfg.preset, info["classes"], log)
     if cfg.resume and out.exists():
         ck = load_checkpoint(out, preset=cfg.preset)
         if not ck.train_state:

@@ -53,7 +53,16 @@ BASE = {
     "export": ["export", "{ckpt}", "--format", "nir", "-o", "{out.nir}"],
     # with a tone for a voice and 4 clips per word (the env fixture): no espeak-ng needed
     "synthesize": ["synthesize", "spoken-keywords", "-o", "{outdir}", "--no-progress"],
-    "stream": ["stream", "{kwart}", "--stream-dir", "{streams}", "--streams", "1"],
+    "stream": [
+        "stream",
+        "{kwart}",
+        "--stream-dir",
+        "{streams}",
+        "--streams",
+        "1",
+        "-o",
+        "{out.json}",
+    ],
 }
 # count options that act only beside others: what a valid value of theirs needs to run
 COMPANIONS = {
@@ -227,7 +236,7 @@ def _valid_output(verb, out: Path | None):
         assert load_checkpoint(out).config.num_classes == 10
     elif verb == "convert":
         assert len(read_artifact(out).layers) > 0
-    elif verb in ("run", "energy"):
+    elif verb in ("run", "energy", "stream"):
         assert isinstance(json.loads(out.read_text()), dict)
     elif verb == "demo":
         assert json.loads((out / "demo.json").read_text())["lava_samples"] == 1

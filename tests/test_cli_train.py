@@ -15,6 +15,7 @@ COMMANDS = [
     "convert",
     "verify",
     "run",
+    "stream",
     "inspect",
     "energy",
     "benchmark",
