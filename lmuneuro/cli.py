@@ -369,6 +369,20 @@ def _report_format(output, as_json: bool) -> str:
     return "json" if as_json else fmt
 
 
+def _emit(output, fmt: str, r: dict, table, page) -> int:
+    """Print the report ``r`` (a dict), or write it to ``output``: as JSON, ``table(r)`` or
+    ``page(r)`` (HTML) by ``fmt`` (``_report_format``)."""
+    from .files import write_output
+
+    text = to_json(r, indent=2) if fmt == "json" else (table if fmt == "table" else page)(r)
+    if output:
+        write_output(output, text)
+        print(f"report written to {output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
 def _cmd_energy(args) -> int:
     from .analysis.rendering import (
         format_comparison,
@@ -426,7 +440,6 @@ def _cmd_energy(args) -> int:
 def _cmd_benchmark(args) -> int:
     from .analysis.neurobench import benchmark
     from .analysis.rendering import format_benchmark, render_benchmark_html
-    from .files import write_output
 
     fmt = _report_format(args.output, args.json)
     r = benchmark(
@@ -439,17 +452,7 @@ def _cmd_benchmark(args) -> int:
         device=args.device,
         implementation=args.implementation,
     ).to_dict()
-    text = {
-        "json": lambda: to_json(r, indent=2),
-        "table": lambda: format_benchmark(r),
-        "html": lambda: render_benchmark_html(r),
-    }[fmt]()
-    if args.output:
-        write_output(args.output, text)
-        print(f"report written to {args.output}", file=sys.stderr)
-    else:
-        print(text)
-    return 0
+    return _emit(args.output, fmt, r, format_benchmark, render_benchmark_html)
 
 
 def _cmd_run(args) -> int:
@@ -500,7 +503,6 @@ def _profiles(text: str) -> list[str]:
 
 def _cmd_stream(args) -> int:
     from .analysis.rendering import format_stream, render_stream_html
-    from .files import write_output
     from .spotting import Readout, stream
 
     fmt = _report_format(args.output, args.json)
@@ -517,17 +519,7 @@ def _cmd_stream(args) -> int:
         profiles=_profiles(args.profile),
         progress=not args.json,
     ).to_dict()
-    text = {
-        "json": lambda: to_json(r, indent=2),
-        "table": lambda: format_stream(r),
-        "html": lambda: render_stream_html(r),
-    }[fmt]()
-    if args.output:
-        write_output(args.output, text)
-        print(f"report written to {args.output}", file=sys.stderr)
-    else:
-        print(text)
-    return 0
+    return _emit(args.output, fmt, r, format_stream, render_stream_html)
 
 
 def _cmd_inspect(args) -> int:

@@ -32,7 +32,7 @@ __all__ = ["Readout", "HourlyEnergy", "SpottingReport", "stream", "THRESHOLDS", 
 
 # classes a detection never names: the unknown-word and silence classes of keyword models
 NOT_WORDS = frozenset({"_unknown_", "_silence_", "unknown", "silence", "_background_noise_"})
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)  # the curve's points
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)  # the curve
 
 
 @dataclass(frozen=True)

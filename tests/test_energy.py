@@ -20,6 +20,7 @@ from lmuneuro.artifact import GATE, INPUT, FixedNetwork, Layer, ModelOps, Synaps
 from lmuneuro.cli import main
 from lmuneuro.files import to_json
 from lmuneuro.models import ann_macs, get_preset
+from lmuneuro.models.macs import _ann_counts
 
 
 def test_paper_anchors_parameters_and_ann_macs():
@@ -43,6 +44,12 @@ def test_paper_anchors_parameters_and_ann_macs():
         "head": 64 * 10 * 8,
     }
     assert d["macs"] == sum(d["by_module"].values())
+    # a stream's length (beyond 8 x the clip's) is extended from shorter counts: the full count
+    for preset in ("spiking-lmuformer-digits", "lmuformer-digits"):
+        steps, cfg = 9 * 16 + 5, get_preset(preset)
+        long, counted = ann_macs(cfg.to_dict(), steps), _ann_counts(cfg, steps)
+        assert long["macs"] == counted[""] > d["macs"] * steps // 8
+        assert long["by_module"] == {k: v for k, v in counted.items() if k and v}
 
 
 def _tiny() -> FixedNetwork:

@@ -23,7 +23,7 @@ from lmuneuro.data import KEYWORD_STREAM, FeatureConfig
 from lmuneuro.data.features import frame_times, logmel_stream
 from lmuneuro.data.spoken import DataError
 from lmuneuro.data.stream import build, read_labels, read_wav
-from lmuneuro.spotting import Readout, _float_probabilities, probabilities, stream
+from lmuneuro.spotting import THRESHOLDS, Readout, _float_probabilities, probabilities, stream
 
 WORDS = KEYWORD_STREAM.keywords
 SHORT = replace(KEYWORD_STREAM, minutes=0.1)  # 6 s streams
@@ -147,7 +147,7 @@ def test_cli_reports_streams_and_refuses_bad_audio(keywords, tmp_path, capsys):
     assert d["words"] == list(WORDS) and d["readout"]["context"] == 128
     for net in ("chip", "float"):
         assert set(d[net]) == {"delay_s", "detections", "figures", "curve", "seconds"}
-        assert d[net]["figures"]["threshold"] == 0.2 and len(d[net]["curve"]) == 11
+        assert d[net]["figures"]["threshold"] == 0.2 and len(d[net]["curve"]) == len(THRESHOLDS)
     assert main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("emulator: 2 stream(s), 0.2 min of audio") and "chip" in out[1]
@@ -155,7 +155,9 @@ def test_cli_reports_streams_and_refuses_bad_audio(keywords, tmp_path, capsys):
     html = tmp_path / "report.html"
     assert main(argv + ["--checkpoint", str(ck), "-o", str(html)]) == 0
     page = html.read_text()
-    assert page.count("data:image/png;base64,") == 1 and page.count("<tr>") == 1 + 2 * 11
+    assert page.count("data:image/png;base64,") == 1 and page.count("<tr>") == 1 + 2 * len(
+        THRESHOLDS
+    )
     wav = folder / "streams/streams/00000.wav"
     assert main(["stream", str(art), "--wav", str(wav), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)

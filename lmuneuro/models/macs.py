@@ -14,6 +14,9 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
+import json
 
 import torch
 from torch import nn
@@ -25,18 +28,50 @@ __all__ = ["ann_macs", "snn_synops", "counting_synops", "fir_synops"]
 
 
 def ann_macs(config: dict, steps: int) -> dict:
+    """``_ann_macs`` of a config (a dict), remembered: a stream's report prices the same network
+    and length under several profiles."""
+    return copy.deepcopy(_ann_macs(json.dumps(config, sort_keys=True), steps))
+
+
+@functools.lru_cache(maxsize=16)
+def _ann_macs(config_json: str, steps: int) -> dict:
     """MACs per sample of the model ``config`` describes, run as a dense network on ``steps``
     frames:
-    total, per top-level module, and the LMU memory's recurrent form that the FFT hides."""
+    total, per top-level module, and the LMU memory's recurrent form that the FFT hides. A long
+    sequence (a stream) is counted at three shorter lengths instead: where the counts grow by the
+    same amount per frame between them (every count the FLOP counter makes here is a per-frame
+    operation), they are extended to ``steps`` exactly, in integers."""
+    cfg = ModelConfig.from_dict(json.loads(config_json))
+    probe = 2 * cfg.seq_len
+    if steps > 4 * probe:
+        a, b, c = (_ann_counts(cfg, n) for n in (probe, probe + 1, 2 * probe))
+        slope = {k: b[k] - a[k] for k in a}
+        if all(c[k] == a[k] + slope[k] * probe for k in a):
+            counts = {k: a[k] + slope[k] * (steps - probe) for k in a}
+        else:  # not affine in the length: count it all
+            counts = _ann_counts(cfg, steps)
+    else:
+        counts = _ann_counts(cfg, steps)
+    total = counts.pop("")
+    m = cfg.memory_size
+    return {
+        "macs": total,
+        "by_module": {n: v for n, v in sorted(counts.items()) if v},
+        "memory_recurrent_macs": cfg.depth * (m * m + m) * steps,
+        "parameters": sum(p.numel() for p in build_model(cfg).parameters()),
+    }
+
+
+def _ann_counts(cfg: ModelConfig, steps: int) -> dict[str, int]:
+    """MACs on ``steps`` frames by PyTorch's FLOP counter: "" the total, and one entry per block
+    part (attn, mlp of each block) and per other top-level module."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    cfg = ModelConfig.from_dict(config)
     model = build_model(cfg).eval()
     counter = FlopCounterMode(display=False, depth=None)
     with torch.no_grad(), counter:
         model(torch.zeros(1, steps, cfg.in_features))
     flops = counter.get_flop_counts()
-    # one row per block part (attn, mlp of each block), one per other top-level module
     names = [
         f"{n}.{i}.{sub}"
         for n, child in model.named_children()
@@ -48,16 +83,8 @@ def ann_macs(config: dict, steps: int) -> dict:
         n for n, child in model.named_children() if not isinstance(child, torch.nn.ModuleList)
     ]
     top = type(model).__name__
-    by_module = {
-        n: macs for n in sorted(names) if (macs := sum(flops.get(f"{top}.{n}", {}).values()) // 2)
-    }
-    m = cfg.memory_size
-    return {
-        "macs": counter.get_total_flops() // 2,
-        "by_module": by_module,
-        "memory_recurrent_macs": cfg.depth * (m * m + m) * steps,
-        "parameters": sum(p.numel() for p in model.parameters()),
-    }
+    counts = {n: sum(flops.get(f"{top}.{n}", {}).values()) // 2 for n in names}
+    return {"": counter.get_total_flops() // 2, **counts}
 
 
 def fir_synops(spikes: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
