@@ -172,6 +172,8 @@ def _audio(net: FixedNetwork, wav, stream_dir, split: str, streams: int | None):
     if (wav is None) == (stream_dir is None):
         raise ValueError("give either a WAV file or a folder of keyword streams")
     if wav is not None:
+        if streams is not None:
+            raise ValueError("--streams counts the streams of a folder (--stream-dir), not a WAV")
         items = [(str(wav), None)]
     else:
         items = [(str(p), labels) for p, labels in split_streams(stream_dir, KEYWORD_STREAM, split)]

@@ -177,6 +177,7 @@ def test_cli_reports_streams_and_refuses_bad_audio(keywords, tmp_path, capsys):
     _write_wav(tmp_path / "tiny.wav", np.zeros(100))
     refused([str(art), "--wav", str(tmp_path / "tiny.wav")], "shorter than one frame")
     refused([str(art), "--wav", str(wav), "--stream-dir", str(folder)], "not allowed with")
+    refused([str(art), "--wav", str(wav), "--streams", "2"], "--streams counts the streams")
     refused([str(art), "--wav", str(wav), "-o", str(tmp_path / "r.pdf")], "no .pdf report")
     refused([str(art), "--stream-dir", str(tmp_path)], "no manifest.json")
     _, plain = _convert(tmp_path, "plain", calibrated("spiking-lmuformer-keywords"), None)
