@@ -23,7 +23,8 @@ def inspect_network(
     net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
     prof = load_profile(profile or net.meta.get("target") or "loihi2")
     classes = process_classes(net, steps)
-    limits, rows = check(net, prof), resources(net, prof)
+    rows = resources(net, prof)
+    limits = check(net, prof, rows)  # placed once
     kinds: dict[str, object] = {}
     for v in limits:  # the tightest place of each kind of limit
         kind = v.limit.split(" (")[0] if v.limit.startswith("a_") else v.limit
