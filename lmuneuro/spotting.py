@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .analysis.activity import activity
-from .analysis.detection import detect, sweep
-from .analysis.energy import report
+from .analysis.detection import causal_mean, detect, sweep
+from .analysis.energy import NONE, report
 from .artifact import FixedNetwork, read_artifact
 from .profiles import Profile, load_profile
 
@@ -140,11 +140,9 @@ class SpottingReport:
 def probabilities(spikes: np.ndarray, weight, bias, context: int) -> np.ndarray:
     """Per frame (frames, classes): the softmax of the head on the read-out spikes (frames, n)
     averaged over the last ``context`` frames (all frames so far at the start)."""
-    c = np.cumsum(np.vstack([np.zeros((1, spikes.shape[1])), spikes.astype(np.float64)]), axis=0)
-    i = np.arange(1, len(spikes) + 1)
-    lo = np.maximum(i - context, 0)
-    mean = (c[i] - c[lo]) / (i - lo)[:, None]
-    logits = mean @ np.asarray(weight, np.float64).T + np.asarray(bias, np.float64)
+    logits = causal_mean(spikes, context) @ np.asarray(weight, np.float64).T + np.asarray(
+        bias, np.float64
+    )
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
     return p / p.sum(axis=1, keepdims=True)
@@ -312,12 +310,10 @@ def _priced(r) -> tuple:
 
 
 def _hourly(profile, streams: list, frames: list, hours: float, detections: int) -> HourlyEnergy:
-    total, dynamic = (
-        tuple(sum(s[k][i] for s in streams) * 1e-12 / hours for i in range(3)) for k in (0, 1)
-    )
+    total, dynamic = (sum((s[k] for s in streams), NONE) * (1e-12 / hours) for k in (0, 1))
     fractions = [s[2] for s in streams]
     fraction = None if None in fractions else float(np.average(fractions, weights=frames))
-    per_detection = tuple(v * hours / detections for v in total) if detections else None
+    per_detection = total * (hours / detections) if detections else None
     return HourlyEnergy(profile.name, profile.kind, total, dynamic, fraction, per_detection)
 
 

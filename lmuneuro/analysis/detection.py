@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-__all__ = ["match", "score", "detect", "sweep"]
+__all__ = ["match", "score", "detect", "sweep", "causal_mean"]
 
 
 def match(detections, labels, window: float) -> tuple[list[int | None], list[float | None]]:
@@ -67,6 +67,16 @@ def score(detections, labels, duration: float, window: float) -> dict:
     return _figures(latency, len(labels), sum(h is None for h in hit), duration)
 
 
+def causal_mean(x, frames: int) -> np.ndarray:
+    """Per frame of x (frames, n): the mean of the last ``frames`` frames, fewer at the start
+    (frame i averages frames max(0, i - frames + 1)..i), by cumulative sums, float64."""
+    x = np.asarray(x, dtype=np.float64)
+    c = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x]), axis=0)
+    i = np.arange(1, len(x) + 1)
+    lo = np.maximum(i - frames, 0)
+    return (c[i] - c[lo]) / (i - lo)[:, None]
+
+
 def detect(
     scores,
     words,
@@ -94,11 +104,7 @@ def detect(
             f"not {frame_s} and {refractory_s}"
         )
     keep = np.array([w is not None for w in words])
-    # causal moving average by cumulative sums: frame i averages frames max(0, i-smoothing+1)..i
-    c = np.cumsum(np.vstack([np.zeros((1, scores.shape[1])), scores]), axis=0)
-    i = np.arange(1, len(scores) + 1)
-    lo = np.maximum(i - smoothing, 0)
-    smooth = (c[i] - c[lo]) / (i - lo)[:, None]
+    smooth = causal_mean(scores, smoothing)
     smooth[:, ~keep] = -np.inf
     best = smooth.argmax(axis=1) if len(smooth) else np.zeros(0, int)
     above = np.flatnonzero(smooth[np.arange(len(smooth)), best] >= threshold)

@@ -64,8 +64,7 @@ def fbank(waveform: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndar
     """Log mel filter-bank energies (frames, num_mel_bins), float32, of a mono waveform in [-1,
     1]."""
     x = np.asarray(waveform, dtype=np.float64).reshape(-1)
-    size = int(cfg.sample_rate * cfg.frame_length_ms * 0.001)
-    shift = int(cfg.sample_rate * cfg.frame_shift_ms * 0.001)
+    size, shift = _frame_samples(cfg)
     if len(x) < size:
         return np.zeros((0, cfg.num_mel_bins), dtype=np.float32)
     n_frames = 1 + (len(x) - size) // shift
@@ -99,9 +98,7 @@ def logmel_stream(
     Frame i holds samples [i shift, i shift + length) (``frame_times``)."""
     x = _samples(waveform, sample_rate, cfg)
     x = x - x.mean()
-    size, shift = (
-        int(cfg.sample_rate * ms * 0.001) for ms in (cfg.frame_length_ms, cfg.frame_shift_ms)
-    )
+    size, shift = _frame_samples(cfg)
     n = 1 + (len(x) - size) // shift if len(x) >= size else 0
     block = 4096  # frames
     parts = [
@@ -115,6 +112,13 @@ def frame_times(cfg: FeatureConfig = FeatureConfig()) -> tuple[float, float]:
     """(seconds from the audio's start at which frame 0's features are known, seconds between
     frames): frame i is known at ``first + i * period``."""
     return cfg.frame_length_ms * 0.001, cfg.frame_shift_ms * 0.001
+
+
+def _frame_samples(cfg: FeatureConfig) -> tuple[int, int]:
+    """(samples per frame, samples between frames)."""
+    return tuple(
+        int(cfg.sample_rate * ms * 0.001) for ms in (cfg.frame_length_ms, cfg.frame_shift_ms)
+    )
 
 
 def _samples(waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig) -> np.ndarray:

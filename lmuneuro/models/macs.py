@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import json
 
 import torch
 from torch import nn
@@ -30,18 +29,17 @@ __all__ = ["ann_macs", "snn_synops", "counting_synops", "fir_synops"]
 def ann_macs(config: dict, steps: int) -> dict:
     """``_ann_macs`` of a config (a dict), remembered: a stream's report prices the same network
     and length under several profiles."""
-    return copy.deepcopy(_ann_macs(json.dumps(config, sort_keys=True), steps))
+    return copy.deepcopy(_ann_macs(ModelConfig.from_dict(config), steps))
 
 
 @functools.lru_cache(maxsize=16)
-def _ann_macs(config_json: str, steps: int) -> dict:
+def _ann_macs(cfg: ModelConfig, steps: int) -> dict:
     """MACs per sample of the model ``config`` describes, run as a dense network on ``steps``
     frames:
     total, per top-level module, and the LMU memory's recurrent form that the FFT hides. A long
     sequence (a stream) is counted at three shorter lengths instead: where the counts grow by the
     same amount per frame between them (every count the FLOP counter makes here is a per-frame
     operation), they are extended to ``steps`` exactly, in integers."""
-    cfg = ModelConfig.from_dict(json.loads(config_json))
     probe = 2 * cfg.seq_len
     if steps > 4 * probe:
         a, b, c = (_ann_counts(cfg, n) for n in (probe, probe + 1, 2 * probe))
