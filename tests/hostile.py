@@ -91,7 +91,7 @@ def artifact_variants(src: Path, out_dir: Path, roles=tuple(ROLES)) -> dict[str,
 def artifact_declaring_huge_layers(src: Path, path: Path, size: int = 10**9) -> Path:
     """A copy of the artifact ``src`` whose structure declares a first population of ``size``
     neurons, every dataset of the shape that implies, and none of their bytes (unallocated)."""
-    from lmuneuro.artifact import _expected
+    from lmuneuro.artifact.reading import _expected
 
     shutil.copyfile(src, path)
     with h5py.File(path, "r+") as f:
@@ -228,7 +228,7 @@ def artifact_edited(src: Path, path: Path, edit) -> Path:
     """A copy of the artifact ``src`` with hostile contents that its checksum does not catch:
     ``edit(structure, meta, arrays)`` changes them in place (a dataset may change shape), and the
     copy is written as convert writes, its checksum recomputed."""
-    from lmuneuro.artifact import _digest
+    from lmuneuro.artifact.writing import digest
 
     with h5py.File(src, "r") as f:
         attrs = dict(f.attrs)
@@ -241,7 +241,7 @@ def artifact_edited(src: Path, path: Path, edit) -> Path:
     attrs.update(
         structure=json.dumps(structure),
         meta=json.dumps(meta),
-        checksum=_digest(arrays, structure),
+        checksum=digest(arrays, structure),
     )
     with h5py.File(path, "w", libver="latest") as f:  # latest: attributes of any size
         f.attrs.update(attrs)

@@ -15,12 +15,11 @@ from lmuneuro.artifact import (
     Neurons,
     Relay,
     Term,
-    _datasets,
-    _digest,
     read_artifact,
     validate,
     write_artifact,
 )
+from lmuneuro.artifact.writing import _datasets, digest
 from lmuneuro.checkpoint import save_checkpoint
 from lmuneuro.cli import main
 from lmuneuro.models import build_model, get_preset
@@ -121,7 +120,7 @@ def test_population_kinds_are_classes(digits_checkpoint, tmp_path, capsys):
         entry = next(e for e in structure["neurons"] if e["class"] == "GradedVec")
         entry["du"] = 5
         f.attrs["structure"] = json.dumps(structure)
-        f.attrs["checksum"] = _digest(_datasets(again), structure)
+        f.attrs["checksum"] = digest(_datasets(again), structure)
     code, _, err = _run(capsys, "inspect", str(art))
     assert code == 2 and f"neurons {entry['name']!r}: a GradedVec has no LIF parameters" in err
 

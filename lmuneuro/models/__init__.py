@@ -1,10 +1,10 @@
 """PyTorch models: the LIF neuron, the Legendre memory, (Spiking) LMUFormer and named presets."""
 
+from .config import ModelConfig
 from .lif import LIF, lif_sequence, lif_step
 from .lmu import LegendreMemory, impulse_response, legendre_state_space
 from .lmuformer import (
     LMUFormer,
-    ModelConfig,
     SpikingLMUFormer,
     StreamState,
     build_model,

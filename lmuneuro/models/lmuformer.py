@@ -20,281 +20,23 @@ kept, copied or stepped from twice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import ModelConfig
+from .embed import ConvEmbed, EmbedState, SpikingConvEmbed
+from .frames import bn_frame, conv1x1_frame
 from .lif import LIF
 from .lmu import LegendreMemory
 
-__all__ = ["ModelConfig", "LMUFormer", "SpikingLMUFormer", "StreamState", "build_model"]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything that defines an LMUFormer's shape and neurons."""
-
-    spiking: bool = True
-    in_features: int = 128  # mel bins (or pixels) per time step
-    num_classes: int = 35
-    dim: int = 256
-    depth: int = 1  # LMU + channel-mixer blocks
-    mlp_ratio: float = 4.0
-    memory_size: int = 512
-    theta: float = 128.0
-    seq_len: int = 128  # length of the stored impulse response; other lengths also run
-    embed_layers: int = 4  # k-wide convolutions in the patch embedding
-    kernel_size: int = 3
-    tau: float = 2.0
-    v_threshold: float = 1.0
-    lmu_v_threshold: float = 0.5  # the LIF in front of the LMU
-    surrogate_alpha: float = 4.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown model config field(s): {', '.join(unknown)}")
-        return cls(**d)
-
-    def __post_init__(self):
-        # Configs arrive from untrusted checkpoints: check types and keep sizes sane before any
-        # tensor is allocated.
-        for f in fields(self):
-            v = getattr(self, f.name)
-            want = {"bool": bool, "int": int, "float": (int, float)}[f.type]
-            if not isinstance(v, want) or (f.type != "bool" and isinstance(v, bool)):
-                raise ValueError(f"config field {f.name} must be {f.type}, got {v!r}")
-        limits = {
-            "in_features": 4096,
-            "num_classes": 100_000,
-            "dim": 8192,
-            "depth": 64,
-            "memory_size": 8192,
-            "seq_len": 1_000_000,
-            "embed_layers": 16,
-            "kernel_size": 31,
-        }
-        for name, hi in limits.items():
-            if not 1 <= getattr(self, name) <= hi:
-                raise ValueError(f"config field {name}={getattr(self, name)} is outside 1..{hi}")
-        if self.kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-        # lower ends: a LIF with tau < 1 overshoots its input, and convert scales weights by
-        # 1 / threshold (checkpoint.TENSOR_MAX says why these keep its arithmetic finite)
-        lows = {"tau": 1.0, "v_threshold": 1e-6, "lmu_v_threshold": 1e-6}
-        for name in (
-            "mlp_ratio",
-            "theta",
-            "tau",
-            "v_threshold",
-            "lmu_v_threshold",
-            "surrogate_alpha",
-        ):
-            v, lo = getattr(self, name), lows.get(name, 0.0)
-            if not (0 < v < 1e6 and v >= lo):
-                raise ValueError(
-                    f"config field {name}={v} must be positive, at least {lo:g} and below 1e6"
-                )
-        if int(self.dim * self.mlp_ratio) < 1:
-            raise ValueError(f"mlp_ratio {self.mlp_ratio} leaves no hidden channels")
-
-
-# ---------------------------------------------------------------- per-frame helpers (streaming)
-
-
-def _bn_frame(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
-    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
-
-
-def _conv1x1_frame(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
-    return F.linear(x, conv.weight[:, :, 0], conv.bias)
+__all__ = ["LMUFormer", "SpikingLMUFormer", "StreamState", "build_model"]
 
 
 class NoState(NamedTuple):
     """The state of a module without one (the non-spiking channel mixer and head)."""
-
-
-class ConvState(NamedTuple):
-    """A 'same'-padded Conv1d mid-stream."""
-
-    window: torch.Tensor  # (batch, c_in, kernel): the last ``kernel`` input frames, newest last
-    seen: int  # input frames pushed so far, the zeros that pad the end included
-
-
-def conv_state(conv: nn.Conv1d, batch: int, like: torch.Tensor) -> ConvState:
-    """The state before the first frame: the window holds the zeros that pad the start."""
-    return ConvState(like.new_zeros(batch, conv.in_channels, conv.kernel_size[0]), 0)
-
-
-def conv_push(
-    conv: nn.Conv1d, frames: Sequence[torch.Tensor], state: ConvState, finish: bool
-) -> tuple[list[torch.Tensor], ConvState]:
-    """Streams a 'same'-padded Conv1d: output t leaves once input t + pad has arrived, so it
-    returns the (batch, c_out) outputs that ``frames`` (each (batch, c_in)) complete; ``finish``
-    pads the end with zeros and flushes the rest."""
-    window, seen = state
-    pad = conv.padding[0]
-    tail = [torch.zeros_like(window[:, :, 0])] * pad if finish and seen else []
-    out = []
-    for f in [*frames, *tail]:
-        window = torch.cat([window[:, :, 1:], f.unsqueeze(-1)], dim=-1)
-        seen += 1
-        if seen > pad:
-            out.append(F.conv1d(window, conv.weight, conv.bias)[:, :, 0])
-    return out, ConvState(window, seen)
-
-
-def _lif_frames(
-    lif: LIF, frames: list[torch.Tensor], v: torch.Tensor
-) -> tuple[list[torch.Tensor], torch.Tensor]:
-    out = []
-    for f in frames:
-        s, v = lif.step(f, v)
-        out.append(s)
-    return out, v
-
-
-# ---------------------------------------------------------------- patch embeddings
-
-
-def _conv(cin: int, cout: int, k: int, bias: bool = False) -> nn.Conv1d:
-    return nn.Conv1d(cin, cout, kernel_size=k, stride=1, padding=k // 2, bias=bias)
-
-
-class EmbedState(NamedTuple):
-    """A patch embedding mid-stream, either kind."""
-
-    convs: tuple[ConvState, ...]  # the k-wide convolutions of the stack, in order
-    v: tuple[torch.Tensor, ...]  # (batch, dim) potentials of each layer's LIF; () if not spiking
-    rpe: ConvState  # rpe_conv
-    skip: tuple[torch.Tensor, ...]  # (batch, dim) stack outputs waiting for their rpe_conv output
-
-
-def _embed_state(
-    convs: list[nn.Conv1d], rpe_conv: nn.Conv1d, lifs: int, batch: int, like: torch.Tensor
-) -> EmbedState:
-    return EmbedState(
-        tuple(conv_state(c, batch, like) for c in convs),
-        tuple(like.new_zeros(batch, rpe_conv.in_channels) for _ in range(lifs)),
-        conv_state(rpe_conv, batch, like),
-        (),
-    )
-
-
-def _add_rpe(
-    rpe_conv: nn.Conv1d,
-    x: list[torch.Tensor],
-    rpe_in: list[torch.Tensor],
-    state: EmbedState,
-    finish: bool,
-) -> tuple[list[torch.Tensor], ConvState, tuple[torch.Tensor, ...]]:
-    """out = x + rpe_conv(rpe_in): rpe_conv looks ahead, so x waits in the skip queue until the
-    matching rpe output leaves. Returns (out frames, rpe conv state, skip queue)."""
-    r, rpe = conv_push(rpe_conv, rpe_in, state.rpe, finish)
-    queue = state.skip + tuple(x)
-    return [a + b for a, b in zip(queue, r)], rpe, queue[len(r) :]
-
-
-class SpikingConvEmbed(nn.Module):
-    """[conv -> BN -> LIF] x (L-1) -> conv = x;  out = x + rpe_conv(LIF(BN(x)))."""
-
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.n = cfg.embed_layers
-        k = cfg.kernel_size
-        for i in range(self.n):
-            sfx = str(i) if i else ""
-            setattr(
-                self, f"proj_conv{sfx}", _conv(cfg.in_features if i == 0 else cfg.dim, cfg.dim, k)
-            )
-            setattr(self, f"proj_bn{sfx}", nn.BatchNorm1d(cfg.dim))
-            setattr(self, f"proj_lif{sfx}", LIF(cfg.v_threshold, cfg.tau, cfg.surrogate_alpha))
-        self.rpe_conv = _conv(cfg.dim, cfg.dim, k)
-        self.delay = (self.n + 1) * (k // 2)
-
-    def _layer(self, i):
-        sfx = str(i) if i else ""
-        return (
-            getattr(self, f"proj_conv{sfx}"),
-            getattr(self, f"proj_bn{sfx}"),
-            getattr(self, f"proj_lif{sfx}"),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, N) -> (B, dim, N)
-        for i in range(self.n):
-            conv, bn, lif = self._layer(i)
-            x = conv(x)
-            if i < self.n - 1:
-                x = lif(bn(x))
-        bn, lif = self._layer(self.n - 1)[1:]
-        return x + self.rpe_conv(lif(bn(x)))
-
-    def init_state(self, batch: int, like: torch.Tensor) -> EmbedState:
-        convs = [self._layer(i)[0] for i in range(self.n)]
-        return _embed_state(convs, self.rpe_conv, self.n, batch, like)
-
-    def step(
-        self, frames: list[torch.Tensor], state: EmbedState, finish: bool
-    ) -> tuple[list[torch.Tensor], EmbedState]:
-        s, convs, vs = frames, [], []
-        for i, (c, v) in enumerate(zip(state.convs, state.v)):
-            conv, bn, lif = self._layer(i)
-            x, c = conv_push(conv, s, c, finish)
-            # after the last layer x is the stack's output and its spikes s feed rpe_conv
-            s, v = _lif_frames(lif, [_bn_frame(bn, f) for f in x], v)
-            convs.append(c)
-            vs.append(v)
-        out, rpe, skip = _add_rpe(self.rpe_conv, x, s, state, finish)
-        return out, EmbedState(tuple(convs), tuple(vs), rpe, skip)
-
-
-class ConvEmbed(nn.Module):
-    """The non-spiking Tokenizer: [conv -> ReLU -> BN] x L = x;  out = x + rpe_conv(x)."""
-
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        k = cfg.kernel_size
-        self.conv_layers = nn.Sequential(
-            *[
-                nn.Sequential(
-                    _conv(cfg.in_features if i == 0 else cfg.dim, cfg.dim, k),
-                    nn.ReLU(),
-                    nn.Identity(),
-                    nn.BatchNorm1d(cfg.dim),
-                )
-                for i in range(cfg.embed_layers)
-            ]
-        )
-        self.rpe_conv = _conv(cfg.dim, cfg.dim, k)
-        self.delay = (cfg.embed_layers + 1) * (k // 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv_layers(x)
-        return x + self.rpe_conv(x)
-
-    def init_state(self, batch: int, like: torch.Tensor) -> EmbedState:
-        convs = [layer[0] for layer in self.conv_layers]
-        return _embed_state(convs, self.rpe_conv, 0, batch, like)
-
-    def step(
-        self, frames: list[torch.Tensor], state: EmbedState, finish: bool
-    ) -> tuple[list[torch.Tensor], EmbedState]:
-        x, convs = frames, []
-        for layer, c in zip(self.conv_layers, state.convs):
-            x, c = conv_push(layer[0], x, c, finish)
-            x = [_bn_frame(layer[3], F.relu(f)) for f in x]
-            convs.append(c)
-        out, rpe, skip = _add_rpe(self.rpe_conv, x, x, state, finish)
-        return out, EmbedState(tuple(convs), (), rpe, skip)
 
 
 # ---------------------------------------------------------------- LMU cells
@@ -329,11 +71,11 @@ class SpikingLMUCell(nn.Module):
     def step(
         self, s: torch.Tensor, state: SpikingLMUCellState
     ) -> tuple[torch.Tensor, SpikingLMUCellState]:  # (B, C) spikes -> (B, C) spikes
-        u, v_u = self.f_u.step(_bn_frame(self.bn_u, self.W_u(s)), state.v_u)
+        u, v_u = self.f_u.step(bn_frame(self.bn_u, self.W_u(s)), state.v_u)
         m = self.memory.step(u, state.m)
-        m_s, v_m = self.f_m.step(_bn_frame(self.bn_m, m), state.v_m)
+        m_s, v_m = self.f_m.step(bn_frame(self.bn_m, m), state.v_m)
         h, v_h = self.f_h.step(
-            _bn_frame(self.bn_h, self.W_h(torch.cat((m_s, s), dim=-1))), state.v_h
+            bn_frame(self.bn_h, self.W_h(torch.cat((m_s, s), dim=-1))), state.v_h
         )
         return h, SpikingLMUCellState(v_u, m, v_m, v_h)
 
@@ -396,10 +138,10 @@ class SpikingLMUMixer(nn.Module):
     def step(
         self, x: torch.Tensor, state: SpikingLMUMixerState
     ) -> tuple[torch.Tensor, SpikingLMUMixerState]:
-        s, v_prev = self.prev_lif.step(_bn_frame(self.prev_bn, x), state.v_prev)
+        s, v_prev = self.prev_lif.step(bn_frame(self.prev_bn, x), state.v_prev)
         h, lmu = self.lmu.step(s, state.lmu)
         return (
-            _bn_frame(self.proj_bn, _conv1x1_frame(self.proj_conv, h)),
+            bn_frame(self.proj_bn, conv1x1_frame(self.proj_conv, h)),
             SpikingLMUMixerState(v_prev, lmu),
         )
 
@@ -428,7 +170,7 @@ class LMUMixer(nn.Module):
 
     def step(self, x: torch.Tensor, state: LMUMixerState) -> tuple[torch.Tensor, LMUMixerState]:
         h, lmu = self.lmu.step(x, state.lmu)
-        return _bn_frame(self.proj_bn, _conv1x1_frame(self.proj_conv, h)), LMUMixerState(lmu)
+        return bn_frame(self.proj_bn, conv1x1_frame(self.proj_conv, h)), LMUMixerState(lmu)
 
     def init_state(self, batch: int, like: torch.Tensor) -> LMUMixerState:
         return LMUMixerState(self.lmu.init_state(batch, like))
@@ -459,11 +201,9 @@ class SpikingChannelMixer(nn.Module):
     def step(
         self, x: torch.Tensor, state: SpikingChannelMixerState
     ) -> tuple[torch.Tensor, SpikingChannelMixerState]:
-        s, v1 = self.fc1_lif.step(_bn_frame(self.fc1_bn, x), state.v1)
-        s, v2 = self.fc2_lif.step(
-            _bn_frame(self.fc2_bn, _conv1x1_frame(self.fc1_conv, s)), state.v2
-        )
-        return _conv1x1_frame(self.fc2_conv, s), SpikingChannelMixerState(v1, v2)
+        s, v1 = self.fc1_lif.step(bn_frame(self.fc1_bn, x), state.v1)
+        s, v2 = self.fc2_lif.step(bn_frame(self.fc2_bn, conv1x1_frame(self.fc1_conv, s)), state.v2)
+        return conv1x1_frame(self.fc2_conv, s), SpikingChannelMixerState(v1, v2)
 
     def init_state(self, batch: int, like: torch.Tensor) -> SpikingChannelMixerState:
         return SpikingChannelMixerState(
@@ -488,8 +228,8 @@ class ChannelMixer(nn.Module):
         return F.relu(self.fc2_bn(self.fc2_conv(x)))
 
     def step(self, x: torch.Tensor, state: NoState) -> tuple[torch.Tensor, NoState]:
-        x = F.gelu(_bn_frame(self.fc1_bn, _conv1x1_frame(self.fc1_conv, x)))
-        return F.relu(_bn_frame(self.fc2_bn, _conv1x1_frame(self.fc2_conv, x))), state
+        x = F.gelu(bn_frame(self.fc1_bn, conv1x1_frame(self.fc1_conv, x)))
+        return F.relu(bn_frame(self.fc2_bn, conv1x1_frame(self.fc2_conv, x))), state
 
     def init_state(self, batch: int, like: torch.Tensor) -> NoState:
         return NoState()
@@ -703,7 +443,7 @@ class SpikingLMUFormer(_LMUFormerBase):
         return like.new_zeros(batch, self.config.dim)
 
     def _readout_frame(self, x, v):
-        return self.head_lif.step(_bn_frame(self.head_bn, x), v)
+        return self.head_lif.step(bn_frame(self.head_bn, x), v)
 
 
 class LMUFormer(_LMUFormerBase):

@@ -20,8 +20,9 @@ import functools
 import torch
 from torch import nn
 
+from .config import ModelConfig
 from .lmu import LegendreMemory, impulse_response
-from .lmuformer import ModelConfig, build_model
+from .lmuformer import build_model
 
 __all__ = ["ann_macs", "snn_synops", "counting_synops", "fir_synops"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .lmuformer import ModelConfig
+from .config import ModelConfig
 
 _SCV2 = dict(
     in_features=128, num_classes=35, dim=256, depth=1, mlp_ratio=4.0, theta=128.0, seq_len=128
