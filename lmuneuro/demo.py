@@ -82,6 +82,22 @@ def run_demo(
 
     test = get_dataset(dataset, "test", data_dir=data_dir)
     x, y = (t.numpy() for t in test.tensors)
+    figures, emu = _accuracies(net, ckpt, x, y, lava_samples)
+    print(f"[5/5] energy per sample on Loihi 2 -> {html}")
+    figures.update(_energy(net, x, emu, html))
+    write_output(work / "demo.json", to_json(figures, indent=2))
+    where = f" --data-dir {data_dir}" if data_dir else ""
+    print(
+        f"done in {time.perf_counter() - t0:.0f} s; outputs in {work}/ "
+        f"(lmuneuro energy {art} --dataset {dataset}{where} for the full table)"
+    )
+    return figures
+
+
+def _accuracies(net, ckpt: Path, x: np.ndarray, y: np.ndarray, lava_samples: int) -> tuple:
+    """(figures, the emulator's result): the float model's, the emulator's (every sample) and
+    Lava's (the first ``lava_samples``) accuracies, and whether Lava's spikes equal the
+    emulator's."""
     with torch.no_grad():
         float_pred = load_checkpoint(ckpt).model(torch.from_numpy(x)).argmax(-1).numpy()
     print(f"[3/5] emulator (bit-accurate, batched) on all {len(x)} test samples")
@@ -122,12 +138,16 @@ def run_demo(
         f"population on Lava {'equals' if figures['lava_equals_emulator'] else 'DIFFERS FROM'} the "
         "emulator's"
     )
+    return figures, emu
 
-    print(f"[5/5] energy per sample on Loihi 2 -> {html}")
+
+def _energy(net, x: np.ndarray, emu, html: Path) -> dict:
+    """The energy figures of the emulator's run on the loihi2 profile, its report written as
+    ``html``."""
     r = report(net, activity(net, x, emu.spike_counts, emu.step_counts), "loihi2")
     write_output(html, render_html(r))
     total, dynamic, a, rt = r.total, r.dynamic, r.ann, r.runtime
-    figures.update(
+    figures = dict(
         energy_uj=total.value / 1e6,
         dynamic_energy_uj=dynamic.value / 1e6,
         latency_ms=rt.latency_s.value * 1e3,
@@ -145,11 +165,5 @@ def run_demo(
         f"as an ANN {si(a['macs'], 'MACs', count=True)}; at 45 nm the SNN needs "
         f"{a['energy_ratio_45nm']:.2f}x the ANN's energy (estimates from the loihi2 profile, "
         "not board measurements)"
-    )
-    write_output(work / "demo.json", to_json(figures, indent=2))
-    where = f" --data-dir {data_dir}" if data_dir else ""
-    print(
-        f"done in {time.perf_counter() - t0:.0f} s; outputs in {work}/ "
-        f"(lmuneuro energy {art} --dataset {dataset}{where} for the full table)"
     )
     return figures

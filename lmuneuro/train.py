@@ -153,81 +153,14 @@ def _aware_settings(cfg: TrainConfig, model_cfg, info: dict):
 
 def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     """Train ``cfg.preset`` on ``cfg.dataset``; returns the final metrics. Writes ``cfg.output``."""
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    rank = int(os.environ.get("RANK", "0"))
-    if distributed:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        if torch.cuda.is_available():
-            torch.cuda.set_device(local)
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        device = torch.device(f"cuda:{local}") if torch.cuda.is_available() else torch.device("cpu")
-    else:
-        device = _device(cfg.device)
+    distributed, rank, device = _join(cfg)
     check_output(cfg.output, [cfg.data_dir])  # before any work: never after the training
-    for name in ("epochs", "batch_size"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(
-                f"{name.replace('_', ' ')} must be at least 1, got {getattr(cfg, name)}"
-            )
-    model_cfg = get_preset(cfg.preset)
-    info = dataset_info(cfg.dataset)
-    if cfg.quantization_aware:
-        settings = _aware_settings(cfg, model_cfg, info)
-    if (
-        info["num_features"] != model_cfg.in_features
-        or len(info["classes"]) != model_cfg.num_classes
-    ):
-        raise ValueError(
-            f"preset {cfg.preset!r} takes {model_cfg.in_features} features / "
-            f"{model_cfg.num_classes} classes; dataset {cfg.dataset!r} has "
-            f"{info['num_features']} / {len(info['classes'])}"
-        )
+    model_cfg, info, settings = _check_request(cfg)
     t_start = time.perf_counter()
-    kw = {"data_dir": cfg.data_dir, "progress": progress and rank == 0} if cfg.data_dir else {}
-    train_set = get_dataset(cfg.dataset, "train", augment=cfg.augment, **kw)
-    eval_set = get_dataset(cfg.dataset, info["eval_split"], **kw)
-    for split, ds in (("training", train_set), ("evaluation", eval_set)):
-        if len(ds) == 0:
-            raise ValueError(
-                f"dataset {cfg.dataset!r} has an empty {split} split; there is nothing to train on"
-            )
-
-    _seed_all(cfg.seed)
-    model = build_model(model_cfg).to(device)
-    # The head's bias starts at the prior log-odds of BCE on one-hot targets (1 / classes):
-    # otherwise
-    # the first epochs lower every logit by silencing the spikes the head reads (a spiking model on
-    # long sequences never recovers from that).
-    if model_cfg.num_classes > 1:
-        torch.nn.init.constant_(model.head.bias, -math.log(model_cfg.num_classes - 1))
-    if not cfg.head_lr_scale > 0:
-        raise ValueError(f"head learning-rate scale must be positive, got {cfg.head_lr_scale}")
-    head = {id(p) for p in model.head.parameters()}
-    opt = torch.optim.Adam(
-        [
-            {"params": [p for p in model.parameters() if id(p) not in head], "lr_scale": 1.0},
-            {"params": list(model.head.parameters()), "lr_scale": cfg.head_lr_scale},
-        ],
-        lr=cfg.lr,
-        betas=tuple(cfg.betas),
-    )
-    history: list[dict] = []
-    start_epoch = 0
+    train_set, eval_set = _datasets(cfg, info, progress and rank == 0)
+    model, opt = _model_and_optimizer(cfg, model_cfg, device)
     out = Path(cfg.output)
-    if cfg.init is not None:
-        if cfg.resume:
-            raise ValueError("init starts a new run and resume continues one: choose one")
-        _start_from(model, cfg.init, cfg.preset, info["classes"], log)
-    if cfg.resume and out.exists():
-        ck = load_checkpoint(out, preset=cfg.preset)
-        if not ck.train_state:
-            raise CheckpointError(f"{out}: has no training state to resume from")
-        model.load_state_dict(ck.model.state_dict())
-        opt.load_state_dict(ck.train_state["optimizer"])
-        torch.set_rng_state(ck.train_state["rng"])
-        history = list(ck.metrics.get("history", []))
-        start_epoch = int(ck.train_state["epoch"]) + 1
-        log(f"resuming {out} at epoch {start_epoch + 1}/{cfg.epochs}")
+    history, start_epoch = _start(cfg, model, opt, info["classes"], out, log)
 
     chip = None
     if cfg.quantization_aware:
@@ -242,79 +175,27 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
         )
         sampler = torch.utils.data.distributed.DistributedSampler(train_set, seed=cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    train_loader = DataLoader(
-        train_set,
-        batch_size=cfg.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=gen,
-        num_workers=cfg.num_workers,
-        drop_last=False,
-    )
-    eval_loader = DataLoader(eval_set, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
-    n_cls = model_cfg.num_classes
+    train_loader, eval_loader = _loaders(cfg, train_set, eval_set, sampler, gen)
 
     for epoch in range(start_epoch, cfg.epochs):
-        if cfg.time_budget is not None and history:
-            spent = time.perf_counter() - t_start
-            mean = sum(r["seconds"] for r in history[-3:]) / len(history[-3:])
-            if spent + mean > 60 * cfg.time_budget:
-                log(
-                    f"stopping before epoch {epoch + 1}: the time budget of "
-                    f"{cfg.time_budget:g} min would be passed"
-                )
-                break
+        if _out_of_time(cfg, history, time.perf_counter() - t_start, epoch, log):
+            break
         if sampler is not None:
             sampler.set_epoch(epoch)
         # the generator's position depends on the epoch only: a resumed run shuffles the same way
         gen.manual_seed(cfg.seed * 1000 + epoch)
         for g in opt.param_groups:
             g["lr"] = cfg.lr * _lr_factor(cfg, epoch) * g["lr_scale"]
-        net.train()
         t0 = time.perf_counter()
-        seen = correct = 0
-        loss_sum = 0.0
-        total = (
-            len(train_loader)
-            if cfg.max_batches is None
-            else min(cfg.max_batches, len(train_loader))
-        )
-        bar = progress_bar(
-            train_loader,
-            total=total,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            leave=False,
-            enabled=progress and rank == 0,
-            unit="batch",
-        )
-        for i, (x, y) in enumerate(bar):
-            if i >= total:
-                break
-            x, y = x.to(device), y.to(device)
-            logits = net(x)
-            target = (
-                y if y.is_floating_point() else F.one_hot(y, n_cls).to(logits.dtype)
-            )  # soft: mixup
-            loss = F.binary_cross_entropy_with_logits(logits, target)
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(-1) == target.argmax(-1)).sum().item()
-            seen += len(y)
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
+        loss, accuracy = _epoch(net, opt, train_loader, cfg, epoch, device, progress and rank == 0)
         if chip is not None:
             chip.check_fit()  # the checkpoint written is one that convert accepts
         ev = evaluate(net if chip is not None else model, eval_loader, device, cfg.max_batches)
         row = {
             "epoch": epoch + 1,
             "lr": opt.param_groups[0]["lr"],
-            "train_loss": loss_sum / max(seen, 1),
-            "train_accuracy": correct / max(seen, 1),
+            "train_loss": loss,
+            "train_accuracy": accuracy,
             "eval_accuracy": ev["accuracy"],
             "eval_ce_loss": ev["ce_loss"],
             "seconds": time.perf_counter() - t0,
@@ -343,3 +224,163 @@ def train(cfg: TrainConfig, log=print, progress: bool = True) -> dict:
     if distributed:
         torch.distributed.destroy_process_group()
     return history[-1] if history else {}
+
+
+def _join(cfg: TrainConfig) -> tuple[bool, int, torch.device]:
+    """(distributed, rank, device): under torchrun, this process's place in the process group."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = int(os.environ.get("RANK", "0"))
+    if not distributed:
+        return False, rank, _device(cfg.device)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+    torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    device = torch.device(f"cuda:{local}") if torch.cuda.is_available() else torch.device("cpu")
+    return True, rank, device
+
+
+def _check_request(cfg: TrainConfig) -> tuple:
+    """(model config, data set info, quantisation-aware settings or None), every one checked
+    against the others before any data is loaded."""
+    for name in ("epochs", "batch_size"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(
+                f"{name.replace('_', ' ')} must be at least 1, got {getattr(cfg, name)}"
+            )
+    model_cfg = get_preset(cfg.preset)
+    info = dataset_info(cfg.dataset)
+    settings = _aware_settings(cfg, model_cfg, info) if cfg.quantization_aware else None
+    if (
+        info["num_features"] != model_cfg.in_features
+        or len(info["classes"]) != model_cfg.num_classes
+    ):
+        raise ValueError(
+            f"preset {cfg.preset!r} takes {model_cfg.in_features} features / "
+            f"{model_cfg.num_classes} classes; dataset {cfg.dataset!r} has "
+            f"{info['num_features']} / {len(info['classes'])}"
+        )
+    return model_cfg, info, settings
+
+
+def _datasets(cfg: TrainConfig, info: dict, progress: bool) -> tuple:
+    """The training and evaluation splits, neither empty."""
+    kw = {"data_dir": cfg.data_dir, "progress": progress} if cfg.data_dir else {}
+    train_set = get_dataset(cfg.dataset, "train", augment=cfg.augment, **kw)
+    eval_set = get_dataset(cfg.dataset, info["eval_split"], **kw)
+    for split, ds in (("training", train_set), ("evaluation", eval_set)):
+        if len(ds) == 0:
+            raise ValueError(
+                f"dataset {cfg.dataset!r} has an empty {split} split; there is nothing to train on"
+            )
+    return train_set, eval_set
+
+
+def _loaders(cfg: TrainConfig, train_set, eval_set, sampler, gen) -> tuple:
+    """The training loader (shuffled by ``gen``, or split by the distributed ``sampler``) and the
+    evaluation one."""
+    train_loader = DataLoader(
+        train_set,
+        batch_size=cfg.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=gen,
+        num_workers=cfg.num_workers,
+        drop_last=False,
+    )
+    return train_loader, DataLoader(
+        eval_set, batch_size=cfg.batch_size, num_workers=cfg.num_workers
+    )
+
+
+def _model_and_optimizer(cfg: TrainConfig, model_cfg, device) -> tuple:
+    """The seeded model and its Adam, the head in a group of its own (``head_lr_scale``)."""
+    _seed_all(cfg.seed)
+    model = build_model(model_cfg).to(device)
+    # The head's bias starts at the prior log-odds of BCE on one-hot targets (1 / classes):
+    # otherwise the first epochs lower every logit by silencing the spikes the head reads (a
+    # spiking model on long sequences never recovers from that).
+    if model_cfg.num_classes > 1:
+        torch.nn.init.constant_(model.head.bias, -math.log(model_cfg.num_classes - 1))
+    if not cfg.head_lr_scale > 0:
+        raise ValueError(f"head learning-rate scale must be positive, got {cfg.head_lr_scale}")
+    head = {id(p) for p in model.head.parameters()}
+    opt = torch.optim.Adam(
+        [
+            {"params": [p for p in model.parameters() if id(p) not in head], "lr_scale": 1.0},
+            {"params": list(model.head.parameters()), "lr_scale": cfg.head_lr_scale},
+        ],
+        lr=cfg.lr,
+        betas=tuple(cfg.betas),
+    )
+    return model, opt
+
+
+def _start(cfg: TrainConfig, model, opt, classes: list, out: Path, log) -> tuple[list, int]:
+    """(history, first epoch): a new run, one from ``cfg.init``'s weights, or ``out`` resumed."""
+    if cfg.init is not None:
+        if cfg.resume:
+            raise ValueError("init starts a new run and resume continues one: choose one")
+        _start_from(model, cfg.init, cfg.preset, classes, log)
+    if not (cfg.resume and out.exists()):
+        return [], 0
+    ck = load_checkpoint(out, preset=cfg.preset)
+    if not ck.train_state:
+        raise CheckpointError(f"{out}: has no training state to resume from")
+    model.load_state_dict(ck.model.state_dict())
+    opt.load_state_dict(ck.train_state["optimizer"])
+    torch.set_rng_state(ck.train_state["rng"])
+    start_epoch = int(ck.train_state["epoch"]) + 1
+    log(f"resuming {out} at epoch {start_epoch + 1}/{cfg.epochs}")
+    return list(ck.metrics.get("history", [])), start_epoch
+
+
+def _out_of_time(cfg: TrainConfig, history: list, spent: float, epoch: int, log) -> bool:
+    """Whether another epoch, as long as the last three took on average, would pass the budget."""
+    if cfg.time_budget is None or not history:
+        return False
+    mean = sum(r["seconds"] for r in history[-3:]) / len(history[-3:])
+    if spent + mean <= 60 * cfg.time_budget:
+        return False
+    log(
+        f"stopping before epoch {epoch + 1}: the time budget of "
+        f"{cfg.time_budget:g} min would be passed"
+    )
+    return True
+
+
+def _epoch(net, opt, loader, cfg: TrainConfig, epoch: int, device, progress: bool) -> tuple:
+    """One epoch of training (at most ``cfg.max_batches``); (mean loss, accuracy) over it."""
+    net.train()
+    seen = correct = 0
+    loss_sum = 0.0
+    total = len(loader) if cfg.max_batches is None else min(cfg.max_batches, len(loader))
+    bar = progress_bar(
+        loader,
+        total=total,
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        leave=False,
+        enabled=progress,
+        unit="batch",
+    )
+    for i, (x, y) in enumerate(bar):
+        if i >= total:
+            break
+        x, y = x.to(device), y.to(device)
+        logits = net(x)
+        target = (
+            y if y.is_floating_point() else F.one_hot(y, logits.shape[-1]).to(logits.dtype)
+        )  # soft: mixup
+        loss = F.binary_cross_entropy_with_logits(logits, target)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(
+                f"loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}"
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.item() * len(y)
+        correct += (logits.argmax(-1) == target.argmax(-1)).sum().item()
+        seen += len(y)
+        bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
+    return loss_sum / max(seen, 1), correct / max(seen, 1)

@@ -128,27 +128,32 @@ def choose_weight_sets(
         # the layers that lose a process with one set; the others' weights are exact in one
         candidates = [n for n in layers if processes[()][n] > processes[one.single_set][n]]
         bound = two.error * (1 + tolerance)
-        chosen = one
-        if one.error > bound:
-            ranked = []
-            for name in candidates:
-                alone = measure([name])
-                saved = two.events - alone.events
-                if saved > 0:
-                    ranked.append(((alone.error - two.error) / saved, name))
-            order = [n for _, n in sorted(ranked)]
-            # the longest prefix that keeps the bound: 0 layers does (two sets everywhere); n + 1
-            # is a sentinel that does not
-            chosen, lo, hi = two, 0, len(order) + 1
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                trial = measure(order[:mid])
-                if trial.error <= bound:
-                    chosen, lo = trial, mid
-                else:
-                    hi = mid
+        chosen = one if one.error <= bound else _longest_prefix(measure, two, candidates, bound)
     single = tuple(n for n in chosen.single_set if n in candidates)  # the others: one already
     return SetChoice(single, len(candidates), bound, len(x), two, one, chosen, len(measured))
+
+
+def _longest_prefix(measure, two: Trial, candidates: list, bound: float) -> Trial:
+    """The ``candidates`` ranked by the error each adds at one set alone per synaptic event it
+    saves, and the trial of the longest prefix of that ranking that keeps within ``bound``
+    (bisection; ``measure``: a choice's ``Trial``, ``two``: two sets everywhere)."""
+    ranked = []
+    for name in candidates:
+        alone = measure([name])
+        saved = two.events - alone.events
+        if saved > 0:
+            ranked.append(((alone.error - two.error) / saved, name))
+    order = [n for _, n in sorted(ranked)]
+    # 0 layers keep the bound (two sets everywhere); n + 1 is a sentinel that does not
+    chosen, lo, hi = two, 0, len(order) + 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        trial = measure(order[:mid])
+        if trial.error <= bound:
+            chosen, lo = trial, mid
+        else:
+            hi = mid
+    return chosen
 
 
 def convert_calibrated(

@@ -325,7 +325,45 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
     runs = _Runs(model, x, batch)
     base = compile_model(model, features, settings, fit=False)
     before = runs.measure(base.net).mismatch
-    first = _first_layers(base.net)
+    trials, best, got, fixed = _input_format(
+        model, features, settings, runs, mags, _first_layers(base.net)
+    )
+    chosen = replace(settings, input_range=best.input_range)
+    plain = compile_model(model, features, chosen, **fixed)
+    graph = {p.name: p for p in from_model(model).populations}
+    taus = {n: p.tau for n, p in graph.items()}
+    compiled, got, shifts = _correct_biases(model, features, chosen, fixed, runs, plain, got, taus)
+    after = got.mismatch
+    record = Calibration(
+        samples=len(x),
+        input_range=best.input_range,
+        uncalibrated_input_range=float(base.settings.input_range),
+        input_mean_square=fixed["input_mean_square"],
+        values=int(mags.size),
+        clipped=best.clipped,
+        candidates=tuple(trials),
+        bias_corrected=bool(shifts),
+        layers=tuple(
+            LayerCalibration(
+                p.name,
+                before[p.name],
+                after[p.name],
+                float(np.mean(np.abs(shifts[p.name]))) / graph[p.name].v_th
+                if p.name in shifts
+                else 0.0,
+            )
+            for p in compiled.net.layers
+        ),
+        bias_shifts=shifts,
+    )
+    return compiled, record
+
+
+def _input_format(model, features, settings, runs: _Runs, mags: np.ndarray, first: list) -> tuple:
+    """The input's range and resolution (module docstring), measured by the mismatch of the
+    ``first`` layers: (every ``InputTrial``, the best, its ``_Measured``, the ``compile_model``
+    arguments that reproduce its format)."""
+    from .convert import compile_model
 
     def mean(m: dict) -> float:
         return float(np.mean([m[n] for n in first]))
@@ -364,16 +402,20 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
     for frac in FRAC_STEPS:  # then finer and coarser inputs at that range
         measure(best.input_range, best.frac_bits + frac)
     best = min(trials, key=lambda t: t.mismatch)
-    chosen = replace(settings, input_range=best.input_range)
     ms = float(np.mean(np.minimum(mags, best.input_range) ** 2))
     fixed = {"input_mean_square": ms, "input_frac_bits": asked[best.input_range, best.frac_bits]}
-    plain = compile_model(model, features, chosen, **fixed)
-    graph = {p.name: p for p in from_model(model).populations}
-    taus = {n: p.tau for n, p in graph.items()}
+    return trials, best, measured[best.input_range, best.frac_bits], fixed
+
+
+def _correct_biases(model, features, chosen, fixed: dict, runs: _Runs, plain, got, taus: dict):
+    """Bias correction (module docstring) from the ``plain`` compile, whose run is ``got``:
+    (the network compiled with the corrections kept, its ``_Measured``, the bias shifts)."""
+    from .convert import compile_model
+
     # layer by layer in order, each one's loss measured with the layers before it corrected; kept
     # where the head improves on the samples (a layer's own mismatch may fall while later ones,
     # which learned from the float model's spikes, rise)
-    compiled, got, shifts, loss = plain, measured[best.input_range, best.frac_bits], {}, None
+    compiled, shifts, loss = plain, {}, None
     for p in plain.net.layers:
         if loss is None:
             loss = runs.rounding_loss(compiled.net, taus)
@@ -385,27 +427,4 @@ def calibrate(model, features: dict | None, settings, x: np.ndarray, *, batch: i
         m = runs.measure(c.net)
         if m.better(got):
             compiled, got, shifts, loss = c, m, trial, None
-    after = got.mismatch
-    record = Calibration(
-        samples=len(x),
-        input_range=best.input_range,
-        uncalibrated_input_range=float(base.settings.input_range),
-        input_mean_square=ms,
-        values=int(mags.size),
-        clipped=best.clipped,
-        candidates=tuple(trials),
-        bias_corrected=bool(shifts),
-        layers=tuple(
-            LayerCalibration(
-                p.name,
-                before[p.name],
-                after[p.name],
-                float(np.mean(np.abs(shifts[p.name]))) / graph[p.name].v_th
-                if p.name in shifts
-                else 0.0,
-            )
-            for p in compiled.net.layers
-        ),
-        bias_shifts=shifts,
-    )
-    return compiled, record
+    return compiled, got, shifts

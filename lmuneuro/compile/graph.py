@@ -160,18 +160,7 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None, streams: bool =
             cell.bn_u,
             cell.f_u.v_threshold,
         )
-        n_taps = taps or cell.memory.seq_len
-        mem = cell.memory
-        # The stored taps are what the trained model used; longer responses come from A and B.
-        impulse = _np(
-            mem.H[:, :n_taps]
-            if n_taps <= mem.H.shape[1]
-            else impulse_response(mem.A.double(), mem.B.double(), n_taps)
-        )
-        memory = _Expr(
-            [Synapses(u, np.moveaxis(impulse[:, :, None], 1, 0), tuple(-k for k in range(n_taps)))],
-            np.zeros(mem.memory_size),
-        )
+        memory = _memory(u, cell.memory, taps or cell.memory.seq_len)
         m = lif(f"{p}.attn.lmu.f_m", memory, cell.bn_m, cell.f_m.v_threshold)
         d = cell.W_h.in_features - cell.memory.memory_size
         w_h = cell.W_h.weight
@@ -182,7 +171,29 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None, streams: bool =
         s2 = lif(f"{p}.mlp.fc2_lif", _conv(s1, mlp.fc1_conv), mlp.fc2_bn, mlp.fc2_lif.v_threshold)
         stream = stream + [_Term(f"{p}.mlp", _conv(s2, mlp.fc2_conv))]
     lif("head_lif", stream, model.head_bn, model.head_lif.v_threshold)
+    pops = _populations(plan, streams, cfg.tau)
+    return Graph(cfg.in_features, pops, _np(model.head.weight), _np(model.head.bias))
 
+
+def _memory(u: str, mem, n_taps: int) -> _Expr:
+    """The LMU's Legendre memory ``mem`` driven by the spikes of ``u``: its impulse response, one
+    synapse group of ``n_taps`` delays."""
+    # The stored taps are what the trained model used; longer responses come from A and B.
+    impulse = _np(
+        mem.H[:, :n_taps]
+        if n_taps <= mem.H.shape[1]
+        else impulse_response(mem.A.double(), mem.B.double(), n_taps)
+    )
+    return _Expr(
+        [Synapses(u, np.moveaxis(impulse[:, :, None], 1, 0), tuple(-k for k in range(n_taps)))],
+        np.zeros(mem.memory_size),
+    )
+
+
+def _populations(plan: list, streams: bool, tau: float) -> list[Population]:
+    """The layers of ``plan`` (name, terms, batch norm, threshold) as populations, the batch norm
+    folded into their synapses and bias; with ``streams``, a term several layers read placed as
+    a graded population before its first reader."""
     pops, placed = [], set()
     for name, terms, bn, v_th in plan:
         a, c = _bn(bn)
@@ -199,8 +210,8 @@ def from_model(model: SpikingLMUFormer, taps: int | None = None, streams: bool =
             else:
                 e = t.expr.scaled(a, np.zeros_like(a))
                 groups, bias = groups + e.groups, bias + e.bias
-        pops.append(Population(name, len(bias), v_th, cfg.tau, bias, groups))
-    return Graph(cfg.in_features, pops, _np(model.head.weight), _np(model.head.bias))
+        pops.append(Population(name, len(bias), v_th, tau, bias, groups))
+    return pops
 
 
 def fold(graph: Graph, names: set[str]) -> Graph:

@@ -271,55 +271,8 @@ def check(
             out.append(_silenced(net, p, [pt for pt in parts if not pt[3]]))
         elif isinstance(p, Relay) and any(s.src == p.name for s in net.inputs_of(p.name)):
             out.append(_emptied(net, p, [pt for pt in parts if not pt[3]]))
-        if not parts:
-            continue
-        if isinstance(p, Term):  # every process at once; the sum leaves as a payload, not into u
-            lo, hi = graded_range(net, p.name)
-            top = 2 ** (fmt.message_bits_max - 1)
-            out.append(
-                Limit(
-                    f"graded payload within {fmt.message_bits_max} bits",
-                    p.name,
-                    lo.min(),
-                    hi.max(),
-                    -top,
-                    top - 1,
-                )
-            )
-            continue
-        if isinstance(p, Layer):
-            ranges = regions(parts, net.delay)
-            out += [
-                Limit(
-                    f"a_in {bits} ({region} its window)"
-                    if region != "window"
-                    else f"a_in {bits} (in its window)",
-                    p.name,
-                    lo.min(),
-                    hi.max(),
-                    fmt.a_min,
-                    fmt.a_max,
-                )
-                for region, (lo, hi) in ranges.items()
-            ]
-            lo, hi = (
-                min(r[0].min() for r in ranges.values()),
-                max(r[1].max() for r in ranges.values()),
-            )
-        else:  # a relay has no window: all its processes may deliver at once
-            lo, hi = sum(pt[0] for pt in parts).min(), sum(pt[1] for pt in parts).max()
-            out.append(Limit(f"a_in {bits}", p.name, lo, hi, fmt.a_min, fmt.a_max))
-        shift = 2**fmt.activation_shift  # u = a_in << 6 (du 4095) must not wrap around the state
-        out.append(
-            Limit(
-                f"u within {fmt.state_bits} bits",
-                p.name,
-                lo * shift,
-                hi * shift,
-                -(fmt.state_max - 1),
-                fmt.state_max,
-            )
-        )
+        if parts:
+            out += _sum_limits(net, p, parts)
     out += _within_period(net)
     if net.synapses:
         s = max(net.synapses, key=lambda s: s.delay)
@@ -328,38 +281,99 @@ def check(
         Limit("graded input payload bits", INPUT, 0, net.input_bits, None, fmt.message_bits_max)
     )
     if profile is not None:
-        rows = resources(net, profile) if rows is None else rows
-        res = profile.resources
-        worst = max(rows, key=lambda r: r["synmem_words"])
+        out += _chip_limits(profile, resources(net, profile) if rows is None else rows)
+    return out
+
+
+def _sum_limits(net: FixedNetwork, p, parts: list) -> list[Limit]:
+    """The limits of what the processes into ``p`` deliver together (``parts``: their ranges):
+    a term's payload; a layer's a_in per region of its window, a relay's at once; then u."""
+    fmt: Formats = net.formats
+    bits = f"within {fmt.activation_bits} bits"
+    if isinstance(p, Term):  # every process at once; the sum leaves as a payload, not into u
+        lo, hi = graded_range(net, p.name)
+        top = 2 ** (fmt.message_bits_max - 1)
+        return [
+            Limit(
+                f"graded payload within {fmt.message_bits_max} bits",
+                p.name,
+                lo.min(),
+                hi.max(),
+                -top,
+                top - 1,
+            )
+        ]
+    out = []
+    if isinstance(p, Layer):
+        ranges = regions(parts, net.delay)
+        out += [
+            Limit(
+                f"a_in {bits} ({region} its window)"
+                if region != "window"
+                else f"a_in {bits} (in its window)",
+                p.name,
+                lo.min(),
+                hi.max(),
+                fmt.a_min,
+                fmt.a_max,
+            )
+            for region, (lo, hi) in ranges.items()
+        ]
+        lo, hi = (
+            min(r[0].min() for r in ranges.values()),
+            max(r[1].max() for r in ranges.values()),
+        )
+    else:  # a relay has no window: all its processes may deliver at once
+        lo, hi = sum(pt[0] for pt in parts).min(), sum(pt[1] for pt in parts).max()
+        out.append(Limit(f"a_in {bits}", p.name, lo, hi, fmt.a_min, fmt.a_max))
+    shift = 2**fmt.activation_shift  # u = a_in << 6 (du 4095) must not wrap around the state
+    out.append(
+        Limit(
+            f"u within {fmt.state_bits} bits",
+            p.name,
+            lo * shift,
+            hi * shift,
+            -(fmt.state_max - 1),
+            fmt.state_max,
+        )
+    )
+    return out
+
+
+def _chip_limits(profile: Profile, rows: list[dict]) -> list[Limit]:
+    """The profile's resources against the network placed on them (``rows``: ``resources``): the
+    fullest neuro-core's synapse memory, and the cores, neurons and synapses of all its chips."""
+    res = profile.resources
+    worst = max(rows, key=lambda r: r["synmem_words"])
+    out = [
+        Limit(
+            "synapse memory per neuro-core "
+            f"(synmem_words_per_core {res['synmem_words_per_core']:,} words)",
+            f"{worst['layer']} at one neuron per core"
+            if worst["neurons_per_core"] == 1
+            else worst["layer"],
+            0,
+            worst["synmem_words"],
+            None,
+            res["synmem_words_per_core"],
+        )
+    ]
+    for key, limit, what in (
+        ("cores", "cores_per_chip", "neuro-cores"),
+        ("neurons", "neurons_per_chip", "neurons"),
+        ("synapses", "synapses_per_chip", "synapses"),
+    ):
+        worst = max(rows, key=lambda r: r[key])
         out.append(
             Limit(
-                "synapse memory per neuro-core "
-                f"(synmem_words_per_core {res['synmem_words_per_core']:,} words)",
-                f"{worst['layer']} at one neuron per core"
-                if worst["neurons_per_core"] == 1
-                else worst["layer"],
+                f"{what} on {res['chips']} {profile.name} chip(s) ({limit} {res[limit]:,})",
+                f"network (largest: {worst['layer']}, {worst[key]:,})",
                 0,
-                worst["synmem_words"],
+                sum(r[key] for r in rows),
                 None,
-                res["synmem_words_per_core"],
+                res[limit] * res["chips"],
             )
         )
-        for key, limit, what in (
-            ("cores", "cores_per_chip", "neuro-cores"),
-            ("neurons", "neurons_per_chip", "neurons"),
-            ("synapses", "synapses_per_chip", "synapses"),
-        ):
-            worst = max(rows, key=lambda r: r[key])
-            out.append(
-                Limit(
-                    f"{what} on {res['chips']} {profile.name} chip(s) ({limit} {res[limit]:,})",
-                    f"network (largest: {worst['layer']}, {worst[key]:,})",
-                    0,
-                    sum(r[key] for r in rows),
-                    None,
-                    res[limit] * res["chips"],
-                )
-            )
     return out
 
 
@@ -381,7 +395,7 @@ def _silenced(net: FixedNetwork, p: Layer, live: list) -> Limit:
     """A layer must not fire outside its window, whatever its live processes deliver there: with
     u + bias <= 0 at every such step, v never rises above the threshold it was under. Lava runs
     each sample after the one before and the emulator each from the run's start: this is what
-    makes them agree (``artifact._alike``)."""
+    makes them agree (``artifact.validation._alike``)."""
     shift_ = 2**net.formats.activation_shift
     ranges = regions(live, net.delay) if live else {}
     hi = np.maximum(ranges["before"][1], ranges["after"][1]) if live else np.zeros(p.size)

@@ -117,7 +117,14 @@ def to_nir(model, taps: int | None = None):
     nodes["head"] = nir.Affine(g.head_weight.copy(), g.head_bias.copy())
     nodes["output"] = nir.Output(output_type={"output": np.array([len(g.head_bias)])})
     edges += [(f"{last}.out", "head"), ("head", "output")]
-    meta = {
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=_metadata(g, lags, steps))
+
+
+def _metadata(g, lags: dict, steps: int) -> dict:
+    """How to run the graph as lmuneuro does: the time step, the discretisation, the lags and the
+    read-out window."""
+    last = g.populations[-1].name
+    return {
         "producer": "lmuneuro",
         "model": "Spiking LMUFormer (arXiv 2402.04882)",
         "dt": DT,
@@ -131,7 +138,6 @@ def to_nir(model, taps: int | None = None):
         "readout_window": [lags[last], lags[last] + steps],
         "seq_len": steps,
     }
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
 def export_nir(checkpoint, output) -> dict:
@@ -166,12 +172,42 @@ def run_norse(graph, x: np.ndarray, dtype=None) -> NirRun:
     import nir
     import nirtorch
     import torch
+
+    dtype = dtype or torch.float64
+    node_map, lifs = _norse_modules(dtype)
+    gm = nirtorch.nir_to_torch(graph, node_map, dtype=dtype)
+    meta = graph.metadata
+    steps = x.shape[1]
+    if steps != int(meta["seq_len"]):
+        raise ValueError(f"the graph runs samples of {meta['seq_len']} frames, not {steps}")
+    lo = int(meta["readout_window"][0])
+    total = max(meta["lags"].values()) + steps  # every population's window ends by then
+    xs = torch.zeros((x.shape[0], total, x.shape[2]), dtype=dtype)
+    xs[:, :steps] = torch.as_tensor(np.asarray(x), dtype=dtype)
+    state, outs = None, []
+    with torch.no_grad():
+        for k in range(total):
+            out, state = gm(xs[:, k], state)
+            outs.append(out)
+    logits = torch.stack(outs[lo : lo + steps], 1).mean(1).double().numpy()
+    spikes = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.LIF):
+            lag = int(meta["lags"][name])
+            z = torch.stack(lifs[id(node)].out, 1)[:, lag : lag + steps]
+            spikes[name] = z.double().numpy() > 0
+    return NirRun(logits, spikes)
+
+
+def _norse_modules(dtype) -> tuple[dict, dict]:
+    """(nirtorch's node map: a torch module per NIR node, norse's ``LIFBoxCell`` for a LIF; the
+    LIF modules it makes, by ``id`` of their node, each recording its spikes)."""
+    import nir
+    import torch
     from norse.torch import LIFBoxCell
     from norse.torch.functional.lif_box import LIFBoxParameters
 
-    dtype = dtype or torch.float64
     t = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype)  # noqa: E731
-    spikes: dict[str, list] = {}
 
     class Lif(torch.nn.Module):
         def __init__(self, node):
@@ -213,7 +249,7 @@ def run_norse(graph, x: np.ndarray, dtype=None) -> NirRun:
             m.bias.data = t(bias)
         return m.to(dtype)
 
-    lifs: dict[str, Lif] = {}
+    lifs: dict[int, Lif] = {}
 
     def lif(node):
         m = Lif(node)
@@ -227,24 +263,4 @@ def run_norse(graph, x: np.ndarray, dtype=None) -> NirRun:
         nir.Linear: linear,
         nir.Affine: lambda n: linear(n, n.bias),
     }
-    gm = nirtorch.nir_to_torch(graph, node_map, dtype=dtype)
-    meta = graph.metadata
-    steps = x.shape[1]
-    if steps != int(meta["seq_len"]):
-        raise ValueError(f"the graph runs samples of {meta['seq_len']} frames, not {steps}")
-    lo = int(meta["readout_window"][0])
-    total = max(meta["lags"].values()) + steps  # every population's window ends by then
-    xs = torch.zeros((x.shape[0], total, x.shape[2]), dtype=dtype)
-    xs[:, :steps] = t(x)
-    state, outs = None, []
-    with torch.no_grad():
-        for k in range(total):
-            out, state = gm(xs[:, k], state)
-            outs.append(out)
-    logits = torch.stack(outs[lo : lo + steps], 1).mean(1).double().numpy()
-    for name, node in graph.nodes.items():
-        if isinstance(node, nir.LIF):
-            lag = int(meta["lags"][name])
-            z = torch.stack(lifs[id(node)].out, 1)[:, lag : lag + steps]
-            spikes[name] = z.double().numpy() > 0
-    return NirRun(logits, spikes)
+    return node_map, lifs
