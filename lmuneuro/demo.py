@@ -132,8 +132,8 @@ def run_demo(
         dynamic_energy_uj=dynamic.value / 1e6,
         latency_ms=rt.latency_s.value * 1e3,
         synops=r.totals.synops,
-        ann_macs=a["macs"],
-        energy_ratio_45nm=a["energy_ratio_45nm"],
+        ann_macs=a.macs,
+        energy_ratio_45nm=a.energy_ratio_45nm,
     )
     lat = [s * 1e3 for s in rt.latency_s]
     print(
