@@ -1,6 +1,7 @@
 """What a run did, counted from its spikes per neuron: the synaptic events each population
 received and caused on the chip, beside what the same spikes cost the PyTorch model in the paper's
-convention. Every backend's ``RunResult`` (and the float model's spikes) is counted here."""
+convention. Every backend's ``RunResult`` (and the float model's spikes) is counted here, and the
+file ``lmuneuro run --activity`` writes is read back here, checked against its network."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ activity without it is spread evenly over the sample's steps, which the report s
 constant is a profile's ``[timing.*]`` table with its source and range (``hardware_profiles``):
 the paper's fitted values are not public, so each is calibrated on a public Loihi 2 measurement
 or labelled an assumption; ``benchmarks/bench_runtime.py`` sets the model beside each
-measurement.
+measurement. An energy report gives the model's figures as its ``Runtime``.
 """
 
 from __future__ import annotations
