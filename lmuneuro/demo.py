@@ -142,8 +142,8 @@ def run_demo(
         f"{si(r.totals.synops, CHIP_EVENTS, count=True)}; {si(total.value * 1e-12, 'J')} "
         f"(range {si(total.low * 1e-12, 'J')} to {si(total.high * 1e-12, 'J')}): dynamic "
         f"{si(dynamic.value * 1e-12, 'J')}, static {si(r.energy['static'].value * 1e-12, 'J')}; "
-        f"as an ANN {si(a['macs'], 'MACs', count=True)}; at 45 nm the SNN needs "
-        f"{a['energy_ratio_45nm']:.2f}x the ANN's energy (estimates from the loihi2 profile, "
+        f"as an ANN {si(a.macs, 'MACs', count=True)}; at 45 nm the SNN needs "
+        f"{a.energy_ratio_45nm:.2f}x the ANN's energy (estimates from the loihi2 profile, "
         "not board measurements)"
     )
     write_output(work / "demo.json", to_json(figures, indent=2))
