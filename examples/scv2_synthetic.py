@@ -130,7 +130,7 @@ def measure(work: Path, data: Path, lava_clips: int) -> dict:
                 "model_graded_macs_g": t.model_graded_macs / 1e9,
                 "chip_per_model": t.chip_per_model,
             }
-            fig["ann_macs_g"] = r.ann["macs"] / 1e9
+            fig["ann_macs_g"] = r.ann.macs / 1e9
             modes = {m: v for m, v in vars(r.static_modes).items() if v is not None}
             fig["energy_uj"][f"{profile}, {sets} set(s)"] = {
                 "total": r.total.value / 1e6,

@@ -152,8 +152,8 @@ def _energy(net, x: np.ndarray, emu, html: Path) -> dict:
         dynamic_energy_uj=dynamic.value / 1e6,
         latency_ms=rt.latency_s.value * 1e3,
         synops=r.totals.synops,
-        ann_macs=a["macs"],
-        energy_ratio_45nm=a["energy_ratio_45nm"],
+        ann_macs=a.macs,
+        energy_ratio_45nm=a.energy_ratio_45nm,
     )
     lat = [s * 1e3 for s in rt.latency_s]
     print(
@@ -162,8 +162,8 @@ def _energy(net, x: np.ndarray, emu, html: Path) -> dict:
         f"{si(r.totals.synops, CHIP_EVENTS, count=True)}; {si(total.value * 1e-12, 'J')} "
         f"(range {si(total.low * 1e-12, 'J')} to {si(total.high * 1e-12, 'J')}): dynamic "
         f"{si(dynamic.value * 1e-12, 'J')}, static {si(r.energy['static'].value * 1e-12, 'J')}; "
-        f"as an ANN {si(a['macs'], 'MACs', count=True)}; at 45 nm the SNN needs "
-        f"{a['energy_ratio_45nm']:.2f}x the ANN's energy (estimates from the loihi2 profile, "
+        f"as an ANN {si(a.macs, 'MACs', count=True)}; at 45 nm the SNN needs "
+        f"{a.energy_ratio_45nm:.2f}x the ANN's energy (estimates from the loihi2 profile, "
         "not board measurements)"
     )
     return figures

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis.activity import Activity, activity
-from .analysis.energy import EnergyReport, activity_from_dict, read_activity, report
+from .analysis.activity import Activity, activity, activity_from_dict, read_activity
+from .analysis.energy import EnergyReport, report
 from .artifact import FixedNetwork, read_artifact
 from .backends import run_backend
 from .backends.result import RunResult
@@ -133,11 +133,13 @@ def run(
         seconds=seconds,
         delay_steps=net.delay,
         predictions=pred,
-        inputs_clipped=net.quantize_input(x)[1],
+        inputs_clipped=res.inputs_clipped,
         result=res,
         accuracy=None if y is None else float((pred == y).mean()),
         per_step=_stream(res, y) if per_step else None,
-        activity=activity(net, x, res.spike_counts, res.step_counts) if record_activity else None,
+        activity=activity(net, x, res.spike_counts, res.step_counts, frames=res.frames)
+        if record_activity
+        else None,
     )
 
 
@@ -179,6 +181,6 @@ def energy(
         res = run_backend(
             net, x, backend, record=backend != "emulator", progress=progress, device=device
         )
-        act = activity(net, x, res.spike_counts, res.step_counts)
+        act = activity(net, x, res.spike_counts, res.step_counts, frames=res.frames)
     reports = [report(net, act, p, step_us=step_us, frame_ms=frame_ms) for p in profiles]
     return reports if several else reports[0]

@@ -26,6 +26,7 @@ from .analysis.activity import activity
 from .analysis.detection import causal_mean, detect, sweep
 from .analysis.energy import NONE, report
 from .artifact import FixedNetwork, read_artifact
+from .compile.mapping import place
 from .profiles import Profile, load_profile
 
 __all__ = ["Readout", "HourlyEnergy", "SpottingReport", "stream", "THRESHOLDS", "NOT_WORDS"]
@@ -172,24 +173,25 @@ def _audio(net: FixedNetwork, wav, stream_dir, split: str, streams: int | None):
     if wav is not None:
         if streams is not None:
             raise ValueError("--streams counts the streams of a folder (--stream-dir), not a WAV")
-        items = [(str(wav), None)]
+        reads, labels = [(str(wav), lambda: read_wav(wav))], None
     else:
-        items = [(str(p), labels) for p, labels in split_streams(stream_dir, KEYWORD_STREAM, split)]
+        found = split_streams(stream_dir, KEYWORD_STREAM, split)
         if streams is not None:
             if streams < 1:
                 raise ValueError(f"--streams must be at least 1, not {streams}")
-            items = items[:streams]
-        if not items:
+            found = found[:streams]
+        if not found:
             raise ValueError(f"{stream_dir}: no {split} streams")
+        reads, labels = [(str(s.path), s.audio) for s in found], [s.labels for s in found]
     x, seconds = [], []
-    for path, _ in items:
-        audio = read_wav(path)
+    for path, read in reads:  # each file read once, its SHA-256 checked on the same bytes
+        audio = read()
         x.append(logmel_stream(audio, cfg.sample_rate, cfg))
         seconds.append(len(audio) / cfg.sample_rate)
         if not len(x[-1]):
             raise ValueError(f"{path}: shorter than one frame ({cfg.frame_length_ms:g} ms)")
-    labels = None if wav is not None else [lab for _, lab in items]
-    return [p for p, _ in items], x, labels, cfg, seconds
+    names = [path for path, _ in reads]
+    return names, x, labels, cfg, seconds
 
 
 def _figures(outputs, words, labels, seconds, readout: Readout, first_s: float, frame_s: float):
@@ -229,9 +231,7 @@ def stream(
     ``streams``), continuously on ``backend``; with ``checkpoint``, the float model beside it on
     the same audio. With labels (a stream folder), the figures of docs/detection.md; for each of
     ``profiles`` (names, .toml paths or ``Profile``s) the energy per hour (``HourlyEnergy``)."""
-    from .backends import run_backend
     from .data.features import frame_times
-    from .progress import progress_bar
 
     net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
     classes = net.meta.get("classes")
@@ -249,7 +249,6 @@ def stream(
     context = readout.context or cfg.target_length
     first_s, frame_s = frame_times(cfg)
     profiles = [p if isinstance(p, Profile) else load_profile(p) for p in profiles]
-    priced = {p.name: [] for p in profiles}  # per stream: its energy report's figures
     model = None
     if checkpoint is not None:
         from .checkpoint import load_model
@@ -257,30 +256,14 @@ def stream(
         model = load_model(checkpoint)
         if list(model.head.weight.shape) != list(net.head_weight.shape):
             raise ValueError(f"{checkpoint}: its head is not the artifact's: convert it again")
-
-    chip, floats, t_chip, t_float = [], [], 0.0, 0.0
-    for x in progress_bar(xs, enabled=progress, desc="streams", unit="stream"):
-        t = time.perf_counter()
-        res = run_backend(net, x[None], backend, record=True, device=device)
-        chip.append(
-            probabilities(res.spikes[net.readout][0], net.head_weight, net.head_bias, context)
-        )
-        t_chip += time.perf_counter() - t
-        if profiles:
-            act = activity(net, x[None], res.spike_counts, res.step_counts)
-            for p in profiles:
-                priced[p.name].append(_priced(report(net, act, p, frame_ms=cfg.frame_shift_ms)))
-        if model is not None:
-            t = time.perf_counter()
-            floats.append(_float_probabilities(model, x, net.readout, context))
-            t_float += time.perf_counter() - t
+    run = _listen(net, model, xs, profiles, backend, device, context, cfg.frame_shift_ms, progress)
 
     def network(outputs, delay: int, spent: float) -> Network:
         start = first_s + delay * frame_s
         found = _figures(outputs, words, labels, seconds, readout, start, frame_s)
         return Network(delay * frame_s, *found, spent)
 
-    chip_net = network(chip, net.delay, t_chip)
+    chip_net = network(run.chip, net.delay, run.chip_s)
     hours = sum(seconds) / 3600
     return SpottingReport(
         artifact=str(artifact) if not isinstance(artifact, FixedNetwork) else "",
@@ -291,14 +274,59 @@ def stream(
         words=sorted(heard, key=classes.index),
         readout=replace(readout, context=context),
         chip=chip_net,
-        float=None if model is None else network(floats, model.delay, t_float),
-        inputs_clipped=sum(net.quantize_input(x[None])[1] for x in xs),
+        float=None if model is None else network(run.floats, model.delay, run.float_s),
+        inputs_clipped=run.inputs_clipped,
         labelled=labels is not None,
         energy=[
-            _hourly(p, priced[p.name], [len(x) for x in xs], hours, len(chip_net.detections))
+            _hourly(p, run.priced[p.name], [len(x) for x in xs], hours, len(chip_net.detections))
             for p in profiles
         ],
     )
+
+
+@dataclass
+class _Heard:
+    """Per stream: the chip's and the float model's per-frame probabilities, and under each
+    profile the chip's energy (``_priced``); the seconds each network took."""
+
+    chip: list = field(default_factory=list)
+    floats: list = field(default_factory=list)
+    priced: dict = field(default_factory=dict)  # profile name -> per stream
+    chip_s: float = 0.0
+    float_s: float = 0.0
+    inputs_clipped: int = 0
+
+
+def _listen(
+    net: FixedNetwork, model, xs, profiles, backend, device, context: int, frame_ms, progress
+) -> _Heard:
+    """The chip network on each stream's features (the float ``model`` beside it, where given),
+    each stream's activity priced under every profile in real time (one step per
+    ``frame_ms``)."""
+    from .backends import run_backend
+    from .progress import progress_bar
+
+    out = _Heard(priced={p.name: [] for p in profiles})
+    # each profile's board, placed once for every stream
+    boards = {p.name: place(net, p.resources) for p in profiles if p.kind == "neuromorphic"}
+    for x in progress_bar(xs, enabled=progress, desc="streams", unit="stream"):
+        t = time.perf_counter()
+        res = run_backend(net, x[None], backend, record=True, device=device)
+        out.chip.append(
+            probabilities(res.spikes[net.readout][0], net.head_weight, net.head_bias, context)
+        )
+        out.chip_s += time.perf_counter() - t
+        out.inputs_clipped += res.inputs_clipped
+        if profiles:
+            act = activity(net, x[None], res.spike_counts, res.step_counts, frames=res.frames)
+            for p in profiles:
+                r = report(net, act, p, frame_ms=frame_ms, placed=boards.get(p.name))
+                out.priced[p.name].append(_priced(r))
+        if model is not None:
+            t = time.perf_counter()
+            out.floats.append(_float_probabilities(model, x, net.readout, context))
+            out.float_s += time.perf_counter() - t
+    return out
 
 
 def _priced(r) -> tuple:

@@ -1,5 +1,6 @@
 """lmuneuro convert / verify from the command line, including bad input (exit 2, no output)."""
 
+import hashlib
 import json
 
 import h5py
@@ -31,11 +32,17 @@ def _run(capsys, *argv):
     return code, out.out, out.err
 
 
-def test_convert_then_verify(digits_checkpoint, tmp_path, capsys):
-    art = tmp_path / "model.h5"
+def test_convert_then_verify(digits_checkpoint, tmp_path, capsys, monkeypatch):
+    from lmuneuro.compile import convert
+
+    art, hashed, sha256 = tmp_path / "model.h5", [], convert.sha256
+    monkeypatch.setattr(convert, "sha256", lambda p: hashed.append(p) or sha256(p))
     code, out, _ = _run(capsys, "convert", str(digits_checkpoint), "-o", str(art), "--json")
     assert code == 0
     report = json.loads(out)
+    # the artifact's SHA-256 from the bytes written, not read back: the checkpoint's alone read
+    assert report["sha256"] == hashlib.sha256(art.read_bytes()).hexdigest()
+    assert [str(p) for p in hashed] == [str(digits_checkpoint)]
     assert (
         report["target"] == "loihi2"
         and report["delay_steps"] == 15

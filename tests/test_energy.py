@@ -17,6 +17,7 @@ import torch
 from lmuneuro.analysis.activity import activity
 from lmuneuro.analysis.energy import report
 from lmuneuro.artifact import GATE, INPUT, FixedNetwork, Layer, ModelOps, Synapse
+from lmuneuro.backends import run_backend
 from lmuneuro.cli import main
 from lmuneuro.files import to_json
 from lmuneuro.models import ann_macs, get_preset
@@ -392,7 +393,7 @@ def test_bad_inputs_one_line_and_no_file(artifact, tmp_path, capsys):
 
 
 def test_a_range_prices_value_low_and_high_apart():
-    from lmuneuro.analysis.energy import Range
+    from lmuneuro.analysis.runtime import Range
     from lmuneuro.profiles import EnergyConstant
 
     c = Range.of(EnergyConstant(2.0, 1.0, 4.0, "pJ", "a source"))
@@ -444,7 +445,8 @@ def _pngs(page: str) -> list[bytes]:
 def reports(artifact, tmp_path_factory):
     """A run's reports under a profile with static power, one without, and the 45 nm pair; and
     the first with another timing model's runtime and dynamic energy."""
-    from lmuneuro.analysis.energy import Range, Runtime, StepMicroseconds, read_activity
+    from lmuneuro.analysis.activity import read_activity
+    from lmuneuro.analysis.runtime import Range, Runtime, StepMicroseconds
     from lmuneuro.artifact import read_artifact
 
     act = tmp_path_factory.mktemp("reports") / "run.json"
@@ -576,3 +578,57 @@ def test_an_output_extension_not_written_is_refused_first(reports, artifact, tmp
     assert list(tmp_path.iterdir()) == []
     code, _, _ = _run(capsys, "energy", artifact, "--activity", act, "-o", tmp_path / "r.txt")
     assert code == 0 and (tmp_path / "r.txt").read_text().startswith("energy per sample on loihi2")
+
+
+def test_a_report_places_the_network_once(artifact, monkeypatch):
+    """Cores, chip-to-chip messages and the runtime model share one placement; a caller that has
+    placed the network already (a stream's reports) passes it on and nothing is placed again."""
+    from lmuneuro.artifact import read_artifact
+    from lmuneuro.compile import mapping
+    from lmuneuro.data import get_dataset
+    from lmuneuro.profiles import load_profile
+
+    net = read_artifact(artifact)
+    x = get_dataset("digits", "test").tensors[0][:4].numpy()
+    res = run_backend(net, x, "emulator")
+    act = activity(net, x, res.spike_counts, res.step_counts, frames=res.frames)
+    split, calls = mapping.split, []  # place() splits each population once
+    monkeypatch.setattr(mapping, "split", lambda *a: calls.append(a[1]) or split(*a))
+    once = report(net, act, "loihi2")
+    assert once.runtime is not None and once.totals.cores >= len(net.populations)
+    assert calls == [p.size for p in net.populations]
+    board = mapping.place(net, load_profile("loihi2").resources)
+    calls.clear()
+    given = report(net, act, "loihi2", placed=board)
+    assert calls == [] and given.to_dict() == once.to_dict()
+    assert [r.cores for r in given.layers] == [p.cores for p in board]
+
+
+def test_inputs_are_quantised_once_per_run_energy_and_verify(
+    digits_checkpoint, artifact, monkeypatch
+):
+    """The backend's quantised frames are what the activity counts and the clipped values are
+    counted from: one quantisation per run, per energy report and per verify (one batch each),
+    with the figures a fresh quantisation gives."""
+    import lmuneuro
+    from lmuneuro import artifact as module
+    from lmuneuro.artifact import read_artifact
+    from lmuneuro.data import get_dataset
+
+    net = read_artifact(artifact)
+    x = 3 * get_dataset("digits", "test").tensors[0][:8].numpy()  # some beyond the input range
+    clipped = net.quantize_input(x)[1]
+    res = run_backend(net, x, "emulator")
+    fresh = activity(net, x, res.spike_counts, res.step_counts)
+    quantize, calls = module.quantize_input, []
+    monkeypatch.setattr(
+        module, "quantize_input", lambda *a: calls.append(len(a[0])) or quantize(*a)
+    )
+    ran = lmuneuro.run(net, x, record_activity=True)
+    assert calls == [8] and ran.inputs_clipped == clipped > 0 and ran.activity == fresh
+    calls.clear()
+    priced = lmuneuro.energy(net, x)
+    assert calls == [8] and priced.to_dict() == report(net, fresh, "loihi2").to_dict()
+    calls.clear()
+    checked = lmuneuro.verify(digits_checkpoint, artifact, inputs=x)
+    assert calls == [8] and checked.inputs_clipped == clipped

@@ -87,8 +87,8 @@ def test_a_networks_cores_as_placed(digits_run):
     _, net, x, res = digits_run
     act = activity(net, x, res.spike_counts, res.step_counts)
     profile = load_profile("loihi2")
-    load, recorded = workload(net, act, profile)
     placed = place(net, profile.resources)
+    load, recorded = workload(net, act, profile, placed)
     assert recorded and len(load.neurons) == sum(p.cores for p in placed)
     assert load.neurons.max() == max(p.neurons_per_core for p in placed)
     # the run's synaptic events, every one on some core at some step
@@ -101,7 +101,7 @@ def test_a_networks_cores_as_placed(digits_run):
     assert load.host_values == host
     # without per-step counts: the same totals, spread evenly, and said so
     flat = replace(act, per_step=None)
-    spread, recorded = workload(net, flat, profile)
+    spread, recorded = workload(net, flat, profile, placed)
     assert not recorded and spread.synaptic_events.sum() == pytest.approx(total, rel=1e-9)
     r = report(net, flat, profile)
     assert r.runtime.per_step_recorded is False

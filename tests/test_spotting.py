@@ -253,7 +253,7 @@ def test_stream_windows_train_an_unknown_class(keywords, tmp_path):
     ds = get_dataset("keyword-stream", "train", data_dir=folder)
     x, y = (t.numpy() for t in ds.tensors)
     assert x.shape[1:] == (128, 128) and np.isfinite(x).all()
-    keywords_heard = sum(len(lab) for _, lab in split_streams(folder, KEYWORD_STREAM, "train"))
+    keywords_heard = sum(len(s.labels) for s in split_streams(folder, KEYWORD_STREAM, "train"))
     positives = int((y < 10).sum())
     assert 0 < positives <= len(WINDOW_ENDS) * keywords_heard
     assert (y == 10).sum() == NEGATIVES * positives
@@ -286,3 +286,39 @@ def test_stream_windows_train_an_unknown_class(keywords, tmp_path):
         assert torch.allclose(v, new_state[k][:10] if k.startswith("head.") else new_state[k])
     assert new_state["head.weight"].shape == (11, 64)
     assert not torch.allclose(new_state["head.weight"][10], old_state["head.weight"][0])
+
+
+def test_each_stream_is_read_quantised_and_placed_once(keywords, tmp_path, monkeypatch):
+    """Each WAV is read once, its SHA-256 checked on the bytes decoded (an altered one refused as
+    before); each stream's features quantised once (the backend's frames counted for its
+    activity and its clipped values); the network placed once per neuromorphic profile."""
+    import shutil
+    from pathlib import Path
+
+    from lmuneuro import artifact as module
+    from lmuneuro.compile import mapping
+    from lmuneuro.data import stream as streams
+
+    folder, _, _, art = keywords
+    net = read_artifact(art)
+    opened, hashed, quantised, placed = [], [], [], []
+    real_open, sha256, quantize, split = open, streams.sha256, module.quantize_input, mapping.split
+    monkeypatch.setattr(streams, "open", lambda p, *a: opened.append(p) or real_open(p, *a), False)
+    monkeypatch.setattr(streams, "sha256", lambda p: hashed.append(p) or sha256(p))
+    monkeypatch.setattr(module, "quantize_input", lambda *a: quantised.append(1) or quantize(*a))
+    monkeypatch.setattr(mapping, "split", lambda *a: placed.append(a[1]) or split(*a))
+    r = stream(art, stream_dir=folder / "streams", streams=2, profiles=["loihi2", "cmos45-snn"])
+    assert [e.profile for e in r.energy] == ["loihi2", "cmos45-snn"] and r.frames == 2 * 598
+    assert sorted(map(str, opened)) == sorted(r.streams) and len(r.streams) == 2
+    assert not [p for p in hashed if str(p).endswith(".wav")]
+    assert len(quantised) == 2 and placed == [p.size for p in net.populations]
+    x = [logmel_stream(read_wav(s), 16000)[None] for s in r.streams]
+    assert r.inputs_clipped == sum(net.quantize_input(f)[1] for f in x)
+    altered = tmp_path / "streams"
+    shutil.copytree(folder / "streams", altered)
+    wav = altered / "streams" / Path(r.streams[0]).name
+    data = bytearray(wav.read_bytes())
+    data[-1] ^= 1  # the same size and format: only its SHA-256 tells
+    wav.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"00.*\.wav was altered \(SHA-256 differs\)"):
+        stream(art, stream_dir=altered, streams=2)

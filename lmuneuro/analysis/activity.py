@@ -1,24 +1,35 @@
 """What a run did, counted from its spikes per neuron: the synaptic events each population
 received and caused on the chip, beside what the same spikes cost the PyTorch model in the paper's
-convention. Every backend's ``RunResult`` (and the float model's spikes) is counted here."""
+convention. Every backend's ``RunResult`` (and the float model's spikes) is counted here, and the
+file ``lmuneuro run --activity`` writes is read back here, checked against its network."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from ..artifact import GATE, INPUT, FixedNetwork, Relay, Term, gate_pattern
+from ..backends import check_run_size
+from ..files import parse_json, read_text
 
 __all__ = [
     "Activity",
+    "ActivityError",
     "GateActivity",
     "InputActivity",
     "LayerActivity",
     "Sources",
     "activity",
+    "activity_from_dict",
     "model_layer_synops",
+    "read_activity",
 ]
+
+
+class ActivityError(ValueError):
+    """An activity that is not a run of the network it is given with; one line naming the
+    problem."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,8 @@ def activity(
     x: np.ndarray,
     spike_counts: dict[str, np.ndarray],
     step_counts: dict[str, np.ndarray] | None = None,
+    *,
+    frames: np.ndarray | None = None,
 ) -> Activity:
     """Per-sample means of what a run did, from spikes per neuron (population -> (samples, n),
     over every step of each sample): per population (layers, relays, graded terms) the spikes it
@@ -137,56 +150,27 @@ def activity(
     Any run that gives spike counts (emulator, Lava, the float model) is counted by this one
     function. With ``step_counts`` (population -> (samples, steps per sample), ``RunResult``)
     ``per_step`` gives each step's mean spikes per population, input messages and gate spikes:
-    what the runtime model times step by step (``analysis.runtime``)."""
+    what the runtime model times step by step (``analysis.runtime``). ``frames``: the features
+    x as the run quantised them (``RunResult.frames``), not quantised again."""
     samples, steps = len(x), x.shape[1]
     period = net.delay + steps
-    q, _ = net.quantize_input(x)
-    gate = gate_pattern(net.gate_channels, steps, period).sum(axis=1)
+    q = net.quantize_input(x)[0] if frames is None else frames
+    pattern = gate_pattern(net.gate_channels, steps, period)
+    gate = pattern.sum(axis=1)
     counts = {
         INPUT: (q != 0).sum(axis=1),  # graded messages per input channel
         GATE: np.broadcast_to(gate, (samples, len(gate))),
         **spike_counts,
     }
-    received = []
-    graded_src = {INPUT} | {p.name for p in net.populations if isinstance(p, Term)}
-    caused = {}  # chip events per source, a relay's counted for the layer it copies
-    origin = {p.name: p.name for p in net.populations}
-    for p in net.populations:
-        binary = graded = 0.0
-        for s in net.inputs_of(p.name):
-            events = float(
-                (counts[s.src] @ (np.asarray(s.weights) != 0).sum(axis=0)).sum() / samples
-            )
-            if s.src in graded_src:
-                graded += events
-            else:
-                binary += events
-            if isinstance(p, Relay) and s.src not in (GATE, p.name):  # a relay: what it copies
-                origin[p.name] = origin.get(s.src, s.src)
-            caused[s.src] = caused.get(s.src, 0.0) + events
-        received.append((binary, graded))
-    caused_by = dict.fromkeys(origin, 0.0)  # per population, its relays' events included
-    for src, events in caused.items():
-        if src in origin:
-            caused_by[origin[src]] += events
-    model_macs, model_synops = 0.0, dict.fromkeys(origin, 0.0)
+    received, caused_by = _events(net, counts, samples)
+    model_synops = dict.fromkeys(caused_by, 0.0)
     for m in net.model_ops:
-        if m.source == INPUT:  # every frame, every non-zero weight: MACs
-            model_macs += float(m.fanout.sum()) * steps
-        else:
+        if m.source != INPUT:
             model_synops[m.source] += model_layer_synops(net, m, counts) / samples
-    per_step = None
-    if step_counts:
-        inputs = np.zeros(period)
-        inputs[:steps] = (q != 0).sum(axis=2).mean(axis=0)
-        per_step = {
-            INPUT: inputs.tolist(),
-            GATE: gate_pattern(net.gate_channels, steps, period).sum(axis=0).tolist(),
-            **{
-                p.name: np.asarray(step_counts[p.name], np.float64).mean(axis=0).tolist()
-                for p in net.populations
-            },
-        }
+    # the input's MACs: every frame, every non-zero weight
+    model_macs = sum(
+        (float(m.fanout.sum()) * steps for m in net.model_ops if m.source == INPUT), 0.0
+    )
     return Activity(
         artifact_checksum=net.checksum,
         samples=samples,
@@ -210,5 +194,149 @@ def activity(
             InputActivity(float(counts[INPUT].sum() / samples), model_macs),
             GateActivity(int(gate.sum())),
         ),
-        per_step=per_step,
+        per_step=_per_step(net, q, pattern, step_counts) if step_counts else None,
+    )
+
+
+def _per_step(
+    net: FixedNetwork, q: np.ndarray, pattern: np.ndarray, step_counts: dict[str, np.ndarray]
+) -> dict[str, list[float]]:
+    """Per source its mean messages at each step of a sample: the input's non-zero frames
+    ``q``, the gate's ``pattern`` and every population's ``step_counts``."""
+    inputs = np.zeros(pattern.shape[1])
+    inputs[: q.shape[1]] = (q != 0).sum(axis=2).mean(axis=0)
+    return {
+        INPUT: inputs.tolist(),
+        GATE: pattern.sum(axis=0).tolist(),
+        **{
+            p.name: np.asarray(step_counts[p.name], np.float64).mean(axis=0).tolist()
+            for p in net.populations
+        },
+    }
+
+
+def _events(
+    net: FixedNetwork, counts: dict[str, np.ndarray], samples: int
+) -> tuple[list[tuple[float, float]], dict[str, float]]:
+    """(per population the binary and graded events it received, per population the events its
+    spikes caused, its relays' included), per sample, from every source's messages per neuron."""
+    received = []
+    graded_src = {INPUT} | {p.name for p in net.populations if isinstance(p, Term)}
+    caused = {}  # chip events per source
+    origin = {p.name: p.name for p in net.populations}  # a relay's: the layer it copies
+    for p in net.populations:
+        binary = graded = 0.0
+        for s in net.inputs_of(p.name):
+            events = float(
+                (counts[s.src] @ (np.asarray(s.weights) != 0).sum(axis=0)).sum() / samples
+            )
+            if s.src in graded_src:
+                graded += events
+            else:
+                binary += events
+            if isinstance(p, Relay) and s.src not in (GATE, p.name):  # a relay: what it copies
+                origin[p.name] = origin.get(s.src, s.src)
+            caused[s.src] = caused.get(s.src, 0.0) + events
+        received.append((binary, graded))
+    caused_by = dict.fromkeys(origin, 0.0)
+    for src, events in caused.items():
+        if src in origin:
+            caused_by[origin[src]] += events
+    return received, caused_by
+
+
+# the counts an activity file gives per population, each checked below
+_COUNTS = tuple(f.name for f in fields(LayerActivity) if f.name not in ("layer", "lava_class"))
+_SOURCES = ((INPUT, InputActivity), (GATE, GateActivity))
+
+
+def read_activity(path, net: FixedNetwork) -> Activity:
+    """The activity JSON that ``lmuneuro run --activity`` wrote, checked against ``net``."""
+    where = str(path)
+    try:
+        act = parse_json(read_text(path))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ActivityError(
+            f"{where}: not a readable activity file ({str(e).splitlines()[0]})"
+        ) from None
+    return activity_from_dict(act, net, where)
+
+
+def activity_from_dict(act, net: FixedNetwork, where: str = "activity") -> Activity:
+    """An activity's JSON form (``Activity.to_dict``, as a file holds it) checked against ``net``;
+    every problem an ``ActivityError`` naming ``where``."""
+    if (
+        not isinstance(act, dict)
+        or not isinstance(act.get("layers"), list)
+        or not isinstance(act.get("sources"), dict)
+    ):
+        raise ActivityError(
+            f"{where}: not an activity file (write one with lmuneuro run --activity)"
+        )
+    if act.get("artifact_checksum") != net.checksum:
+        raise ActivityError(f"{where}: recorded from another artifact (checksum differs)")
+    names = [p.name for p in net.populations]
+    if [r.get("layer") if isinstance(r, dict) else None for r in act["layers"]] != names:
+        raise ActivityError(f"{where}: layers do not match the artifact's")
+
+    def count(v) -> bool:  # below 1e18, far above any run's, so that every priced total is finite
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1e18
+
+    for r, p in zip(act["layers"], net.populations):
+        if r.get("neurons") != p.size:
+            raise ActivityError(f"{where}: {p.name}.neurons is not its {p.size} neurons")
+        for k in _COUNTS:
+            if not count(r.get(k)):
+                raise ActivityError(
+                    f"{where}: {r['layer']}.{k} must be a non-negative number, got {r.get(k)!r}"
+                )
+    for src, kind in _SOURCES:
+        row = act["sources"].get(src)
+        for k in (f.name for f in fields(kind)):
+            if not isinstance(row, dict) or not count(row.get(k)):
+                raise ActivityError(f"{where}: sources.{src}.{k} must be a non-negative number")
+    for k in ("samples", "steps", "steps_per_sample"):
+        if not isinstance(act.get(k), int) or isinstance(act[k], bool) or act[k] < 1:
+            raise ActivityError(
+                f"{where}: field {k} must be a positive integer, got {act.get(k)!r}"
+            )
+    if act["steps_per_sample"] != act["steps"] + net.delay:
+        raise ActivityError(
+            f"{where}: steps_per_sample {act['steps_per_sample']} is not its {act['steps']} steps "
+            f"plus the artifact's {net.delay} steps of delay"
+        )
+    try:  # a run this machine could not have made (the ANN count runs the model on its steps)
+        check_run_size(net, 1, act["steps"], where)
+    except ValueError as e:
+        raise ActivityError(str(e)) from None
+    if "per_step" in act:  # optional: each source's messages at each step of a sample
+        steps = act.get("per_step")
+        sources = {INPUT, GATE, *names}
+        if not isinstance(steps, dict) or set(steps) != sources:
+            raise ActivityError(f"{where}: per_step must list the input, the gate and every layer")
+        for k, v in steps.items():
+            if (
+                not isinstance(v, list)
+                or len(v) != act["steps_per_sample"]
+                or not all(count(c) for c in v)
+            ):
+                raise ActivityError(
+                    f"{where}: per_step.{k} must be {act['steps_per_sample']} non-negative numbers"
+                )
+    src = act["sources"]
+    return Activity(
+        artifact_checksum=act["artifact_checksum"],
+        samples=act["samples"],
+        steps=act["steps"],
+        steps_per_sample=act["steps_per_sample"],
+        layers=[  # the class is the artifact's (the names match)
+            LayerActivity(r["layer"], p.lava_class, **{k: r[k] for k in _COUNTS})
+            for r, p in zip(act["layers"], net.populations)
+        ],
+        sources=Sources(
+            *(kind(**{f.name: src[s][f.name] for f in fields(kind)}) for s, kind in _SOURCES)
+        ),
+        per_step=act.get("per_step"),
     )

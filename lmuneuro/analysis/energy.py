@@ -29,158 +29,33 @@ artifact's config describes; ``rendering`` turns the report into a table or an H
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import NamedTuple
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..artifact import GATE, INPUT, FixedNetwork
-from ..backends import check_run_size
-from ..compile.limits import resources
-from ..compile.mapping import interchip_copies, place
-from ..files import parse_json, read_text
+from ..artifact import FixedNetwork
+from ..compile.mapping import Placement, interchip_copies, place
 from ..models.macs import ann_macs
 from ..profiles import EnergyConstant, Profile, load_profile
-from .activity import Activity, GateActivity, InputActivity, LayerActivity, Sources
-from .runtime import StepTimes, step_times, workload
+from .activity import Activity, LayerActivity, Sources
+from .runtime import Range, Runtime, StepTimes, step_times, workload
 
 __all__ = [
     "EnergyError",
+    "AnnComparison",
     "BackToBack",
     "EnergyReport",
     "EnergyTotals",
     "LayerEnergy",
     "ModuleEnergy",
-    "Range",
     "RealTime",
-    "Runtime",
     "StaticModes",
-    "StepMicroseconds",
-    "activity_from_dict",
     "report",
-    "read_activity",
 ]
 
 
 class EnergyError(ValueError):
-    """Activity or a request that cannot be priced; one line naming the problem."""
-
-
-# the counts an activity file gives per population, each checked below
-_COUNTS = tuple(f.name for f in fields(LayerActivity) if f.name not in ("layer", "lava_class"))
-_SOURCES = ((INPUT, InputActivity), (GATE, GateActivity))
-
-
-def read_activity(path, net: FixedNetwork) -> Activity:
-    """The activity JSON that ``lmuneuro run --activity`` wrote, checked against ``net``."""
-    where = str(path)
-    try:
-        act = parse_json(read_text(path))
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise EnergyError(
-            f"{where}: not a readable activity file ({str(e).splitlines()[0]})"
-        ) from None
-    return activity_from_dict(act, net, where)
-
-
-def activity_from_dict(act, net: FixedNetwork, where: str = "activity") -> Activity:
-    """An activity's JSON form (``Activity.to_dict``, as a file holds it) checked against ``net``;
-    every problem an ``EnergyError`` naming ``where``."""
-    if (
-        not isinstance(act, dict)
-        or not isinstance(act.get("layers"), list)
-        or not isinstance(act.get("sources"), dict)
-    ):
-        raise EnergyError(f"{where}: not an activity file (write one with lmuneuro run --activity)")
-    if act.get("artifact_checksum") != net.checksum:
-        raise EnergyError(f"{where}: recorded from another artifact (checksum differs)")
-    names = [p.name for p in net.populations]
-    if [r.get("layer") if isinstance(r, dict) else None for r in act["layers"]] != names:
-        raise EnergyError(f"{where}: layers do not match the artifact's")
-
-    def count(v) -> bool:  # below 1e18, far above any run's, so that every priced total is finite
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1e18
-
-    for r, p in zip(act["layers"], net.populations):
-        if r.get("neurons") != p.size:
-            raise EnergyError(f"{where}: {p.name}.neurons is not its {p.size} neurons")
-        for k in _COUNTS:
-            if not count(r.get(k)):
-                raise EnergyError(
-                    f"{where}: {r['layer']}.{k} must be a non-negative number, got {r.get(k)!r}"
-                )
-    for src, kind in _SOURCES:
-        row = act["sources"].get(src)
-        for k in (f.name for f in fields(kind)):
-            if not isinstance(row, dict) or not count(row.get(k)):
-                raise EnergyError(f"{where}: sources.{src}.{k} must be a non-negative number")
-    for k in ("samples", "steps", "steps_per_sample"):
-        if not isinstance(act.get(k), int) or isinstance(act[k], bool) or act[k] < 1:
-            raise EnergyError(f"{where}: field {k} must be a positive integer, got {act.get(k)!r}")
-    if act["steps_per_sample"] != act["steps"] + net.delay:
-        raise EnergyError(
-            f"{where}: steps_per_sample {act['steps_per_sample']} is not its {act['steps']} steps "
-            f"plus the artifact's {net.delay} steps of delay"
-        )
-    try:  # a run this machine could not have made (the ANN count runs the model on its steps)
-        check_run_size(net, 1, act["steps"], where)
-    except ValueError as e:
-        raise EnergyError(str(e)) from None
-    if "per_step" in act:  # optional: each source's messages at each step of a sample
-        steps = act.get("per_step")
-        sources = {INPUT, GATE, *names}
-        if not isinstance(steps, dict) or set(steps) != sources:
-            raise EnergyError(f"{where}: per_step must list the input, the gate and every layer")
-        for k, v in steps.items():
-            if (
-                not isinstance(v, list)
-                or len(v) != act["steps_per_sample"]
-                or not all(count(c) for c in v)
-            ):
-                raise EnergyError(
-                    f"{where}: per_step.{k} must be {act['steps_per_sample']} non-negative numbers"
-                )
-    src = act["sources"]
-    return Activity(
-        artifact_checksum=act["artifact_checksum"],
-        samples=act["samples"],
-        steps=act["steps"],
-        steps_per_sample=act["steps_per_sample"],
-        layers=[  # the class is the artifact's (the names match)
-            LayerActivity(r["layer"], p.lava_class, **{k: r[k] for k in _COUNTS})
-            for r, p in zip(act["layers"], net.populations)
-        ],
-        sources=Sources(
-            *(kind(**{f.name: src[s][f.name] for f in fields(kind)}) for s, kind in _SOURCES)
-        ),
-        per_step=act.get("per_step"),
-    )
-
-
-class Range(NamedTuple):
-    """A figure at a profile's value, low and high constants (JSON: ``[value, low, high]``)."""
-
-    value: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, constant) -> "Range":
-        """A profile constant (``profiles.EnergyConstant``) as a range."""
-        return cls(constant.value, constant.low, constant.high)
-
-    def __add__(self, other: "Range") -> "Range":
-        return Range(*(a + b for a, b in zip(self, other)))
-
-    def __sub__(self, other: "Range") -> "Range":
-        return Range(*(a - b for a, b in zip(self, other)))
-
-    def __mul__(self, k: float) -> "Range":
-        return Range(*(a * k for a in self))
-
-    __rmul__ = __mul__
+    """A request that cannot be priced; one line naming the problem."""
 
 
 NONE = Range(0.0, 0.0, 0.0)
@@ -284,33 +159,46 @@ class StaticModes:
 
 
 @dataclass(frozen=True)
-class StepMicroseconds:
-    """Microseconds per step over a sample: the realistic figure's mean, min and max, the lower
-    and higher bounds' means, the chip's share of the mean (the host's left out)."""
+class AnnComparison:
+    """The same network as a non-spiking ANN (``models.macs.ann_macs``: MACs per sample, per
+    module, the LMU memory's recurrent form apart, parameters) beside the SNN in the paper's
+    convention: SNN = ``snn_synops`` accumulates x 0.9 pJ + the graded MACs and the head's x
+    4.6 pJ, ANN = MACs x 4.6 pJ (45 nm, Horowitz 2014, the bundled cmos45 profiles)."""
 
-    mean: float
-    min: float
-    max: float
-    low: float
-    high: float
-    chip_mean: float
+    macs: int
+    by_module: dict[str, int]
+    memory_recurrent_macs: int
+    parameters: int
+    snn_synops: float  # the model's own count where the artifact records it, as the paper's
+    snn_graded_macs: float
+    snn_pj_45nm: float
+    ann_pj_45nm: float
+    synops_per_mac: float | None
+    energy_ratio_45nm: float | None
 
+    @classmethod
+    def of(cls, ann: dict, t: EnergyTotals) -> "AnnComparison":
+        """``ann`` (``ann_macs``) beside the SNN's counts ``t``."""
+        synops, graded = (
+            (t.model_synops, t.model_graded_macs)
+            if t.model_synops
+            else (t.synops - t.graded_synops, t.graded_synops)
+        )
+        snn, cmos = load_profile("cmos45-snn").energy, load_profile("cmos45-ann").energy
+        snn_pj = synops * snn["accumulate"].value + (graded + t.head_macs) * snn["mac"].value
+        ann_pj = ann["macs"] * cmos["mac"].value
+        return cls(
+            **ann,
+            snn_synops=synops,
+            snn_graded_macs=graded,
+            snn_pj_45nm=snn_pj,
+            ann_pj_45nm=ann_pj,
+            synops_per_mac=synops / ann["macs"] if ann["macs"] else None,
+            energy_ratio_45nm=snn_pj / ann_pj if ann_pj else None,
+        )
 
-@dataclass(frozen=True)
-class Runtime:
-    """A report's timing (``analysis.runtime``, or a fixed time per step): latency and
-    throughput per sample back to back (its algorithmic delay included), what bounds a step."""
-
-    step_us: StepMicroseconds
-    latency_s: Range
-    throughput_per_s: Range
-    bound: str
-    source: str
-    per_step_recorded: bool
-    real_time_fraction: float | None  # of each frame the chip computes (with a frame rate)
-
-    def to_dict(self) -> dict:  # the ranges as lists, as the report has always given them
-        return {k: list(v) if isinstance(v, Range) else v for k, v in asdict(self).items()}
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -334,7 +222,7 @@ class EnergyReport:
     energy: dict[str, Range]  # pJ per sample, per component
     constants: dict[str, EnergyConstant]  # the profile's, with their sources and ranges
     step_us: float | None
-    ann: dict | None = None  # the same network as an ANN, in the paper's 45 nm convention
+    ann: AnnComparison | None = None  # the same network as an ANN, in the paper's convention
     runtime: Runtime | None = None  # where the profile has static power
     assumptions: list[str] = field(default_factory=list)
 
@@ -372,7 +260,7 @@ class EnergyReport:
             "step_us": self.step_us,
         }
         if self.ann is not None:
-            out["ann"] = self.ann
+            out["ann"] = self.ann.to_dict()
         if self.runtime is not None:
             out["runtime"] = self.runtime.to_dict()
         out["assumptions"] = self.assumptions
@@ -409,145 +297,56 @@ def report(
     *,
     step_us: float | None = None,
     frame_ms: float | None = None,
+    placed: list[Placement] | None = None,
 ) -> EnergyReport:
     """Per-layer and total operations and energy (pJ per sample) of activity ``act`` under
     ``profile``; ``step_us`` replaces the profile's time per step, ``frame_ms`` the features'
-    frame shift for the real-time static energy."""
+    frame shift for the real-time static energy; ``placed``: ``net`` on the profile's board
+    where the caller has placed it already (``mapping.place``)."""
     profile = load_profile(profile) if isinstance(profile, str) else profile
     for name, v in (("time per step", step_us), ("frame time", frame_ms)):
         if v is not None and not v > 0:
             raise EnergyError(f"the {name} must be positive, got {v}")
     if frame_ms is None:
         frame_ms = (net.meta.get("features") or {}).get("frame_shift_ms")
-    steps, period = act.steps, act.steps_per_sample
-    ann = ann_macs(net.meta["config"], steps) if "config" in net.meta else None
-    head_macs = int(np.asarray(net.head_weight).size)
-    cores = (
-        {r["layer"]: r for r in resources(net, profile)} if profile.kind == "neuromorphic" else {}
-    )
-    weight_bits = net.formats.weight_bits  # what the artifact's synapses store
-    graded = sum(r.graded_events for r in act.layers)
-    if profile.kind == "neuromorphic" and graded and "graded_synaptic_op" not in profile.energy:
-        raise EnergyError(
-            f"profile {profile.name} has no energy.graded_synaptic_op to price the "
-            f"{graded:,.0f} graded synaptic events per sample (the graded input and the residual "
-            "stream's terms)"
-        )
-    components = ("synaptic", "neuron", "routing")
-    priced_layers, totals = [], {c: NONE for c in (*components, "host", "static")}
-    for row in act.layers:
-        ops = _layer_ops(row, profile)
-        priced = {c: _price(ops.get(c, {}), profile) for c in components}
-        for c in components:
-            totals[c] += priced[c]
-        priced_layers.append({c: r.value for c, r in priced.items()})
-    src = act.sources
-    messages = src.input.graded_messages + src.gate.spikes
-    chips_used, interchip = 1, 0.0
+    board = None  # placed once: its cores, its chip-to-chip messages and its time per step
     if profile.kind == "neuromorphic":
-        totals["routing"] += messages * Range.of(profile.energy["spike_route"])
-        chips_used = 1 + max(c for r in cores.values() for c in r["chips"])
-        interchip = _interchip(net, act, profile)
-        if interchip:
-            if "interchip_message" not in profile.energy:
-                raise EnergyError(
-                    f"profile {profile.name} has no energy.interchip_message to price the "
-                    f"messages between the {chips_used} chips the network spans"
-                )
-            totals["routing"] += interchip * Range.of(profile.energy["interchip_message"])
-    if profile.kind == "cmos":
-        totals["host"] = head_macs * Range.of(profile.energy["mac"])
-    per_step = None
-    if "static_power" in profile.energy:
-        per_step = _step_times(net, act, profile, step_us)
-        watts = chips_used * Range.of(profile.energy["static_power"])
-        # W x us = 1e6 pJ; back to back, a sample takes its period of steps
-        times = (per_step.value, per_step.low, per_step.high)
-        totals["static"] = Range(*(w * t.sum() * 1e6 for w, t in zip(watts, times)))
-    total = sum(totals.values(), NONE)
+        board = place(net, profile.resources) if placed is None else placed
+    per_layer, energy, interchip = _dynamic(net, act, profile, board)
     modes, runtime = StaticModes(), None
-    if per_step is not None:
-        real_time = None
-        if frame_ms is not None:  # in real time, one step per frame: a sample takes its frames
-            static = watts * frame_ms * 1e3 * steps * 1e6
-            real_time = RealTime(
-                frame_ms, frame_ms * steps / 1e3, static, total - totals["static"] + static
-            )
-        b2b = BackToBack(
-            float(per_step.value.mean()), float(per_step.value.sum() / 1e6), totals["static"], total
+    if "static_power" in profile.energy:
+        times = _step_times(net, act, profile, step_us, board)
+        watts = _chips(board) * Range.of(profile.energy["static_power"])
+        # W x us = 1e6 pJ; back to back, a sample takes its period of steps
+        energy["static"] = Range(
+            *(w * t.sum() * 1e6 for w, t in zip(watts, (times.value, times.low, times.high)))
         )
-        modes, runtime = StaticModes(b2b, real_time), _runtime(per_step, frame_ms)
-    layers = []
-    for row, energy in zip(act.layers, priced_layers):
-        synapses = int(sum(np.count_nonzero(s.weights) for s in net.inputs_of(row.layer)))
-        energy_total = sum(energy.values())
-        layers.append(
-            LayerEnergy(
-                **vars(row),
-                rate=row.spikes / (row.neurons * period),
-                synops=row.synaptic_events + row.graded_events,
-                chip_per_model=row.caused_events / row.model_synops
-                if row.model_synops and row.caused_events  # the head: read on the host
-                else None,
-                synapses=synapses,
-                synapse_memory_bytes=synapses * weight_bits // 8,
-                cores=cores[row.layer]["cores"] if cores else None,
-                chips=cores[row.layer]["chips"] if cores else None,
-                energy_pj=energy,
-                energy_total_pj=energy_total,
-                share=energy_total / total.value if total.value else 0.0,
-            )
-        )
-    synops = sum(r.synops for r in layers)
-    model_synops = sum(r.model_synops for r in layers)
-    graded_synops = sum(r.graded_events for r in layers)
-    counted = EnergyTotals(
-        spikes=sum(r.spikes for r in layers),
-        synops=synops,
-        binary_synops=sum(r.synaptic_events for r in layers),
-        graded_synops=graded_synops,
-        model_synops=model_synops,
-        model_graded_macs=src.input.model_graded_macs,
-        chip_per_model=sum(r.synaptic_events for r in layers) / model_synops
-        if model_synops
-        else None,
-        neuron_updates=sum(r.neuron_updates for r in layers),
-        messages_routed=sum(r.spikes for r in layers) + messages,
-        interchip_messages=interchip,
-        head_macs=head_macs,
-        synapses=sum(r.synapses for r in layers),
-        synapse_memory_bytes=sum(r.synapse_memory_bytes for r in layers),
-        cores=sum(r.cores for r in layers) if cores else None,
-        chips=chips_used if cores else None,
-    )
-    energy, versus_ann = totals, None
-    if ann is not None:
-        versus_ann = (  # the model's own count where the artifact records it, as the paper's
-            _ann_comparison(ann, model_synops, src.input.model_graded_macs, head_macs)
-            if model_synops
-            else _ann_comparison(ann, synops - graded_synops, graded_synops, head_macs)
-        )
+        modes = _static_modes(times, watts, energy, frame_ms, act.steps)
+        runtime = Runtime.of(times, frame_ms)
+    layers = _layers(net, act, per_layer, board, sum(energy.values(), NONE))
+    totals = _totals(net, act, layers, interchip, board)
+    versus_ann = None
+    if "config" in net.meta:
+        versus_ann = AnnComparison.of(ann_macs(net.meta["config"], act.steps), totals)
         if profile.runs == "ann":  # price the ANN, not the spikes
-            mac = profile.energy["mac"].value
+            mac, macs = profile.energy["mac"].value, versus_ann.macs
             layers = [
-                ModuleEnergy(
-                    k, v, {"mac": v * mac}, v * mac, v / ann["macs"] if ann["macs"] else 0.0
-                )
-                for k, v in ann["by_module"].items()
+                ModuleEnergy(k, v, {"mac": v * mac}, v * mac, v / macs if macs else 0.0)
+                for k, v in versus_ann.by_module.items()
             ]
-            energy = {"mac": ann["macs"] * Range.of(profile.energy["mac"])}
+            energy = {"mac": macs * Range.of(profile.energy["mac"])}
     out = EnergyReport(
         artifact_checksum=net.checksum,
         profile=profile.name,
         profile_description=profile.description,
         kind=profile.kind,
         samples=act.samples,
-        steps=steps,
-        steps_per_sample=period,
+        steps=act.steps,
+        steps_per_sample=act.steps_per_sample,
         delay_steps=net.delay,
         layers=layers,
-        sources=src,
-        totals=counted,
+        sources=act.sources,
+        totals=totals,
         static_modes=modes,
         energy=energy,
         constants=dict(profile.energy),
@@ -558,13 +357,140 @@ def report(
     return replace(out, assumptions=_assumptions(out, profile))
 
 
+def _chips(board: list[Placement] | None) -> int:
+    """The chips a placed network spans (one where nothing is placed)."""
+    return 1 + max(c for p in board for c in p.chips) if board else 1
+
+
+def _dynamic(
+    net: FixedNetwork, act: Activity, profile: Profile, board: list[Placement] | None
+) -> tuple[list[dict], dict[str, Range], float]:
+    """(per population its pJ per component, pJ per component of the whole network with the
+    static energy still 0, chip-to-chip messages per sample)."""
+    graded = sum(r.graded_events for r in act.layers)
+    if profile.kind == "neuromorphic" and graded and "graded_synaptic_op" not in profile.energy:
+        raise EnergyError(
+            f"profile {profile.name} has no energy.graded_synaptic_op to price the "
+            f"{graded:,.0f} graded synaptic events per sample (the graded input and the residual "
+            "stream's terms)"
+        )
+    components = ("synaptic", "neuron", "routing")
+    per_layer, totals = [], {c: NONE for c in (*components, "host", "static")}
+    for row in act.layers:
+        ops = _layer_ops(row, profile)
+        priced = {c: _price(ops.get(c, {}), profile) for c in components}
+        for c in components:
+            totals[c] += priced[c]
+        per_layer.append({c: r.value for c, r in priced.items()})
+    interchip = 0.0
+    if profile.kind == "neuromorphic":
+        messages = act.sources.input.graded_messages + act.sources.gate.spikes
+        totals["routing"] += messages * Range.of(profile.energy["spike_route"])
+        interchip = _interchip(net, act, profile, board)
+        if interchip:
+            if "interchip_message" not in profile.energy:
+                raise EnergyError(
+                    f"profile {profile.name} has no energy.interchip_message to price the "
+                    f"messages between the {_chips(board)} chips the network spans"
+                )
+            totals["routing"] += interchip * Range.of(profile.energy["interchip_message"])
+    if profile.kind == "cmos":
+        totals["host"] = int(np.asarray(net.head_weight).size) * Range.of(profile.energy["mac"])
+    return per_layer, totals, interchip
+
+
+def _static_modes(
+    times: StepTimes, watts: Range, energy: dict[str, Range], frame_ms: float | None, steps: int
+) -> StaticModes:
+    """A sample's static energy back to back (``energy``'s) and, with a frame rate, in real
+    time."""
+    total, real_time = sum(energy.values(), NONE), None
+    if frame_ms is not None:  # in real time, one step per frame: a sample takes its frames
+        static = watts * frame_ms * 1e3 * steps * 1e6
+        real_time = RealTime(
+            frame_ms, frame_ms * steps / 1e3, static, total - energy["static"] + static
+        )
+    b2b = BackToBack(
+        float(times.value.mean()), float(times.value.sum() / 1e6), energy["static"], total
+    )
+    return StaticModes(b2b, real_time)
+
+
+def _layers(
+    net: FixedNetwork,
+    act: Activity,
+    per_layer: list[dict],
+    board: list[Placement] | None,
+    total: Range,
+) -> list[LayerEnergy]:
+    """Each population's row: its activity, its synapses and cores, its energy and share."""
+    at = {p.population: p for p in board} if board else {}
+    rows = []
+    for row, energy in zip(act.layers, per_layer):
+        synapses = int(sum(np.count_nonzero(s.weights) for s in net.inputs_of(row.layer)))
+        energy_total = sum(energy.values())
+        rows.append(
+            LayerEnergy(
+                **vars(row),
+                rate=row.spikes / (row.neurons * act.steps_per_sample),
+                synops=row.synaptic_events + row.graded_events,
+                chip_per_model=row.caused_events / row.model_synops
+                if row.model_synops and row.caused_events  # the head: read on the host
+                else None,
+                synapses=synapses,
+                synapse_memory_bytes=synapses * net.formats.weight_bits // 8,
+                cores=at[row.layer].cores if at else None,
+                chips=list(at[row.layer].chips) if at else None,
+                energy_pj=energy,
+                energy_total_pj=energy_total,
+                share=energy_total / total.value if total.value else 0.0,
+            )
+        )
+    return rows
+
+
+def _totals(
+    net: FixedNetwork,
+    act: Activity,
+    layers: list[LayerEnergy],
+    interchip: float,
+    board: list[Placement] | None,
+) -> EnergyTotals:
+    """The rows' counts summed, the sources' messages with the populations'."""
+    model_synops = sum(r.model_synops for r in layers)
+    binary = sum(r.synaptic_events for r in layers)
+    src = act.sources
+    return EnergyTotals(
+        spikes=sum(r.spikes for r in layers),
+        synops=sum(r.synops for r in layers),
+        binary_synops=binary,
+        graded_synops=sum(r.graded_events for r in layers),
+        model_synops=model_synops,
+        model_graded_macs=src.input.model_graded_macs,
+        chip_per_model=binary / model_synops if model_synops else None,
+        neuron_updates=sum(r.neuron_updates for r in layers),
+        messages_routed=sum(r.spikes for r in layers)
+        + (src.input.graded_messages + src.gate.spikes),
+        interchip_messages=interchip,
+        head_macs=int(np.asarray(net.head_weight).size),
+        synapses=sum(r.synapses for r in layers),
+        synapse_memory_bytes=sum(r.synapse_memory_bytes for r in layers),
+        cores=sum(r.cores for r in layers) if board else None,
+        chips=_chips(board) if board else None,
+    )
+
+
 def _step_times(
-    net: FixedNetwork, act: Activity, profile: Profile, step_us: float | None
+    net: FixedNetwork,
+    act: Activity,
+    profile: Profile,
+    step_us: float | None,
+    board: list[Placement] | None,
 ) -> StepTimes:
     """A sample's time per step: ``step_us`` given, else the runtime model where the profile has
     its constants, else the profile's fixed ``[timing.step]``."""
     if step_us is None and profile.timing is not None:
-        load, recorded = workload(net, act, profile)
+        load, recorded = workload(net, act, profile, board)
         return replace(step_times(load, profile.timing), recorded=recorded)
     fixed = step_us if step_us is not None else profile.step_us
     if fixed is None:
@@ -578,34 +504,12 @@ def _step_times(
     return StepTimes(flat[1], flat[0], flat[2], flat[0], "fixed time per step", False, how)
 
 
-def _runtime(t: StepTimes, frame_ms: float | None) -> Runtime:
-    """The report's ``runtime``: microseconds per step, seconds per sample back to back (its
-    algorithmic delay included) and samples per second."""
-    seconds = Range(*(float(x.sum() / 1e6) for x in (t.value, t.low, t.high)))
-    return Runtime(
-        step_us=StepMicroseconds(
-            mean=float(t.value.mean()),
-            min=float(t.value.min()),
-            max=float(t.value.max()),
-            low=float(t.low.mean()),
-            high=float(t.high.mean()),
-            chip_mean=float(t.chip.mean()),
-        ),
-        latency_s=seconds,
-        throughput_per_s=Range(1 / seconds.value, 1 / seconds.high, 1 / seconds.low),
-        bound=t.bound,
-        source=t.source,
-        per_step_recorded=t.recorded,
-        real_time_fraction=float(t.value.mean() / (frame_ms * 1e3)) if frame_ms else None,
-    )
-
-
-def _interchip(net: FixedNetwork, act: Activity, profile: Profile) -> float:
+def _interchip(net: FixedNetwork, act: Activity, profile: Profile, board: list[Placement]) -> float:
     """Messages per sample between chips: every spike of a population times its copies to the
     cores of its readers on other chips (``mapping.interchip_copies``, as the runtime model
     counts them)."""
     per_chip = profile.resources["cores_per_chip"]
-    placed = {p.population: p for p in place(net, profile.resources)}
+    placed = {p.population: p for p in board}
     spikes = {r.layer: r.spikes for r in act.layers}
     return float(
         sum(
@@ -614,24 +518,6 @@ def _interchip(net: FixedNetwork, act: Activity, profile: Profile) -> float:
             if s.src in placed
         )
     )
-
-
-def _ann_comparison(ann: dict, synops: float, graded: float, head_macs: int) -> dict:
-    """The paper's convention: SNN = ``synops`` accumulates x 0.9 pJ + the ``graded`` MACs and
-    the head's x 4.6 pJ, ANN = MACs x 4.6 pJ (45 nm, Horowitz 2014), from the bundled cmos45
-    profiles."""
-    snn, cmos = load_profile("cmos45-snn").energy, load_profile("cmos45-ann").energy
-    snn_pj = synops * snn["accumulate"].value + (graded + head_macs) * snn["mac"].value
-    ann_pj = ann["macs"] * cmos["mac"].value
-    return {
-        **ann,
-        "snn_synops": synops,
-        "snn_graded_macs": graded,
-        "snn_pj_45nm": snn_pj,
-        "ann_pj_45nm": ann_pj,
-        "synops_per_mac": synops / ann["macs"] if ann["macs"] else None,
-        "energy_ratio_45nm": snn_pj / ann_pj if ann_pj else None,
-    }
 
 
 def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
@@ -692,7 +578,7 @@ def _assumptions(r: EnergyReport, profile: Profile) -> list[str]:
             "The same network as a non-spiking ANN: every synapse a MAC every step (PyTorch's FLOP "
             "counter).",
             "The LMU memory (FFT in the reference) is not a MAC; its recurrent form would add "
-            f"{r.ann['memory_recurrent_macs']:,} MACs.",
+            f"{r.ann.memory_recurrent_macs:,} MACs.",
         ]
     timing = {f"timing.{q}": c for q, c in (profile.timing or {}).items()}
     lines += [

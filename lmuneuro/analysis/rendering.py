@@ -216,12 +216,12 @@ def _network_lines(r: EnergyReport) -> list[str]:
     a = r.ann
     if a:
         counted = "SynOps" if t.model_synops else f"spike-driven {CHIP_EVENTS}"
-        per_mac = f" ({a['synops_per_mac']:.3g} per MAC)" if a["synops_per_mac"] else ""
-        ratio = f" ({a['energy_ratio_45nm']:.3g}x)" if a["energy_ratio_45nm"] else ""
+        per_mac = f" ({a.synops_per_mac:.3g} per MAC)" if a.synops_per_mac else ""
+        ratio = f" ({a.energy_ratio_45nm:.3g}x)" if a.energy_ratio_45nm else ""
         out.append(
-            f"same network as an ANN: {_n(a['macs'], 'MACs')}, {_n(a['parameters'], 'parameters')}"
-            f"; the SNN {_n(a['snn_synops'], counted)} + {_n(a['snn_graded_macs'], 'graded MACs')}"
-            f"{per_mac}; at 45 nm {_j(a['snn_pj_45nm'])} vs {_j(a['ann_pj_45nm'])}{ratio}"
+            f"same network as an ANN: {_n(a.macs, 'MACs')}, {_n(a.parameters, 'parameters')}"
+            f"; the SNN {_n(a.snn_synops, counted)} + {_n(a.snn_graded_macs, 'graded MACs')}"
+            f"{per_mac}; at 45 nm {_j(a.snn_pj_45nm)} vs {_j(a.ann_pj_45nm)}{ratio}"
         )
     return out
 
@@ -464,7 +464,7 @@ def _comparison_rows(reports: list[EnergyReport]) -> list[list[str]]:
             [
                 r.profile,
                 "ANN" if ann else "SNN",
-                _n(r.ann["macs"], "MACs") if ann else _n(r.totals.synops, CHIP_EVENTS),
+                _n(r.ann.macs, "MACs") if ann else _n(r.totals.synops, CHIP_EVENTS),
                 _j(r.dynamic.value),
                 NOT_MODELLED if static is None else _j(static[0]),
                 _j(total.value),

@@ -33,21 +33,30 @@ activity without it is spread evenly over the sample's steps, which the report s
 constant is a profile's ``[timing.*]`` table with its source and range (``hardware_profiles``):
 the paper's fitted values are not public, so each is calibrated on a public Loihi 2 measurement
 or labelled an assumption; ``benchmarks/bench_runtime.py`` sets the model beside each
-measurement.
+measurement. An energy report gives the model's figures as its ``Runtime``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from ..artifact import GATE, INPUT, FixedNetwork, Term
-from ..compile.mapping import groups_of, place, synmem_words
+from ..compile.mapping import Placement, groups_of, synmem_words
 from ..profiles import Profile
 from .activity import Activity
 
-__all__ = ["Workload", "StepTimes", "step_times", "workload"]
+__all__ = [
+    "Range",
+    "Runtime",
+    "StepMicroseconds",
+    "StepTimes",
+    "Workload",
+    "step_times",
+    "workload",
+]
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,83 @@ class StepTimes:
         "synaptic events and synapse-memory reads, the busiest mesh and chip-to-chip links, a "
         "barrier and the host's I/O each step; the profile's timing constants)"
     )
+
+
+class Range(NamedTuple):
+    """A figure at a profile's value, low and high constants (JSON: ``[value, low, high]``)."""
+
+    value: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, constant) -> "Range":
+        """A profile constant (``profiles.EnergyConstant``) as a range."""
+        return cls(constant.value, constant.low, constant.high)
+
+    def __add__(self, other: "Range") -> "Range":
+        return Range(*(a + b for a, b in zip(self, other)))
+
+    def __sub__(self, other: "Range") -> "Range":
+        return Range(*(a - b for a, b in zip(self, other)))
+
+    def __mul__(self, k: float) -> "Range":
+        return Range(*(a * k for a in self))
+
+    __rmul__ = __mul__
+
+
+@dataclass(frozen=True)
+class StepMicroseconds:
+    """Microseconds per step over a sample: the realistic figure's mean, min and max, the lower
+    and higher bounds' means, the chip's share of the mean (the host's left out)."""
+
+    mean: float
+    min: float
+    max: float
+    low: float
+    high: float
+    chip_mean: float
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A report's timing (``analysis.runtime``, or a fixed time per step): latency and
+    throughput per sample back to back (its algorithmic delay included), what bounds a step."""
+
+    step_us: StepMicroseconds
+    latency_s: Range
+    throughput_per_s: Range
+    bound: str
+    source: str
+    per_step_recorded: bool
+    real_time_fraction: float | None  # of each frame the chip computes (with a frame rate)
+
+    @classmethod
+    def of(cls, t: "StepTimes", frame_ms: float | None) -> "Runtime":
+        """From a sample's times per step: microseconds per step, seconds per sample back to
+        back (its algorithmic delay included) and samples per second; with ``frame_ms``, the
+        fraction of each frame the chip computes."""
+        seconds = Range(*(float(x.sum() / 1e6) for x in (t.value, t.low, t.high)))
+        return cls(
+            step_us=StepMicroseconds(
+                mean=float(t.value.mean()),
+                min=float(t.value.min()),
+                max=float(t.value.max()),
+                low=float(t.low.mean()),
+                high=float(t.high.mean()),
+                chip_mean=float(t.chip.mean()),
+            ),
+            latency_s=seconds,
+            throughput_per_s=Range(1 / seconds.value, 1 / seconds.high, 1 / seconds.low),
+            bound=t.bound,
+            source=t.source,
+            per_step_recorded=t.recorded,
+            real_time_fraction=float(t.value.mean() / (frame_ms * 1e3)) if frame_ms else None,
+        )
+
+    def to_dict(self) -> dict:  # the ranges as lists, as the report has always given them
+        return {k: list(v) if isinstance(v, Range) else v for k, v in asdict(self).items()}
 
 
 def step_times(w: Workload, timing: dict) -> StepTimes:
@@ -138,11 +224,14 @@ def _spread(act: Activity) -> tuple[dict[str, np.ndarray], bool]:
     return out, False
 
 
-def workload(net: FixedNetwork, act: Activity, profile: Profile) -> tuple[Workload, bool]:
-    """The per-core work of ``net`` placed on ``profile``'s board under the activity ``act``
-    (per-sample means, ``analysis.activity``); also whether the steps were recorded one by one."""
+def workload(
+    net: FixedNetwork, act: Activity, profile: Profile, board: list[Placement]
+) -> tuple[Workload, bool]:
+    """The per-core work of ``net`` placed on ``profile``'s board (``board``: ``mapping.place``'s
+    placement) under the activity ``act`` (per-sample means, ``analysis.activity``); also whether
+    the steps were recorded one by one."""
     res = profile.resources
-    placed = {p.population: p for p in place(net, res)}
+    placed = {p.population: p for p in board}
     messages, recorded = _spread(act)
     period = act.steps_per_sample
     names = [p.name for p in net.populations]

@@ -147,6 +147,23 @@ class _LayerSpikes:
     mismatched: int = 0  # (sample, step, neuron) where the two differ
 
 
+@dataclass
+class _Compared:
+    """What the float model and the emulator did, batch by batch, on the same inputs."""
+
+    float_pred: np.ndarray  # top-1 per sample
+    fixed_pred: np.ndarray
+    spikes: dict[str, _LayerSpikes]  # per layer
+    # per network ("float", "fixed") and population, spikes per neuron (samples, n)
+    per_neuron: dict[str, dict[str, np.ndarray]]
+    first: Divergence | None
+    frames: np.ndarray  # the inputs as the emulator quantised them
+    inputs_clipped: int
+    model_count: dict  # the model's own operations (``counting_synops``)
+    aware_same: int = 0  # a quantisation-aware checkpoint's own logits: same top-1
+    aware_identical: int = 0  # bit-identical logits
+
+
 def source_checkpoint(checkpoint, artifact, net: FixedNetwork) -> Checkpoint:
     """``checkpoint`` (a path or a ``Checkpoint``) loaded, refused where it is a file other than the
     one that ``artifact`` (read as ``net``) records converting."""
@@ -177,29 +194,56 @@ def verify(
     artifact is compared with its uncalibrated network too (``VerifyReport.uncalibrated``)."""
     net = artifact if isinstance(artifact, FixedNetwork) else read_artifact(artifact)
     ck = source_checkpoint(checkpoint, artifact, net)
-    model = ck.model
     aware = None  # a quantisation-aware checkpoint computes as the chip: its own logits, compared
     if ck.quantization is not None:
         from ..backends.qat import ChipModel
         from ..compile.convert import Settings
 
-        aware = ChipModel(model, ck.features, Settings.from_dict(ck.quantization))
-    aware_same = aware_identical = 0
+        aware = ChipModel(ck.model, ck.features, Settings.from_dict(ck.quantization))
     x, y = inputs_from(
         inputs,
         labels=labels,
         dataset=dataset,
         data_dir=data_dir,
         samples=samples,
-        n_features=model.config.in_features,
+        n_features=ck.model.config.in_features,
     )
     check_run_size(net, len(x), x.shape[1], "the inputs", record=True, batch=batch)
-    float_pred, fixed_pred = [], []
+    c = _compare(net, ck.model, aware, x, batch, device)
+    layers, operations = _layer_checks(net, x, c)
+    base = _uncalibrated(ck, net)
+    return VerifyReport(
+        checkpoint="" if isinstance(checkpoint, Checkpoint) else str(checkpoint),
+        artifact="" if isinstance(artifact, FixedNetwork) else str(artifact),
+        samples=int(len(x)),
+        inputs_clipped=c.inputs_clipped,
+        agreement=float((c.float_pred == c.fixed_pred).mean()),
+        first_divergence=c.first,
+        delay_steps=net.delay,
+        layers=layers,
+        operations=operations,
+        quantization_aware=None
+        if aware is None
+        else AwareCheck(
+            aware.settings.to_dict(), c.aware_same / len(x), c.aware_identical / len(x)
+        ),
+        accuracy_float=None if y is None else float((c.float_pred == y).mean()),
+        accuracy_fixed=None if y is None else float((c.fixed_pred == y).mean()),
+        uncalibrated=None
+        if base is None
+        else verify(ck, base, inputs=x, labels=y, batch=batch, device=device),
+    )
+
+
+def _compare(net: FixedNetwork, model, aware, x: np.ndarray, batch: int, device) -> _Compared:
+    """Both networks (and a quantisation-aware checkpoint's own forward pass) over x, ``batch``
+    samples at a time: their predictions, per layer the spikes of each and where they differ,
+    per population the spikes per neuron (the float model's for the layers: its relays would copy
+    them; the emulator's for every population)."""
+    float_pred, fixed_pred, frames, clipped = [], [], [], 0
     counts = {p.name: _LayerSpikes() for p in net.layers}
-    # spikes per neuron over each sample's steps: the float model's for the layers (its relays
-    # would copy them), the emulator's for every population
     per_neuron = {k: {p.name: [] for p in net.populations} for k in ("float", "fixed")}
-    first = None
+    first, aware_same, aware_identical = None, 0, 0
     emulate = Emulator(net, device)
     with counting_synops(model) as model_ops:  # counted on the forward passes below
         for lo in range(0, len(x), batch):
@@ -209,6 +253,8 @@ def verify(
             f_spikes = {n: s.numpy() > 0 for n, (s, _) in stack_records(rec).items()}
             res = emulate(xb, record=True)
             fixed_pred.append(res.logits.argmax(-1))
+            frames.append(res.frames)
+            clipped += res.inputs_clipped
             if aware is not None:
                 with torch.no_grad():
                     own = aware(torch.from_numpy(xb)).numpy()
@@ -229,14 +275,28 @@ def verify(
                 if first is None and (a != b).any():
                     s, t, k = (int(v[0]) for v in np.nonzero(a != b))
                     first = Divergence(p.name, lo + s, t, k)
-    float_pred, fixed_pred = np.concatenate(float_pred), np.concatenate(fixed_pred)
-    steps = x.shape[1]
+    return _Compared(
+        np.concatenate(float_pred),
+        np.concatenate(fixed_pred),
+        counts,
+        {k: {n: np.concatenate(c) for n, c in v.items()} for k, v in per_neuron.items()},
+        first,
+        np.concatenate(frames),
+        clipped,
+        model_ops(len(x)),
+        aware_same,
+        aware_identical,
+    )
+
+
+def _layer_checks(
+    net: FixedNetwork, x: np.ndarray, c: _Compared
+) -> tuple[list[LayerCheck], Operations]:
+    """Per population its synaptic events from each network's spikes and a layer's spike rates
+    (``LayerCheck``); the operations per sample, the model's own count beside the chip's."""
     events = {
-        k: {
-            r.layer: r
-            for r in activity(net, x, {n: np.concatenate(c) for n, c in v.items()}).layers
-        }
-        for k, v in per_neuron.items()
+        k: {r.layer: r for r in activity(net, x, counts, frames=c.frames).layers}
+        for k, counts in c.per_neuron.items()
     }
     layers = []
     for p in net.populations:
@@ -245,12 +305,12 @@ def verify(
         }
         spikes = {}
         if isinstance(p, Layer):
-            total = len(x) * steps * p.size
-            c = counts[p.name]
+            total = len(x) * x.shape[1] * p.size
+            n = c.spikes[p.name]
             spikes = dict(
-                rate_float=c.float / total,
-                rate_fixed=c.fixed / total,
-                mismatch=c.mismatched / total,
+                rate_float=n.float / total,
+                rate_fixed=n.fixed / total,
+                mismatch=n.mismatched / total,
             )
         layers.append(
             LayerCheck(
@@ -262,40 +322,15 @@ def verify(
                 **spikes,
             )
         )
-    on_chip = events["fixed"].values()
-    chip = {
-        "synaptic_events": sum(r.synaptic_events for r in on_chip),
-        "graded_events": sum(r.graded_events for r in on_chip),
-    }
-    model_count = model_ops(len(x))
-    base = _uncalibrated(ck, net)
-    return VerifyReport(
-        checkpoint="" if isinstance(checkpoint, Checkpoint) else str(checkpoint),
-        artifact="" if isinstance(artifact, FixedNetwork) else str(artifact),
-        samples=int(len(x)),
-        inputs_clipped=net.quantize_input(x)[1],
-        agreement=float((float_pred == fixed_pred).mean()),
-        first_divergence=first,
-        delay_steps=net.delay,
-        layers=layers,
-        operations=Operations(
-            model_synops=model_count["synops"],
-            model_graded_macs=model_count["graded_macs"],
-            model_layers=model_count["layers"],
-            chip_synaptic_events=chip["synaptic_events"],
-            chip_graded_events=chip["graded_events"],
-            chip_per_model_synop=chip["synaptic_events"] / model_count["synops"]
-            if model_count["synops"]
-            else None,
-        ),
-        quantization_aware=None
-        if aware is None
-        else AwareCheck(aware.settings.to_dict(), aware_same / len(x), aware_identical / len(x)),
-        accuracy_float=None if y is None else float((float_pred == y).mean()),
-        accuracy_fixed=None if y is None else float((fixed_pred == y).mean()),
-        uncalibrated=None
-        if base is None
-        else verify(ck, base, inputs=x, labels=y, batch=batch, device=device),
+    on_chip, model = events["fixed"].values(), c.model_count
+    binary = sum(r.synaptic_events for r in on_chip)
+    return layers, Operations(
+        model_synops=model["synops"],
+        model_graded_macs=model["graded_macs"],
+        model_layers=model["layers"],
+        chip_synaptic_events=binary,
+        chip_graded_events=sum(r.graded_events for r in on_chip),
+        chip_per_model_synop=binary / model["synops"] if model["synops"] else None,
     )
 
 

@@ -99,9 +99,10 @@ def _structure(net: FixedNetwork) -> dict:
     }
 
 
-def write_artifact(path, net: FixedNetwork) -> None:
-    """Write whole or not at all. The HDF5 file is built in memory: h5py can crash the process when
-    the disk fills under it, a plain write reports it."""
+def write_artifact(path, net: FixedNetwork) -> str:
+    """Write whole or not at all; returns the file's SHA-256 (of the bytes written). The HDF5 file
+    is built in memory: h5py can crash the process when the disk fills under it, a plain write
+    reports it."""
     arrays, structure = _datasets(net), _structure(net)
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
@@ -115,3 +116,4 @@ def write_artifact(path, net: FixedNetwork) -> None:
         for k, a in arrays.items():
             f.create_dataset(k, data=a)
     write_output(path, buf.getvalue())
+    return hashlib.sha256(buf.getbuffer()).hexdigest()

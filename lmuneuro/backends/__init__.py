@@ -139,6 +139,8 @@ def run_backend(
                 {k: np.concatenate([getattr(r, f)[k] for r in parts]) for k in getattr(parts[0], f)}
                 for f in ("spike_counts", "step_counts")
             ),
+            np.concatenate([r.frames for r in parts]),
+            sum(r.inputs_clipped for r in parts),
         )
     from .lava.network import run as lava_run
 

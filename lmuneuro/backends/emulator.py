@@ -397,7 +397,7 @@ class Emulator:
         dict to fill with every layer's a_in in its window, (batch, steps, n) float64 (calibration
         compares it with the float model's input)."""
         net, dev = self.net, self.device
-        q, _ = net.quantize_input(torch.as_tensor(np.asarray(x), device=dev))  # x's own precision
+        q, clipped = net.quantize_input(torch.as_tensor(np.asarray(x), device=dev))  # x's precision
         batch, steps = q.shape[:2]
         total = net.delay + steps
         pattern = gate_pattern(net.gate_channels, steps, total).T  # (total, channels)
@@ -464,7 +464,9 @@ class Emulator:
             if record
             else {}
         )
-        return RunResult(logits, per_step_logits, spikes, counts, per_step)
+        return RunResult(
+            logits, per_step_logits, spikes, counts, per_step, q.cpu().numpy(), clipped
+        )
 
 
 def run(

@@ -23,6 +23,10 @@ class RunResult:
     # population -> (batch, steps + delay) spikes (a graded term's non-zero payloads) at each step
     # of each sample: what a step's work follows (``analysis.runtime``)
     step_counts: dict
+    # (batch, steps, input_channels) int32: the input as the backend quantised it
+    # (``FixedNetwork.quantize_input``), which ``analysis.activity`` counts without quantising again
+    frames: np.ndarray
+    inputs_clipped: int  # feature values beyond the artifact's input range
 
 
 def readout(net: FixedNetwork, head_spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

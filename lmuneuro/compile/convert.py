@@ -298,14 +298,14 @@ def convert(
     }
     if record is not None:
         net.meta["calibration"] = record.to_dict()
-    write_artifact(output, net)
+    digest = write_artifact(output, net)
     per_chip, total = profile.resources["cores_per_chip"], net.meta["cores"]
     # populations fill the chips in order: every chip but the last is full
     cores_on = [min(per_chip, total - i * per_chip) for i in range(net.meta["chips"])]
     chip_use = [{"chip": i, "cores": n, "fraction": n / per_chip} for i, n in enumerate(cores_on)]
     return ConversionReport(
         str(output),
-        sha256(output),
+        digest,
         net.meta,
         chip_use,
         c.layers,

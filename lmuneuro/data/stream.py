@@ -19,6 +19,8 @@ with a stream's length.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import os
 import wave
@@ -33,6 +35,7 @@ from .spoken import ACCENTS, RATE, SPLITS, DataError
 
 __all__ = [
     "StreamRecipe",
+    "KeywordStream",
     "FILLERS",
     "build",
     "check",
@@ -226,9 +229,25 @@ def _read_manifest(folder: Path, recipe: StreamRecipe) -> dict:
     return m
 
 
-def _check_stream(folder: Path, stream: dict, recipe: StreamRecipe) -> list:
-    """The stream's labels after checking both its files' sizes, formats and SHA-256."""
-    path, rebuild = folder / stream["file"], f"(rebuild the data set: {recipe.make})"
+@dataclass(frozen=True)
+class KeywordStream:
+    """One stream of a keyword-stream set, its files checked (``split_streams``) but for its
+    audio's SHA-256, which ``audio`` checks on the bytes it decodes: each WAV is read once."""
+
+    path: Path
+    labels: list  # (word, onset s, offset s)
+    sha256: str
+    altered: str  # the error if its audio's SHA-256 differs
+
+    def audio(self) -> np.ndarray:
+        """Its samples (``read_wav``), after checking their file's SHA-256."""
+        return read_wav(self.path, (self.sha256, self.altered))
+
+
+def _check_stream(folder: Path, stream: dict, recipe: StreamRecipe, audio: bool = True) -> list:
+    """The stream's labels after checking both its files' sizes, formats and SHA-256 (the
+    audio's only with ``audio``: else ``KeywordStream.audio`` checks it as it reads it)."""
+    path, rebuild = folder / stream["file"], _rebuild(recipe)
     for name in (stream["file"], stream["labels"]):
         p = folder / name
         if not p.is_file() or p.is_symlink():
@@ -253,9 +272,17 @@ def _check_stream(folder: Path, stream: dict, recipe: StreamRecipe) -> list:
             f"{stream['samples']} samples {rebuild}"
         )
     for name, key in ((stream["file"], "sha256"), (stream["labels"], "labels_sha256")):
-        if sha256(folder / name) != stream[key]:
-            raise DataError(f"{folder}: {name} was altered (SHA-256 differs) {rebuild}")
+        if (audio or key != "sha256") and sha256(folder / name) != stream[key]:
+            raise DataError(_altered(folder, name, recipe))
     return read_labels(folder / stream["labels"], recipe.keywords, stream["samples"] / RATE)
+
+
+def _rebuild(recipe: StreamRecipe) -> str:
+    return f"(rebuild the data set: {recipe.make})"
+
+
+def _altered(folder: Path, name: str, recipe: StreamRecipe) -> str:
+    return f"{folder}: {name} was altered (SHA-256 differs) {_rebuild(recipe)}"
 
 
 def check(folder, recipe: StreamRecipe) -> dict:
@@ -322,16 +349,21 @@ def build(
     }
 
 
-def read_wav(path) -> np.ndarray:
+def read_wav(path, expected: tuple[str, str] | None = None) -> np.ndarray:
     """A 16-bit mono 16 kHz PCM WAV file's samples as float64 in [-1, 1): anything else is a
-    DataError naming what the file is."""
+    DataError naming what the file is. ``expected``: (the file's SHA-256, the error if it has
+    another), checked on the bytes that are decoded."""
     try:
         size = os.stat(path).st_size
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
     check_budget(8 * size, str(path))  # its samples as float64, 4 bytes per byte of the file
     try:
-        with wave.open(str(path)) as w:
+        with open(path, "rb") as f:
+            data = f.read()
+        if expected is not None and hashlib.sha256(data).hexdigest() != expected[0]:
+            raise DataError(expected[1])
+        with wave.open(io.BytesIO(data)) as w:
             params = (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes())
             if params[:3] != (1, 2, RATE):
                 raise DataError(
@@ -349,9 +381,10 @@ def read_wav(path) -> np.ndarray:
     return np.frombuffer(pcm, "<i2") / 32768.0
 
 
-def split_streams(folder, base: StreamRecipe, split: str) -> list[tuple[Path, list]]:
-    """(WAV path, labels) of every stream of ``split`` in a data set that ``base`` made at any
-    stream length, after checking the manifest and those streams' files (as ``check`` does)."""
+def split_streams(folder, base: StreamRecipe, split: str) -> list[KeywordStream]:
+    """Every stream of ``split`` in a data set that ``base`` made at any stream length, after
+    checking the manifest and those streams' files (as ``check`` does; the audio's SHA-256 as
+    ``KeywordStream.audio`` reads it)."""
     folder = Path(folder)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -371,7 +404,12 @@ def split_streams(folder, base: StreamRecipe, split: str) -> list[tuple[Path, li
         raise DataError(f"{folder / 'manifest.json'}: not a {base.name} manifest ({e})") from None
     m = _read_manifest(folder, recipe)
     return [
-        (folder / s["file"], _check_stream(folder, s, recipe))
+        KeywordStream(
+            folder / s["file"],
+            _check_stream(folder, s, recipe, audio=False),
+            s["sha256"],
+            _altered(folder, s["file"], recipe),
+        )
         for s in m["streams"]
         if s["split"] == split
     ]
@@ -396,10 +434,10 @@ def windows(folder, base: StreamRecipe, split: str, progress: bool = False):
     x, y = [], []
     unknown = len(base.keywords)
     streams = split_streams(folder, base, split)
-    for k, (path, labels) in enumerate(
+    for k, stream in enumerate(
         progress_bar(streams, desc=f"windows ({split})", unit="stream", enabled=progress)
     ):
-        feats = logmel_stream(read_wav(path), RATE, cfg)
+        feats, labels = logmel_stream(stream.audio(), RATE, cfg), stream.labels
         rng = np.random.default_rng([base.seed, SPLITS.index(split), k])
 
         def start_s(last: int) -> float:  # where the window's first frame starts

@@ -265,7 +265,7 @@ def _run_chunk(
 
     from .procs.process import LmuNetwork
 
-    q, _ = net.quantize_input(x)
+    q, clipped = net.quantize_input(x)
     samples, steps = q.shape[:2]
     period = net.delay + steps
     lmu = LmuNetwork(
@@ -311,7 +311,7 @@ def _run_chunk(
         graceful = True
     finally:
         _end(lmu.runtime, graceful)
-    return head, spikes, counts, per_step
+    return head, spikes, counts, per_step, q, clipped
 
 
 def run(
@@ -367,4 +367,6 @@ def run(
         {n: np.concatenate([part[i][n] for part in parts]) for n in parts[0][i]} for i in (1, 2, 3)
     )
     logits, per_step = readout(net, head)
-    return RunResult(logits, per_step, spikes, counts, step_counts)
+    frames = np.concatenate([part[4] for part in parts])
+    clipped = sum(part[5] for part in parts)
+    return RunResult(logits, per_step, spikes, counts, step_counts, frames, clipped)
