@@ -6,13 +6,15 @@ The number formats are ``fixedpoint.Formats`` (a profile's ``[precision]`` field
   magnitudes, and with mixed signs even values in [-256, 254] (``lava_weights``).
 - A synapse process delivers ``shift(W s, weight_exp)``: ``<<`` for a positive exponent, ``>>``
   (a floor) for a negative one, one step plus its delay later.
-- LIF, every value in units of the 24-bit state (``lif_step``, its constants ``LifConstants``):
+- LIF, every value in units of the 24-bit state (``LifStep``, which the emulator runs; its
+  constants ``LifConstants``):
   ``u = wrap(decay(u, 4096 - (du + 1)) + (a_in << 6))``;
   ``v = clip(decay(v, 4096 - dv) + u + bias, +-(2^23 - 1))``; a spike when ``v > vth << 6``, then
   ``v = 0``, with ``decay(x, keep) = sign(x) ((|x| keep) >> 12)`` and
   ``bias = bias_mant << bias_exp``.
 
-``tests/test_emulator_kernels.py`` checks each rule against Lava's own models, bit for bit.
+``tests/test_emulator_kernels.py`` checks each rule against Lava's own models, bit for bit
+(``lif_step``: one ``LifStep`` on NumPy arrays).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "decay",
     "wrap",
     "LifConstants",
+    "LifStep",
     "lif_step",
 ]
 
@@ -138,12 +141,7 @@ def decay(x: np.ndarray, keep: int, fmt: Formats = LAVA) -> np.ndarray:
     """``sign(x) ((|x| keep) >> decay_bits)``, computed as ``trunc(x keep / 2^decay_bits)`` in
     float64: exact for states of up to 24 bits (the product stays below 2^36, the division is by a
     power of two)."""
-    return _decayed(x, keep / 2**fmt.decay_bits)
-
-
-def _decayed(x, factor: float) -> np.ndarray:
-    """``trunc(x factor)`` in float64, for a keep factor (``decay``, ``LifConstants``)."""
-    return np.trunc(np.asarray(x, dtype=np.float64) * factor)
+    return np.trunc(np.asarray(x, dtype=np.float64) * (keep / 2**fmt.decay_bits))
 
 
 def wrap(raw, fmt: Formats = LAVA):
@@ -153,17 +151,21 @@ def wrap(raw, fmt: Formats = LAVA):
     return raw - 2 * top * (raw > top) + 2 * top * (raw <= -top)
 
 
+def _power_of_two(keep: float) -> bool:
+    """Whether a decay's keep factor is a power of two (then ``x keep`` is exact in any format)."""
+    return keep > 0 and float(np.log2(keep)).is_integer()
+
+
 @dataclass(frozen=True)
 class LifConstants:
     """What a LIF population's step computes with, from its decays and threshold in a target's
-    formats; ``lif_step`` and the emulator's population loop both take them from here."""
+    formats (``LifStep`` runs it; the Lava backend's ``floating_pt`` parameters derive from it)."""
 
     keep_u: float  # u's decay keeps trunc(u keep_u): (2^decay_bits - (du + 1)) / 2^decay_bits
     keep_v: float  # v's: (2^decay_bits - dv) / 2^decay_bits (dyadic fractions: exact)
     threshold: int  # a spike where v exceeds it: vth << vth_shift
     act: int  # state units per activation unit: a_in enters u shifted left by activation_shift
-    state_max: int  # u wraps into (-state_max, state_max] (``wrap``)
-    v_max: int  # v saturates at +-v_max
+    fmt: Formats
 
     @classmethod
     def of(cls, du: int, dv: int, vth: int, fmt: Formats = LAVA) -> "LifConstants":
@@ -173,19 +175,106 @@ class LifConstants:
             keep_v=(unity - dv) / unity,
             threshold=int(vth) * 2**fmt.vth_shift,
             act=2**fmt.activation_shift,
-            state_max=fmt.state_max,
-            v_max=fmt.state_max - 1,
+            fmt=fmt,
         )
+
+    @property
+    def state_max(self) -> int:
+        """u wraps into (-state_max, state_max] (``wrap``)."""
+        return self.fmt.state_max
+
+    @property
+    def v_max(self) -> int:
+        """v saturates at +-v_max."""
+        return self.fmt.state_max - 1
+
+    @property
+    def exact_decays(self) -> bool:
+        """Whether both decays are exact in any floating format (keep 0 or a power of two)."""
+        return all(k == 0 or _power_of_two(k) for k in (self.keep_u, self.keep_v))
+
+
+class LifStep:
+    """One step of a LIF population as ``PyLifModelBitAcc`` computes it, in place on torch
+    tensors (batch, n) of integers held in floating point (``dtype`` float32 only where the
+    caller's bounds keep every value exact in it). The emulator runs its populations with it, and
+    ``lif_step``, which runs it on NumPy arrays, is checked against Lava's model.
+
+    It carries the negated states ``nu = -u`` and ``w = -v``: then the reset is one threshold (w
+    keeps its value where ``w > below = -threshold - 1``, else 0: integers) and decay, a
+    truncation toward zero, commutes with the sign. ``wraps``/``clamps`` False: the caller has
+    proven that u cannot wrap, or v saturate, and skips that work."""
+
+    def __init__(self, c: LifConstants, bias, dtype, device, wraps=True, clamps=True):
+        import torch  # a population runs on torch; reading an artifact needs no torch
+
+        self.c, self.wraps, self.clamps = c, wraps, clamps
+        self.below = -float(c.threshold) - 1
+        self.v_max, self.act = float(c.v_max), float(c.act)
+        self.neg_bias = torch.tensor(-np.asarray(bias, np.float64), dtype=dtype, device=device)
+        self.decay_u, self.decay_v = (_decayer(k, dtype, device) for k in (c.keep_u, c.keep_v))
+        self._threshold, self._add = torch.threshold, torch.add
+
+    def inputs_(self, a):
+        """a_in (steps, batch, n) becomes ``-(a_in << activation_shift)``, u's input (in place)."""
+        return a.mul_(-self.act)
+
+    def drives_(self, a):
+        """a_in (steps, batch, n) becomes ``-(u + bias)`` in place, for a population whose u holds
+        one step's input (keep_u 0) and cannot wrap: ``u = a_in << activation_shift``."""
+        return self._add(self.neg_bias, a, alpha=-self.act, out=a)
+
+    def charge_v(self, w, pre) -> None:
+        """``v = clip(decay(v) + u + bias)``, then the reset: ``pre`` holds ``-(u + bias)`` and
+        becomes -v before the reset, w -v after it."""
+        self.decay_v(w)
+        pre.add_(w)
+        if self.clamps:
+            pre.clamp_(-self.v_max, self.v_max)
+        self._threshold(pre, self.below, 0.0, out=w)
+
+    def __call__(self, nu, w, pre):
+        """The whole step: ``u = wrap(decay(u) + (a_in << activation_shift))``, then v
+        (``charge_v``). ``pre`` holds u's input (``inputs_``), and becomes -v before the reset.
+        Returns nu (a new tensor where u wraps)."""
+        self.decay_u(nu)
+        nu.add_(pre)
+        if self.wraps:
+            nu = -wrap(-nu, self.c.fmt)
+        self._add(nu, self.neg_bias, out=pre)
+        self.charge_v(w, pre)
+        return nu
+
+    def fired(self, pre):
+        """1 where v exceeded the threshold (the pre-reset ``-v <= below``), else 0: a new
+        tensor."""
+        return (self.below + 1 - pre).clamp_(0, 1)
+
+    def fired_(self, pre):
+        """``fired`` in pre's place."""
+        return pre.sub_(self.below + 1).clamp_(-1, 0).abs_()
+
+
+def _decayer(keep: float, dtype, device):
+    """x = trunc(x keep) in place: a division by a power of two where keep is one (by a tensor,
+    which torch takes faster than a Python number)."""
+    import torch
+
+    if keep == 0:
+        return torch.Tensor.zero_
+    if _power_of_two(keep):
+        by = torch.tensor(1 / keep, dtype=dtype, device=device)
+        return lambda x: torch.div(x, by, rounding_mode="trunc", out=x)
+    return lambda x: x.mul_(keep).trunc_()
 
 
 def lif_step(u, v, a_in, du: int, dv: int, bias, vth: int, fmt: Formats = LAVA):
-    """One step of a LIF population: integer-valued arrays u, v, a_in (batch, n) and per-neuron
-    integer ``bias`` (already ``bias_mant << bias_exp``). Returns (spikes bool, u, v); u and v
-    hold integers in float64 (exact: every intermediate stays far below 2^53)."""
-    c = LifConstants.of(du, dv, vth, fmt)
-    u = wrap(np.asarray(a_in, dtype=np.float64) * c.act + _decayed(u, c.keep_u), fmt)
-    v = _decayed(v, c.keep_v) + u + bias
-    np.clip(v, -c.v_max, c.v_max, out=v)
-    spikes = v > c.threshold
-    v[spikes] = 0
-    return spikes, u, v
+    """One step of a LIF population (``LifStep``) on integer-valued arrays u, v, a_in (batch, n)
+    with per-neuron integer ``bias`` (already ``bias_mant << bias_exp``). Returns (spikes bool,
+    u, v); u and v hold integers in float64 (exact: every intermediate stays far below 2^53)."""
+    import torch
+
+    step = LifStep(LifConstants.of(du, dv, vth, fmt), bias, torch.float64, "cpu")
+    nu, w, pre = (torch.tensor(np.asarray(x, np.float64)) for x in (u, v, a_in))
+    nu = step(nu.neg_(), w.neg_(), step.inputs_(pre))
+    return step.fired_(pre).numpy() > 0, -nu.numpy(), -w.numpy()

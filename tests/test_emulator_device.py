@@ -82,7 +82,7 @@ def test_population_loop_is_lif_step(kind):
         a += np.where(np.arange(n) % 2, top // 2, -top // 2)
     reach = np.abs(a).max() + sum(np.abs(s.weights).sum(axis=1).max() for s in syns)
     lif = _Population(p, syns, float(reach), torch.device("cpu"), True, LAVA)
-    assert lif.wraps == leaky and lif.clamps and lif.dtype == torch.float64
+    assert lif.step.wraps == leaky and lif.step.clamps and lif.dtype == torch.float64
     got = lif(torch.from_numpy(a.copy()), total - lag).numpy()  # a_in is consumed
 
     bias = p.bias_mant << p.bias_exp

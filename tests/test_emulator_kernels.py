@@ -46,14 +46,20 @@ def _lava_run(src_data, weights, weight_exp, lif_kwargs, steps):
         lif.stop()
 
 
-@pytest.mark.parametrize("case", ["moderate", "overflow"])
+@pytest.mark.parametrize("case", ["moderate", "overflow", "converted"])
 def test_dense_and_lif_match_lava_bit_for_bit(case):
+    """``lif_step`` (the ``LifStep`` the emulator runs) after ``dense_accumulate`` against Lava's
+    Dense and LIF, u, v and spikes at every step."""
     rng = np.random.default_rng(7)
     n_in, n_out, steps = 12, 16, 40
     spikes_in = (rng.random((n_in, steps)) < 0.4).astype(np.int64)
     if case == "moderate":  # mixed-sign weights, odd values, leaky u and v, biases with exponents
         weights = rng.integers(-140, 140, (n_out, n_in))
         weight_exp, du, dv, vth = -1, 1200, 300, 900
+        bias_mant, bias_exp = rng.integers(-4000, 4000, n_out), rng.integers(0, 4, n_out)
+    elif case == "converted":  # convert's decays: u holds one step's input, v halves (a shift)
+        weights = rng.integers(-140, 140, (n_out, n_in))
+        weight_exp, du, dv, vth = 0, 4095, 2048, 150
         bias_mant, bias_exp = rng.integers(-4000, 4000, n_out), rng.integers(0, 4, n_out)
     else:  # excitatory, large exponent: u wraps at 24 bits and v saturates
         weights = rng.integers(150, 256, (n_out, n_in))

@@ -25,7 +25,7 @@ import torch
 from ..artifact import GATE, INPUT, FixedNetwork, Layer, LifNeurons, Synapse, gate_pattern
 from ..compile.limits import input_payload, payload, process_range
 from ..fixedpoint import Formats
-from ..loihi import LifConstants, check_formats, wrap
+from ..loihi import LifConstants, LifStep, check_formats
 from .result import RunResult, readout
 
 __all__ = ["Emulator", "run", "torch_device"]
@@ -77,11 +77,6 @@ def _blocks(syns: list[Synapse]) -> list[tuple[list[Synapse], np.ndarray, int]]:
         else:
             out += [([s], np.asarray(s.weights, np.float64).T, s.weight_exp) for s in group]
     return out
-
-
-def _power_of_two(keep: float) -> bool:
-    """Whether a decay's keep factor is a power of two (then ``x keep`` is exact in any format)."""
-    return keep > 0 and float(np.log2(keep)).is_integer()
 
 
 def _diagonal(s: Synapse) -> np.ndarray | None:
@@ -214,41 +209,32 @@ def _put(a: torch.Tensor, new: bool, start: int, end: int, part: torch.Tensor) -
 
 
 class _Population:
-    """One LIF population run over all steps at once, as ``loihi.lif_step`` computes each step
-    (with its ``LifConstants``): ``u = wrap((a_in << 6) + decay(u))``, ``v = clip(decay(v) + u +
-    bias)``, a spike when ``v > vth << 6``, then ``v = 0``; decay ``trunc(x keep)``.
+    """One LIF population run over all steps at once, each step ``loihi.LifStep``'s (on the
+    negated states: the spikes are read off the stored pre-reset states after the loop).
 
-    The loop carries ``w = -v``: then the reset is one ``threshold`` (keep w where ``w > -vth - 1``,
-    else 0: integers), decay commutes with the sign, and the spikes are read off the stored
-    pre-reset states after the loop. ``reach`` bounds |a_in| (own processes included), and with it
-    the work each step needs: u cannot wrap, nor v saturate, where the bound keeps them inside the
-    state. With ``du`` 4095 (Lava's keep 0: no current memory) and no processes from itself, u is
-    ``a_in << 6`` at every step, computed before the loop. Values are float32 where that is exact
-    (each keep 0 or a power of two, so products are exact, and every sum below 2^24), else
+    ``reach`` bounds |a_in| (own processes included), and with it the work each step needs: u
+    cannot wrap, nor v saturate, where the bound keeps them inside the state. With ``du`` 4095
+    (Lava's keep 0: no current memory) and no processes from itself, u is ``a_in <<
+    activation_shift`` at every step, computed before the loop. Values are float32 where that is
+    exact (each keep 0 or a power of two, so products are exact, and every sum below 2^24), else
     float64, exact for states of 24 bits."""
 
     def __init__(
         self, p: LifNeurons, own: list[Synapse], reach: float, device, exact32: bool, fmt: Formats
     ):
         c = LifConstants.of(p.du, p.dv, p.vth, fmt)
-        top = c.state_max
-        self.p, self.device, self.fmt = p, device, fmt
-        self.keep_u, self.keep_v = c.keep_u, c.keep_v
+        self.p, self.device, self.keep_u, self.keep_v = p, device, c.keep_u, c.keep_v
         bias = p.bias
-        self.reset_below = -float(c.threshold) - 1  # w above it: no spike
-        self.v_max = float(c.v_max)
-        self.act = float(c.act)
-        u_max = reach * self.act / (1 - self.keep_u)  # keep_u < 1: du >= 0
+        u_max = reach * c.act / (1 - c.keep_u)  # keep_u < 1: du >= 0
         drive_max = u_max + np.abs(bias).max(initial=0)
-        v_bound = drive_max / (1 - self.keep_v) if self.keep_v < 1 else np.inf
-        self.wraps = u_max >= top
-        self.clamps = self.wraps or max(abs(p.v_init), v_bound) > self.v_max
-        exact = all(k == 0 or _power_of_two(k) for k in (self.keep_u, self.keep_v))
-        small = top * self.keep_v + drive_max < _EXACT32 and not self.wraps
+        v_bound = drive_max / (1 - c.keep_v) if c.keep_v < 1 else np.inf
+        wraps = u_max >= c.state_max
+        clamps = wraps or max(abs(p.v_init), v_bound) > c.v_max
+        small = c.state_max * c.keep_v + drive_max < _EXACT32 and not wraps
         # own processes are products: float32 only where those are IEEE float32
-        self.dtype = torch.float32 if exact and small and (exact32 or not own) else torch.float64
-        self.neg_bias = torch.tensor(-bias, dtype=self.dtype, device=device)
-        self.decay_u, self.decay_v = self._decay(self.keep_u), self._decay(self.keep_v)
+        exact = c.exact_decays and small and (exact32 or not own)
+        self.dtype = torch.float32 if exact else torch.float64
+        self.step = LifStep(c, bias, self.dtype, device, wraps, clamps)
         self.own = [
             (
                 s.delay + 1,
@@ -257,21 +243,6 @@ class _Population:
             )
             for s in own
         ]
-
-    def _decay(self, keep: float):
-        """x = trunc(x keep) in place: a division by a power of two where keep is one (by a
-        tensor, which torch takes faster than a Python number)."""
-        if keep == 0:
-            return torch.Tensor.zero_
-        if _power_of_two(keep):
-            by = torch.tensor(1 / keep, dtype=self.dtype, device=self.device)
-            return lambda x: torch.div(x, by, rounding_mode="trunc", out=x)
-        return lambda x: x.mul_(keep).trunc_()
-
-    def _spikes(self, pre: torch.Tensor) -> torch.Tensor:
-        """0 or 1 in float32 from the pre-reset states -v, in their place: ``-v <= reset_below``
-        (integers)."""
-        return pre.sub_(self.reset_below + 1).clamp_(-1, 0).abs_().to(torch.float32)
 
     def _silent(self, pre: torch.Tensor, steps: int) -> tuple[int, int]:
         """(lo, hi): outside [lo, hi) the layer provably does not fire. Decay truncates toward
@@ -282,7 +253,7 @@ class _Population:
         total, lag, keep = len(pre), self.p.lag, self.keep_v
         if lag is None or keep >= 1:
             return 0, total
-        th, end = -(self.reset_below + 1), lag + steps
+        th, end = -(self.step.below + 1), lag + steps
 
         def drive(part: torch.Tensor) -> float:
             return max(float(-part.min()), 0.0) if len(part) else 0.0
@@ -295,43 +266,32 @@ class _Population:
         """Spikes (total, batch, n), 0 or 1 in float32, from a_in (total, batch, n) of the other
         processes (consumed: its memory holds the states) over samples of ``steps`` frames."""
         total, batch, n = a.shape
-        lag, decay_v, v_max, below = self.p.lag, self.decay_v, self.v_max, self.reset_below
+        lag, step = self.p.lag, self.step
         w = torch.full((batch, n), -float(self.p.v_init), dtype=self.dtype, device=self.device)
-        # -(u + bias) for every step (in a's place where it can); each step's w before its reset
+        # every step's input in a's place where it can; each step's -v before its reset
         # replaces it in place
         pre = a if a.dtype == self.dtype else a.to(self.dtype)
-        torch.add(self.neg_bias, pre, alpha=-self.act, out=pre)
-        if not self.own and self.keep_u == 0 and not self.wraps:
+        if not self.own and self.keep_u == 0 and not step.wraps:
+            step.drives_(pre)  # -(u + bias)
             lo, hi = self._silent(pre, steps)
             rows = pre.unbind(0)
             for t in range(lo, hi):
-                pre_t = rows[t]
                 if t == lag:
                     w.zero_()
-                decay_v(w)
-                pre_t.add_(w)
-                if self.clamps:
-                    pre_t.clamp_(-v_max, v_max)
-                torch.threshold(pre_t, below, 0.0, out=w)
+                step.charge_v(w, rows[t])
             pre[:lo].zero_(), pre[hi:].zero_()  # 0 > below: no spike
-            return self._spikes(pre)
-        pre.sub_(self.neg_bias)  # -u's input: -(a_in << 6)
+            return step.fired_(pre).to(torch.float32)
+        step.inputs_(pre)  # -(a_in << activation_shift)
         nu = torch.zeros_like(w)  # -u
         for t, pre_t in enumerate(pre.unbind(0)):
             if t == lag:
                 nu.zero_(), w.zero_()
-            self.decay_u(nu)
-            nu.add_(pre_t)
             for delay, weights, exp in self.own:
                 if t >= delay:
-                    spikes = torch.rsub(pre[t - delay], below + 1).clamp_(0, 1)
-                    nu.sub_(torch.mm(spikes, weights).mul_(2.0**exp).floor_(), alpha=self.act)
-            if self.wraps:
-                nu = -wrap(-nu, self.fmt)
-            decay_v(w)
-            pre_t.copy_(w).add_(nu).add_(self.neg_bias).clamp_(-v_max, v_max)
-            torch.threshold(pre_t, below, 0.0, out=w)
-        return self._spikes(pre)
+                    spikes = step.fired(pre[t - delay])
+                    pre_t.sub_(torch.mm(spikes, weights).mul_(2.0**exp).floor_(), alpha=step.act)
+            nu = step(nu, w, pre_t)
+        return step.fired_(pre).to(torch.float32)
 
 
 class Emulator:
