@@ -611,7 +611,7 @@ def test_inputs_are_quantised_once_per_run_energy_and_verify(
     counted from: one quantisation per run, per energy report and per verify (one batch each),
     with the figures a fresh quantisation gives."""
     import lmuneuro
-    from lmuneuro import artifact as module
+    from lmuneuro.artifact import network as module
     from lmuneuro.artifact import read_artifact
     from lmuneuro.data import get_dataset
 

@@ -295,7 +295,7 @@ def test_each_stream_is_read_quantised_and_placed_once(keywords, tmp_path, monke
     import shutil
     from pathlib import Path
 
-    from lmuneuro import artifact as module
+    from lmuneuro.artifact import network as module
     from lmuneuro.compile import mapping
     from lmuneuro.data import stream as streams
 
