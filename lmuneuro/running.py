@@ -1,11 +1,13 @@
-"""``lmuneuro run`` and ``lmuneuro energy`` as library calls: a converted network on inputs, on one
-backend, and what the run measured (``RunReport``), or what it costs under hardware profiles; the
-command line only prints them."""
+"""``lmuneuro run``, ``lmuneuro energy`` and ``lmuneuro convert`` as library calls: a converted
+network on inputs, on one backend, and what the run measured (``RunReport``), or what it costs
+under hardware profiles; a checkpoint converted with the choices made on data that the command's
+options ask for (``convert_checkpoint``). The command line only prints them."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -14,10 +16,11 @@ from .analysis.energy import EnergyReport, report
 from .artifact import FixedNetwork, read_artifact
 from .backends import run_backend
 from .backends.result import RunResult
+from .compile.convert import ConversionReport, convert
 from .data.inputs import inputs_from
 from .profiles import Profile, load_profile
 
-__all__ = ["StreamPoint", "RunReport", "run", "energy"]
+__all__ = ["StreamPoint", "RunReport", "run", "energy", "artifact_path", "convert_checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -184,3 +187,64 @@ def energy(
         act = activity(net, x, res.spike_counts, res.step_counts, frames=res.frames)
     reports = [report(net, act, p, step_us=step_us, frame_ms=frame_ms) for p in profiles]
     return reports if several else reports[0]
+
+
+def artifact_path(checkpoint) -> str:
+    """Where ``lmuneuro convert`` writes when not told: the checkpoint's name with .h5."""
+    return str(Path(checkpoint).with_suffix(".h5"))
+
+
+def convert_checkpoint(
+    checkpoint,
+    output,
+    *,
+    preset: str | None = None,
+    settings: dict,
+    calibrate: bool = False,
+    dataset: str | None = None,
+    inputs=None,
+    data_dir=None,
+    samples: int | None = None,
+    tolerance: float | None = None,
+    progress: bool = False,
+) -> ConversionReport:
+    """``lmuneuro convert``: ``settings`` (``Settings`` fields given; ``weight_sets`` may be
+    "auto": the weight sets chosen on the data, ``analysis.calibration.convert_calibrated``,
+    within ``tolerance``); ``calibrate``: the input range and the biases chosen on the data
+    (``dataset``'s training split or ``inputs``, ``data_dir``, ``samples``). Data given where no
+    choice reads it is an error, as is a setting that a choice on data makes."""
+    settings = dict(settings)
+    data = {"dataset": dataset, "inputs": inputs}
+    options = {**data, "data_dir": data_dir, "samples": samples, "tolerance": tolerance}
+    given = {k: v for k, v in options.items() if v is not None}
+    if calibrate and not any(data.values()):
+        raise ValueError("--calibrate measures on data: give --dataset or --inputs")
+    if calibrate and "input_range" in settings:
+        raise ValueError("--input-range: --calibrate chooses the input range from the data")
+    if settings.get("weight_sets") != "auto":
+        if given and not calibrate:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(
+                f"{flags}: calibration data for --weight-sets auto or --calibrate only"
+            )
+        if tolerance is not None:
+            raise ValueError("--tolerance: for --weight-sets auto only")
+        return convert(
+            checkpoint, output, preset=preset, calibrate=given if calibrate else None, **settings
+        )
+    if not any(data.values()):
+        raise ValueError("--weight-sets auto measures fidelity on data: give --dataset or --inputs")
+    if "single_set" in settings:
+        raise ValueError("--single-set: --weight-sets auto chooses those layers itself")
+    from .analysis.calibration import convert_calibrated
+
+    del settings["weight_sets"]
+    return convert_calibrated(
+        checkpoint,
+        output,
+        preset=preset,
+        progress=progress,
+        calibrate=calibrate,
+        **given,
+        **settings,
+    )

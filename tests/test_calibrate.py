@@ -86,7 +86,7 @@ def test_calibrated_digits_conversion_records_its_choices_and_keeps_the_first_la
     report = convert(digits_checkpoint, out, calibrate={"dataset": "digits", "samples": 64})
     net = read_artifact(out)
     rec = Calibration.from_dict(net.meta["calibration"])  # what read_artifact validated
-    assert report.calibration == net.meta["calibration"]
+    assert report.calibration.to_dict() == net.meta["calibration"]
     assert rec.samples == 64 and rec.input_range == net.meta["quantization"]["input_range"]
     assert rec.values == 64 * 8 * 8 and 0 <= rec.clipped <= rec.values
     assert rec.input_range in [c.input_range for c in rec.candidates]
@@ -168,10 +168,10 @@ def test_calibrated_reference_layout_with_few_samples(preset, target, held_out, 
     )
     convert(tmp_path / "ref.pth", tmp_path / "p.h5", input_range=4.0, **settings)
     rec = report.calibration
-    assert rec["samples"] == CALIBRATION_MIN and rec["values"] == x_cal.size
+    assert rec.samples == CALIBRATION_MIN and rec.values == x_cal.size
     # the largest |value| is a candidate, and any range taken clips what lies beyond it
-    assert max(c["input_range"] for c in rec["candidates"]) == pytest.approx(np.abs(x_cal).max())
-    assert rec["clipped"] == int((np.abs(x_cal) > rec["input_range"]).sum())
+    assert max(c.input_range for c in rec.candidates) == pytest.approx(np.abs(x_cal).max())
+    assert rec.clipped == int((np.abs(x_cal) > rec.input_range).sum())
     base = _first_layer_mismatch(model, read_artifact(tmp_path / "p.h5"), x_eval)
     cal = _first_layer_mismatch(model, read_artifact(tmp_path / "c.h5"), x_eval)
     print(f"{preset} random first-layer mismatch: {base:.4%} -> {cal:.4%} calibrated")

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmuneuro.cli import _roles, build_parser, main
+from lmuneuro.cli import build_parser, main
+from lmuneuro.cli_options import roles
 from lmuneuro.compile.convert import convert
 from lmuneuro.compile.settings import SETTINGS
 
@@ -90,8 +91,8 @@ def _verbs():
 def _options(verb):
     """(path options written, count options) of one verb, read from the parser."""
     s = _verbs()[verb]
-    roles = _roles(s)
-    outputs = [(a, roles[a.dest]) for a in s._actions if roles.get(a.dest, "").startswith("output")]
+    given = roles(s)
+    outputs = [(a, given[a.dest]) for a in s._actions if given.get(a.dest, "").startswith("output")]
     counts = [a for a in s._actions if hasattr(a.type, "bounds")]
     return outputs, counts
 

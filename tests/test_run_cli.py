@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from lmuneuro.analysis.inspection import inspect_network
 from lmuneuro.artifact import read_artifact
 from lmuneuro.cli import main
 
@@ -136,6 +137,9 @@ def test_inspect_lists_lavas_processes_and_every_limit(artifact, capsys):
     } <= kinds
     assert all(v["ok"] and v["margin"] >= 0 for v in r["limits"])
     assert sum(row["cores"] for row in r["layers"]) == r["cores"] == 13
+    rep = inspect_network(str(artifact))  # the typed report whose to_dict() --json prints
+    assert rep.to_dict() == r and rep.largest_delay.steps == 10 and rep.weight_exp_range[0] >= -8
+    assert {(p.module, p.lava_class): p.count for p in rep.processes} == classes
     code, out, _ = _run(capsys, "inspect", str(artifact))
     assert code == 0 and "lava.proc.dense.process.DelayDense" in out and "margin" in out
 

@@ -11,7 +11,8 @@ from dataclasses import fields
 import pytest
 
 from lmuneuro.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from lmuneuro.cli import _settings, build_parser, main
+from lmuneuro.cli import build_parser, main
+from lmuneuro.cli_options import settings_given
 from lmuneuro.compile.settings import SETTINGS, Settings
 from lmuneuro.models import build_model, get_preset
 from lmuneuro.profiles import list_profiles
@@ -64,8 +65,8 @@ def test_every_setting_is_an_option_with_its_help_and_default(verb):
         assert a.choices is None or set(s.choices) <= set(a.choices)
         value = _other(s)
         argv += [s.flag, ",".join(value) if s.kind is tuple else str(value)]
-    assert Settings(**_settings(parser.parse_args(argv))) == OTHER
-    assert _settings(parser.parse_args(argv[: argv.index(SETTINGS[0].flag)])) == {}
+    assert Settings(**settings_given(parser.parse_args(argv))) == OTHER
+    assert settings_given(parser.parse_args(argv[: argv.index(SETTINGS[0].flag)])) == {}
 
 
 def test_every_setting_round_trips_through_a_checkpoints_record(model, tmp_path):

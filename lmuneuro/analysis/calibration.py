@@ -179,4 +179,4 @@ def convert_calibrated(
         weight_sets=2,
         single_set=choice.single_set,
     )
-    return replace(report, weight_set_choice=choice.to_dict())
+    return replace(report, weight_set_choice=choice)

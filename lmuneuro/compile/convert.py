@@ -7,6 +7,7 @@ processes (``quantize``) -> its place on the target's cores and chips (``mapping
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -23,10 +24,14 @@ from .quantize import quantize_graph
 from .schedule import LINE_TAPS
 from .settings import Settings
 
+if TYPE_CHECKING:  # calibrate imports this module
+    from .calibrate import Calibration
+
 __all__ = [
     "map_to_cores",
     "model_layers",
     "convert",
+    "ChipUse",
     "ConversionReport",
     "resolve_settings",
     "compile_model",
@@ -193,6 +198,14 @@ def resolve_settings(ck, name, settings: dict) -> tuple[Settings, Settings | Non
     return chosen, learned, warnings
 
 
+class ChipUse(NamedTuple):
+    """The neuro-cores a conversion uses on one chip, and their fraction of the chip's."""
+
+    chip: int
+    cores: int
+    fraction: float
+
+
 @dataclass(frozen=True)
 class ConversionReport:
     """What ``convert`` wrote. ``to_dict`` is what ``lmuneuro convert --json`` prints."""
@@ -202,11 +215,12 @@ class ConversionReport:
     # the artifact's record of its conversion (``FixedNetwork.meta``): the settings, the source,
     # the label classes and features, the delay, cores, chips and processes
     meta: dict
-    chip_use: list[dict]  # per chip: neuro-cores in use and their fraction
+    chip_use: list[ChipUse]
     layers: list[dict]  # per population: Lava class, processes, cores, chips (``limits.resources``)
     warnings: list[str]  # settings that differ from those the checkpoint was fine-tuned for
-    weight_set_choice: dict | None = None  # ``calibration.SetChoice.to_dict()`` where measured
-    calibration: dict | None = None  # ``calibrate.Calibration.to_dict()`` where calibrated
+    # ``analysis.calibration.SetChoice`` where measured (--weight-sets auto)
+    weight_set_choice: object | None = None
+    calibration: Calibration | None = None  # where calibrated (the meta holds its ``to_dict()``)
 
     @property
     def delay_steps(self) -> int:
@@ -229,12 +243,12 @@ class ConversionReport:
             "output": self.output,
             "sha256": self.sha256,
             **self.meta,
-            "chip_use": self.chip_use,
+            "chip_use": [u._asdict() for u in self.chip_use],
             "layers": self.layers,
             "warnings": self.warnings,
         }
         if self.weight_set_choice is not None:
-            out["weight_set_choice"] = self.weight_set_choice
+            out["weight_set_choice"] = self.weight_set_choice.to_dict()
         return out
 
 
@@ -302,7 +316,7 @@ def convert(
     per_chip, total = profile.resources["cores_per_chip"], net.meta["cores"]
     # populations fill the chips in order: every chip but the last is full
     cores_on = [min(per_chip, total - i * per_chip) for i in range(net.meta["chips"])]
-    chip_use = [{"chip": i, "cores": n, "fraction": n / per_chip} for i, n in enumerate(cores_on)]
+    chip_use = [ChipUse(i, n, n / per_chip) for i, n in enumerate(cores_on)]
     return ConversionReport(
         str(output),
         digest,
@@ -310,5 +324,5 @@ def convert(
         chip_use,
         c.layers,
         warnings,
-        calibration=net.meta.get("calibration"),
+        calibration=record,
     )

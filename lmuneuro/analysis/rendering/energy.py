@@ -1,7 +1,6 @@
 """Energy reports (``analysis.energy.EnergyReport``) as terminal tables, or as self-contained HTML
-pages with their charts (matplotlib, embedded as PNG;
-the style sheet inline, no external asset): one profile's report, or several profiles side by
-side. Rendering only: every figure is a report's, printed by one helper (``si``).
+pages with their charts (matplotlib, embedded as PNG): one profile's report, or several profiles
+side by side. Rendering only: every figure is a report's, printed by one helper (``si``).
 
 Both forms open with the headline a reader decides from (energy per sample, dynamic and static
 apart, latency, chips), then the counts, the charts (HTML), the table and the assumptions. The
@@ -15,89 +14,28 @@ import base64
 import html
 import io
 import math
-import re
 
 import numpy as np
 
-from .energy import EnergyReport, ModuleEnergy
-
-__all__ = [
-    "si",
-    "format_table",
-    "render_html",
-    "format_comparison",
-    "render_comparison_html",
-    "format_benchmark",
-    "render_benchmark_html",
-]
-_CSS = """
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;
-background:#f6f7f9;margin:0}
-main{max-width:1000px;margin:0 auto;padding:24px 28px;background:#fff;min-height:100vh;
-box-shadow:0 0 12px rgba(0,0,0,.06)}
-@media (max-width:760px){main{padding:16px 14px}body{font-size:14px}}
-h1{font-size:1.5em;margin:.2em 0 .1em}h2{font-size:1.15em;margin-top:1.6em;
-border-bottom:1px solid #e3e6eb;padding-bottom:.2em}
-.lead{color:#5b6475;margin-top:0}
-.headline{display:flex;flex-wrap:wrap;gap:10px;margin:1em 0}
-.card{flex:1 1 150px;border:1px solid #d5dae2;border-radius:6px;padding:8px 12px}
-.card .l{color:#5b6475;font-size:.85em}.card .v{font-size:1.4em;font-weight:600}
-.card .d{color:#5b6475;font-size:.82em;line-height:1.35}
-ul.profiles{padding-left:1.2em}ul.profiles li{margin:.3em 0}
-.wide{overflow-x:auto}
-table{border-collapse:collapse;margin:1em 0;font-variant-numeric:tabular-nums;width:100%}
-th,td{padding:4px 7px;border-bottom:1px solid #e3e6eb;text-align:right}
-table{font-size:.88em}th{font-size:.95em}
-th:first-child,td:first-child{text-align:left}
-th{background:#eef1f5;font-weight:600}tr:nth-child(even) td{background:#fafbfc}
-tr.total td{font-weight:600;border-top:2px solid #c9ced8}
-figure{margin:1.2em 0}figure img{max-width:100%;height:auto}
-figcaption{color:#5b6475;font-size:.9em}
-.summary p{margin:.3em 0}ul.notes{color:#3d4555;font-size:.92em;overflow-wrap:anywhere}
-"""
-_PREFIXES = {-15: "f", -12: "p", -9: "n", -6: "\u00b5", -3: "m", 0: "", 3: "k", 6: "M", 9: "G"}
-CHIP_EVENTS = "chip synaptic events"  # the chip's count; "SynOps" is only ever the model's
-NOT_MODELLED = "not modelled"
-
-
-def si(x: float, unit: str = "", *, count: bool = False) -> str:
-    """``x`` to three significant figures with an SI prefix: ``si(9.601e-5, "J")`` is "96.0 µJ",
-    ``si(1.25e6, "events", count=True)`` "1.25 M events" (a count: no prefix below one, the unit a
-    word apart); an integer below 1,000 is printed as one."""
-    if x == 0 or not math.isfinite(x):
-        return f"{x:g} {unit}".rstrip()
-    x = round(x, 2 - math.floor(math.log10(abs(x))))  # three significant figures, 999.7 -> 1000
-    e = min(max(3 * math.floor(math.log10(abs(x)) / 3), 0 if count else -15), 9)
-    m = x / 10**e
-    decimals = 0 if e == 0 and m == int(m) else max(0, 2 - math.floor(math.log10(abs(m))))
-    digits = f"{m:.{decimals}f}"
-    prefix = _PREFIXES[e] + (" " if count and e and unit else "")
-    return f"{digits} {prefix}{unit}".rstrip()
-
-
-def _j(pj: float) -> str:
-    return si(pj * 1e-12, "J")
-
-
-def _s(seconds: float) -> str:
-    return si(seconds, "s")
-
-
-def _n(x: float, unit: str = "") -> str:
-    return si(x, unit, count=True)
-
-
-def _span(lo: float, hi: float, fmt=_j) -> str:
-    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
-
-
-def _range(lo: float, hi: float, fmt=_j) -> str:
-    """ "range LOW to HIGH", or nothing where the constants have no range."""
-    return "" if fmt(lo) == fmt(hi) else f"range {_span(lo, hi, fmt)}"
-
-
-def _join(*parts: str) -> str:
-    return "; ".join(p for p in parts if p)
+from ..energy import EnergyReport, ModuleEnergy
+from .common import (
+    CHIP_EVENTS,
+    NOT_MODELLED,
+    _aligned,
+    _cards,
+    _figures,
+    _j,
+    _join,
+    _n,
+    _notes,
+    _page,
+    _range,
+    _s,
+    _span,
+    _summary_html,
+    _table,
+    si,
+)
 
 
 def _static(r: EnergyReport) -> list[float] | None:
@@ -266,15 +204,6 @@ def _rows(r: EnergyReport) -> tuple[list[str], list[list[str]]]:
     return header + ["dynamic energy", "share of total"], rows
 
 
-def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Terminal lines: the first column left-aligned, the others right-aligned."""
-    widths = [max(len(c) for c in col) for col in zip(header, *rows)]
-    return [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        for r in [header, *rows]
-    ]
-
-
 def _headline_lines(r: EnergyReport) -> list[str]:
     return [f"{label}: {value}" + (f" ({d})" if d else "") for label, value, d in _headline(r)]
 
@@ -386,62 +315,6 @@ def render_html(r: EnergyReport) -> str:
     return _page(f"Energy per sample on {r.profile}", r.profile_description, body)
 
 
-def _page(title: str, lead: str, body: str) -> str:
-    t = html.escape(title)
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>lmuneuro: {t}</title><style>{_CSS}</style></head><body><main>"
-        f"<h1>{t}</h1><p class='lead'>{html.escape(lead)}</p>{body}</main></body></html>\n"
-    )
-
-
-def _cards(items) -> str:
-    return (
-        "<section class='headline'>"
-        + "".join(
-            f"<div class='card'><div class='l'>{html.escape(label)}</div><div class='v'>"
-            f"{html.escape(value)}</div><div class='d'>{html.escape(detail)}</div></div>"
-            for label, value, detail in items
-        )
-        + "</section>"
-    )
-
-
-def _table(header, cells, total_last: bool = False) -> str:
-    rows = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in header) + "</tr>"
-    for i, row in enumerate(cells):
-        cls = " class='total'" if total_last and i == len(cells) - 1 else ""
-        rows += f"<tr{cls}>" + "".join(f"<td>{_keep(c)}</td>" for c in row) + "</tr>"
-    return f"<div class='wide'><table>{rows}</table></div>"
-
-
-def _keep(cell: str) -> str:
-    """A cell, escaped, for a narrow page: a number kept on one line with its unit, a layer's name
-    free to wrap after its dots."""
-    cell = re.sub(r"(\d) ", "\\1\u00a0", html.escape(cell))
-    return re.sub(r"\.(?=[A-Za-z_])", ".<wbr>", cell)
-
-
-def _summary_html(lines: list[str]) -> str:
-    return "<div class='summary'>" + "".join(f"<p>{html.escape(x)}</p>" for x in lines) + "</div>"
-
-
-def _figures(charts) -> str:
-    return "".join(
-        f'<figure><img width="640" alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
-        f"<figcaption>{html.escape(alt)}</figcaption></figure>"
-        for png, alt in charts
-    )
-
-
-def _notes(lines: list[str], folded: bool = False) -> str:
-    items = "<ul class='notes'>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
-    if folded:
-        return f"<details><summary>assumptions and constants</summary>{items}</details>"
-    return f"<h2>Assumptions and constants</h2>{items}"
-
-
 _COMPARE = [
     "profile",
     "runs",
@@ -525,207 +398,3 @@ def render_comparison_html(reports: list[EnergyReport]) -> str:
         "profile's constants, with their sources below",
         body,
     )
-
-
-# NeuroBench's metrics (``analysis.neurobench``): (key path, row name, format)
-_NEUROBENCH_ROWS = (
-    ("Footprint", "Footprint (bytes)", "{:,.0f}"),
-    ("ConnectionSparsity", "ConnectionSparsity", "{:.4f}"),
-    ("ActivationSparsity", "ActivationSparsity", "{:.4f}"),
-    ("SynapticOperations.Effective_MACs", "SynapticOperations Effective_MACs", "{:,.0f}"),
-    ("SynapticOperations.Effective_ACs", "SynapticOperations Effective_ACs", "{:,.0f}"),
-    ("SynapticOperations.Dense", "SynapticOperations Dense", "{:,.0f}"),
-    ("MembraneUpdates", "MembraneUpdates", "{:,.0f}"),
-    ("ClassificationAccuracy", "ClassificationAccuracy", "{:.2%}"),
-)
-
-
-def _benchmark_parts(r: dict) -> tuple[str, list[str], list[list[str]], list[str]]:
-    """(title, header, rows, notes) of a benchmark report: the float model's and the chip's
-    figures side by side, then what NeuroBench does not count and who computed what."""
-
-    def cell(figures, key, fmt):
-        v = figures
-        for k in key.split("."):
-            v = v.get(k) if isinstance(v, dict) else None
-        return "-" if v is None else fmt.format(v)
-
-    chip = r.get("chip")
-    sides = [("float", r["float"])] + ([("chip", chip)] if chip else [])
-    rows = [[name] + [cell(f, key, fmt) for _, f in sides] for key, name, fmt in _NEUROBENCH_ROWS]
-    rows = [row for row in rows if set(row[1:]) != {"-"}]  # accuracy: only with labels
-    notes = []
-    if chip:
-        ev = chip["SynapticEvents"]
-        notes.append(
-            f"the chip's own synaptic events (each weight set, the relays, the gate): "
-            f"{ev['binary']:,.0f} spike-driven + {ev['graded']:,.0f} graded"
-        )
-    notes.append(
-        "not in NeuroBench's figures: "
-        + "; ".join(
-            f"{side} {k} {v:,.0f}" for side, f in r["extensions"].items() for k, v in f.items()
-        )
-    )
-    by: dict[str, list[str]] = {}
-    for metric, who in r["computed_by"].items():
-        by.setdefault(who, []).append(metric)
-    notes.append(
-        "float figures computed by "
-        + "; ".join(f"{who}: {', '.join(metrics)}" for who, metrics in by.items())
-    )
-    if "MembraneUpdates" not in r["float"]:
-        notes.append(
-            "non-spiking checkpoint: the ANN metrics (MACs, the activation functions' zeros), no "
-            "MembraneUpdates"
-        )
-    title = f"NeuroBench's metrics per sample, {r['samples']} samples"
-    return title, ["metric"] + [side for side, _ in sides], rows, notes
-
-
-def format_benchmark(r: dict) -> str:
-    """A benchmark report (``BenchmarkReport.to_dict``) as a text table."""
-    title, header, rows, notes = _benchmark_parts(r)
-    return "\n".join([title, *_aligned(header, rows), *notes])
-
-
-def render_benchmark_html(r: dict) -> str:
-    """A benchmark report as a self-contained HTML page."""
-    title, header, rows, notes = _benchmark_parts(r)
-    lead = " ".join(x for x in (r["checkpoint"], r["artifact"]) if x) or "lmuneuro benchmark"
-    return _page(title, lead, _table(header, rows) + _summary_html(notes))
-
-
-def _stream_figures(f: dict) -> str:
-    if f is None:
-        return "no labels"
-    rate = f"{f['detection_rate']:.1%}" if f["keywords"] else "-"
-    latency = (
-        f", latency median {f['latency_median_s']:+.2f} s, 90th percentile "
-        f"{f['latency_p90_s']:+.2f} s"
-        if f["latency_median_s"] is not None
-        else ""
-    )
-    return (
-        f"{f['detected']} of {f['keywords']} keywords ({rate}), {f['false_alarms']} false alarms "
-        f"({f['false_alarms_per_hour']:.1f} per hour){latency}"
-    )
-
-
-def _stream_lines(r: dict) -> list[str]:
-    """The summary of a stream report: its audio, each network's figures, the energy."""
-    ro = r["readout"]
-    lines = [
-        f"{r['backend']}: {len(r['streams'])} stream(s), {r['audio_s'] / 60:.1f} min of audio, "
-        f"{r['realtime']:,.0f}x real time; threshold {ro['threshold']:g}, context "
-        f"{ro['context']} frames, smoothing {ro['smoothing']}, refractory {ro['refractory_s']:g} "
-        f"s, window {ro['window_s']:g} s"
-    ]
-    for name in ("chip", "float"):
-        n = r[name]
-        if n is not None:
-            lines.append(
-                f"{name}: {len(n['detections'])} detections (delay {n['delay_s'] * 1000:.0f} ms): "
-                f"{_stream_figures(n['figures'])}"
-            )
-    for e in r["energy"]:
-        v, lo, hi = e["joules_per_hour"]
-        busy = (
-            f", computing {e['compute_fraction']:.1%} of each frame"
-            if e["compute_fraction"]
-            else ""
-        )
-        lines.append(
-            f"{e['profile']}: {v:.3g} J per hour of listening ({lo:.3g}-{hi:.3g}; dynamic "
-            f"{e['dynamic_joules_per_hour'][0]:.3g} J), estimated from the profile{busy}"
-        )
-    if r["inputs_clipped"]:
-        lines.append(f"inputs: {r['inputs_clipped']:,} feature values clipped to the input range")
-    return lines
-
-
-def format_stream(r: dict, shown: int = 50) -> str:
-    """A stream report (``SpottingReport.to_dict``) as text: the summary, then without labels the
-    chip network's first ``shown`` detections."""
-    lines = _stream_lines(r)
-    if r["chip"]["figures"] is None:
-        dets = r["chip"]["detections"]
-        lines += [f"  {d['time_s']:9.2f} s  {d['word']}" for d in dets[:shown]]
-        if len(dets) > shown:
-            lines.append(f"  ... {len(dets) - shown} more (--json lists them all)")
-    return "\n".join(lines)
-
-
-def _curve_png(r: dict) -> str:
-    """Miss rate against false alarms per hour, one point per threshold, per network."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    for name, colour in (("chip", "#1f6feb"), ("float", "#d4731c")):
-        n = r[name]
-        if n is None or n["curve"] is None:
-            continue
-        pts = [(c["false_alarms_per_hour"], c["miss_rate"]) for c in n["curve"]]
-        ax.plot(*zip(*pts), marker="o", color=colour, label=f"{name} network")
-        for c, (x, y) in zip(n["curve"], pts):
-            ax.annotate(
-                f"{c['threshold']:g}",
-                (x, y),
-                xytext=(3, 3),
-                textcoords="offset points",
-                fontsize=7,
-                color=colour,
-            )
-    ax.set_xlabel("false alarms per hour of audio", fontsize=9)
-    ax.set_ylabel("miss rate", fontsize=9)
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.suptitle("Keyword spotting on streams: one point per threshold", fontsize=11)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=150)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def render_stream_html(r: dict) -> str:
-    """A stream report as a self-contained HTML page: the figures, the curve (with labels), each
-    network's operating points and, without labels, the detections."""
-    body = _summary_html(_stream_lines(r))
-    if r["chip"]["curve"] is not None:
-        body += _figures([(_curve_png(r), "miss rate against false alarms per hour")])
-        header = [
-            "network",
-            "threshold",
-            "detected",
-            "miss rate",
-            "false alarms / h",
-            "latency median (s)",
-            "latency p90 (s)",
-        ]
-        cells = [
-            [
-                name,
-                f"{c['threshold']:g}",
-                f"{c['detected']} / {c['keywords']}",
-                "-" if c["miss_rate"] is None else f"{c['miss_rate']:.1%}",
-                f"{c['false_alarms_per_hour']:.1f}",
-                *(
-                    "-" if c[k] is None else f"{c[k]:+.2f}"
-                    for k in ("latency_median_s", "latency_p90_s")
-                ),
-            ]
-            for name in ("chip", "float")
-            if r[name] is not None
-            for c in r[name]["curve"]
-        ]
-        body += _table(header, cells)
-    else:
-        body += _table(
-            ["time (s)", "word"],
-            [[f"{d['time_s']:.2f}", d["word"]] for d in r["chip"]["detections"]],
-        )
-    return _page("Keyword spotting on streams", r["artifact"] or "lmuneuro stream", body)
