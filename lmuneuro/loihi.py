@@ -1,6 +1,6 @@
 """Loihi 2's integer arithmetic as lava-nc 0.10's bit-accurate (``fixed_pt``) models compute it: the
 one home of the rules that the emulator runs, the converter plans with and the limits bound.
-The number formats are ``fixedpoint.Formats`` (a profile's ``[precision]`` fields).
+The number formats are ``formats.Formats`` (a profile's ``[precision]`` fields).
 
 - Weights: Lava's sign mode per matrix (``SignMode``, as ``lava.utils.weightutils``): 8-bit
   magnitudes, and with mixed signs even values in [-256, 254] (``lava_weights``).
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fixedpoint import LAVA, Formats
+from .formats import LAVA, Formats
 
 __all__ = [
     "check_formats",

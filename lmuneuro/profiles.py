@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from .files import parse_toml, printable, read_text
-from .fixedpoint import Formats
+from .formats import Formats
 from .loihi import format_problems
 
 __all__ = ["EnergyConstant", "Profile", "ProfileError", "list_profiles", "load_profile"]

@@ -251,7 +251,7 @@ def test_relays_for_delays_beyond_the_chip(digits_checkpoint):
     import dataclasses
 
     from lmuneuro.backends.lava.network import run as lava_run
-    from lmuneuro.fixedpoint import LAVA
+    from lmuneuro.formats import LAVA
 
     model = load_checkpoint(digits_checkpoint).model
     short = dataclasses.replace(LAVA, delay_max=2)

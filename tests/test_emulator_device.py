@@ -13,7 +13,7 @@ from lmuneuro.cli import main
 from lmuneuro.compile.graph import from_model
 from lmuneuro.compile.quantize import quantize_graph
 from lmuneuro.data import get_dataset
-from lmuneuro.fixedpoint import LAVA
+from lmuneuro.formats import LAVA
 from lmuneuro.loihi import decay, lif_step, wrap
 
 

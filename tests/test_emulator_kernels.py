@@ -148,7 +148,8 @@ def test_sign_mode_matches_lava_bit_for_bit(bits, signs):
     ensure_lava()
     from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
 
-    from lmuneuro.fixedpoint import Formats, quantize_weights
+    from lmuneuro.fixedpoint import quantize_weights
+    from lmuneuro.formats import Formats
 
     fmt = Formats(weight_bits=bits)
     rng = np.random.default_rng(bits)

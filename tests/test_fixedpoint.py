@@ -4,8 +4,6 @@ import numpy as np
 import pytest
 
 from lmuneuro.fixedpoint import (
-    LAVA,
-    Formats,
     decays,
     input_format,
     input_limit,
@@ -16,6 +14,7 @@ from lmuneuro.fixedpoint import (
     split_rows,
     split_weights,
 )
+from lmuneuro.formats import LAVA, Formats
 from lmuneuro.loihi import lava_weights
 from lmuneuro.profiles import load_profile
 

@@ -544,7 +544,7 @@ def _profile_with(text: str, field: str, value) -> str:
 
 
 def _profile_cases():
-    from lmuneuro.fixedpoint import LAVA
+    from lmuneuro.formats import LAVA
 
     cases = []
     for value in ("nan", "inf", "-inf", "-1.0", "1e308", "1e400", "1e9", "true", '"23"'):
@@ -930,7 +930,7 @@ def _v_init(where: str):
     cannot fire it (``where`` "bound")."""
 
     def edit(structure, meta, arrays):
-        from lmuneuro.fixedpoint import LAVA
+        from lmuneuro.formats import LAVA
         from lmuneuro.loihi import decay
 
         for i, e in enumerate(structure["neurons"]):

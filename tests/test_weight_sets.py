@@ -19,7 +19,7 @@ from lmuneuro.compile.convert import (
 )
 from lmuneuro.compile.quantize import WeightSets
 from lmuneuro.data.inputs import load_inputs
-from lmuneuro.fixedpoint import LAVA
+from lmuneuro.formats import LAVA
 
 
 def _cli(capsys, *argv):

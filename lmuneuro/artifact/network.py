@@ -30,7 +30,7 @@ one step after the run starts, and the layer must not fire from its bias alone b
 
 Time runs in hardware steps; layer p computes float time t at step ``t + lag``. The read-out is
 the float ``head`` applied to the time-mean of the ``readout`` layer's spikes in its window.
-``formats`` records the number formats the arithmetic assumes (``fixedpoint.Formats``).
+``formats`` records the number formats the arithmetic assumes (``formats.Formats``).
 ``model_ops`` records the model's own synapses in the paper's convention, per layer of the PyTorch
 model (``ModelOps``): what a run's spikes cost there, beside what they cost on the chip.
 """
@@ -42,7 +42,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..fixedpoint import Formats, quantize_input
+from ..fixedpoint import quantize_input
+from ..formats import Formats
 
 INPUT, GATE = "input", "gate"
 GATE_KINDS = ("outside", "end")

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from ..files import check_budget, parse_json
-from ..fixedpoint import Formats
+from ..formats import Formats
 from .network import GATE, INPUT, KINDS, FixedNetwork, Layer, ModelOps, Relay, Synapse, Term
 from .validation import ArtifactError, check_name, validate
 from .writing import FORMAT, FORMAT_VERSION, LIF_FIELDS, digest

@@ -8,7 +8,8 @@ import re
 import numpy as np
 
 from ..files import read_budget
-from ..fixedpoint import Formats, input_limit
+from ..fixedpoint import input_limit
+from ..formats import Formats
 from ..loihi import check_formats, decay, lava_weights
 from .network import (
     GATE,

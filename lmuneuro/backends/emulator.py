@@ -24,7 +24,7 @@ import torch
 
 from ..artifact import GATE, INPUT, FixedNetwork, Layer, LifNeurons, Synapse, gate_pattern
 from ..compile.limits import input_payload, payload, process_range
-from ..fixedpoint import Formats
+from ..formats import Formats
 from ..loihi import LifConstants, LifStep, check_formats
 from .result import RunResult, readout
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..artifact import INPUT, FixedNetwork, ModelOps, write_artifact
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..files import check_output, sha256
-from ..fixedpoint import Formats
+from ..formats import Formats
 from ..profiles import Profile, load_profile
 from ..version import __version__
 from . import LMU_MAPPINGS, RESIDUALS, ConversionError

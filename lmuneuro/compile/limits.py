@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..artifact import GATE, INPUT, FixedNetwork, Layer, LifNeurons, Relay, Term
-from ..fixedpoint import Formats
+from ..formats import Formats
 from ..loihi import shift
 from ..profiles import Profile
 from .mapping import place

@@ -20,9 +20,7 @@ import numpy as np
 
 from ..artifact import GATE, INPUT, FixedNetwork, Layer, Neurons, Synapse, Term
 from ..fixedpoint import (
-    LAVA,
     VTH_MANT_DEFAULT,
-    Formats,
     decays,
     input_format,
     input_limit,
@@ -31,6 +29,7 @@ from ..fixedpoint import (
     split_rows,
     split_weights,
 )
+from ..formats import LAVA, Formats
 from ..loihi import decay
 from . import ConversionError
 from .graph import Graph, Population

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..artifact import GATE, INPUT, Relay, Synapse
-from ..fixedpoint import Formats
+from ..formats import Formats
 from . import ConversionError
 from .graph import Graph, fold
 

@@ -32,7 +32,7 @@ from ...artifact import (
     gate_pattern,
     read_artifact,
 )
-from ...fixedpoint import LAVA, Formats
+from ...formats import LAVA, Formats
 from ...loihi import LifConstants, check_formats
 from ..result import RunResult, readout
 from .compat import ensure_lava
