@@ -14,7 +14,7 @@ NODEPS_PINNED := neurobench snntorch
 # Debian packages that only the examples and the slow tests need (espeak-ng, chromium)
 APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
-.PHONY: install test test-slow style fuzz demo docs notebooks espeak keywords scv2-synthetic bench constraints clean
+.PHONY: install test test-slow style fuzz demo docs notebooks espeak keywords keyword-stream scv2-synthetic bench constraints clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"need Python 3.11, $(PYTHON) is {sys.version.split()[0]}"'
@@ -67,6 +67,25 @@ espeak:
 
 keywords: install espeak
 	$(PY) examples/spoken_keywords.py
+
+# Always-on keyword spotting (docs/detection.md): 8 / 2 / 8 streams of STREAM_MINUTES each, the
+# clip model of `make keywords` fine-tuned for STREAM_EPOCHS on windows of the training streams
+# (7-14 minutes an epoch on 2 shared cores), converted and run on the test streams with the
+# read-out's context chosen on the validation streams (docs/results.md).
+STREAM_DIR ?= runs/keyword-stream
+STREAM_MINUTES ?= 20
+STREAM_EPOCHS ?= 6
+runs/keywords/model.pt:
+	$(MAKE) keywords
+keyword-stream: install espeak runs/keywords/model.pt
+	$(VENV)/bin/lmuneuro synthesize keyword-stream --minutes $(STREAM_MINUTES) -o $(STREAM_DIR)/data
+	$(VENV)/bin/lmuneuro train --preset spiking-lmuformer-keywords-stream --dataset keyword-stream \
+		--data-dir $(STREAM_DIR)/data --init runs/keywords/model.pt --epochs $(STREAM_EPOCHS) \
+		--lr 1e-3 -o $(STREAM_DIR)/model.pt
+	$(VENV)/bin/lmuneuro convert $(STREAM_DIR)/model.pt -o $(STREAM_DIR)/model.h5
+	$(VENV)/bin/lmuneuro stream $(STREAM_DIR)/model.h5 --stream-dir $(STREAM_DIR)/data \
+		--checkpoint $(STREAM_DIR)/model.pt --context 96 --profile loihi2,cmos45-snn,cmos45-ann \
+		-o $(STREAM_DIR)/test.html
 
 # The paper's full-size network on the 35 Speech Commands words spoken by espeak-ng: the data set,
 # the spiking and the non-spiking preset trained for as many epochs as fit in the minutes given
