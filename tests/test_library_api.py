@@ -128,3 +128,20 @@ def test_library_errors_speak_the_librarys_words_and_the_command_line_names_its_
     assert capsys.readouterr().err == (
         "lmuneuro run: error: --float runs Lava's floating_pt models: it needs --backend lava-sim\n"
     )
+
+
+def test_the_wheel_lists_every_package():
+    """setuptools installs only the packages pyproject.toml lists: a subpackage missing there
+    imports in an editable checkout and is absent from an installed wheel."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = set()
+    for name, folder in tool["package-dir"].items():
+        for init in (root / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(root / folder).parts
+            if not (set(rel) & {"converters", "hardware_profiles"}):  # links in a worktree
+                found.add(".".join((name, *rel)))
+    assert "lmuneuro.analysis.rendering" in found and set(tool["packages"]) == found
